@@ -1,0 +1,105 @@
+# shapebench — build, test, sweep.  `make help` lists the targets.
+#
+# Modules and their one-way dependencies: harness -> engine -> variants (plots read results only).
+# Every library module is a static archive; bin/shapebench links them all; the Criterion suite links the
+# same archives, so tests exercise exactly the code the binary runs.
+
+SHELL      := /bin/bash
+CC         ?= gcc
+BUILD      ?= build
+BIN        := bin/shapebench
+PRESET     ?= default
+BLAS_INC   := /usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIB   := /usr/lib/x86_64-linux-gnu/openblas-openmp
+
+# -march=native: the benchmark measures this machine; the numbers are meaningless for another one anyway.
+OPTFLAGS   ?= -O2 -march=native
+WARNFLAGS  := -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS   += -I. -I$(BLAS_INC) -D_GNU_SOURCE
+CFLAGS     += -std=c11 -g $(OPTFLAGS) $(WARNFLAGS) -fopenmp
+LDFLAGS    += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
+LDLIBS     += -lopenblas -ldnnl -lpfm -lcjson -lm
+
+# Debian packages the project needs (`make deps` installs the missing ones).
+DEB_PACKAGES := gcc make libopenblas-openmp-dev libopenblas0-openmp libpfm4-dev libcjson-dev \
+                gnuplot-nox libcriterion-dev libdnnl-dev
+
+VARIANTS_SRC := $(sort $(wildcard variants/*.c))
+ENGINE_SRC   := $(sort $(wildcard engine/*.c))
+HARNESS_SRC  := $(sort $(filter-out harness/main.c,$(wildcard harness/*.c)))
+PLOTS_SRC    := $(sort $(wildcard plots/*.c))
+TEST_SRCS    ?= $(sort $(wildcard tests/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIBS := $(BUILD)/libharness.a $(BUILD)/libplots.a $(BUILD)/libengine.a $(BUILD)/libvariants.a
+TEST_BIN := $(BUILD)/tests/shapebench-tests
+
+.PHONY: all deps test test-asan bench sweep plots clean help
+all: deps $(BIN)
+
+help:
+	@echo "make            build bin/shapebench (installs missing Debian packages first)"
+	@echo "make deps       install the Debian packages shapebench needs (idempotent)"
+	@echo "make test       build with -Werror and run the Criterion suite"
+	@echo "make test-asan  the same suite under AddressSanitizer + UBSan"
+	@echo "make sweep      run the sweep (PRESET=smoke|default|paper, default: $(PRESET))"
+	@echo "make bench      engine speed benchmark (results/bench/)"
+	@echo "make clean      remove build outputs"
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	      echo "shapebench: missing Debian packages:$$missing" >&2; \
+	      echo "shapebench: run 'sudo make deps' (or: sudo apt-get install$$missing)" >&2; exit 1; fi; \
+	  fi; \
+	  echo "shapebench: installing Debian packages:$$missing"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+	  { echo "shapebench: apt-get install failed for:$$missing" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libvariants.a: $(call obj,$(VARIANTS_SRC))
+$(BUILD)/libengine.a:   $(call obj,$(ENGINE_SRC))
+$(BUILD)/libharness.a:  $(call obj,$(HARNESS_SRC))
+$(BUILD)/libplots.a:    $(call obj,$(PLOTS_SRC))
+$(BUILD)/lib%.a:
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(call obj,harness/main.c) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+$(TEST_BIN): $(call obj,$(TEST_SRCS)) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(TEST_SRCS)) $(LIBS) $(LDLIBS) -lcriterion
+
+# Tests run from the repository root (fixtures under tests/fixtures/); the binary is also built, since
+# some tests drive the CLI as a user would.
+test: deps $(BIN) $(TEST_BIN)
+	SHAPEBENCH_BIN=$(abspath $(BIN)) $(TEST_BIN) --jobs 2 $(TEST_ARGS)
+
+test-asan:
+	$(MAKE) --no-print-directory test BUILD=build-asan BIN=build-asan/shapebench \
+	  OPTFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -fsanitize=address,undefined"
+
+sweep: all
+	$(BIN) sweep --preset $(PRESET)
+
+bench: all
+	$(BIN) bench
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

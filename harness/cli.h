@@ -1,0 +1,31 @@
+/* cli.h — the `shapebench` command line: one function per subcommand and the conventions they share.
+ *
+ * Every subcommand parses its own options with getopt_long, answers --help on stdout with exit 0, and
+ * returns SB_EXIT_OK (0) on success, SB_EXIT_FAILURE (1) when the work failed, SB_EXIT_USAGE (2) on bad
+ * usage. Errors go to stderr as one line: "shapebench <cmd>: <message>".
+ */
+#ifndef SHAPEBENCH_CLI_H
+#define SHAPEBENCH_CLI_H
+
+#include "variants/variants.h"
+
+enum { SB_EXIT_OK = 0, SB_EXIT_FAILURE = 1, SB_EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+} sb_command;
+
+/* Prints "shapebench <cmd>: <message>" to stderr and returns `code`. */
+int sb_cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An sb_warn_fn that prints "shapebench <cmd>: warning: <message>" to stderr (ctx: the command name). */
+void sb_cli_warn(void *cmd_name, const char *message);
+/* Parses a whole decimal integer in [min, max]; -1 when text is not one. */
+int sb_cli_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
+
+int sb_cmd_list(int argc, char **argv);
+int sb_cmd_config(int argc, char **argv);
+int sb_cmd_count(int argc, char **argv);
+
+#endif

@@ -1,0 +1,136 @@
+/* config.c — the config type's defaults, validation and derived quantities (sparse blocks, capacity). */
+#include "variants/variants.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void sb_config_defaults(sb_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->name, sizeof cfg->name, "custom");
+    cfg->vocab_size = 32128;
+    cfg->d_model = 512;
+    cfg->d_ff = 2048;
+    cfg->d_kv = 64;
+    cfg->num_heads = 8;
+    cfg->num_layers = 6;
+    cfg->num_decoder_layers = 6;
+    cfg->ffn = SB_FFN_RELU;
+    cfg->tie_word_embeddings = true;
+    cfg->relative_attention_num_buckets = 32;
+    cfg->relative_attention_max_distance = 128;
+    cfg->layer_norm_epsilon = 1e-6;
+    cfg->expert_ffn = SB_FFN_RELU;
+    cfg->capacity_factor = 1.0;
+    cfg->router_z_loss_coef = 0.001;
+    cfg->router_aux_loss_coef = 0.001;
+    cfg->router_jitter_noise = 0.01;
+    cfg->pad_token_id = 0;
+    cfg->eos_token_id = 1;
+    cfg->decoder_start_token_id = 0;
+    cfg->initializer_factor = 1.0;
+}
+
+/* Largest value any single dimension may take: keeps products of three dimensions (vocab * d_model *
+ * experts, say) far from int64 overflow while allowing every published shape (d_ff 65536, 2048 experts). */
+#define SB_DIM_MAX (INT64_C(1) << 24)
+
+static int check_dim(const char *field, int64_t value, int64_t min, sb_error *err)
+{
+    if (value < min || value > SB_DIM_MAX)
+        return sb_fail(err, "%s = %lld is out of range (%lld..%lld)", field, (long long)value, (long long)min,
+                       (long long)SB_DIM_MAX);
+    return 0;
+}
+
+int sb_config_validate(const sb_config *cfg, sb_error *err)
+{
+    const struct {
+        const char *field;
+        int64_t value, min;
+    } dims[] = {
+        {"vocab_size", cfg->vocab_size, 1},
+        {"d_model", cfg->d_model, 1},
+        {"d_ff", cfg->d_ff, 1},
+        {"d_kv", cfg->d_kv, 1},
+        {"num_heads", cfg->num_heads, 1},
+        {"num_layers", cfg->num_layers, 1},
+        {"num_decoder_layers", cfg->num_decoder_layers, 1},
+        {"relative_attention_num_buckets", cfg->relative_attention_num_buckets, 2},
+        {"relative_attention_max_distance", cfg->relative_attention_max_distance, 1},
+        {"num_experts", cfg->num_experts, 0},
+        {"encoder_sparse_step", cfg->encoder_sparse_step, 0},
+        {"decoder_sparse_step", cfg->decoder_sparse_step, 0},
+        {"expert_capacity", cfg->expert_capacity, 0},
+    };
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (check_dim(dims[i].field, dims[i].value, dims[i].min, err) != 0)
+            return -1;
+    if (cfg->num_layers + cfg->num_decoder_layers > 4096)
+        return sb_fail(err, "num_layers + num_decoder_layers = %lld is out of range (at most 4096)",
+                       (long long)(cfg->num_layers + cfg->num_decoder_layers));
+    if (cfg->relative_attention_max_distance <= cfg->relative_attention_num_buckets / 4)
+        return sb_fail(err, "relative_attention_max_distance = %lld must exceed a quarter of the buckets (%lld)",
+                       (long long)cfg->relative_attention_max_distance,
+                       (long long)cfg->relative_attention_num_buckets / 4);
+    if (!(cfg->layer_norm_epsilon > 0 && cfg->layer_norm_epsilon < 1))
+        return sb_fail(err, "layer_norm_epsilon = %g must be in (0, 1)", cfg->layer_norm_epsilon);
+    if (cfg->ffn != SB_FFN_RELU && cfg->ffn != SB_FFN_GATED_GELU)
+        return sb_fail(err, "unknown FFN kind %d", (int)cfg->ffn);
+    if (cfg->expert_ffn != SB_FFN_RELU && cfg->expert_ffn != SB_FFN_GATED_GELU)
+        return sb_fail(err, "unknown expert FFN kind %d", (int)cfg->expert_ffn);
+    if (cfg->num_experts == 1)
+        return sb_fail(err, "num_experts = 1: a Switch layer needs at least 2 experts (0 for a dense model)");
+    if (cfg->num_experts > 0) {
+        if (cfg->encoder_sparse_step == 0 && cfg->decoder_sparse_step == 0)
+            return sb_fail(err, "num_experts = %lld but encoder_sparse_step and decoder_sparse_step are both 0",
+                           (long long)cfg->num_experts);
+        if (cfg->expert_capacity == 0 && !(cfg->capacity_factor > 0 && cfg->capacity_factor <= 1e6))
+            return sb_fail(err, "capacity_factor = %g must be in (0, 1e6] when expert_capacity is 0",
+                           cfg->capacity_factor);
+    }
+    if (!(cfg->router_z_loss_coef >= 0) || !(cfg->router_aux_loss_coef >= 0) || !(cfg->router_jitter_noise >= 0) ||
+        !(cfg->router_jitter_noise < 1))
+        return sb_fail(err, "router coefficients must be >= 0 (jitter < 1)");
+    const int64_t tokens[] = {cfg->pad_token_id, cfg->eos_token_id, cfg->decoder_start_token_id};
+    for (size_t i = 0; i < 3; i++)
+        if (tokens[i] < 0 || tokens[i] >= cfg->vocab_size)
+            return sb_fail(err, "special token id %lld is outside the vocabulary (size %lld)", (long long)tokens[i],
+                           (long long)cfg->vocab_size);
+    if (!(cfg->initializer_factor > 0 && cfg->initializer_factor < 1e6))
+        return sb_fail(err, "initializer_factor = %g must be positive", cfg->initializer_factor);
+    return 0;
+}
+
+int64_t sb_inner_dim(const sb_config *cfg)
+{
+    return cfg->num_heads * cfg->d_kv;
+}
+
+bool sb_block_is_sparse(const sb_config *cfg, sb_stack stack, int64_t block)
+{
+    int64_t step = stack == SB_STACK_ENCODER ? cfg->encoder_sparse_step : cfg->decoder_sparse_step;
+    if (cfg->num_experts == 0 || step == 0)
+        return false;
+    return step == 1 || block % step == 1;
+}
+
+int64_t sb_num_sparse_blocks(const sb_config *cfg, sb_stack stack)
+{
+    int64_t blocks = stack == SB_STACK_ENCODER ? cfg->num_layers : cfg->num_decoder_layers;
+    int64_t n = 0;
+    for (int64_t i = 0; i < blocks; i++)
+        n += sb_block_is_sparse(cfg, stack, i);
+    return n;
+}
+
+int64_t sb_expert_capacity(const sb_config *cfg, int64_t tokens_per_sequence)
+{
+    if (cfg->num_experts == 0)
+        return tokens_per_sequence;
+    if (cfg->expert_capacity > 0)
+        return cfg->expert_capacity;
+    int64_t capacity = llround(cfg->capacity_factor * (double)tokens_per_sequence / (double)cfg->num_experts);
+    return capacity < 1 ? 1 : capacity;
+}

@@ -1,0 +1,210 @@
+/* variants.h — what the variants/ module offers: the shape of a T5 / T5-Efficient / Switch model.
+ *
+ *   - sb_config: every knob of a model shape (Hugging Face T5Config / SwitchTransformersConfig vocabulary);
+ *   - name resolution: published T5-Efficient / Switch / T5 / T5 v1.1 names, any new T5-Efficient grammar
+ *     combination, Switch versions of any shape, a Hugging Face config.json path, `:key=value` overrides;
+ *   - HF-compatible config.json reading and writing;
+ *   - exact analytic counts: parameters, FLOPs (paper and executed conventions), memory.
+ *
+ * This is the bottom module: it depends on libc and cJSON only. Errors are returned as values: every
+ * function that can fail returns 0 on success and -1 on failure with a one-line message in *err.
+ */
+#ifndef SHAPEBENCH_VARIANTS_H
+#define SHAPEBENCH_VARIANTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_NAME_MAX 256
+#define SB_ERROR_MAX 512
+
+/* ---- errors --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    char msg[SB_ERROR_MAX];
+} sb_error;
+
+/* Formats the message into err (when err is not NULL) and returns -1, so callers can `return sb_fail(...)`. */
+int sb_fail(sb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Checked 64-bit arithmetic: 0 on success, -1 on overflow (then *out is unspecified). */
+int sb_mul_i64(int64_t a, int64_t b, int64_t *out);
+int sb_add_i64(int64_t a, int64_t b, int64_t *out);
+
+/* ---- the config ----------------------------------------------------------------------------------- */
+
+typedef enum {
+    SB_FFN_RELU = 0,       /* wo(relu(wi x)) */
+    SB_FFN_GATED_GELU = 1, /* wo(gelu_tanh(wi_0 x) * wi_1 x) */
+} sb_ffn_kind;
+
+typedef enum { SB_STACK_ENCODER = 0, SB_STACK_DECODER = 1 } sb_stack;
+
+typedef struct {
+    char name[SB_NAME_MAX]; /* canonical name, e.g. "t5-efficient-base-nl24" (no google/ prefix) */
+    int64_t vocab_size;
+    int64_t d_model;
+    int64_t d_ff;
+    int64_t d_kv;               /* per head; the attention inner width is num_heads * d_kv */
+    int64_t num_heads;
+    int64_t num_layers;         /* encoder blocks */
+    int64_t num_decoder_layers; /* decoder blocks */
+    sb_ffn_kind ffn;            /* dense FFN */
+    bool tie_word_embeddings;   /* tied: LM head is `shared`, decoder output scaled by d_model^-0.5 */
+    int64_t relative_attention_num_buckets;
+    int64_t relative_attention_max_distance;
+    double layer_norm_epsilon;
+    bool shared_kv; /* skv: one projection whose output serves as both keys and values */
+
+    /* Switch (sparse MLP). num_experts == 0: dense model. */
+    int64_t num_experts;
+    int64_t encoder_sparse_step; /* block i sparse iff step == 1 or i % step == 1; 0: none */
+    int64_t decoder_sparse_step;
+    sb_ffn_kind expert_ffn;
+    int64_t expert_capacity; /* tokens per expert per sequence (HF); 0: use capacity_factor */
+    double capacity_factor;  /* capacity = round(capacity_factor * tokens_per_sequence / num_experts) */
+    double router_z_loss_coef;
+    double router_aux_loss_coef;
+    double router_jitter_noise;
+
+    int64_t pad_token_id;
+    int64_t eos_token_id;
+    int64_t decoder_start_token_id;
+    double initializer_factor;
+} sb_config;
+
+/* T5 defaults (vocab 32128, 32 buckets, max distance 128, eps 1e-6, relu, tied, dense), t5-small dims. */
+void sb_config_defaults(sb_config *cfg);
+
+/* Every dimension positive and in range, every product the engine forms fits in int64, Switch knobs
+ * consistent. Returns -1 naming the bad field. */
+int sb_config_validate(const sb_config *cfg, sb_error *err);
+
+/* Attention inner width num_heads * d_kv. */
+int64_t sb_inner_dim(const sb_config *cfg);
+/* Whether block `block` (0-based) of a stack has a Switch sparse MLP instead of a dense FFN. */
+bool sb_block_is_sparse(const sb_config *cfg, sb_stack stack, int64_t block);
+int64_t sb_num_sparse_blocks(const sb_config *cfg, sb_stack stack);
+/* Expert capacity for a sequence of `tokens_per_sequence` tokens (fixed, or from the capacity factor). */
+int64_t sb_expert_capacity(const sb_config *cfg, int64_t tokens_per_sequence);
+
+/* ---- names ---------------------------------------------------------------------------------------- */
+
+/* Resolves a model spec into a validated config:
+ *   [google/]t5-efficient-<size>[-<knob><value>...]   published registry row, else the name grammar
+ *   [google/]switch-{base-8..256,large-128,xxl-128,c-2048}
+ *   <any shape>+switch<E>[/step<N>]                    Switch version of a shape (default step 2)
+ *   t5-small|base|large|3b|11b, t5-v1_1-small|base|large|xl|xxl
+ *   path/to/config.json or a folder holding one
+ *   any of these followed by ":key=value,key=value"    overrides (HF key names)
+ * Unknown names fail with the nearest known name suggested; `sh` variants fail (semantics unpublished).
+ * Warnings (unknown config.json keys, conflicting registry rows) go to `warn` when not NULL. */
+typedef void (*sb_warn_fn)(void *ctx, const char *message);
+int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
+
+/* A published checkpoint (registry row) with the evidence for its shape. */
+typedef struct {
+    const char *name;     /* hub name without org, e.g. "t5-efficient-tiny-nh8" */
+    const char *org;      /* "google" or "NewT5SharedHeadsSharedKeyValues" */
+    const char *family;   /* "t5-efficient", "switch", "t5", "t5-v1_1" */
+    const char *evidence; /* config | file-size | name | conflict | (empty for non-T5-Efficient rows) */
+    const char *notes;
+    bool conflict;        /* published file size contradicts the name */
+    bool unsupported;     /* sh variants: semantics unpublished, refused by sb_config_resolve */
+} sb_registry_entry;
+
+size_t sb_registry_count(void);
+const sb_registry_entry *sb_registry_get(size_t index);
+
+/* ---- config.json ---------------------------------------------------------------------------------- */
+
+/* Parses a Hugging Face config.json (T5Config or SwitchTransformersConfig fields). Switch sparse-step keys
+ * override computed ones, as HF does. Unknown keys produce a warning, never a failure. */
+int sb_config_from_json(const char *text, size_t len, sb_config *out, sb_warn_fn warn, void *warn_ctx,
+                        sb_error *err);
+int sb_config_load_json_file(const char *path, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
+/* Serialises to an HF-compatible config.json (malloc'd, caller frees); parsing it back gives an equal
+ * config, and serialising that gives identical text. NULL only on allocation failure. */
+char *sb_config_to_json(const sb_config *cfg);
+
+/* ---- counts --------------------------------------------------------------------------------------- */
+
+typedef enum { SB_DTYPE_F32 = 0, SB_DTYPE_BF16 = 1 } sb_dtype;
+int64_t sb_dtype_bytes(sb_dtype dtype);
+const char *sb_dtype_name(sb_dtype dtype);
+
+typedef struct {
+    int64_t batch;
+    int64_t src_len; /* encoder tokens per sequence */
+    int64_t tgt_len; /* decoder tokens per sequence */
+    sb_dtype dtype;  /* weight storage; activations are always fp32 */
+} sb_count_settings;
+
+/* FLOPs per component, 2 per multiply-add. */
+typedef struct {
+    int64_t attention_projections; /* q, k, v, o (k/v once under skv) */
+    int64_t attention_scores;      /* QK^T and (executed only) the attention-weighted sum AV */
+    int64_t ffn;                   /* dense FFN and Switch experts */
+    int64_t router;                /* Switch router logits */
+    int64_t lm_head;
+    int64_t total;
+} sb_flops;
+
+typedef struct {
+    int64_t params;               /* HF num_parameters(): tied table counted once */
+    int64_t params_nonembedding;  /* minus shared (and lm_head when untied) */
+    int64_t params_active;        /* used per token: one expert per sparse block, router included */
+    /* Switch paper Table 9 / Kaplan et al. convention: weight matmuls per token (encoder over src_len,
+     * decoder, cross-attention K/V included, over tgt_len; one expert per token), QK^T once (encoder S*S,
+     * decoder T*T, cross T*S), LM head over tgt_len; router and element-wise work excluded. */
+    sb_flops flops_forward_paper;
+    /* What the engine executes for encoder(src) + teacher-forced decoder(tgt): every GEMM the engine runs.
+     * QK^T and AV in full (encoder S*S, decoder self T*T with the causal mask applied after, cross T*S),
+     * cross-attention K/V over src_len tokens, router over every token, experts on kept tokens assuming
+     * balanced routing (kept = min(tokens, num_experts * capacity) per sequence and sparse block),
+     * LM head over tgt_len. Element-wise work (norms, softmax, bias, activation) is not counted. */
+    sb_flops flops_forward_executed;
+    /* Forward + backward: each GEMM C = A·B costs one forward and two backward GEMMs (dA, dB) of the same
+     * size, except where no gradient flows (none today); computed per GEMM, not as a factor. */
+    int64_t flops_train_step;
+    struct {
+        int64_t weights;             /* params * dtype bytes */
+        int64_t kv_cache;            /* incremental decoding of tgt_len tokens: self K/V + cross K/V, fp32 */
+        int64_t activations_forward; /* the engine's activation buffers for this forward (sb_activation_plan) */
+        int64_t activations_train;   /* activations kept for the backward pass, fp32 */
+        int64_t optimizer_adafactor; /* factored second moments (row + column) for matrices, full for vectors */
+        int64_t optimizer_adamw;     /* two fp32 moments per parameter */
+    } memory_bytes;
+} sb_counts;
+
+int sb_count(const sb_config *cfg, const sb_count_settings *settings, sb_counts *out, sb_error *err);
+/* cJSON-free JSON text of sb_count's result with the settings (malloc'd, caller frees). */
+char *sb_counts_to_json(const sb_config *cfg, const sb_count_settings *settings, const sb_counts *counts);
+
+/* ---- activation plan (shared by count and the engine, so the estimate is the allocation) ----------- */
+
+/* Float counts of every activation buffer the engine allocates up front for one encoder(src) +
+ * teacher-forced decoder(tgt) forward at a batch size. The engine sizes its buffers from this plan
+ * and nothing else; count reports total_bytes as memory_bytes.activations_forward. */
+typedef struct {
+    int64_t hidden;          /* residual stream, max(B*S, B*T) x d_model */
+    int64_t normed;          /* RMSNorm output, same */
+    int64_t encoder_output;  /* B*S x d_model, kept for cross-attention */
+    int64_t q, k, v;         /* max tokens x inner */
+    int64_t context;         /* attention output before o, max tokens x inner */
+    int64_t scores;          /* B x H x max(S, T) x max(S, T) */
+    int64_t position_bias;   /* H x max(S*S, T*T) */
+    int64_t ffn_hidden;      /* max tokens x d_ff (x2 when gated: wi_0 and wi_1 outputs) */
+    int64_t router;          /* max tokens x num_experts (logits, then probabilities) */
+    int64_t expert_in;       /* gathered expert inputs, max tokens x d_model */
+    int64_t expert_out;      /* expert outputs before scatter, max tokens x d_model */
+    int64_t logits;          /* B*T x vocab */
+    int64_t index_bytes;     /* routing bookkeeping (int32), bytes */
+    int64_t total_bytes;     /* every buffer above in bytes (floats * 4 + index_bytes) */
+} sb_activation_plan;
+
+int sb_plan_activations(const sb_config *cfg, int64_t batch, int64_t src_len, int64_t tgt_len,
+                        sb_activation_plan *plan, sb_error *err);
+
+#endif
