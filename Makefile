@@ -66,6 +66,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The build flags go into every result record (system.build_flags).
+$(BUILD)/harness/sysinfo.o: CPPFLAGS += -DSB_BUILD_FLAGS='"$(strip $(CFLAGS))"'
+
+# The registry embeds its TSV data with .incbin, which -MMD does not see.
+$(BUILD)/variants/registry.o: $(wildcard variants/data/*.tsv)
+
 $(BUILD)/libvariants.a: $(call obj,$(VARIANTS_SRC))
 $(BUILD)/libengine.a:   $(call obj,$(ENGINE_SRC))
 $(BUILD)/libharness.a:  $(call obj,$(HARNESS_SRC))

@@ -27,5 +27,16 @@ int sb_cli_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
 int sb_cmd_list(int argc, char **argv);
 int sb_cmd_config(int argc, char **argv);
 int sb_cmd_count(int argc, char **argv);
+int sb_cmd_run(int argc, char **argv);
+int sb_cmd_sweep(int argc, char **argv);
+int sb_cmd_merge(int argc, char **argv);
+int sb_cmd_compare(int argc, char **argv);
+int sb_cmd_init(int argc, char **argv);
+int sb_cmd_pareto(int argc, char **argv);
+int sb_cmd_plots(int argc, char **argv);
+int sb_cmd_report(int argc, char **argv);
+int sb_cmd_forward(int argc, char **argv);
+int sb_cmd_generate(int argc, char **argv);
+int sb_cmd_bench(int argc, char **argv);
 
 #endif

@@ -15,6 +15,360 @@
 
 /* ---- statistics, counters, system, peaks (measurement infrastructure) ---------------------------- */
 
+#include <cjson/cJSON.h>
+
+/* Summary of timing samples (seconds). stddev is the two-pass sample standard deviation (n - 1); cv is
+ * stddev / mean. ci95 is the distribution-free order-statistic interval for the median: the ranks come
+ * from Binomial(n, 1/2), so it holds for any distribution of samples. When n is too small for any pair of
+ * ranks to reach 95 % (n < 6) it is [min, max], ci95_exact is false and ci95_coverage says what it covers. */
+typedef struct {
+    size_t n;
+    double median, mean, stddev, min, max, cv;
+    double ci95_lo, ci95_hi;
+    double ci95_coverage; /* P(lo <= true median <= hi), >= 0.95 when ci95_exact */
+    bool ci95_exact;
+} sb_stats;
+
+#define SB_NOISY_CV 0.05 /* a measurement whose CV exceeds 5 % is reported as `noisy` */
+
+/* n == 0 gives every field NaN. Samples need not be sorted; they are not modified. */
+sb_stats sb_stats_compute(const double *samples, size_t n);
+bool sb_stats_noisy(const sb_stats *s);
+/* 1-based ranks (lo, hi) of the 95 % order-statistic interval for the median of n samples and its exact
+ * coverage; returns false (and ranks 1, n) when no interval reaches 95 %. */
+bool sb_median_ci_ranks(size_t n, size_t *lo, size_t *hi, double *coverage);
+/* Mann-Whitney U test of a against b: u is U of sample a (pairs with a > b, ties count half), p is
+ * two-sided. Exact (permutation distribution) when there are no ties and na + nb <= 40, else the normal
+ * approximation with tie and continuity corrections. Fails when either sample is empty. */
+int sb_mann_whitney(const double *a, size_t na, const double *b, size_t nb, double *u, double *p_two_sided,
+                    sb_error *err);
+/* The record's `timing` fields from the statistics: unit, samples, median, mean, stddev, min, max, cv,
+ * ci95_median [lo, hi]. NULL on allocation failure. */
+cJSON *sb_stats_to_json(const sb_stats *s, const double *samples);
+
+/* Monotonic wall clock in seconds, for timing regions. */
+double sb_now_seconds(void);
+
+/* Counters around a timed region: hardware events through libpfm4 (cycles, instructions, fp32 FLOPs where
+ * the PMU counts them, last-level cache misses) and software events through perf_event_open (task clock,
+ * page faults, context switches), summed over every thread of the process (threads existing at open, and
+ * by inheritance the ones they create later — so open after the thread pool is warm) and scaled for
+ * multiplexing. Hardware events are unavailable, with one reason, where the PMU is not exposed (virtual
+ * machines) or SHAPEBENCH_NO_HW_COUNTERS=1 is set; they are then null, never 0. */
+typedef enum {
+    SB_COUNTER_CYCLES,
+    SB_COUNTER_INSTRUCTIONS,
+    SB_COUNTER_FP_OPS,       /* fp32 FLOPs (FMA counted as 2) */
+    SB_COUNTER_CACHE_MISSES, /* last-level cache */
+    SB_COUNTER_TASK_CLOCK,   /* ns of CPU time */
+    SB_COUNTER_PAGE_FAULTS,
+    SB_COUNTER_CONTEXT_SWITCHES,
+    SB_COUNTER_COUNT
+} sb_counter_id;
+
+typedef struct {
+    const char *name;   /* record key: "cycles", "instructions", "fp_ops", "cache_misses", "task_clock_ns", ... */
+    char source[160];   /* what was counted, e.g. "perf::PERF_COUNT_HW_CPU_CYCLES"; empty when unavailable */
+    bool available;
+    double value;       /* after the region, scaled by enabled / running time */
+    double scaled_from; /* fraction of the region the event was counting (1: no multiplexing) */
+} sb_counter;
+
+typedef struct sb_counter_fds sb_counter_fds; /* the open perf_event descriptors */
+
+typedef struct {
+    sb_counter counter[SB_COUNTER_COUNT];
+    char unavailable_reason[SB_ERROR_MAX]; /* why hardware events are unavailable; empty when they are not */
+    sb_counter_fds *fds;
+} sb_counters;
+
+/* Opens every event (disabled). Fails only when the software events cannot be opened. */
+int sb_counters_open(sb_counters *c, sb_error *err);
+int sb_counters_start(sb_counters *c, sb_error *err); /* resets and enables */
+int sb_counters_stop(sb_counters *c, sb_error *err);  /* disables and reads the values */
+void sb_counters_close(sb_counters *c);
+/* The record's `counters` object: per event {value, scaled_from} (null when unavailable), plus
+ * unavailable_reason. NULL on allocation failure. */
+cJSON *sb_counters_to_json(const sb_counters *c);
+
+/* The machine and build a measurement ran on. */
+typedef struct {
+    char cpu_model[256];
+    char cpu_flags[256];  /* the flags that matter here, of avx avx2 fma avx512f avx512_bf16 amx_bf16 */
+    int logical_cores;
+    int threads;          /* used by GEMM and OpenMP (sb_gemm_threads) */
+    char gemm_backend[32];
+    char gemm_version[160];
+    char openblas_core[64];
+    int openblas_threads;
+    char compiler[128];
+    char build_flags[512]; /* the Makefile's CFLAGS (SB_BUILD_FLAGS), "unknown" when not built by it */
+    char git_commit[64];  /* short hash, "-dirty" with uncommitted changes, "unknown" outside a checkout */
+    char date[32];        /* ISO 8601 UTC */
+    double load_average[3];
+} sb_sysinfo;
+
+int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err);
+
+/* Measured machine peaks, the reference for MFU and the roofline. */
+typedef struct {
+    double sgemm_gflops;     /* median of sb_gemm on an n x n x n fp32 product */
+    double fma_gflops;       /* fp32 FMA chains on every thread, in registers */
+    double stream_copy_gbps; /* b[i] = a[i], bytes read + written per second (1e9 bytes) */
+    int64_t sgemm_n;
+    int64_t stream_bytes;    /* size of each array */
+    bool from_cache;
+} sb_peaks;
+
+typedef struct {
+    int64_t sgemm_n;      /* 2048 by default */
+    int64_t stream_bytes; /* 256 MiB by default, well above any last-level cache */
+    double fma_seconds;   /* per repetition, 0.2 s by default */
+    int reps;             /* median of reps, 3 by default */
+} sb_peak_sizes;
+
+sb_peak_sizes sb_peak_sizes_default(void);
+int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err);
+/* Peaks cached per machine in <cache_dir>/<key>.json, key from CPU model, cores, GEMM backend, OpenBLAS
+ * core and threads (cache_dir NULL: results/.machine). Measures and writes the file when it is absent,
+ * unreadable or `refresh`. */
+int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir, bool refresh,
+                    sb_peaks *out, sb_error *err);
+/* The record's `system` object, with the peaks when not NULL. NULL on allocation failure. */
+cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks);
+
+/* Where an op class sits against the measured roofline: compute-bound when its arithmetic intensity is at
+ * or above the ridge point sgemm_gflops / stream_copy_gbps (FLOP/byte). */
+typedef struct {
+    double arithmetic_intensity; /* FLOP/byte */
+    double achieved_gflops;
+    double ridge_intensity;      /* FLOP/byte */
+    bool compute_bound;
+} sb_roofline;
+
+sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks);
+cJSON *sb_roofline_to_json(const sb_roofline *r); /* arithmetic_intensity, achieved_gflops, bound */
+/* Model FLOPs utilisation: achieved / measured sgemm peak (NaN without a peak). */
+double sb_mfu(double achieved_gflops, const sb_peaks *peaks);
+
+
 /* ---- measurement, records, results files, sweep -------------------------------------------------- */
+
+#include <stdio.h>
+
+#define SB_SCHEMA_VERSION 1 /* of results/README.md's record; merge refuses to mix versions */
+#define SB_KEY_MAX (SB_NAME_MAX + 128)
+
+typedef enum { SB_MODE_ENCODE = 0, SB_MODE_FORWARD = 1, SB_MODE_GENERATE = 2 } sb_mode;
+#define SB_MODE_COUNT 3
+const char *sb_mode_name(sb_mode mode); /* "encode" | "forward" | "generate" */
+int sb_mode_parse(const char *name, sb_mode *out, sb_error *err);
+
+/* Everything about one measurement but the shape. */
+typedef struct {
+    sb_mode mode;
+    int64_t batch, src_len, tgt_len;
+    sb_dtype dtype;
+    int threads;
+    sb_gemm_backend gemm;
+    uint64_t seed;
+    int64_t warmup;     /* untimed repetitions before the timed ones */
+    int64_t min_reps;   /* timed repetitions: at least min_reps and at least min_time_s in total, */
+    double min_time_s;  /* stopping before one would pass max_time_s (min_reps always run); a shape whose */
+    double max_time_s;  /* min_reps repetitions would not fit in max_time_s is timed on sampled layers */
+    bool always_sample; /* time on sampled layers even when the full model fits (to validate the method) */
+} sb_run_settings;
+
+/* encode forward at batch 1, 512/114 tokens, f32, all threads, OpenBLAS, 1 warmup, 3 reps, 0.5..60 s. */
+void sb_run_settings_default(sb_run_settings *s);
+/* "shape|mode|b1|s512|t114|f32|openblas|t2": what makes two records the same measurement (resume, merge,
+ * compare). threads 0 (all) is written as the count it resolves to, so a rerun matches. */
+void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX]);
+
+/* -- the timing loop (measure.c) -- */
+
+/* One repetition of the timed work. parts_s[0] receives the encoder's seconds, parts_s[1] the rest (the
+ * decoder, generation, LM head): each part's time is affine in its own stack's depth. */
+typedef int (*sb_rep_fn)(void *ctx, double parts_s[2], sb_error *err);
+
+typedef struct {
+    double *samples;    /* seconds per timed repetition (parts[0][i] + parts[1][i]) */
+    double *parts[2];
+    size_t reps;
+    int64_t warmup;
+    double first_rep_s; /* the first repetition run, warmup or not */
+    bool too_slow;      /* stopped after the first repetition: min_reps of it would not fit in max_time_s */
+} sb_timing;
+
+/* Warmup, then timed repetitions per sb_run_settings. With stop_when_slow, gives up after the first
+ * repetition when min_reps of it would not fit in max_time_s (too_slow set, no samples). */
+int sb_time_reps(sb_rep_fn fn, void *ctx, const sb_run_settings *s, bool stop_when_slow, sb_timing *out,
+                 sb_error *err);
+void sb_timing_free(sb_timing *t);
+
+/* -- sampled-layer extrapolation (extrapolate.c) -- */
+
+/* Blocks of a stack are identical, except Switch sparse blocks, which recur every sparse_step blocks; so a
+ * stack's time is affine in its depth counted in whole periods. A shape too big or too slow is timed at two
+ * sampled depths per stack (one and four periods, at most the full depth), and each part's median
+ * per-block slope extends the deeper run to full depth. */
+typedef struct {
+    int64_t depth[2][2]; /* [stack][run]: blocks per stack in the shallow and the deep run */
+    int64_t full[2];     /* [stack]: the shape's depth */
+} sb_sample_plan;
+
+void sb_sample_plan_make(const sb_config *cfg, sb_sample_plan *plan);
+/* cfg with the depths of run `run` (0 shallow, 1 deep), named like cfg. */
+void sb_sample_config(const sb_config *cfg, const sb_sample_plan *plan, int run, sb_config *out);
+/* The value at `full` of the line through (d0, v0) and (d1, v1); v1 when d0 == d1. */
+double sb_extrapolate_affine(int64_t d0, double v0, int64_t d1, double v1, int64_t full);
+/* Full-depth samples: the deep run's samples shifted per part by slope * (full - deep depth), the slope from
+ * the two runs' part medians. Fails when the deep run has no samples. */
+int sb_extrapolate_timing(const sb_sample_plan *plan, const sb_timing *shallow, const sb_timing *deep,
+                          sb_timing *out, sb_error *err);
+/* One line for the record's extrapolation.method. */
+void sb_sample_plan_describe(const sb_sample_plan *plan, char *out, size_t cap);
+
+/* -- one measurement (measure.c) -- */
+
+typedef struct {
+    char verdict[SB_ERROR_MAX + 64]; /* ok | noisy | extrapolated | skipped: <reason> | failed: <reason> */
+    sb_timing timing;           /* full depth; extrapolated from sampled runs when `extrapolated` */
+    bool measured;              /* timing holds samples (false for skipped and failed) */
+    bool extrapolated;
+    sb_sample_plan plan;
+    int64_t flops_per_rep;      /* executed FLOPs of one repetition at full depth */
+    const char *flops_source;   /* how flops_per_rep was obtained */
+    int64_t sequences_per_rep;
+    int64_t tokens_per_rep;     /* encode: batch*src; forward: batch*(src+tgt); generate: generated tokens */
+    double ms_per_token;        /* generate: median step latency at full depth; NaN otherwise */
+    int64_t peak_rss_bytes;     /* getrusage ru_maxrss after the measurement */
+    bool peak_rss_is_measurement; /* the peak was reset before (clear_refs), else it is the process's */
+    int64_t weights_bytes, activations_bytes; /* engine arenas of the model timed (sampled when extrapolated) */
+    int64_t estimate_bytes;     /* analytic weights + activations + KV cache at full depth */
+    bool have_counters;
+    sb_counters counters;       /* values around the timed repetitions of the (deep) run */
+    char counters_error[SB_ERROR_MAX]; /* why have_counters is false */
+} sb_measurement;
+
+/* Measures `model` (a spec, or a checkpoint folder: then its weights, never sampled) resolved to cfg.
+ * peaks (may be NULL) lets a forward whose FLOPs alone exceed the time budget go straight to sampling.
+ * Every outcome is a verdict: what cannot be measured is skipped or failed with the reason. */
+void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks,
+                sb_measurement *m);
+void sb_measurement_free(sb_measurement *m);
+/* ok, noisy or extrapolated from a finished timing (pure: tested on synthetic samples). */
+const char *sb_verdict_for(const sb_stats *stats, bool extrapolated);
+
+/* -- records (record.c) -- */
+
+/* The record of results/README.md. sys and peaks may be NULL (then the system object lacks them). */
+cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
+                       const sb_sysinfo *sys, const sb_peaks *peaks);
+/* "t5-efficient", "switch", "t5", "t5-v1_1" or "custom"; and the knob a shape scales (README). */
+const char *sb_shape_family(const char *name);
+const char *sb_shape_scaling(const char *name);
+
+/* -- results files (results.c) -- */
+
+typedef struct {
+    cJSON **items;
+    size_t count, cap;
+} sb_record_set;
+
+/* A results folder open for appending: <dir>/results.jsonl, its torn last line (if any) removed. */
+typedef struct {
+    char path[4096];
+    int fd;
+    sb_record_set existing; /* records already in the file, for resume */
+} sb_results;
+
+/* Creates dir (and parents), repairs a torn last line with a warning, loads the records and refuses a file
+ * of another schema version. */
+int sb_results_open(sb_results *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err);
+bool sb_results_has(const sb_results *r, const char *key);
+/* One write() of the whole line on an O_APPEND descriptor, then fsync; a short write is cut back off so no
+ * torn line stays behind. Takes ownership of record (kept in r->existing). */
+int sb_results_append(sb_results *r, cJSON *record, sb_error *err);
+void sb_results_close(sb_results *r);
+
+/* Reads <path>/results.jsonl (or the file `path`): every line must parse. A torn last line is ignored with
+ * a warning. */
+int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
+int sb_record_set_add(sb_record_set *s, cJSON *record, sb_error *err);
+const cJSON *sb_record_set_find(const sb_record_set *s, const char *key);
+void sb_record_set_free(sb_record_set *s);
+const char *sb_record_key_of(const cJSON *record); /* NULL when absent */
+
+/* Output formats of records: CSV (header + one row each), a Markdown table, JSON lines. */
+typedef enum { SB_FORMAT_JSONL, SB_FORMAT_CSV, SB_FORMAT_MD } sb_format;
+int sb_format_parse(const char *name, sb_format *out, sb_error *err);
+int sb_records_print(const sb_record_set *s, sb_format format, FILE *out);
+/* Replaces `path` with the CSV of s (temporary file, fsync, rename). */
+int sb_records_write_csv(const sb_record_set *s, const char *path, sb_error *err);
+/* Joins result folders into out_dir: refuses mixed schema versions, keeps the first record of each key. */
+int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir, size_t *written,
+                     sb_warn_fn warn, void *warn_ctx, sb_error *err);
+
+/* -- sweeps (sweep.c) -- */
+
+typedef struct {
+    int64_t *v;
+    size_t n;
+} sb_i64_list;
+
+/* "1,8", "128-1024*2" (128,256,512,1024), "128-512+128" (128,256,384,512), and commas of these; every
+ * value in [min, max]. */
+int sb_parse_list(const char *text, int64_t min, int64_t max, sb_i64_list *out, sb_error *err);
+/* "i/N", 1 <= i <= N: shard i of N. */
+int sb_parse_shard(const char *text, int *index, int *count, sb_error *err);
+
+/* What a sweep crosses: models x modes x batch x src x tgt x dtypes x threads x gemms. */
+typedef struct {
+    char **models;
+    size_t nmodels;
+    sb_mode modes[SB_MODE_COUNT];
+    size_t nmodes;
+    sb_i64_list batch, src, tgt, threads;
+    sb_dtype dtypes[2];
+    size_t ndtypes;
+    sb_gemm_backend gemms[2];
+    size_t ngemms;
+    sb_run_settings base; /* seed, warmup, repetitions, time limits */
+} sb_sweep_spec;
+
+typedef struct {
+    char model[SB_NAME_MAX];
+    sb_run_settings settings;
+} sb_job;
+
+typedef struct {
+    sb_job *items;
+    size_t count;
+} sb_job_list;
+
+void sb_sweep_spec_init(sb_sweep_spec *spec); /* empty lists, base = sb_run_settings_default */
+void sb_sweep_spec_free(sb_sweep_spec *spec);
+int sb_sweep_add_model(sb_sweep_spec *spec, const char *model, sb_error *err);
+/* smoke | default | paper (see sweep.c for what each holds and why). */
+int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err);
+/* The cross product in a fixed order: model outermost, then mode, batch, src, tgt, dtype, threads, gemm. */
+int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err);
+/* Keeps job j when j mod count == index - 1: deterministic, and balanced across model sizes. */
+void sb_job_list_shard(sb_job_list *jobs, int index, int count);
+void sb_job_list_free(sb_job_list *jobs);
+
+/* Progress on stderr: a redrawn bar on a terminal, one plain line per step otherwise. */
+typedef struct {
+    FILE *out;
+    bool tty;
+    size_t total;
+    double start_s;
+} sb_progress;
+
+void sb_progress_start(sb_progress *p, FILE *out, size_t total);
+/* `done` of total finished; label names what runs next. */
+void sb_progress_update(sb_progress *p, size_t done, const char *label);
+void sb_progress_finish(sb_progress *p);
 
 #endif

@@ -8,6 +8,17 @@ static const sb_command commands[] = {
     {"list", sb_cmd_list, "every known model name with its shape"},
     {"config", sb_cmd_config, "the Hugging Face config.json of a model name"},
     {"count", sb_cmd_count, "exact params, FLOPs and memory of a shape (JSON)"},
+    {"run", sb_cmd_run, "measure shapes: encode, forward or generate, lists and ranges crossed"},
+    {"sweep", sb_cmd_sweep, "measure a preset sweep (smoke, default, paper), resumable, shardable"},
+    {"merge", sb_cmd_merge, "join results folders (shards), deduplicated by key"},
+    {"compare", sb_cmd_compare, "speed ratio and Mann-Whitney U test between two result sets"},
+    {"init", sb_cmd_init, "write a random-weight HF checkpoint (config.json + model.safetensors)"},
+    {"pareto", sb_cmd_pareto, "Pareto frontier of two record fields (Markdown or JSON)"},
+    {"plots", sb_cmd_plots, "gnuplot pictures and REPORT.md/.html of a run"},
+    {"report", sb_cmd_report, "REPORT.md/.html of a run (no drawing)"},
+    {"forward", sb_cmd_forward, "one forward on fixture-style inputs: encoder output, logits, router arrays"},
+    {"generate", sb_cmd_generate, "greedy incremental generation from input ids (ms per token on stderr)"},
+    {"bench", sb_cmd_bench, "engine speed: s/sequence per backend, GEMM efficiency, ms/token, peak RSS"},
 };
 
 static void usage(FILE *out)

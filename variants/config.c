@@ -44,6 +44,28 @@ static int check_dim(const char *field, int64_t value, int64_t min, sb_error *er
     return 0;
 }
 
+/* Each dimension in range still allows products that overflow (d_model x d_ff x experts x layers), so bound
+ * the parameter count itself: at most 2^53, exact in a double (JSON) and with room for the FLOP counts'
+ * token factors, which sb_count checks on its own. Every published shape is below 2^41. */
+static int check_total_size(const sb_config *cfg, sb_error *err)
+{
+    const int64_t experts = cfg->num_experts > 0 ? cfg->num_experts : 1;
+    int64_t inner, attention, ffn, router, block, blocks, embeddings, total;
+    if (sb_mul_i64(cfg->num_heads, cfg->d_kv, &inner) != 0 || sb_mul_i64(8 * cfg->d_model, inner, &attention) != 0 ||
+        sb_mul_i64(3 * cfg->d_model, cfg->d_ff, &ffn) != 0 || sb_mul_i64(ffn, experts, &ffn) != 0 ||
+        sb_mul_i64(cfg->d_model, experts + 3, &router) != 0 || sb_add_i64(attention, ffn, &block) != 0 ||
+        sb_add_i64(block, router, &block) != 0 ||
+        sb_mul_i64(block, cfg->num_layers + cfg->num_decoder_layers, &blocks) != 0 ||
+        sb_mul_i64(2 * cfg->vocab_size, cfg->d_model, &embeddings) != 0 ||
+        sb_add_i64(blocks, embeddings, &total) != 0 || total > (INT64_C(1) << 53))
+        return sb_fail(err, "the shape is too large: its parameter count exceeds 2^53 (d_model %lld, d_ff %lld, "
+                            "%lld heads x %lld, %lld experts, %lld + %lld layers, vocab %lld)",
+                       (long long)cfg->d_model, (long long)cfg->d_ff, (long long)cfg->num_heads, (long long)cfg->d_kv,
+                       (long long)cfg->num_experts, (long long)cfg->num_layers, (long long)cfg->num_decoder_layers,
+                       (long long)cfg->vocab_size);
+    return 0;
+}
+
 int sb_config_validate(const sb_config *cfg, sb_error *err)
 {
     const struct {
@@ -100,7 +122,7 @@ int sb_config_validate(const sb_config *cfg, sb_error *err)
                            (long long)cfg->vocab_size);
     if (!(cfg->initializer_factor > 0 && cfg->initializer_factor < 1e6))
         return sb_fail(err, "initializer_factor = %g must be positive", cfg->initializer_factor);
-    return 0;
+    return check_total_size(cfg, err);
 }
 
 int64_t sb_inner_dim(const sb_config *cfg)

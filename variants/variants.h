@@ -153,8 +153,10 @@ typedef struct {
 
 typedef struct {
     int64_t params;               /* HF num_parameters(): tied table counted once */
-    int64_t params_nonembedding;  /* minus shared (and lm_head when untied) */
-    int64_t params_active;        /* used per token: one expert per sparse block, router included */
+    /* Minus every embedding table: shared, lm_head when untied, the relative position bias tables. For tied
+     * models this is HF num_parameters(exclude_embeddings=True) (which keeps an untied lm_head). */
+    int64_t params_nonembedding;
+    int64_t params_active;        /* used per token: one expert per sparse block, router included (dense: params) */
     /* Switch paper Table 9 / Kaplan et al. convention: weight matmuls per token (encoder over src_len,
      * decoder, cross-attention K/V included, over tgt_len; one expert per token), QK^T once (encoder S*S,
      * decoder T*T, cross T*S), LM head over tgt_len; router and element-wise work excluded. */
@@ -162,45 +164,56 @@ typedef struct {
     /* What the engine executes for encoder(src) + teacher-forced decoder(tgt): every GEMM the engine runs.
      * QK^T and AV in full (encoder S*S, decoder self T*T with the causal mask applied after, cross T*S),
      * cross-attention K/V over src_len tokens, router over every token, experts on kept tokens assuming
-     * balanced routing (kept = min(tokens, num_experts * capacity) per sequence and sparse block),
-     * LM head over tgt_len. Element-wise work (norms, softmax, bias, activation) is not counted. */
+     * balanced routing (kept = min(N, num_experts * sb_expert_capacity(cfg, N)) per sequence and sparse
+     * block, N = src_len in the encoder, tgt_len in the decoder), LM head over tgt_len. Element-wise work
+     * (norms, softmax, bias, activation, gating) is not counted. */
     sb_flops flops_forward_executed;
-    /* Forward + backward: each GEMM C = A·B costs one forward and two backward GEMMs (dA, dB) of the same
-     * size, except where no gradient flows (none today); computed per GEMM, not as a factor. */
+    /* Forward + backward over the executed GEMMs: each GEMM C = A·B adds its two backward GEMMs (dA, dB) of
+     * the same size, summed per GEMM (every operand needs its gradient: all weights train, and so does
+     * `shared` below the first layer). */
     int64_t flops_train_step;
     struct {
         int64_t weights;             /* params * dtype bytes */
-        int64_t kv_cache;            /* incremental decoding of tgt_len tokens: self K/V + cross K/V, fp32 */
-        int64_t activations_forward; /* the engine's activation buffers for this forward (sb_activation_plan) */
-        int64_t activations_train;   /* activations kept for the backward pass, fp32 */
-        int64_t optimizer_adafactor; /* factored second moments (row + column) for matrices, full for vectors */
+        /* incremental decoding of tgt_len tokens, fp32: per decoder layer self K and V over B*tgt_len and
+         * cross K and V over B*src_len, inner wide (one tensor each under shared_kv) */
+        int64_t kv_cache;
+        int64_t activations_forward; /* sb_plan_activations(...).total_bytes: what the engine allocates */
+        int64_t activations_train;   /* activations kept for the backward pass, fp32 (formula in count.c) */
+        /* T5 Adafactor without momentum, fp32: rows + cols for each 2-D matrix (every expert's own), n for
+         * each vector (RMSNorm weights) */
+        int64_t optimizer_adafactor;
         int64_t optimizer_adamw;     /* two fp32 moments per parameter */
     } memory_bytes;
 } sb_counts;
 
+/* Validates cfg; fails when batch, src_len or tgt_len is below 1 or when any figure overflows int64. */
 int sb_count(const sb_config *cfg, const sb_count_settings *settings, sb_counts *out, sb_error *err);
-/* cJSON-free JSON text of sb_count's result with the settings (malloc'd, caller frees). */
+/* JSON text of sb_count's result with the config name, the settings and a `conventions` object naming each
+ * figure's convention; integers are exact even past 2^53. malloc'd: free() it; NULL on allocation failure. */
 char *sb_counts_to_json(const sb_config *cfg, const sb_count_settings *settings, const sb_counts *counts);
 
 /* ---- activation plan (shared by count and the engine, so the estimate is the allocation) ----------- */
 
 /* Float counts of every activation buffer the engine allocates up front for one encoder(src) +
  * teacher-forced decoder(tgt) forward at a batch size. The engine sizes its buffers from this plan
- * and nothing else; count reports total_bytes as memory_bytes.activations_forward. */
+ * and nothing else; count reports total_bytes as memory_bytes.activations_forward. Buffers are reused by
+ * every layer; "tokens" below is max(B*S, B*T). Attention runs one batch row at a time, heads in parallel. */
 typedef struct {
-    int64_t hidden;          /* residual stream, max(B*S, B*T) x d_model */
-    int64_t normed;          /* RMSNorm output, same */
+    int64_t hidden;          /* residual stream, tokens x d_model */
+    int64_t normed;          /* RMSNorm output, tokens x d_model */
     int64_t encoder_output;  /* B*S x d_model, kept for cross-attention */
-    int64_t q, k, v;         /* max tokens x inner */
-    int64_t context;         /* attention output before o, max tokens x inner */
-    int64_t scores;          /* B x H x max(S, T) x max(S, T) */
-    int64_t position_bias;   /* H x max(S*S, T*T) */
-    int64_t ffn_hidden;      /* max tokens x d_ff (x2 when gated: wi_0 and wi_1 outputs) */
-    int64_t router;          /* max tokens x num_experts (logits, then probabilities) */
-    int64_t expert_in;       /* gathered expert inputs, max tokens x d_model */
-    int64_t expert_out;      /* expert outputs before scatter, max tokens x d_model */
+    int64_t mask;            /* additive key mask of the encoder input, B x S (reused by cross-attention) */
+    int64_t q, k, v;         /* tokens x inner; v is 0 under shared_kv (k serves as both) */
+    int64_t context;         /* attention output before o, tokens x inner */
+    int64_t scores;          /* one batch row: H x max(S, T) x max(S, T) */
+    int64_t position_bias;   /* one stack at a time: H x max(S*S, T*T) */
+    int64_t ffn_hidden;      /* tokens x d_ff (x2 when gated: wi_0 and wi_1 outputs) */
+    int64_t router;          /* tokens x (num_experts + 1): logits, then the gate of each token */
+    int64_t expert_in;       /* kept tokens gathered by expert, tokens x d_model */
+    int64_t expert_out;      /* expert outputs before the gated scatter, tokens x d_model */
     int64_t logits;          /* B*T x vocab */
-    int64_t index_bytes;     /* routing bookkeeping (int32), bytes */
+    int64_t index_bytes;     /* routing bookkeeping, bytes: per token choice + slot (int32), per expert
+                              * offsets and counters (int64), per sparse block kept counts (int64) */
     int64_t total_bytes;     /* every buffer above in bytes (floats * 4 + index_bytes) */
 } sb_activation_plan;
 

@@ -1,0 +1,130 @@
+/* checkpoint.c — Hugging Face checkpoint folders (config.json + model.safetensors): loading, saving
+ * without ever leaving a half-written file, and opening a model that is either a folder or a name. */
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int join(char *out, const char *dir, const char *file, sb_error *err)
+{
+    if (snprintf(out, PATH_MAX, "%s/%s", dir, file) >= PATH_MAX)
+        return sb_fail(err, "%s: path too long", dir);
+    return 0;
+}
+
+int sb_checkpoint_load(const char *dir, sb_dtype dtype, sb_weights *out, sb_warn_fn warn, void *warn_ctx,
+                       sb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char path[PATH_MAX];
+    sb_config cfg;
+    if (join(path, dir, "config.json", err) != 0 || sb_config_load_json_file(path, &cfg, warn, warn_ctx, err) != 0)
+        return -1;
+    if (join(path, dir, "model.safetensors", err) != 0 || sb_weights_alloc(out, &cfg, dtype, err) != 0)
+        return -1;
+    if (sb_safetensors_read(path, out, warn, warn_ctx, err) != 0) {
+        sb_weights_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* mkdir -p: every missing component of dir. */
+static int make_dirs(const char *dir, sb_error *err)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return sb_fail(err, "%s: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return sb_fail(err, "cannot create folder %s: %s", path, strerror(errno));
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sb_fail(err, "%s exists and is not a folder", dir);
+    return 0;
+}
+
+typedef int (*write_fn)(FILE *f, const void *what, sb_error *err);
+
+static int write_text(FILE *f, const void *text, sb_error *err)
+{
+    return fputs(text, f) >= 0 ? 0 : sb_fail(err, "cannot write config.json: %s", strerror(errno));
+}
+
+static int write_safetensors(FILE *f, const void *weights, sb_error *err)
+{
+    return sb_safetensors_write(weights, f, err);
+}
+
+/* Writes dir/name through a temporary file in the same folder renamed into place on success, so a crash
+ * or a full disk leaves the previous file or none, never a truncated one. */
+static int write_atomic(const char *dir, const char *name, write_fn write, const void *what, sb_error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    if (join(path, dir, name, err) != 0)
+        return -1;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return sb_fail(err, "%s: path too long", dir);
+    FILE *f = fopen(tmp, "wb");
+    if (f == NULL)
+        return sb_fail(err, "cannot create %s: %s", tmp, strerror(errno));
+    int rc = write(f, what, err);
+    if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    if (fclose(f) != 0 && rc == 0)
+        rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = sb_fail(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+int sb_checkpoint_save(const sb_weights *w, const char *dir, sb_error *err)
+{
+    if (make_dirs(dir, err) != 0)
+        return -1;
+    char *config = sb_config_to_json(&w->cfg);
+    if (config == NULL)
+        return sb_fail(err, "out of memory serialising config.json");
+    /* Each file is replaced whole; the loader checks the pair against each other whatever happened
+     * between the two renames. */
+    int rc = write_atomic(dir, "model.safetensors", write_safetensors, w, err);
+    if (rc == 0)
+        rc = write_atomic(dir, "config.json", write_text, config, err);
+    free(config);
+    return rc;
+}
+
+static bool is_checkpoint_dir(const char *model)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    return stat(model, &st) == 0 && S_ISDIR(st.st_mode) &&
+           snprintf(path, sizeof path, "%s/model.safetensors", model) < (int)sizeof path && stat(path, &st) == 0;
+}
+
+int sb_model_open(const char *model, sb_dtype dtype, uint64_t seed, sb_weights *out, sb_warn_fn warn,
+                  void *warn_ctx, sb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (is_checkpoint_dir(model))
+        return sb_checkpoint_load(model, dtype, out, warn, warn_ctx, err);
+    sb_config cfg;
+    if (sb_config_resolve(model, &cfg, warn, warn_ctx, err) != 0 || sb_weights_alloc(out, &cfg, dtype, err) != 0)
+        return -1;
+    sb_weights_init_random(out, seed);
+    return 0;
+}

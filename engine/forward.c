@@ -1,0 +1,172 @@
+/* forward.c — the teacher-forced forward: linear layers over fp32 (or bf16-converted) weights, one T5
+ * block, the encoder and decoder stacks, logits and cross-entropy. */
+#include "engine/forward.h"
+
+#include <float.h>
+#include <math.h>
+
+const float *sb_weight_f32(sb_runtime *rt, const sb_tensor *t)
+{
+    const void *data = sb_tensor_data(rt->w, t);
+    if (rt->w->dtype == SB_DTYPE_F32)
+        return data;
+    sb_dtype_to_f32(rt->w->dtype, data, rt->weight_scratch, t->numel);
+    return rt->weight_scratch;
+}
+
+// inp (N,C), weight (OC,C) -> out (N,OC) = alpha * inp·weightᵀ + beta * out
+void sb_linear_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, const sb_tensor *weight, float alpha,
+                       float beta)
+{
+    const int64_t oc = weight->shape[0], c = weight->shape[1];
+    const char *data = sb_tensor_data(rt->w, weight);
+    if (rt->w->dtype == SB_DTYPE_F32) {
+        sb_gemm(false, true, n, oc, c, alpha, inp, c, (const float *)data, c, beta, out, oc);
+        return;
+    }
+    /* bf16: compute stays fp32 on a converted copy, in row blocks that fit the scratch (the vocabulary
+     * tables are larger than any other tensor). */
+    const int64_t rows = rt->weight_scratch_floats / c, row_bytes = c * sb_dtype_bytes(rt->w->dtype);
+    for (int64_t r = 0; r < oc; r += rows) {
+        const int64_t m = oc - r < rows ? oc - r : rows;
+        sb_dtype_to_f32(rt->w->dtype, data + r * row_bytes, rt->weight_scratch, m * c);
+        sb_gemm(false, true, n, m, c, alpha, inp, c, rt->weight_scratch, c, beta, out + r, oc);
+    }
+}
+
+// xq (B*lq, d_model) normed -> hidden (B*lq, d_model) += o(attention); with xkv, keys/values are first
+// projected from its B*lk_new rows into keys/values at row `at`
+static void attention_sublayer(sb_runtime *rt, const sb_attention_weights *aw, const float *xq, int64_t batch,
+                               int64_t lq, const float *xkv, int64_t kv_rows, int64_t at, float *keys, float *values,
+                               int64_t lk, const float *bias, const float *mask)
+{
+    const int64_t inner = sb_inner_dim(rt->cfg);
+    sb_linear_forward(rt, rt->q, xq, batch * lq, aw->q, 1.0f, 0.0f);
+    if (xkv != NULL) {
+        sb_linear_forward(rt, keys + at * inner, xkv, kv_rows, aw->k, 1.0f, 0.0f);
+        if (aw->v != NULL)
+            sb_linear_forward(rt, values + at * inner, xkv, kv_rows, aw->v, 1.0f, 0.0f);
+    }
+    sb_attention_forward(rt, rt->context, inner, rt->q, inner, keys, values, inner, batch, lq, lk, bias, mask);
+    sb_linear_forward(rt, rt->hidden, rt->context, batch * lq, aw->o, 1.0f, 1.0f);
+}
+
+void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block, int64_t batch, int64_t len,
+                      const sb_kv *kv)
+{
+    const sb_config *cfg = rt->cfg;
+    const sb_block_weights *bw = &sw->blocks[block];
+    const int64_t n = batch * len, d = cfg->d_model;
+    const float eps = (float)cfg->layer_norm_epsilon;
+    const bool decoder = sw->stack == SB_STACK_DECODER;
+
+    sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_self), n, d, eps);
+    /* The decoder's causal mask is inside its position bias; the encoder masks padded keys. */
+    attention_sublayer(rt, &bw->self, rt->normed, batch, len, rt->normed, n, kv->at, kv->self_k, kv->self_v,
+                       kv->at + len, rt->position_bias, decoder ? NULL : rt->mask);
+    if (decoder) {
+        sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_cross), n, d, eps);
+        attention_sublayer(rt, &bw->cross, rt->normed, batch, len, kv->project_cross ? rt->encoder_output : NULL,
+                           batch * rt->src_len, 0, kv->cross_k, kv->cross_v, rt->src_len, NULL, rt->mask);
+    }
+    sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_ffn), n, d, eps);
+    if (bw->router != NULL)
+        sb_switch_forward(rt, bw, sw->stack, block, rt->hidden, rt->normed, batch, len);
+    else
+        sb_ffn_forward(rt, rt->hidden, rt->normed, n, &bw->ffn, 1.0f);
+}
+
+static void observe_hidden(sb_runtime *rt, sb_stack stack, int64_t index, const float *h, int64_t n)
+{
+    if (rt->observer.hidden != NULL)
+        rt->observer.hidden(rt->observer.ctx, stack, index, h, n, rt->cfg->d_model);
+}
+
+static int check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= cfg->vocab_size)
+            return sb_fail(err, "%s[%lld] = %d is outside the vocabulary (size %lld)", what, (long long)i, (int)ids[i],
+                           (long long)cfg->vocab_size);
+    return 0;
+}
+
+/* Embedding, the stack's position bias (computed once, reused by every block), the blocks, the final
+ * RMSNorm into `out`. */
+static void stack_forward(sb_runtime *rt, const sb_stack_weights *sw, const int32_t *ids, int64_t batch, int64_t len,
+                          const sb_kv *kv, float *out)
+{
+    const int64_t n = batch * len;
+    const bool decoder = sw->stack == SB_STACK_DECODER;
+    sb_embedding_forward(rt, rt->hidden, ids, n);
+    sb_position_bias_forward(rt->position_bias, rt->scores, sb_weight_f32(rt, sw->bias_table), rt->cfg, decoder, 0,
+                             len, len);
+    for (int64_t i = 0; i < sw->num_blocks; i++) {
+        observe_hidden(rt, sw->stack, i, rt->hidden, n);
+        sb_block_forward(rt, sw, i, batch, len, kv);
+    }
+    sb_rmsnorm_forward(out, rt->hidden, sb_weight_f32(rt, sw->final_ln), n, rt->cfg->d_model,
+                       (float)rt->cfg->layer_norm_epsilon);
+    observe_hidden(rt, sw->stack, sw->num_blocks, out, n);
+}
+
+int sb_encode(sb_runtime *rt, int64_t batch, int64_t src_len, const int32_t *input_ids,
+              const int32_t *attention_mask, sb_error *err)
+{
+    if (batch < 1 || batch > rt->max_batch || src_len < 1 || src_len > rt->max_src)
+        return sb_fail(err, "encode of batch %lld x %lld tokens exceeds the runtime's %lld x %lld", (long long)batch,
+                       (long long)src_len, (long long)rt->max_batch, (long long)rt->max_src);
+    if (check_ids(rt->cfg, input_ids, batch * src_len, "input_ids", err) != 0)
+        return -1;
+    rt->batch = batch;
+    rt->src_len = src_len;
+    rt->tgt_len = 0;
+    /* HF's (1 - mask) * finfo.min: the most negative finite float, so a fully padded row stays finite. */
+    for (int64_t i = 0; i < batch * src_len; i++)
+        rt->mask[i] = attention_mask != NULL && attention_mask[i] == 0 ? -FLT_MAX : 0.0f;
+    const sb_kv kv = {.self_k = rt->k, .self_v = rt->v != NULL ? rt->v : rt->k};
+    stack_forward(rt, &rt->encoder, input_ids, batch, src_len, &kv, rt->encoder_output);
+    return 0;
+}
+
+int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids, sb_error *err)
+{
+    if (rt->src_len == 0)
+        return sb_fail(err, "sb_decode before sb_encode");
+    if (tgt_len < 1 || tgt_len > rt->max_tgt)
+        return sb_fail(err, "decode of %lld tokens exceeds the runtime's %lld", (long long)tgt_len,
+                       (long long)rt->max_tgt);
+    if (check_ids(rt->cfg, decoder_input_ids, rt->batch * tgt_len, "decoder_input_ids", err) != 0)
+        return -1;
+    rt->tgt_len = tgt_len;
+    float *values = rt->v != NULL ? rt->v : rt->k;
+    const sb_kv kv = {.self_k = rt->k, .self_v = values, .cross_k = rt->k, .cross_v = values, .project_cross = true};
+    stack_forward(rt, &rt->decoder, decoder_input_ids, rt->batch, tgt_len, &kv, rt->normed);
+    /* Tied embeddings: HF scales the decoder output by d_model^-1/2 before the shared table. */
+    const float alpha = rt->cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)rt->cfg->d_model)) : 1.0f;
+    sb_linear_forward(rt, rt->logits, rt->normed, rt->batch * tgt_len, rt->lm_head, alpha, 0.0f);
+    return 0;
+}
+
+double sb_cross_entropy(const sb_runtime *rt, const int32_t *labels)
+{
+    const int64_t vocab = rt->cfg->vocab_size, n = rt->batch * rt->tgt_len;
+    double total = 0.0;
+    int64_t counted = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (labels[i] == -100)
+            continue;
+        if (labels[i] < 0 || labels[i] >= vocab)
+            return NAN;
+        const float *row = rt->logits + i * vocab;
+        float max = row[0];
+        for (int64_t j = 1; j < vocab; j++)
+            max = row[j] > max ? row[j] : max;
+        double sum = 0.0;
+        for (int64_t j = 0; j < vocab; j++)
+            sum += exp((double)row[j] - max);
+        total += log(sum) + max - row[labels[i]];
+        counted++;
+    }
+    return counted > 0 ? total / (double)counted : NAN;
+}

@@ -1,0 +1,75 @@
+/* generate.c — incremental greedy decoding for batch row 0: each step runs the decoder on one token,
+ * appending its self-attention K/V to the cache; cross-attention K/V are projected from the encoder
+ * output once. Same blocks as the teacher-forced decoder, so the two agree token for token. */
+#include "engine/forward.h"
+
+#include <math.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The cache of decoder block `block`: self K, V (max_tgt rows) then cross K, V (max_src rows). */
+static sb_kv block_cache(const sb_runtime *rt, int64_t block, int64_t at)
+{
+    const int64_t inner = sb_inner_dim(rt->cfg), mats = rt->cfg->shared_kv ? 1 : 2;
+    float *base = rt->kv_cache + block * mats * inner * (rt->max_tgt + rt->max_src);
+    float *self_v = base + (mats - 1) * inner * rt->max_tgt;
+    float *cross_k = base + mats * inner * rt->max_tgt;
+    float *cross_v = cross_k + (mats - 1) * inner * rt->max_src;
+    return (sb_kv){.self_k = base, .self_v = self_v, .at = at, .cross_k = cross_k, .cross_v = cross_v};
+}
+
+int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_ids, double *step_seconds,
+                           sb_error *err)
+{
+    const sb_config *cfg = rt->cfg;
+    if (rt->src_len == 0)
+        return sb_fail(err, "sb_generate_greedy before sb_encode");
+    if (max_new_tokens < 1 || max_new_tokens > rt->max_tgt)
+        return sb_fail(err, "max_new_tokens = %lld must be in 1..%lld (the runtime's tgt_len)",
+                       (long long)max_new_tokens, (long long)rt->max_tgt);
+    const sb_observer observer = rt->observer;
+    rt->observer = (sb_observer){0};
+    rt->tgt_len = 0; /* the logits buffer holds single steps from now on */
+    for (int64_t l = 0; l < rt->decoder.num_blocks; l++) {
+        const sb_kv kv = block_cache(rt, l, 0);
+        const sb_attention_weights *cross = &rt->decoder.blocks[l].cross;
+        sb_linear_forward(rt, kv.cross_k, rt->encoder_output, rt->src_len, cross->k, 1.0f, 0.0f);
+        if (cross->v != NULL)
+            sb_linear_forward(rt, kv.cross_v, rt->encoder_output, rt->src_len, cross->v, 1.0f, 0.0f);
+    }
+    const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)cfg->d_model)) : 1.0f;
+    int32_t token = (int32_t)cfg->decoder_start_token_id;
+    int64_t produced = 0;
+    while (produced < max_new_tokens) {
+        const double start = now_seconds();
+        const int64_t t = produced;
+        sb_embedding_forward(rt, rt->hidden, &token, 1);
+        sb_position_bias_forward(rt->position_bias, rt->scores, sb_weight_f32(rt, rt->decoder.bias_table), cfg, true,
+                                 t, 1, t + 1);
+        for (int64_t l = 0; l < rt->decoder.num_blocks; l++) {
+            const sb_kv kv = block_cache(rt, l, t);
+            sb_block_forward(rt, &rt->decoder, l, 1, 1, &kv);
+        }
+        sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, rt->decoder.final_ln), 1, cfg->d_model,
+                           (float)cfg->layer_norm_epsilon);
+        sb_linear_forward(rt, rt->logits, rt->normed, 1, rt->lm_head, alpha, 0.0f);
+        int32_t best = 0;
+        for (int64_t j = 1; j < cfg->vocab_size; j++)
+            if (rt->logits[j] > rt->logits[best])
+                best = (int32_t)j;
+        out_ids[produced++] = best;
+        token = best;
+        if (step_seconds != NULL)
+            step_seconds[t] = now_seconds() - start;
+        if (best == cfg->eos_token_id)
+            break;
+    }
+    rt->observer = observer;
+    return produced;
+}

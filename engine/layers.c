@@ -1,0 +1,188 @@
+/* layers.c — the dense layer kernels of the T5 forward: embedding, RMSNorm, relative position bias,
+ * attention per (batch, head) on strided GEMM views, and the relu / gated-gelu FFN. Computation is fp32;
+ * every matrix product goes through sb_gemm. */
+#include "engine/forward.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* Loops shorter than this run on one thread: a parallel region costs more than the work. */
+#define PARALLEL_MIN 4096
+
+/* exp for the softmax and the gelu: Cephes' range reduction and degree-5 polynomial (about 2 ulp), written
+ * so that the compiler vectorises it, which glibc's expf does not without -ffast-math. Arguments below
+ * the float range give exactly 0, so masked scores vanish as they do in HF. */
+static inline float exp_approx(float x)
+{
+    const float lo = -87.3365f, hi = 88.0f, round = 12582912.0f; /* 1.5 * 2^23 */
+    float xc = x < lo ? lo : (x > hi ? hi : x);
+    /* n = nearest integer to x / ln 2, by the 1.5 * 2^23 trick: floorf would stop the vectoriser */
+    float n = (xc * 1.44269504088896341f + round) - round;
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < lo ? 0.0f : y * scale;
+}
+
+void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_t n)
+{
+    const int64_t c = rt->cfg->d_model;
+    const char *table = sb_tensor_data(rt->w, rt->shared);
+    const int64_t row_bytes = c * sb_dtype_bytes(rt->w->dtype);
+#pragma omp parallel for if (n * c > PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        sb_dtype_to_f32(rt->w->dtype, table + ids[i] * row_bytes, out + i * c, c);
+}
+
+// inp (N,C), weight (C) -> out (N,C)
+void sb_rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t n, int64_t c, float eps)
+{
+#pragma omp parallel for if (n * c > PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = inp + i * c;
+        float *y = out + i * c;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < c; j++)
+            sum += x[j] * x[j];
+        const float inv = 1.0f / sqrtf(sum / (float)c + eps);
+#pragma omp simd
+        for (int64_t j = 0; j < c; j++)
+            y[j] = weight[j] * (x[j] * inv);
+    }
+}
+
+int64_t sb_relative_bucket(int64_t rel, bool bidirectional, int64_t num_buckets, int64_t max_distance)
+{
+    int64_t bucket = 0;
+    if (bidirectional) {
+        num_buckets /= 2;
+        if (rel > 0)
+            bucket = num_buckets;
+        rel = rel < 0 ? -rel : rel;
+    } else {
+        rel = rel < 0 ? -rel : 0;
+    }
+    const int64_t max_exact = num_buckets / 2;
+    if (rel < max_exact)
+        return bucket + rel;
+    /* float32 throughout, in HF's operation order: a different precision moves bucket boundaries. */
+    float scaled = logf((float)rel / (float)max_exact) / (float)log((double)max_distance / (double)max_exact) *
+                   (float)(num_buckets - max_exact);
+    int64_t large = max_exact + (int64_t)scaled;
+    return bucket + (large < num_buckets - 1 ? large : num_buckets - 1);
+}
+
+// table (num_buckets,H) -> bias (H,lq,lk), via scratch (H, q0+lq+lk-1)
+void sb_position_bias_forward(float *bias, float *scratch, const float *table, const sb_config *cfg, bool causal,
+                              int64_t q0, int64_t lq, int64_t lk)
+{
+    const int64_t heads = cfg->num_heads, span = q0 + lq + lk - 1, first = -(q0 + lq - 1);
+    /* The bias depends on key - query only: one value per distance and head, then rows are windows. */
+    for (int64_t idx = 0; idx < span; idx++) {
+        int64_t bucket = sb_relative_bucket(first + idx, !causal, cfg->relative_attention_num_buckets,
+                                            cfg->relative_attention_max_distance);
+        for (int64_t h = 0; h < heads; h++)
+            scratch[h * span + idx] = table[bucket * heads + h];
+    }
+#pragma omp parallel for collapse(2) if (heads * lq * lk > PARALLEL_MIN)
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t i = 0; i < lq; i++) {
+            const int64_t qpos = q0 + i;
+            float *row = bias + (h * lq + i) * lk;
+            memcpy(row, scratch + h * span + (-qpos - first), (size_t)lk * sizeof *row);
+            /* bias + finfo.min rounds to finfo.min, which is what HF's causal mask gives. */
+            if (causal)
+                for (int64_t j = qpos + 1; j < lk; j++)
+                    row[j] = -FLT_MAX;
+        }
+}
+
+/* One row of scores: add position bias and mask (summed first, as HF does), then softmax in place. */
+static void softmax_row(float *row, const float *bias, const float *mask, int64_t n)
+{
+    if (bias != NULL && mask != NULL) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            row[j] += bias[j] + mask[j];
+    } else if (bias != NULL || mask != NULL) {
+        const float *add = bias != NULL ? bias : mask;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            row[j] += add[j];
+    }
+    float max = -FLT_MAX;
+#pragma omp simd reduction(max : max)
+    for (int64_t j = 0; j < n; j++)
+        max = row[j] > max ? row[j] : max;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        row[j] = exp_approx(row[j] - max);
+        sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        row[j] *= inv;
+}
+
+// q (B*lq, ldq), k, v (B*lk, ldkv), bias (H,lq,lk) or NULL, mask (B,lk) or NULL -> context (B*lq, ldc)
+void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const float *q, int64_t ldq, const float *k,
+                          const float *v, int64_t ldkv, int64_t batch, int64_t lq, int64_t lk, const float *bias,
+                          const float *mask)
+{
+    const int64_t heads = rt->cfg->num_heads, dkv = rt->cfg->d_kv;
+    for (int64_t b = 0; b < batch; b++) {
+        /* Heads in parallel, each thread's GEMMs single-threaded (BLAS does so inside a parallel region):
+         * the softmax between the two products parallelises with them and no head waits on a barrier. */
+#pragma omp parallel for schedule(dynamic, 1) if (heads * lq * lk > PARALLEL_MIN)
+        for (int64_t h = 0; h < heads; h++) {
+            float *scores = rt->scores + h * lq * lk;
+            const float *qh = q + b * lq * ldq + h * dkv;
+            const float *kh = k + b * lk * ldkv + h * dkv;
+            const float *vh = v + b * lk * ldkv + h * dkv;
+            sb_gemm(false, true, lq, lk, dkv, 1.0f, qh, ldq, kh, ldkv, 0.0f, scores, lk);
+            for (int64_t i = 0; i < lq; i++)
+                softmax_row(scores + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
+                            mask != NULL ? mask + b * lk : NULL, lk);
+            sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, context + b * lq * ldc + h * dkv, ldc);
+        }
+    }
+}
+
+/* gelu with the tanh approximation (HF's gelu_new), tanh(y) = 1 - 2 / (exp(2y) + 1). */
+static inline float gelu_tanh(float x)
+{
+    const float y = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + (1.0f - 2.0f / (exp_approx(2.0f * y) + 1.0f)));
+}
+
+// inp (N,d_model) -> out (N,d_model) = beta * out + wo(act(wi inp))
+void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, const sb_ffn_weights *fw, float beta)
+{
+    const int64_t size = n * rt->cfg->d_ff;
+    float *h = rt->ffn_hidden;
+    sb_linear_forward(rt, h, inp, n, fw->wi, 1.0f, 0.0f);
+    if (fw->kind == SB_FFN_GATED_GELU) {
+        float *gate = h + size;
+        sb_linear_forward(rt, gate, inp, n, fw->wi_1, 1.0f, 0.0f);
+#pragma omp parallel for simd if (size > PARALLEL_MIN)
+        for (int64_t i = 0; i < size; i++)
+            h[i] = gelu_tanh(h[i]) * gate[i];
+    } else {
+#pragma omp parallel for simd if (size > PARALLEL_MIN)
+        for (int64_t i = 0; i < size; i++)
+            h[i] = h[i] > 0.0f ? h[i] : 0.0f;
+    }
+    sb_linear_forward(rt, out, h, n, fw->wo, 1.0f, beta);
+}

@@ -1,0 +1,529 @@
+/* cmd_bench.c — `shapebench bench` (`make bench`): how fast the engine runs and how close it gets to its
+ * GEMM backend. Per model and backend: seconds per sequence (median), the engine's GFLOP/s as a fraction of
+ * the backend's sgemm rate on exactly the GEMM shapes of that forward (each timed in isolation, FLOP-
+ * weighted), incremental generation ms per token, and the peak RSS of one forward against count's
+ * weights + activations. Writes a table and results/bench/bench.json. */
+#include "harness/cli.h"
+#include "harness/harness.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_SHAPES 128
+#define MAX_LIST 16
+
+static char command_name[] = "bench";
+
+typedef struct {
+    const char *models[MAX_LIST], *gen_models[MAX_LIST], *rss_model;
+    size_t num_models, num_gen_models;
+    sb_gemm_backend backends[2];
+    size_t num_backends;
+    int64_t threads, reps, src, tgt, gen_tokens;
+    const char *out;
+} bench_options;
+
+/* Targets the issue sets for this benchmark (batch 1, 512 + 114 tokens, fp32, 2 threads). */
+static const struct {
+    const char *model;
+    sb_gemm_backend backend;
+    double max_seconds;
+} speed_targets[] = {
+    {"t5-efficient-base", SB_GEMM_ONEDNN, 0.41},
+    {"t5-efficient-base", SB_GEMM_OPENBLAS, 0.72},
+};
+static const char *const fraction_target_models[] = {"t5-efficient-small", "t5-efficient-base"};
+#define FRACTION_TARGET 0.90
+#define RSS_TOLERANCE 0.10
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: shapebench bench [--models L] [--gen-models L] [--rss-model M] [--gemm L] [--threads N]\n"
+            "                        [--reps N] [--src N] [--tgt N] [--gen-tokens N] [--out FILE]\n"
+            "\n"
+            "Engine speed on random-weight models, batch 1, fp32: seconds per sequence (encoder + teacher-forced\n"
+            "decoder, median of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate on the\n"
+            "same GEMM shapes (each distinct shape of the forward timed alone, weighted by its FLOPs), greedy\n"
+            "generation ms per generated token, and the peak RSS of one forward (in a child process) against\n"
+            "count's weights + activations. Prints a table and writes JSON.\n"
+            "\n"
+            "  --models L       comma-separated (default t5-efficient-tiny,t5-efficient-small,t5-efficient-base,\n"
+            "                   switch-base-8)\n"
+            "  --gen-models L   generation timed for these (default t5-efficient-small,t5-efficient-base; '' none)\n"
+            "  --rss-model M    peak RSS measured for M (default t5-efficient-base; '' none)\n"
+            "  --gemm L         backends, comma-separated (default openblas,onednn)\n"
+            "  --threads N      GEMM and engine threads (default 2)\n"
+            "  --reps N         timed forwards per model and backend (default 7)\n"
+            "  --src N          encoder tokens (default 512)\n"
+            "  --tgt N          decoder tokens (default 114)\n"
+            "  --gen-tokens N   tokens generated per timing (default 32)\n"
+            "  --out FILE       JSON results (default results/bench/bench.json)\n"
+            "  --help           this text\n");
+}
+
+static int split_list(char *text, const char **items, size_t *count)
+{
+    *count = 0;
+    for (char *save = NULL, *tok = strtok_r(text, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (*count == MAX_LIST)
+            return -1;
+        items[(*count)++] = tok;
+    }
+    return 0;
+}
+
+static bool in_list(const char *name, const char *const *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(items[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Deterministic token ids away from pad / eos, decoder row starting with decoder_start_token_id. */
+static void make_inputs(const sb_config *cfg, int32_t *ids, int64_t src, int32_t *dec, int64_t tgt)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ULL;
+    for (int64_t i = 0; i < src + tgt; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        const int32_t id = (int32_t)(2 + (s >> 33) % (uint64_t)(cfg->vocab_size - 2));
+        if (i < src)
+            ids[i] = id;
+        else
+            dec[i - src] = i == src ? (int32_t)cfg->decoder_start_token_id : id;
+    }
+}
+
+static int forward(sb_runtime *rt, const int32_t *ids, int64_t src, const int32_t *dec, int64_t tgt, sb_error *err)
+{
+    return sb_encode(rt, 1, src, ids, NULL, err) != 0 ? -1 : sb_decode(rt, tgt, dec, err);
+}
+
+/* ---- the backend alone on the forward's GEMM shapes ----------------------------------------------------- */
+
+/* Seconds per call of one shape as the engine runs it: alone on every thread, or (in_parallel) one copy per
+ * thread at once, each single-threaded, so a call's share of the wall time is wall / threads. */
+static double time_shape(const sb_gemm_shape *s, float *buf, int64_t per_thread, int threads)
+{
+    const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n;
+    const int copies = s->in_parallel ? threads : 1;
+    double samples[64];
+    size_t n = 0;
+    double spent = 0;
+    for (int warm = 1; n < 64 && (n < 5 || spent < 0.05); warm = 0) {
+        const double start = sb_now_seconds();
+#pragma omp parallel for num_threads(copies) if (copies > 1)
+        for (int t = 0; t < copies; t++) {
+            float *a = buf + t * per_thread, *b = a + s->m * s->k, *c = b + s->k * s->n;
+            sb_gemm(s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
+        }
+        const double wall = sb_now_seconds() - start;
+        if (!warm) {
+            samples[n++] = wall / copies;
+            spent += wall;
+        }
+    }
+    return sb_stats_compute(samples, n).median;
+}
+
+/* FLOP-weighted sgemm rate (GFLOP/s) of the backend over the recorded shapes; -1 when out of memory. */
+static double backend_rate(const sb_gemm_shape *shapes, size_t count, int threads, cJSON *out)
+{
+    int64_t per_thread = 0;
+    for (size_t i = 0; i < count; i++) {
+        const int64_t need = shapes[i].m * shapes[i].k + shapes[i].k * shapes[i].n + shapes[i].m * shapes[i].n;
+        per_thread = need > per_thread ? need : per_thread;
+    }
+    float *buf = aligned_alloc(64, (size_t)(per_thread * threads + 16) * sizeof *buf);
+    if (buf == NULL)
+        return -1;
+    /* Small values: no denormals and no overflow whatever the shape. */
+    for (int64_t i = 0; i < per_thread * threads; i++)
+        buf[i] = 0.001f * (float)(i % 17);
+    double flops = 0, seconds = 0;
+    for (size_t i = 0; i < count; i++) {
+        const sb_gemm_shape *s = &shapes[i];
+        const double t = time_shape(s, buf, per_thread, threads), f = 2.0 * (double)(s->m * s->n * s->k);
+        flops += f * (double)s->calls;
+        seconds += t * (double)s->calls;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "op", s->trans_a ? (s->trans_b ? "TT" : "TN") : (s->trans_b ? "NT" : "NN"));
+        cJSON_AddNumberToObject(o, "m", (double)s->m);
+        cJSON_AddNumberToObject(o, "n", (double)s->n);
+        cJSON_AddNumberToObject(o, "k", (double)s->k);
+        cJSON_AddNumberToObject(o, "calls", (double)s->calls);
+        cJSON_AddBoolToObject(o, "per_thread_in_parallel", s->in_parallel);
+        cJSON_AddNumberToObject(o, "gflops_alone", f / t / 1e9);
+        cJSON_AddItemToArray(out, o);
+    }
+    free(buf);
+    return flops / seconds / 1e9;
+}
+
+/* ---- peak RSS in a child process -------------------------------------------------------------------------- */
+
+/* Forks before the parent has started any OpenMP thread (libgomp does not survive fork in a threaded
+ * process). The child opens the model, runs one forward and reports ru_maxrss in bytes. */
+static int measure_rss(const bench_options *o, int64_t *rss_bytes, sb_error *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return sb_fail(err, "pipe: %s", strerror(errno));
+    const pid_t pid = fork();
+    if (pid < 0)
+        return sb_fail(err, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        sb_weights w = {0};
+        sb_runtime *rt = NULL;
+        int64_t result = -1;
+        int32_t *ids = malloc((size_t)(o->src + o->tgt) * sizeof *ids);
+        if (ids != NULL && sb_gemm_configure(o->backends[0], (int)o->threads, err) == 0 &&
+            sb_model_open(o->rss_model, SB_DTYPE_F32, 0, &w, NULL, NULL, err) == 0 &&
+            sb_runtime_create(&rt, &w, 1, o->src, o->tgt, err) == 0) {
+            make_inputs(&w.cfg, ids, o->src, ids + o->src, o->tgt);
+            struct rusage ru;
+            if (forward(rt, ids, o->src, ids + o->src, o->tgt, err) == 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+                result = (int64_t)ru.ru_maxrss * 1024;
+        }
+        _exit(write(fds[1], &result, sizeof result) == (ssize_t)sizeof result && result > 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    int64_t result = -1;
+    const ssize_t got = read(fds[0], &result, sizeof result);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (got != (ssize_t)sizeof result || result <= 0)
+        return sb_fail(err, "the RSS child process for %s failed", o->rss_model);
+    *rss_bytes = result;
+    return 0;
+}
+
+/* ---- one model --------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    char model[SB_NAME_MAX];
+    sb_gemm_backend backend;
+    double seconds, engine_gflops, sgemm_gflops, fraction, gen_ms;
+    int64_t flops, gen_tokens;
+} bench_row;
+
+static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config *cfg, sb_gemm_backend backend,
+                         bool generate, bench_row *row, cJSON *record, sb_error *err)
+{
+    if (sb_gemm_configure(backend, (int)o->threads, err) != 0)
+        return -1;
+    int32_t *ids = malloc((size_t)(o->src + o->tgt) * sizeof *ids);
+    double *samples = malloc((size_t)(o->reps > o->gen_tokens ? o->reps : o->gen_tokens) * sizeof *samples);
+    sb_gemm_shape *shapes = malloc(MAX_SHAPES * sizeof *shapes);
+    int rc = -1;
+    if (ids == NULL || samples == NULL || shapes == NULL) {
+        sb_fail(err, "out of memory");
+        goto done;
+    }
+    int32_t *dec = ids + o->src;
+    make_inputs(cfg, ids, o->src, dec, o->tgt);
+    /* warm-up, then one forward recording its GEMM shapes and FLOPs */
+    if (forward(rt, ids, o->src, dec, o->tgt, err) != 0)
+        goto done;
+    sb_gemm_record(shapes, MAX_SHAPES);
+    sb_gemm_reset_flops();
+    rc = forward(rt, ids, o->src, dec, o->tgt, err);
+    const size_t num_shapes = sb_gemm_recorded();
+    sb_gemm_record(NULL, 0);
+    row->flops = sb_gemm_flops();
+    if (rc != 0 || num_shapes > MAX_SHAPES) {
+        rc = num_shapes > MAX_SHAPES ? sb_fail(err, "more than %d distinct GEMM shapes", MAX_SHAPES) : -1;
+        goto done;
+    }
+    for (int64_t r = 0; r < o->reps; r++) {
+        const double start = sb_now_seconds();
+        if ((rc = forward(rt, ids, o->src, dec, o->tgt, err)) != 0)
+            goto done;
+        samples[r] = sb_now_seconds() - start;
+    }
+    const sb_stats st = sb_stats_compute(samples, (size_t)o->reps);
+    row->backend = backend;
+    row->seconds = st.median;
+    row->engine_gflops = (double)row->flops / st.median / 1e9;
+    cJSON *shape_list = cJSON_CreateArray();
+    row->sgemm_gflops = backend_rate(shapes, num_shapes, (int)o->threads, shape_list);
+    row->fraction = row->engine_gflops / row->sgemm_gflops;
+    cJSON_AddStringToObject(record, "backend", sb_gemm_backend_name(backend));
+    cJSON_AddStringToObject(record, "backend_version", sb_gemm_backend_version(backend));
+    cJSON_AddItemToObject(record, "seconds_per_sequence", sb_stats_to_json(&st, samples));
+    cJSON_AddNumberToObject(record, "executed_flops", (double)row->flops);
+    cJSON_AddNumberToObject(record, "engine_gflops", row->engine_gflops);
+    cJSON_AddNumberToObject(record, "sgemm_gflops_same_shapes", row->sgemm_gflops);
+    cJSON_AddNumberToObject(record, "fraction_of_sgemm", row->fraction);
+    cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
+
+    row->gen_tokens = 0;
+    if (generate) {
+        int32_t *out = malloc((size_t)o->gen_tokens * sizeof *out);
+        int64_t produced = out == NULL ? -1 : 0;
+        if (out != NULL && (rc = sb_encode(rt, 1, o->src, ids, NULL, err)) == 0)
+            produced = sb_generate_greedy(rt, o->gen_tokens, out, samples, err);
+        free(out);
+        if (produced <= 0) {
+            rc = out == NULL ? sb_fail(err, "out of memory") : -1;
+            goto done;
+        }
+        const sb_stats gen = sb_stats_compute(samples, (size_t)produced);
+        row->gen_ms = 1e3 * gen.median;
+        row->gen_tokens = produced;
+        cJSON *g = cJSON_AddObjectToObject(record, "generation");
+        cJSON_AddNumberToObject(g, "input_tokens", (double)o->src);
+        cJSON_AddNumberToObject(g, "generated_tokens", (double)produced);
+        cJSON_AddNumberToObject(g, "ms_per_token_median", row->gen_ms);
+        cJSON_AddItemToObject(g, "seconds_per_token", sb_stats_to_json(&gen, samples));
+    }
+    rc = 0;
+done:
+    free(ids), free(samples), free(shapes);
+    return rc;
+}
+
+static int bench_model(const bench_options *o, const char *name, bench_row *rows, size_t *num_rows, cJSON *records,
+                       sb_error *err)
+{
+    sb_weights w = {0};
+    sb_runtime *rt = NULL;
+    int rc = -1;
+    if (sb_model_open(name, SB_DTYPE_F32, 0, &w, sb_cli_warn, command_name, err) != 0 ||
+        sb_runtime_create(&rt, &w, 1, o->src, o->gen_tokens > o->tgt ? o->gen_tokens : o->tgt, err) != 0)
+        goto done;
+    for (size_t b = 0; b < o->num_backends; b++) {
+        bench_row *row = &rows[(*num_rows)++];
+        snprintf(row->model, sizeof row->model, "%s", name);
+        cJSON *record = cJSON_CreateObject();
+        cJSON_AddStringToObject(record, "model", name);
+        cJSON_AddItemToArray(records, record);
+        if (bench_backend(o, rt, &w.cfg, o->backends[b], in_list(name, o->gen_models, o->num_gen_models), row, record,
+                          err) != 0)
+            goto done;
+        fprintf(stderr, "shapebench bench: %s %s: %.4f s/sequence\n", name, sb_gemm_backend_name(o->backends[b]),
+                row->seconds);
+    }
+    rc = 0;
+done:
+    sb_runtime_free(rt);
+    sb_weights_free(&w);
+    return rc;
+}
+
+/* ---- report ------------------------------------------------------------------------------------------------- */
+
+static void add_target(cJSON *targets, const char *what, double value, const char *op, double limit, bool met)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "target", what);
+    cJSON_AddNumberToObject(t, "value", value);
+    cJSON_AddStringToObject(t, "op", op);
+    cJSON_AddNumberToObject(t, "limit", limit);
+    cJSON_AddBoolToObject(t, "met", met);
+    cJSON_AddItemToArray(targets, t);
+    printf("  %-58s %10.4f %s %-8g %s\n", what, value, op, limit, met ? "met" : "NOT met");
+}
+
+static void report(const bench_options *o, const bench_row *rows, size_t num_rows, int64_t rss, int64_t expected,
+                   cJSON *root)
+{
+    printf("\nshapebench bench: batch 1, %" PRId64 " encoder + %" PRId64 " decoder tokens, fp32, %" PRId64
+           " threads\n\n",
+           o->src, o->tgt, o->threads);
+    printf("%-22s %-9s %12s %11s %13s %14s %9s %13s\n", "model", "backend", "s/sequence", "GFLOP/seq",
+           "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "gen ms/token");
+    for (size_t i = 0; i < num_rows; i++) {
+        char gen[32] = "-";
+        if (rows[i].gen_tokens > 0)
+            snprintf(gen, sizeof gen, "%.2f", rows[i].gen_ms);
+        printf("%-22s %-9s %12.4f %11.2f %13.1f %14.1f %9.3f %13s\n", rows[i].model,
+               sb_gemm_backend_name(rows[i].backend), rows[i].seconds, (double)rows[i].flops / 1e9,
+               rows[i].engine_gflops, rows[i].sgemm_gflops, rows[i].fraction, gen);
+    }
+    printf("* the backend's sgemm on the same GEMM shapes, each timed alone, FLOP-weighted\n");
+    if (rss > 0)
+        printf("\npeak RSS of one %s forward: %.1f MiB; count's weights + activations: %.1f MiB (ratio %.3f)\n",
+               o->rss_model, (double)rss / (1 << 20), (double)expected / (1 << 20), (double)rss / (double)expected);
+
+    printf("\ntargets:\n");
+    cJSON *targets = cJSON_AddArrayToObject(root, "targets");
+    char what[SB_NAME_MAX + 64];
+    for (size_t i = 0; i < num_rows; i++) {
+        for (size_t t = 0; t < sizeof speed_targets / sizeof speed_targets[0]; t++)
+            if (strcmp(rows[i].model, speed_targets[t].model) == 0 && rows[i].backend == speed_targets[t].backend &&
+                o->src == 512 && o->tgt == 114 && o->threads == 2) {
+                snprintf(what, sizeof what, "%.200s %s s/sequence", rows[i].model,
+                         sb_gemm_backend_name(rows[i].backend));
+                add_target(targets, what, rows[i].seconds, "<=", speed_targets[t].max_seconds,
+                           rows[i].seconds <= speed_targets[t].max_seconds);
+            }
+        if (in_list(rows[i].model, fraction_target_models, 2)) {
+            snprintf(what, sizeof what, "%.200s %s fraction of sgemm", rows[i].model,
+                     sb_gemm_backend_name(rows[i].backend));
+            add_target(targets, what, rows[i].fraction, ">=", FRACTION_TARGET, rows[i].fraction >= FRACTION_TARGET);
+        }
+    }
+    if (rss > 0) {
+        const double ratio = (double)rss / (double)expected;
+        snprintf(what, sizeof what, "%.200s peak RSS / (weights + activations) - 1", o->rss_model);
+        add_target(targets, what, ratio - 1, "|.|<=", RSS_TOLERANCE, fabs(ratio - 1) <= RSS_TOLERANCE);
+    }
+}
+
+static int make_parents(const char *path, sb_error *err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return sb_fail(err, "cannot create %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+static int write_json(const char *path, cJSON *root, sb_error *err)
+{
+    char *text = cJSON_Print(root);
+    FILE *f = text != NULL && make_parents(path, err) == 0 ? fopen(path, "w") : NULL;
+    const bool ok = f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f != NULL && fclose(f) != 0)
+        return free(text), sb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    free(text);
+    return ok ? 0 : sb_fail(err, "cannot write %s", path);
+}
+
+int sb_cmd_bench(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"models", required_argument, NULL, 'm'}, {"gen-models", required_argument, NULL, 'g'},
+        {"rss-model", required_argument, NULL, 'r'}, {"gemm", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'}, {"reps", required_argument, NULL, 'n'},
+        {"src", required_argument, NULL, 's'}, {"tgt", required_argument, NULL, 'T'},
+        {"gen-tokens", required_argument, NULL, 'G'}, {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    char models[] = "t5-efficient-tiny,t5-efficient-small,t5-efficient-base,switch-base-8";
+    char gen_models[] = "t5-efficient-small,t5-efficient-base";
+    bench_options o = {.rss_model = "t5-efficient-base", .threads = 2, .reps = 7, .src = 512, .tgt = 114,
+                       .gen_tokens = 32, .out = "results/bench/bench.json",
+                       .backends = {SB_GEMM_OPENBLAS, SB_GEMM_ONEDNN}, .num_backends = 2};
+    split_list(models, o.models, &o.num_models);
+    split_list(gen_models, o.gen_models, &o.num_gen_models);
+    sb_error err = {0};
+    const char *backend_names[MAX_LIST];
+    size_t num_backend_names = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        int bad = 0;
+        switch (opt) {
+        case 'h':
+            usage(stdout);
+            return SB_EXIT_OK;
+        case 'm':
+            bad = split_list(optarg, o.models, &o.num_models) != 0 || o.num_models == 0;
+            break;
+        case 'g':
+            bad = split_list(optarg, o.gen_models, &o.num_gen_models);
+            break;
+        case 'r':
+            o.rss_model = optarg;
+            break;
+        case 'b':
+            bad = split_list(optarg, backend_names, &num_backend_names) != 0 || num_backend_names == 0 ||
+                  num_backend_names > 2;
+            for (size_t i = 0; !bad && i < num_backend_names; i++)
+                bad = sb_gemm_parse_backend(backend_names[i], &o.backends[i], &err) != 0;
+            o.num_backends = num_backend_names;
+            break;
+        case 't':
+            bad = sb_cli_parse_i64(optarg, 1, 4096, &o.threads);
+            break;
+        case 'n':
+            bad = sb_cli_parse_i64(optarg, 1, 1000, &o.reps);
+            break;
+        case 's':
+            bad = sb_cli_parse_i64(optarg, 1, 1 << 20, &o.src);
+            break;
+        case 'T':
+            bad = sb_cli_parse_i64(optarg, 1, 1 << 20, &o.tgt);
+            break;
+        case 'G':
+            bad = sb_cli_parse_i64(optarg, 1, 1 << 20, &o.gen_tokens);
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        default:
+            return sb_cli_error("bench", SB_EXIT_USAGE, "bad option '%s' (see --help)", argv[optind - 1]);
+        }
+        if (bad)
+            return sb_cli_error("bench", SB_EXIT_USAGE, "bad value '%s' for %s (see --help)", optarg,
+                                argv[optind - 1]);
+    }
+    if (optind != argc)
+        return sb_cli_error("bench", SB_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+
+    int64_t rss = 0, expected = 0;
+    if (o.rss_model[0] != '\0') {
+        sb_config cfg;
+        sb_counts counts;
+        const sb_count_settings settings = {1, o.src, o.tgt, SB_DTYPE_F32};
+        if (sb_config_resolve(o.rss_model, &cfg, NULL, NULL, &err) != 0 ||
+            sb_count(&cfg, &settings, &counts, &err) != 0 || measure_rss(&o, &rss, &err) != 0)
+            return sb_cli_error("bench", SB_EXIT_FAILURE, "%s", err.msg);
+        expected = counts.memory_bytes.weights + counts.memory_bytes.activations_forward;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON *settings = cJSON_AddObjectToObject(root, "settings");
+    cJSON_AddNumberToObject(settings, "batch", 1);
+    cJSON_AddNumberToObject(settings, "src_len", (double)o.src);
+    cJSON_AddNumberToObject(settings, "tgt_len", (double)o.tgt);
+    cJSON_AddStringToObject(settings, "dtype", "f32");
+    cJSON_AddNumberToObject(settings, "threads", (double)o.threads);
+    cJSON_AddNumberToObject(settings, "reps", (double)o.reps);
+    cJSON_AddStringToObject(settings, "weights", "random (T5 init, seed 0)");
+    sb_sysinfo sys;
+    if (sb_gemm_configure(o.backends[0], (int)o.threads, &err) == 0 && sb_sysinfo_collect(&sys, &err) == 0)
+        cJSON_AddItemToObject(root, "system", sb_sysinfo_to_json(&sys, NULL));
+    cJSON *records = cJSON_AddArrayToObject(root, "results");
+    bench_row rows[2 * MAX_LIST];
+    size_t num_rows = 0;
+    for (size_t m = 0; m < o.num_models; m++)
+        if (bench_model(&o, o.models[m], rows, &num_rows, records, &err) != 0) {
+            cJSON_Delete(root);
+            return sb_cli_error("bench", SB_EXIT_FAILURE, "%s: %s", o.models[m], err.msg);
+        }
+    if (rss > 0) {
+        cJSON *r = cJSON_AddObjectToObject(root, "peak_rss");
+        cJSON_AddStringToObject(r, "model", o.rss_model);
+        cJSON_AddNumberToObject(r, "bytes", (double)rss);
+        cJSON_AddNumberToObject(r, "weights_plus_activations_bytes", (double)expected);
+        cJSON_AddNumberToObject(r, "ratio", (double)rss / (double)expected);
+    }
+    report(&o, rows, num_rows, rss, expected, root);
+    const int rc = write_json(o.out, root, &err);
+    cJSON_Delete(root);
+    if (rc != 0)
+        return sb_cli_error("bench", SB_EXIT_FAILURE, "%s", err.msg);
+    printf("\nwrote %s\n", o.out);
+    return SB_EXIT_OK;
+}

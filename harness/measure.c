@@ -1,0 +1,429 @@
+/* measure.c — timing one shape in one mode: the adaptive repetition loop, the three modes driven through
+ * the engine, the memory gate that refuses before allocating, and the switch to sampled layers for shapes
+ * too big or too slow to run whole. */
+#include "harness/harness.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Repetitions of a shape so fast that min_time_s needs more are capped here (memory for samples). */
+#define SB_MAX_REPS 100000
+/* Of the memory available, this share may be planned for: page cache, the C library and OpenBLAS
+ * buffers need the rest. */
+#define SB_MEMORY_SHARE 0.9
+
+/* ---- the timing loop ----------------------------------------------------------------------------------- */
+
+static int push_sample(sb_timing *t, size_t *cap, const double parts[2], sb_error *err)
+{
+    if (t->reps == *cap) {
+        size_t n = *cap ? *cap * 2 : 16;
+        double *s = realloc(t->samples, n * sizeof *s);
+        if (s != NULL)
+            t->samples = s;
+        double *p0 = realloc(t->parts[0], n * sizeof *p0);
+        if (p0 != NULL)
+            t->parts[0] = p0;
+        double *p1 = realloc(t->parts[1], n * sizeof *p1);
+        if (p1 != NULL)
+            t->parts[1] = p1;
+        if (s == NULL || p0 == NULL || p1 == NULL)
+            return sb_fail(err, "out of memory for %zu timing samples", n);
+        *cap = n;
+    }
+    t->parts[0][t->reps] = parts[0];
+    t->parts[1][t->reps] = parts[1];
+    t->samples[t->reps++] = parts[0] + parts[1];
+    return 0;
+}
+
+int sb_time_reps(sb_rep_fn fn, void *ctx, const sb_run_settings *s, bool stop_when_slow, sb_timing *out,
+                 sb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->warmup = s->warmup;
+    size_t cap = 0;
+    double total = 0;
+    for (int64_t i = 0;; i++) {
+        double parts[2] = {0, 0};
+        if (fn(ctx, parts, err) != 0) {
+            sb_timing_free(out);
+            return -1;
+        }
+        double t = parts[0] + parts[1];
+        if (i == 0) {
+            out->first_rep_s = t;
+            /* The first repetition predicts the rest (it is the slowest: pages are touched first). */
+            if (stop_when_slow && t * (double)s->min_reps > s->max_time_s) {
+                out->too_slow = true;
+                return 0;
+            }
+        }
+        if (i < s->warmup)
+            continue;
+        if (push_sample(out, &cap, parts, err) != 0) {
+            sb_timing_free(out);
+            return -1;
+        }
+        total += t;
+        bool enough = (int64_t)out->reps >= s->min_reps;
+        if ((enough && total >= s->min_time_s) || (enough && total + t > s->max_time_s) || out->reps >= SB_MAX_REPS)
+            return 0;
+    }
+}
+
+void sb_timing_free(sb_timing *t)
+{
+    free(t->samples);
+    free(t->parts[0]);
+    free(t->parts[1]);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- one model in one mode ----------------------------------------------------------------------------- */
+
+typedef struct {
+    sb_runtime *rt;
+    const sb_run_settings *s;
+    int32_t *input_ids, *decoder_ids, *generated;
+    double *steps;           /* generate: step latencies of the current repetition */
+    int64_t calls;           /* repetitions run so far, warmup included */
+    int64_t flops[2];        /* GEMM tally of the last repetition, per part */
+    int64_t generated_count; /* generate: tokens of the last repetition */
+    double *step_medians;    /* generate: per timed repetition, the median step latency */
+    size_t nstep_medians, step_cap;
+    sb_counters counters;
+    bool counters_open;
+    sb_error counters_error; /* why there are no counters, when there are none */
+} rep_ctx;
+
+static int rep(void *opaque, double parts[2], sb_error *err)
+{
+    rep_ctx *c = opaque;
+    const sb_run_settings *s = c->s;
+    /* Counters cover the timed repetitions only, opened once the warmup has started every thread (they
+     * follow the threads that exist at open). */
+    if (c->calls == s->warmup) {
+        c->counters_open = sb_counters_open(&c->counters, &c->counters_error) == 0;
+        if (c->counters_open && sb_counters_start(&c->counters, &c->counters_error) != 0) {
+            sb_counters_close(&c->counters);
+            c->counters_open = false;
+        }
+    }
+    sb_gemm_reset_flops();
+    double t0 = sb_now_seconds();
+    if (sb_encode(c->rt, s->batch, s->src_len, c->input_ids, NULL, err) != 0)
+        return -1;
+    double t1 = sb_now_seconds();
+    c->flops[0] = sb_gemm_flops();
+    if (s->mode == SB_MODE_FORWARD && sb_decode(c->rt, s->tgt_len, c->decoder_ids, err) != 0)
+        return -1;
+    if (s->mode == SB_MODE_GENERATE &&
+        (c->generated_count = sb_generate_greedy(c->rt, s->tgt_len, c->generated, c->steps, err)) < 0)
+        return -1;
+    double t2 = sb_now_seconds();
+    c->flops[1] = sb_gemm_flops() - c->flops[0];
+    parts[0] = t1 - t0;
+    parts[1] = t2 - t1;
+    if (s->mode == SB_MODE_GENERATE && c->calls >= s->warmup && c->generated_count > 0) {
+        if (c->nstep_medians == c->step_cap) {
+            size_t n = c->step_cap ? c->step_cap * 2 : 16;
+            double *m = realloc(c->step_medians, n * sizeof *m);
+            if (m == NULL)
+                return sb_fail(err, "out of memory");
+            c->step_medians = m;
+            c->step_cap = n;
+        }
+        c->step_medians[c->nstep_medians++] = sb_stats_compute(c->steps, (size_t)c->generated_count).median;
+    }
+    c->calls++;
+    return 0;
+}
+
+/* What one timed run (full or one sampled depth) leaves behind. */
+typedef struct {
+    sb_timing timing;
+    int64_t flops[2];
+    int64_t generated;
+    double step_median_s;
+    int64_t weights_bytes, activations_bytes;
+    sb_counters counters; /* values only (no open descriptors) */
+    bool have_counters;
+    sb_error counters_error;
+} run_result;
+
+static void fill_ids(int32_t *ids, int64_t n, int64_t vocab, uint64_t seed)
+{
+    /* Token ids do not change the work of a dense model; for Switch they set the routing, so they are
+     * random (fixed by the seed) rather than one repeated token that would send everything to one expert. */
+    uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ids[i] = (int32_t)(2 + x % (uint64_t)(vocab - 2 > 0 ? vocab - 2 : 1));
+    }
+}
+
+static int open_weights(const char *model, bool checkpoint, const sb_config *cfg, const sb_run_settings *s,
+                        sb_weights *w, sb_error *err)
+{
+    if (checkpoint)
+        return sb_model_open(model, s->dtype, s->seed, w, NULL, NULL, err);
+    if (sb_weights_alloc(w, cfg, s->dtype, err) != 0)
+        return -1;
+    sb_weights_init_random(w, s->seed);
+    return 0;
+}
+
+static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, const sb_run_settings *s,
+                     bool stop_when_slow, run_result *out, sb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sb_weights w;
+    if (open_weights(model, checkpoint, cfg, s, &w, err) != 0)
+        return -1;
+    rep_ctx c = {.s = s};
+    int rc = -1;
+    int64_t src_n = s->batch * s->src_len, tgt_n = s->batch * s->tgt_len;
+    c.input_ids = malloc((size_t)src_n * sizeof(int32_t));
+    c.decoder_ids = malloc((size_t)tgt_n * sizeof(int32_t));
+    c.generated = malloc((size_t)s->tgt_len * sizeof(int32_t));
+    c.steps = malloc((size_t)s->tgt_len * sizeof(double));
+    if (c.input_ids == NULL || c.decoder_ids == NULL || c.generated == NULL || c.steps == NULL) {
+        sb_fail(err, "out of memory for token ids");
+        goto done;
+    }
+    fill_ids(c.input_ids, src_n, w.cfg.vocab_size, s->seed);
+    fill_ids(c.decoder_ids, tgt_n, w.cfg.vocab_size, s->seed + 1);
+    for (int64_t b = 0; b < s->batch; b++)
+        c.decoder_ids[b * s->tgt_len] = (int32_t)w.cfg.decoder_start_token_id;
+    if (sb_runtime_create(&c.rt, &w, s->batch, s->src_len, s->tgt_len, err) != 0)
+        goto done;
+    if (sb_time_reps(rep, &c, s, stop_when_slow, &out->timing, err) != 0)
+        goto done;
+    if (c.counters_open && sb_counters_stop(&c.counters, &c.counters_error) == 0) {
+        out->counters = c.counters;
+        out->counters.fds = NULL;
+        out->have_counters = true;
+    }
+    out->counters_error = c.counters_error;
+    out->flops[0] = c.flops[0];
+    out->flops[1] = c.flops[1];
+    out->generated = c.generated_count;
+    out->step_median_s = c.nstep_medians ? sb_stats_compute(c.step_medians, c.nstep_medians).median : NAN;
+    out->weights_bytes = (int64_t)w.arena_bytes;
+    out->activations_bytes = (int64_t)sb_runtime_activation_bytes(c.rt);
+    rc = 0;
+done:
+    if (c.counters_open)
+        sb_counters_close(&c.counters);
+    if (c.rt != NULL)
+        sb_runtime_free(c.rt);
+    sb_weights_free(&w);
+    free(c.input_ids);
+    free(c.decoder_ids);
+    free(c.generated);
+    free(c.steps);
+    free(c.step_medians);
+    return rc;
+}
+
+/* ---- the memory gate and the choice of full or sampled -------------------------------------------------- */
+
+/* Bytes a run of cfg plans for: weights, the forward's activation buffers and the generation KV cache. */
+static int planned_bytes(const sb_config *cfg, const sb_run_settings *s, int64_t *out, sb_counts *counts,
+                         sb_error *err)
+{
+    sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, s->dtype};
+    if (sb_count(cfg, &cs, counts, err) != 0)
+        return -1;
+    int64_t total = 0;
+    if (sb_add_i64(counts->memory_bytes.weights, counts->memory_bytes.activations_forward, &total) != 0 ||
+        sb_add_i64(total, counts->memory_bytes.kv_cache, &total) != 0)
+        return sb_fail(err, "%s: memory estimate overflows", cfg->name);
+    *out = total;
+    return 0;
+}
+
+static bool is_checkpoint(const char *model)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/model.safetensors", model);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* getrusage's peak is the process's; clearing the kernel's high-water mark first (Linux clear_refs 5)
+ * makes it this measurement's. Returns whether that worked. */
+static bool reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, "5", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+static int64_t peak_rss_bytes(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss * 1024 : -1;
+}
+
+static double gib(int64_t bytes)
+{
+    return (double)bytes / (double)(INT64_C(1) << 30);
+}
+
+static void fail_verdict(sb_measurement *m, const char *reason)
+{
+    snprintf(m->verdict, sizeof m->verdict, "failed: %s", reason);
+}
+
+static void keep_run(sb_measurement *m, const run_result *r)
+{
+    m->weights_bytes = r->weights_bytes;
+    m->activations_bytes = r->activations_bytes;
+    m->have_counters = r->have_counters;
+    m->counters = r->counters;
+    snprintf(m->counters_error, sizeof m->counters_error, "%s", r->counters_error.msg);
+}
+
+void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks,
+                sb_measurement *m)
+{
+    memset(m, 0, sizeof *m);
+    m->ms_per_token = NAN;
+    m->peak_rss_is_measurement = reset_peak_rss();
+    sb_error e;
+    sb_counts counts;
+    int64_t need;
+    if (sb_gemm_configure(s->gemm, s->threads, &e) != 0 || planned_bytes(cfg, s, &need, &counts, &e) != 0) {
+        fail_verdict(m, e.msg);
+        return;
+    }
+    m->estimate_bytes = need;
+    m->sequences_per_rep = s->mode == SB_MODE_GENERATE ? 1 : s->batch;
+    int64_t budget = (int64_t)(SB_MEMORY_SHARE * (double)sb_memory_available_bytes());
+    bool checkpoint = is_checkpoint(model);
+    bool sampled = s->always_sample && !checkpoint;
+    sb_sample_plan_make(cfg, &m->plan);
+    bool deep_is_full = m->plan.depth[0][1] == m->plan.full[0] && m->plan.depth[1][1] == m->plan.full[1];
+    if (need > budget) {
+        if (checkpoint || deep_is_full) {
+            snprintf(m->verdict, sizeof m->verdict, "skipped: needs %.1f GiB > %.1f GiB available", gib(need),
+                     gib(budget));
+            return;
+        }
+        sampled = true;
+    }
+    /* At the measured sgemm peak, a forward takes at least flops / peak: when even that is too slow for
+     * min_reps repetitions in max_time_s, the full model is not tried. */
+    if (!sampled && !checkpoint && s->mode == SB_MODE_FORWARD && peaks != NULL && peaks->sgemm_gflops > 0 &&
+        (double)counts.flops_forward_executed.total / (peaks->sgemm_gflops * 1e9) * (double)s->min_reps >
+            s->max_time_s)
+        sampled = true;
+
+    run_result r[2];
+    memset(r, 0, sizeof r);
+    if (!sampled || deep_is_full) {
+        /* A shape whose sampled depth would be its full depth is timed whole, however slow. */
+        sampled = false;
+        if (timed_run(model, checkpoint, cfg, s, !checkpoint && !deep_is_full, &r[1], &e) != 0) {
+            fail_verdict(m, e.msg);
+            return;
+        }
+        if (r[1].timing.too_slow) {
+            sb_timing_free(&r[1].timing);
+            sampled = true;
+        } else {
+            m->timing = r[1].timing;
+            m->flops_per_rep = r[1].flops[0] + r[1].flops[1];
+            m->ms_per_token = r[1].step_median_s * 1e3;
+            m->tokens_per_rep = r[1].generated;
+        }
+    }
+    if (sampled) {
+        sb_config deep;
+        sb_sample_config(cfg, &m->plan, 1, &deep);
+        int64_t deep_need;
+        sb_counts deep_counts;
+        if (planned_bytes(&deep, s, &deep_need, &deep_counts, &e) != 0) {
+            fail_verdict(m, e.msg);
+            return;
+        }
+        if (deep_need > budget) {
+            snprintf(m->verdict, sizeof m->verdict,
+                     "skipped: needs %.1f GiB > %.1f GiB available (%.1f GiB even at %lld+%lld sampled blocks)",
+                     gib(need), gib(budget), gib(deep_need), (long long)deep.num_layers,
+                     (long long)deep.num_decoder_layers);
+            return;
+        }
+        for (int run = 0; run < 2; run++) {
+            sb_config sc;
+            sb_sample_config(cfg, &m->plan, run, &sc);
+            if (timed_run(model, false, &sc, s, false, &r[run], &e) != 0) {
+                if (run == 1)
+                    sb_timing_free(&r[0].timing);
+                fail_verdict(m, e.msg);
+                return;
+            }
+        }
+        if (s->mode == SB_MODE_GENERATE && r[0].generated != r[1].generated) {
+            snprintf(m->verdict, sizeof m->verdict,
+                     "failed: the sampled models generated %lld and %lld tokens before eos, so their times do "
+                     "not line up; try another --seed",
+                     (long long)r[0].generated, (long long)r[1].generated);
+            sb_timing_free(&r[0].timing);
+            sb_timing_free(&r[1].timing);
+            return;
+        }
+        int rc = sb_extrapolate_timing(&m->plan, &r[0].timing, &r[1].timing, &m->timing, &e);
+        sb_timing_free(&r[0].timing);
+        sb_timing_free(&r[1].timing);
+        if (rc != 0) {
+            fail_verdict(m, e.msg);
+            return;
+        }
+        m->extrapolated = true;
+        double f = 0;
+        for (int p = 0; p < 2; p++)
+            f += sb_extrapolate_affine(m->plan.depth[p][0], (double)r[0].flops[p], m->plan.depth[p][1],
+                                       (double)r[1].flops[p], m->plan.full[p]);
+        m->flops_per_rep = (int64_t)llround(f);
+        m->ms_per_token = 1e3 * sb_extrapolate_affine(m->plan.depth[1][0], r[0].step_median_s,
+                                                      m->plan.depth[1][1], r[1].step_median_s, m->plan.full[1]);
+        m->tokens_per_rep = r[1].generated;
+    }
+    if (counts.flops_forward_executed.total > 0 && s->mode == SB_MODE_FORWARD) {
+        m->flops_per_rep = counts.flops_forward_executed.total;
+        m->flops_source = "analytic: sb_count flops_forward_executed.total";
+    } else {
+        m->flops_source = m->extrapolated ? "measured: sb_gemm_flops tally of one repetition, per stack, extrapolated "
+                                            "like the time"
+                                          : "measured: sb_gemm_flops tally of one repetition";
+    }
+    if (s->mode == SB_MODE_ENCODE)
+        m->tokens_per_rep = s->batch * s->src_len;
+    else if (s->mode == SB_MODE_FORWARD)
+        m->tokens_per_rep = s->batch * (s->src_len + s->tgt_len);
+    if (s->mode != SB_MODE_GENERATE)
+        m->ms_per_token = NAN;
+    keep_run(m, &r[1]);
+    m->peak_rss_bytes = peak_rss_bytes();
+    m->measured = true;
+    sb_stats st = sb_stats_compute(m->timing.samples, m->timing.reps);
+    snprintf(m->verdict, sizeof m->verdict, "%s", sb_verdict_for(&st, m->extrapolated));
+}
+
+void sb_measurement_free(sb_measurement *m)
+{
+    sb_timing_free(&m->timing);
+}

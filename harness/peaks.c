@@ -1,0 +1,325 @@
+/* peaks.c — what this machine can do at best, measured: sgemm through the chosen GEMM backend, an FMA
+ * loop in registers, and a stream copy; cached per machine. They are the denominators of MFU and the
+ * roofline, so a result says how far a shape is from the machine rather than only how fast it ran. */
+#include "harness/harness.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+sb_peak_sizes sb_peak_sizes_default(void)
+{
+    return (sb_peak_sizes){.sgemm_n = 2048, .stream_bytes = 256ll << 20, .fma_seconds = 0.2, .reps = 3};
+}
+
+static int check_sizes(const sb_peak_sizes *z, sb_error *err)
+{
+    if (z->sgemm_n < 16 || z->sgemm_n > 16384)
+        return sb_fail(err, "peak sgemm size %lld is out of range (16..16384)", (long long)z->sgemm_n);
+    if (z->stream_bytes < 4096 || z->stream_bytes > (16ll << 30))
+        return sb_fail(err, "peak stream size %lld bytes is out of range (4 KiB..16 GiB)", (long long)z->stream_bytes);
+    if (!(z->fma_seconds > 0.0 && z->fma_seconds <= 60.0))
+        return sb_fail(err, "peak FMA time %g s is out of range (0..60 s]", z->fma_seconds);
+    if (z->reps < 1 || z->reps > 100)
+        return sb_fail(err, "peak repetitions %d out of range (1..100)", z->reps);
+    return 0;
+}
+
+static double median_of(const double *samples, int n)
+{
+    return sb_stats_compute(samples, (size_t)n).median;
+}
+
+static int measure_sgemm(int64_t n, int reps, double *gflops, sb_error *err)
+{
+    size_t elems = (size_t)(n * n);
+    float *a = aligned_alloc(64, 3 * elems * sizeof *a);
+    double *t = malloc((size_t)reps * sizeof *t);
+    if (a == NULL || t == NULL) {
+        free(a);
+        free(t);
+        return sb_fail(err, "out of memory for a %lld x %lld sgemm", (long long)n, (long long)n);
+    }
+    float *b = a + elems, *c = b + elems;
+    for (size_t i = 0; i < 3 * elems; i++)
+        a[i] = (float)(i % 7) * 0.125f;
+    /* The first call pays for thread start-up and packing buffers: not the machine's peak. */
+    sb_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    for (int r = 0; r < reps; r++) {
+        double start = sb_now_seconds();
+        sb_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t[r] = sb_now_seconds() - start;
+    }
+    *gflops = 2.0 * (double)n * (double)n * (double)n / median_of(t, reps) / 1e9;
+    free(a);
+    free(t);
+    return 0;
+}
+
+/* One native vector register of floats, so the chains below stay in registers. */
+#if defined(__AVX512F__)
+#define VECTOR_BYTES 64
+#elif defined(__AVX__)
+#define VECTOR_BYTES 32
+#else
+#define VECTOR_BYTES 16
+#endif
+typedef float vfloat __attribute__((vector_size(VECTOR_BYTES)));
+#define LANES (VECTOR_BYTES / 4)
+/* FMA latency (4 cycles) times FMA ports (2) needs 8 independent chains to saturate a core; 12 leaves
+ * slack and still fits in 16 AVX2 registers with the two constants. */
+#define CHAINS 12
+#define CHUNK 100000 /* iterations between clock reads */
+
+/* GCC turns FMA contraction off in ISO C mode; the peak is the fused multiply-add rate. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CONTRACT_FMA __attribute__((optimize("fp-contract=fast")))
+#else
+#define CONTRACT_FMA
+#endif
+
+/* `start` differs per call, so the compiler cannot run the chains once and reuse the result. */
+CONTRACT_FMA static float fma_chains(long iterations, float start, float mul, float add)
+{
+    vfloat acc[CHAINS], vmul = {0}, vadd = {0};
+    vmul += mul;
+    vadd += add;
+    for (int j = 0; j < CHAINS; j++)
+        acc[j] = vmul * (start + (float)j);
+    for (long it = 0; it < iterations; it++)
+#pragma GCC unroll 16
+        for (int j = 0; j < CHAINS; j++)
+            acc[j] = acc[j] * vmul + vadd;
+    float sum = 0.0f;
+    for (int j = 0; j < CHAINS; j++)
+        for (int l = 0; l < LANES; l++)
+            sum += acc[j][l];
+    return sum;
+}
+
+/* Every thread runs chunks until `seconds` have passed; FLOPs over the wall time of the whole team. */
+static double measure_fma_once(double seconds)
+{
+    double flops = 0.0, sink = 0.0;
+    double start = sb_now_seconds();
+#pragma omp parallel reduction(+ : flops, sink)
+    {
+        long chunks = 0;
+        do {
+            sink += fma_chains(CHUNK, (float)chunks, 0.9999f, 1e-4f); /* tends to 1: no overflow, no denormals */
+            chunks++;
+        } while (sb_now_seconds() - start < seconds);
+        flops += 2.0 * CHAINS * LANES * CHUNK * (double)chunks;
+    }
+    double elapsed = sb_now_seconds() - start;
+    return isnan(sink) ? NAN : flops / elapsed / 1e9; /* sink is read so the chains are not dead code */
+}
+
+static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
+{
+    size_t n = (size_t)bytes / sizeof(float);
+    float *a = aligned_alloc(64, 2 * n * sizeof *a);
+    double *t = malloc((size_t)reps * sizeof *t);
+    if (a == NULL || t == NULL) {
+        free(a);
+        free(t);
+        return sb_fail(err, "out of memory for two %lld-byte stream arrays", (long long)bytes);
+    }
+    float *b = a + n;
+    /* First touch with the copy's schedule, so each thread's pages sit on its own NUMA node. */
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (float)(i & 1023);
+        b[i] = 0.0f;
+    }
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+        double start = sb_now_seconds();
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            b[i] = a[i];
+        if (r >= 0)
+            t[r] = sb_now_seconds() - start;
+    }
+    /* STREAM's convention: bytes read plus bytes written (write-allocate traffic is not counted). */
+    *gbps = 2.0 * (double)n * sizeof(float) / median_of(t, reps) / 1e9;
+    bool copied = b[n - 1] == a[n - 1];
+    free(a);
+    free(t);
+    return copied ? 0 : sb_fail(err, "stream copy produced wrong data");
+}
+
+int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
+{
+    if (check_sizes(sizes, err) != 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->sgemm_n = sizes->sgemm_n;
+    out->stream_bytes = sizes->stream_bytes;
+    if (measure_sgemm(sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
+        measure_stream(sizes->stream_bytes, sizes->reps, &out->stream_copy_gbps, err) != 0)
+        return -1;
+    double *g = malloc((size_t)sizes->reps * sizeof *g);
+    if (g == NULL)
+        return sb_fail(err, "out of memory");
+    for (int r = 0; r < sizes->reps; r++)
+        g[r] = measure_fma_once(sizes->fma_seconds / sizes->reps);
+    out->fma_gflops = median_of(g, sizes->reps);
+    free(g);
+    if (!(out->sgemm_gflops > 0 && out->fma_gflops > 0 && out->stream_copy_gbps > 0))
+        return sb_fail(err, "peak measurement gave a non-positive rate");
+    return 0;
+}
+
+/* ---- cache ---------------------------------------------------------------------------------------- */
+
+/* File name from what decides the peaks; anything but [A-Za-z0-9.] becomes one '-'. */
+static void cache_key(const sb_sysinfo *s, char *out, size_t size)
+{
+    char raw[512];
+    snprintf(raw, sizeof raw, "%s-%dc-%s-%s-%dt", s->cpu_model, s->logical_cores, s->gemm_backend,
+             s->openblas_core, s->threads);
+    size_t j = 0;
+    for (size_t i = 0; raw[i] != '\0' && j + 1 < size; i++) {
+        bool keep = isalnum((unsigned char)raw[i]) || raw[i] == '.';
+        if (keep)
+            out[j++] = raw[i];
+        else if (j > 0 && out[j - 1] != '-')
+            out[j++] = '-';
+    }
+    out[j] = '\0';
+}
+
+static int make_dirs(const char *path, sb_error *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return sb_fail(err, "cache path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return sb_fail(err, "cannot create %s: %s", buf, strerror(errno));
+            if (end)
+                return 0;
+            *p = '/';
+        }
+    }
+}
+
+static double number_field(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Reads a cache file measured with the same sizes; false when absent, unreadable or for other sizes. */
+static bool load_cache(const char *path, const sb_peak_sizes *sizes, sb_peaks *out)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char text[4096];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    cJSON *o = cJSON_Parse(text);
+    if (o == NULL)
+        return false;
+    sb_peaks p = {
+        .sgemm_gflops = number_field(o, "sgemm_gflops"),
+        .fma_gflops = number_field(o, "fma_gflops"),
+        .stream_copy_gbps = number_field(o, "stream_copy_gbps"),
+        .sgemm_n = (int64_t)number_field(o, "sgemm_n"),
+        .stream_bytes = (int64_t)number_field(o, "stream_bytes"),
+        .from_cache = true,
+    };
+    cJSON_Delete(o);
+    if (!(p.sgemm_gflops > 0 && p.fma_gflops > 0 && p.stream_copy_gbps > 0) || p.sgemm_n != sizes->sgemm_n ||
+        p.stream_bytes != sizes->stream_bytes)
+        return false;
+    *out = p;
+    return true;
+}
+
+/* Written to a temporary name and renamed, so a concurrent reader never sees half a file. */
+static int save_cache(const char *dir, const char *path, const char *key, const sb_sysinfo *sys,
+                      const sb_peaks *p, sb_error *err)
+{
+    if (make_dirs(dir, err) != 0)
+        return -1;
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return sb_fail(err, "out of memory");
+    cJSON_AddStringToObject(o, "key", key);
+    cJSON_AddStringToObject(o, "measured_at", sys->date);
+    cJSON_AddNumberToObject(o, "sgemm_gflops", p->sgemm_gflops);
+    cJSON_AddNumberToObject(o, "fma_gflops", p->fma_gflops);
+    cJSON_AddNumberToObject(o, "stream_copy_gbps", p->stream_copy_gbps);
+    cJSON_AddNumberToObject(o, "sgemm_n", (double)p->sgemm_n);
+    cJSON_AddNumberToObject(o, "stream_bytes", (double)p->stream_bytes);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        return sb_fail(err, "out of memory");
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    ok = (f != NULL && fclose(f) == 0) && ok;
+    free(text);
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return sb_fail(err, "cannot write %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir, bool refresh,
+                    sb_peaks *out, sb_error *err)
+{
+    const char *dir = cache_dir != NULL ? cache_dir : "results/.machine";
+    char key[256], path[1024];
+    cache_key(sys, key, sizeof key);
+    if (snprintf(path, sizeof path, "%s/%s.json", dir, key) >= (int)sizeof path)
+        return sb_fail(err, "cache path too long under %s", dir);
+    if (!refresh && load_cache(path, sizes, out))
+        return 0;
+    if (sb_peaks_measure(sizes, out, err) != 0)
+        return -1;
+    return save_cache(dir, path, key, sys, out, err);
+}
+
+/* ---- roofline and MFU ----------------------------------------------------------------------------- */
+
+sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks)
+{
+    sb_roofline r;
+    r.arithmetic_intensity = bytes > 0 ? flops / bytes : INFINITY;
+    r.achieved_gflops = seconds > 0 ? flops / seconds / 1e9 : NAN;
+    r.ridge_intensity = peaks->stream_copy_gbps > 0 ? peaks->sgemm_gflops / peaks->stream_copy_gbps : NAN;
+    r.compute_bound = r.arithmetic_intensity >= r.ridge_intensity;
+    return r;
+}
+
+cJSON *sb_roofline_to_json(const sb_roofline *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "arithmetic_intensity", r->arithmetic_intensity);
+    cJSON_AddNumberToObject(o, "achieved_gflops", r->achieved_gflops);
+    cJSON_AddStringToObject(o, "bound", r->compute_bound ? "compute" : "memory");
+    return o;
+}
+
+double sb_mfu(double achieved_gflops, const sb_peaks *peaks)
+{
+    return peaks->sgemm_gflops > 0 ? achieved_gflops / peaks->sgemm_gflops : NAN;
+}

@@ -1,0 +1,372 @@
+/* record.c — one measurement as the JSON record of results/README.md: identity (key), shape facts, the
+ * settings, analytic counts, timing, throughput, verdict, memory, counters, roofline and system. */
+#include "harness/harness.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const mode_names[SB_MODE_COUNT] = {"encode", "forward", "generate"};
+
+const char *sb_mode_name(sb_mode mode)
+{
+    return (unsigned)mode < SB_MODE_COUNT ? mode_names[mode] : "?";
+}
+
+int sb_mode_parse(const char *name, sb_mode *out, sb_error *err)
+{
+    for (int i = 0; i < SB_MODE_COUNT; i++)
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (sb_mode)i;
+            return 0;
+        }
+    return sb_fail(err, "unknown mode '%s' (encode, forward or generate)", name);
+}
+
+void sb_run_settings_default(sb_run_settings *s)
+{
+    *s = (sb_run_settings){
+        .mode = SB_MODE_FORWARD,
+        .batch = 1,
+        .src_len = 512,
+        .tgt_len = 114,
+        .dtype = SB_DTYPE_F32,
+        .threads = 0,
+        .gemm = SB_GEMM_OPENBLAS,
+        .seed = 0,
+        .warmup = 1,
+        .min_reps = 3,
+        .min_time_s = 0.5,
+        .max_time_s = 60,
+    };
+}
+
+/* threads 0 means every thread OpenMP would use (OMP_NUM_THREADS, else the cores). */
+static int resolved_threads(const sb_run_settings *s)
+{
+    return s->threads > 0 ? s->threads : omp_get_max_threads();
+}
+
+void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX])
+{
+    snprintf(out, SB_KEY_MAX, "%s|%s|b%lld|s%lld|t%lld|%s|%s|t%d", shape, sb_mode_name(s->mode),
+             (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_dtype_name(s->dtype),
+             sb_gemm_backend_name(s->gemm), resolved_threads(s));
+}
+
+const char *sb_verdict_for(const sb_stats *stats, bool extrapolated)
+{
+    if (extrapolated)
+        return "extrapolated";
+    return sb_stats_noisy(stats) ? "noisy" : "ok";
+}
+
+/* ---- shape facts --------------------------------------------------------------------------------------- */
+
+const char *sb_shape_family(const char *name)
+{
+    for (size_t i = 0; i < sb_registry_count(); i++) {
+        const sb_registry_entry *e = sb_registry_get(i);
+        if (strcmp(e->name, name) == 0)
+            return e->family;
+    }
+    if (strstr(name, "switch") != NULL)
+        return "switch";
+    if (strncmp(name, "t5-efficient-", 13) == 0)
+        return "t5-efficient";
+    if (strncmp(name, "t5-v1_1-", 8) == 0)
+        return "t5-v1_1";
+    if (strncmp(name, "t5-", 3) == 0)
+        return "t5";
+    return "custom";
+}
+
+static const char *knob_scaling(const char *knob, size_t len)
+{
+    static const struct {
+        const char *prefix, *scaling;
+    } knobs[] = {{"nl", "depth"}, {"el", "depth"}, {"dl", "depth"}, {"dm", "width"},  {"ff", "width"},
+                 {"kv", "attention"}, {"nh", "attention"}, {"skv", "attention"}};
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+        size_t n = strlen(knobs[i].prefix);
+        if (len >= n && strncmp(knob, knobs[i].prefix, n) == 0 && strspn(knob + n, "0123456789") == len - n)
+            return knobs[i].scaling;
+    }
+    return "other";
+}
+
+const char *sb_shape_scaling(const char *name)
+{
+    if (strstr(name, "switch") != NULL)
+        return "switch";
+    if (strncmp(name, "t5-efficient-", 13) != 0)
+        return strncmp(name, "t5-", 3) == 0 ? "base" : "other";
+    const char *knobs = strchr(name + 13, '-'); /* after the size */
+    const char *scaling = "base";
+    while (knobs != NULL) {
+        const char *k = knobs + 1;
+        knobs = strchr(k, '-');
+        const char *this = knob_scaling(k, knobs ? (size_t)(knobs - k) : strlen(k));
+        if (strcmp(scaling, "base") != 0 && strcmp(scaling, this) != 0)
+            return "other";
+        scaling = this;
+    }
+    return scaling;
+}
+
+/* ---- roofline ------------------------------------------------------------------------------------------ */
+
+/* Bytes each op class moves in one forward, to place it on the roofline: its weights read once plus its
+ * GEMMs' fp32 inputs and outputs read or written once (a cache-less lower bound on traffic). */
+typedef struct {
+    double flops, bytes;
+} op_traffic;
+
+enum { OP_PROJ, OP_SCORES, OP_FFN, OP_ROUTER, OP_LM_HEAD, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"attention_projections", "attention_scores", "ffn", "router",
+                                               "lm_head"};
+
+static void attention_traffic(const sb_config *cfg, double wb, double batch, double q_len, double kv_len,
+                              double kv_tokens_len, op_traffic *t)
+{
+    double d = (double)cfg->d_model, inner = (double)sb_inner_dim(cfg), h = (double)cfg->num_heads;
+    double kv_mats = cfg->shared_kv ? 1 : 2;
+    /* q and o over the queries, k/v over the keys' tokens */
+    t[OP_PROJ].bytes += (2 + kv_mats) * d * inner * wb + 4 * batch * (2 * q_len * (d + inner) +
+                                                                      kv_mats * kv_tokens_len * (d + inner));
+    t[OP_SCORES].bytes += 4 * batch * (2 * q_len * inner + 2 * kv_len * inner + 2 * h * q_len * kv_len);
+}
+
+static void ffn_traffic(const sb_config *cfg, sb_ffn_kind kind, double copies, double wb, double tokens,
+                        op_traffic *t)
+{
+    double d = (double)cfg->d_model, f = (double)cfg->d_ff, in_mats = kind == SB_FFN_GATED_GELU ? 2 : 1;
+    t[OP_FFN].bytes += copies * (in_mats + 1) * d * f * wb + 4 * tokens * (2 * d + 2 * in_mats * f);
+}
+
+static void stack_traffic(const sb_config *cfg, sb_stack st, double wb, double batch, double len, double src,
+                          op_traffic *t)
+{
+    int64_t blocks = st == SB_STACK_ENCODER ? cfg->num_layers : cfg->num_decoder_layers;
+    double tokens = batch * len, e = (double)cfg->num_experts, d = (double)cfg->d_model;
+    for (int64_t b = 0; b < blocks; b++) {
+        attention_traffic(cfg, wb, batch, len, len, len, t);
+        if (st == SB_STACK_DECODER)
+            attention_traffic(cfg, wb, batch, len, src, src, t);
+        if (sb_block_is_sparse(cfg, st, b)) {
+            t[OP_ROUTER].bytes += d * e * wb + 4 * tokens * (d + e);
+            ffn_traffic(cfg, cfg->expert_ffn, e, wb, tokens, t);
+        } else {
+            ffn_traffic(cfg, cfg->ffn, 1, wb, tokens, t);
+        }
+    }
+}
+
+/* Forward: one entry per op class of sb_count's executed breakdown, plus the whole repetition. Encode and
+ * generate: the whole repetition, its traffic the weights read (generate: the decoder's and the LM head's
+ * once per token, as incremental decoding does) with the activations left out. */
+static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
+                            const sb_counts *counts, const sb_peaks *peaks, double median_s)
+{
+    double wb = (double)sb_dtype_bytes(s->dtype), batch = (double)s->batch, d = (double)cfg->d_model;
+    op_traffic t[OP_COUNT] = {{0, 0}};
+    stack_traffic(cfg, SB_STACK_ENCODER, wb, batch, (double)s->src_len, 0, t);
+    double encoder_bytes = 0;
+    for (int i = 0; i < OP_COUNT; i++)
+        encoder_bytes += t[i].bytes;
+    op_traffic dec[OP_COUNT] = {{0, 0}};
+    stack_traffic(cfg, SB_STACK_DECODER, wb, batch, (double)s->tgt_len, (double)s->src_len, dec);
+    dec[OP_LM_HEAD].bytes = (double)cfg->vocab_size * d * wb + 4 * batch * (double)s->tgt_len * (d + (double)cfg->vocab_size);
+    cJSON *o = cJSON_CreateObject();
+    double total_bytes = 0;
+    if (s->mode == SB_MODE_FORWARD) {
+        const double flops[OP_COUNT] = {
+            (double)counts->flops_forward_executed.attention_projections,
+            (double)counts->flops_forward_executed.attention_scores, (double)counts->flops_forward_executed.ffn,
+            (double)counts->flops_forward_executed.router, (double)counts->flops_forward_executed.lm_head};
+        for (int i = 0; i < OP_COUNT; i++) {
+            double bytes = t[i].bytes + dec[i].bytes;
+            total_bytes += bytes;
+            if (flops[i] <= 0)
+                continue;
+            /* Op classes are not timed apart: their achieved rate is unknown, their position is not. */
+            sb_roofline r = sb_roofline_classify(flops[i], bytes, NAN, peaks);
+            cJSON_AddItemToObject(o, op_names[i], sb_roofline_to_json(&r));
+        }
+    } else if (s->mode == SB_MODE_ENCODE) {
+        total_bytes = encoder_bytes;
+    } else {
+        double params_bytes = (double)counts->memory_bytes.weights;
+        double decoder_weights = params_bytes - encoder_bytes; /* crude: the rest of the weights */
+        total_bytes = (double)counts->memory_bytes.weights +
+                      (double)(m->tokens_per_rep > 1 ? m->tokens_per_rep - 1 : 0) * (decoder_weights > 0 ? decoder_weights : 0);
+    }
+    sb_roofline whole = sb_roofline_classify((double)m->flops_per_rep, total_bytes, median_s, peaks);
+    cJSON_AddItemToObject(o, "total", sb_roofline_to_json(&whole));
+    cJSON_AddStringToObject(o, "method",
+                            "analytic bytes (weights read once, GEMM inputs and outputs once) against the measured "
+                            "sgemm and stream-copy peaks; only `total` is timed");
+    return o;
+}
+
+/* ---- the record ---------------------------------------------------------------------------------------- */
+
+static cJSON *parse_owned(char *text)
+{
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+static void add_number_or_null(cJSON *o, const char *name, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, name, v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *settings_json(const sb_run_settings *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "mode", sb_mode_name(s->mode));
+    cJSON_AddNumberToObject(o, "batch", (double)s->batch);
+    cJSON_AddNumberToObject(o, "src_len", (double)s->src_len);
+    cJSON_AddNumberToObject(o, "tgt_len", (double)s->tgt_len);
+    cJSON_AddStringToObject(o, "dtype", sb_dtype_name(s->dtype));
+    cJSON_AddNumberToObject(o, "threads", resolved_threads(s));
+    cJSON_AddStringToObject(o, "gemm", sb_gemm_backend_name(s->gemm));
+    cJSON_AddNumberToObject(o, "seed", (double)s->seed);
+    cJSON_AddNumberToObject(o, "warmup", (double)s->warmup);
+    cJSON_AddNumberToObject(o, "min_reps", (double)s->min_reps);
+    cJSON_AddNumberToObject(o, "min_time_s", s->min_time_s);
+    cJSON_AddNumberToObject(o, "max_time_s", s->max_time_s);
+    cJSON_AddBoolToObject(o, "always_sample", s->always_sample);
+    return o;
+}
+
+static cJSON *analytic_json(const sb_config *cfg, const sb_run_settings *s, sb_counts *counts, bool *ok)
+{
+    sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, s->dtype};
+    *ok = sb_count(cfg, &cs, counts, NULL) == 0;
+    if (!*ok)
+        return cJSON_CreateNull();
+    cJSON *a = parse_owned(sb_counts_to_json(cfg, &cs, counts));
+    /* The name and settings are the record's own fields already. */
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "name");
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "settings");
+    return a;
+}
+
+static cJSON *timing_json(const sb_measurement *m, const sb_stats *st)
+{
+    cJSON *o = sb_stats_to_json(st, m->timing.samples);
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "warmup", (double)m->timing.warmup);
+    cJSON_AddNumberToObject(o, "reps", (double)m->timing.reps);
+    cJSON *parts = cJSON_AddObjectToObject(o, "parts_median");
+    add_number_or_null(parts, "encoder", sb_stats_compute(m->timing.parts[0], m->timing.reps).median);
+    add_number_or_null(parts, "decoder", sb_stats_compute(m->timing.parts[1], m->timing.reps).median);
+    cJSON_AddStringToObject(o, "method",
+                            "CLOCK_MONOTONIC wall time around sb_encode and then sb_decode (forward) or "
+                            "sb_generate_greedy (generate), per repetition; parts split at the encoder's end");
+    return o;
+}
+
+static cJSON *throughput_json(const sb_measurement *m, const sb_peaks *peaks, double median_s)
+{
+    cJSON *o = cJSON_CreateObject();
+    double gflops = (double)m->flops_per_rep / median_s / 1e9;
+    add_number_or_null(o, "sequences_per_s", (double)m->sequences_per_rep / median_s);
+    add_number_or_null(o, "tokens_per_s", (double)m->tokens_per_rep / median_s);
+    add_number_or_null(o, "gflops_per_s", gflops);
+    add_number_or_null(o, "ms_per_token", m->ms_per_token);
+    add_number_or_null(o, "mfu", peaks ? sb_mfu(gflops, peaks) : NAN);
+    cJSON_AddNumberToObject(o, "flops_per_rep", (double)m->flops_per_rep);
+    cJSON_AddStringToObject(o, "flops_source", m->flops_source);
+    cJSON_AddNumberToObject(o, "tokens_per_rep", (double)m->tokens_per_rep);
+    return o;
+}
+
+static cJSON *memory_json(const sb_measurement *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)m->peak_rss_bytes);
+    cJSON_AddStringToObject(o, "peak_rss_scope", m->peak_rss_is_measurement ? "measurement" : "process");
+    cJSON_AddNumberToObject(o, "weights_bytes", (double)m->weights_bytes);
+    cJSON_AddNumberToObject(o, "activations_bytes", (double)m->activations_bytes);
+    cJSON_AddStringToObject(o, "arenas_of", m->extrapolated ? "the deeper sampled model" : "the full model");
+    cJSON_AddNumberToObject(o, "estimate_bytes", (double)m->estimate_bytes);
+    return o;
+}
+
+static cJSON *extrapolation_json(const sb_measurement *m)
+{
+    if (!m->extrapolated)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON *k = cJSON_AddObjectToObject(o, "sampled_layers");
+    const char *stacks[2] = {"encoder", "decoder"};
+    for (int st = 0; st < 2; st++) {
+        double depths[2] = {(double)m->plan.depth[st][0], (double)m->plan.depth[st][1]};
+        cJSON_AddItemToObject(k, stacks[st], cJSON_CreateDoubleArray(depths, 2));
+    }
+    char method[512];
+    sb_sample_plan_describe(&m->plan, method, sizeof method);
+    cJSON_AddStringToObject(o, "method", method);
+    return o;
+}
+
+cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
+                       const sb_sysinfo *sys, const sb_peaks *peaks)
+{
+    char key[SB_KEY_MAX];
+    sb_record_key(cfg->name, s, key);
+    cJSON *r = cJSON_CreateObject();
+    if (r == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(r, "schema_version", SB_SCHEMA_VERSION);
+    cJSON_AddStringToObject(r, "run", run);
+    cJSON_AddStringToObject(r, "key", key);
+    cJSON_AddStringToObject(r, "shape", cfg->name);
+    cJSON_AddStringToObject(r, "family", sb_shape_family(cfg->name));
+    cJSON_AddStringToObject(r, "scaling", sb_shape_scaling(cfg->name));
+    cJSON_AddItemToObject(r, "config", parse_owned(sb_config_to_json(cfg)));
+    cJSON_AddItemToObject(r, "settings", settings_json(s));
+    sb_counts counts;
+    bool counted;
+    cJSON_AddItemToObject(r, "analytic", analytic_json(cfg, s, &counts, &counted));
+    double median = NAN;
+    if (m->measured) {
+        sb_stats st = sb_stats_compute(m->timing.samples, m->timing.reps);
+        median = st.median;
+        cJSON_AddItemToObject(r, "timing", timing_json(m, &st));
+        cJSON_AddItemToObject(r, "throughput", throughput_json(m, peaks, median));
+    } else {
+        cJSON_AddNullToObject(r, "timing");
+        cJSON_AddNullToObject(r, "throughput");
+    }
+    cJSON_AddStringToObject(r, "verdict", m->verdict);
+    cJSON_AddItemToObject(r, "extrapolation", extrapolation_json(m));
+    if (m->measured) {
+        cJSON_AddItemToObject(r, "memory", memory_json(m));
+    } else {
+        cJSON *mem = cJSON_AddObjectToObject(r, "memory");
+        cJSON_AddNumberToObject(mem, "estimate_bytes", (double)m->estimate_bytes);
+    }
+    if (m->have_counters) {
+        cJSON_AddItemToObject(r, "counters", sb_counters_to_json(&m->counters));
+    } else {
+        cJSON *c = cJSON_AddObjectToObject(r, "counters");
+        cJSON_AddStringToObject(c, "unavailable_reason", m->measured ? m->counters_error : "nothing was timed");
+    }
+    if (m->measured && counted)
+        cJSON_AddItemToObject(r, "roofline", roofline_json(cfg, s, m, &counts, peaks, median));
+    else
+        cJSON_AddNullToObject(r, "roofline");
+    cJSON_AddItemToObject(r, "system", sys ? sb_sysinfo_to_json(sys, peaks) : cJSON_CreateNull());
+    cJSON_AddNullToObject(r, "quality");
+    return r;
+}

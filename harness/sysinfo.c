@@ -1,0 +1,142 @@
+/* sysinfo.c — the machine and build a measurement ran on, for the record's `system` object: without it
+ * two result files cannot be compared honestly. */
+#include "harness/harness.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SB_BUILD_FLAGS
+#define SB_BUILD_FLAGS "unknown"
+#endif
+
+/* The CPU features that decide which kernels BLAS and the compiler can use for fp32 / bf16 work. */
+static const char *const relevant_flags[] = {"avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"};
+
+static void read_cpuinfo(sb_sysinfo *s)
+{
+    snprintf(s->cpu_model, sizeof s->cpu_model, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f == NULL)
+        return;
+    char line[8192];
+    bool have_model = false, have_flags = false;
+    while ((!have_model || !have_flags) && fgets(line, sizeof line, f) != NULL) {
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        char *value = colon + 1 + (colon[1] == ' ');
+        value[strcspn(value, "\n")] = '\0';
+        if (!have_model && strncmp(line, "model name", 10) == 0) {
+            snprintf(s->cpu_model, sizeof s->cpu_model, "%s", value);
+            have_model = true;
+        } else if (!have_flags && strncmp(line, "flags", 5) == 0) {
+            for (size_t i = 0; i < sizeof relevant_flags / sizeof relevant_flags[0]; i++) {
+                size_t n = strlen(relevant_flags[i]);
+                for (char *p = strstr(value, relevant_flags[i]); p != NULL; p = strstr(p + n, relevant_flags[i]))
+                    if ((p == value || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) {
+                        size_t len = strlen(s->cpu_flags);
+                        snprintf(s->cpu_flags + len, sizeof s->cpu_flags - len, "%s%s", len ? " " : "",
+                                 relevant_flags[i]);
+                        break;
+                    }
+            }
+            have_flags = true;
+        }
+    }
+    fclose(f);
+}
+
+/* First line of a shell command's output, or "" when it fails or prints nothing. */
+static void command_line(const char *command, char *out, size_t size)
+{
+    out[0] = '\0';
+    FILE *p = popen(command, "r");
+    if (p == NULL)
+        return;
+    if (fgets(out, (int)size, p) == NULL)
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    pclose(p);
+}
+
+/* The commit of the checkout in the working directory: results name the code that produced them. */
+static void read_git_commit(char *out, size_t size)
+{
+    char hash[48], changed[8];
+    command_line("git rev-parse --short HEAD 2>/dev/null", hash, sizeof hash);
+    if (hash[0] == '\0') {
+        snprintf(out, size, "unknown");
+        return;
+    }
+    command_line("git status --porcelain --untracked-files=no 2>/dev/null", changed, sizeof changed);
+    snprintf(out, size, "%s%s", hash, changed[0] != '\0' ? "-dirty" : "");
+}
+
+int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    read_cpuinfo(s);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        return sb_fail(err, "sysconf(_SC_NPROCESSORS_ONLN) failed");
+    s->logical_cores = (int)cores;
+    s->threads = sb_gemm_threads();
+    sb_gemm_backend backend = sb_gemm_current();
+    snprintf(s->gemm_backend, sizeof s->gemm_backend, "%s", sb_gemm_backend_name(backend));
+    snprintf(s->gemm_version, sizeof s->gemm_version, "%s", sb_gemm_backend_version(backend));
+    snprintf(s->openblas_core, sizeof s->openblas_core, "%s", openblas_get_corename());
+    s->openblas_threads = openblas_get_num_threads();
+#ifdef __clang__
+    snprintf(s->compiler, sizeof s->compiler, "%s", __VERSION__); /* names itself: "Debian Clang 14..." */
+#else
+    snprintf(s->compiler, sizeof s->compiler, "gcc %s", __VERSION__);
+#endif
+    snprintf(s->build_flags, sizeof s->build_flags, "%s", SB_BUILD_FLAGS);
+    read_git_commit(s->git_commit, sizeof s->git_commit);
+
+    time_t now = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&now, &utc) == NULL || strftime(s->date, sizeof s->date, "%Y-%m-%dT%H:%M:%SZ", &utc) == 0)
+        return sb_fail(err, "cannot format the current date");
+    if (getloadavg(s->load_average, 3) != 3)
+        return sb_fail(err, "getloadavg failed (is /proc mounted?)");
+    return 0;
+}
+
+cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *flags = cJSON_AddArrayToObject(o, "cpu_flags");
+    if (o == NULL || flags == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "cpu_model", s->cpu_model);
+    char copy[sizeof s->cpu_flags], *save = NULL;
+    memcpy(copy, s->cpu_flags, sizeof copy);
+    for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+        cJSON_AddItemToArray(flags, cJSON_CreateString(t));
+    cJSON_AddNumberToObject(o, "logical_cores", s->logical_cores);
+    cJSON_AddNumberToObject(o, "threads", s->threads);
+    cJSON_AddStringToObject(o, "gemm_backend", s->gemm_backend);
+    cJSON_AddStringToObject(o, "gemm_version", s->gemm_version);
+    cJSON_AddStringToObject(o, "openblas_core", s->openblas_core);
+    cJSON_AddNumberToObject(o, "openblas_threads", s->openblas_threads);
+    cJSON_AddStringToObject(o, "compiler", s->compiler);
+    cJSON_AddStringToObject(o, "build_flags", s->build_flags);
+    cJSON_AddStringToObject(o, "git_commit", s->git_commit);
+    cJSON_AddStringToObject(o, "date", s->date);
+    cJSON_AddItemToObject(o, "load_average", cJSON_CreateDoubleArray(s->load_average, 3));
+    if (peaks != NULL) {
+        cJSON_AddNumberToObject(o, "sgemm_gflops", peaks->sgemm_gflops);
+        cJSON_AddNumberToObject(o, "fma_gflops", peaks->fma_gflops);
+        cJSON_AddNumberToObject(o, "stream_copy_gbps", peaks->stream_copy_gbps);
+        cJSON_AddNumberToObject(o, "peak_sgemm_n", (double)peaks->sgemm_n);
+        cJSON_AddNumberToObject(o, "peak_stream_bytes", (double)peaks->stream_bytes);
+    }
+    return o;
+}

@@ -1,0 +1,145 @@
+/* doc.c — the report written twice at once, as Markdown (REPORT.md) and static HTML (REPORT.html), so the
+ * two can never disagree and no Markdown-to-HTML converter is needed. */
+#include "plots/plots.h"
+
+#include <stdarg.h>
+
+static void html_escaped(FILE *f, const char *text)
+{
+    for (; *text != '\0'; text++) {
+        switch (*text) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*text, f);
+        }
+    }
+}
+
+/* A table cell in Markdown: a '|' would end the cell. */
+static void md_cell(FILE *f, const char *text)
+{
+    for (; *text != '\0'; text++) {
+        if (*text == '|')
+            fputc('\\', f);
+        fputc(*text == '\n' ? ' ' : *text, f);
+    }
+}
+
+static void close_list(sb_doc *doc)
+{
+    if (doc->in_list) {
+        fputs("</ul>\n", doc->html);
+        fputc('\n', doc->md);
+        doc->in_list = false;
+    }
+}
+
+void sb_doc_begin(sb_doc *doc, const char *title)
+{
+    fprintf(doc->md, "# %s\n\n", title);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", doc->html);
+    html_escaped(doc->html, title);
+    fputs("</title>\n<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;line-height:1.45}"
+          "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:.25em .6em;"
+          "text-align:right}th:first-child,td:first-child{text-align:left}img{max-width:100%}"
+          "figcaption{color:#444}</style></head><body>\n<h1>",
+          doc->html);
+    html_escaped(doc->html, title);
+    fputs("</h1>\n", doc->html);
+}
+
+void sb_doc_end(sb_doc *doc)
+{
+    close_list(doc);
+    fputs("</body></html>\n", doc->html);
+}
+
+void sb_doc_heading(sb_doc *doc, int level, const char *text)
+{
+    close_list(doc);
+    fprintf(doc->md, "%.*s %s\n\n", level, "######", text);
+    fprintf(doc->html, "<h%d>", level);
+    html_escaped(doc->html, text);
+    fprintf(doc->html, "</h%d>\n", level);
+}
+
+void sb_doc_text(sb_doc *doc, bool bullet, const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (!bullet) {
+        close_list(doc);
+        fprintf(doc->md, "%s\n\n", text);
+        fputs("<p>", doc->html);
+        html_escaped(doc->html, text);
+        fputs("</p>\n", doc->html);
+        return;
+    }
+    if (!doc->in_list)
+        fputs("<ul>\n", doc->html);
+    doc->in_list = true;
+    fprintf(doc->md, "- %s\n", text);
+    fputs("<li>", doc->html);
+    html_escaped(doc->html, text);
+    fputs("</li>\n", doc->html);
+}
+
+void sb_doc_table(sb_doc *doc, int columns, const char *const *headers)
+{
+    close_list(doc);
+    doc->table_columns = columns;
+    fputs("<table>\n<tr>", doc->html);
+    for (int i = 0; i < columns; i++) {
+        fputs("| ", doc->md);
+        md_cell(doc->md, headers[i]);
+        fputc(' ', doc->md);
+        fputs("<th>", doc->html);
+        html_escaped(doc->html, headers[i]);
+        fputs("</th>", doc->html);
+    }
+    fputs("|\n", doc->md);
+    for (int i = 0; i < columns; i++)
+        fputs(i == 0 ? "|---" : "|--:", doc->md);
+    fputs("|\n", doc->md);
+    fputs("</tr>\n", doc->html);
+}
+
+void sb_doc_row(sb_doc *doc, const char *const *cells)
+{
+    fputs("<tr>", doc->html);
+    for (int i = 0; i < doc->table_columns; i++) {
+        fputs("| ", doc->md);
+        md_cell(doc->md, cells[i]);
+        fputc(' ', doc->md);
+        fputs("<td>", doc->html);
+        html_escaped(doc->html, cells[i]);
+        fputs("</td>", doc->html);
+    }
+    fputs("|\n", doc->md);
+    fputs("</tr>\n", doc->html);
+}
+
+void sb_doc_table_end(sb_doc *doc)
+{
+    fputc('\n', doc->md);
+    fputs("</table>\n", doc->html);
+    doc->table_columns = 0;
+}
+
+void sb_doc_image(sb_doc *doc, const char *src, const char *caption)
+{
+    close_list(doc);
+    fprintf(doc->md, "![%s](%s)\n\n*%s*\n\n", caption, src, caption);
+    fputs("<figure><img src=\"", doc->html);
+    html_escaped(doc->html, src);
+    fputs("\" alt=\"", doc->html);
+    html_escaped(doc->html, caption);
+    fputs("\"><figcaption>", doc->html);
+    html_escaped(doc->html, caption);
+    fputs("</figcaption></figure>\n", doc->html);
+}

@@ -1,0 +1,214 @@
+/* draw.c — the data files gnuplot reads (tab-separated, under <run>/plots/data/) and the gnuplot runs that
+ * turn them into PNG and SVG pictures. gnuplot is spawned without a shell: no path or name is interpreted. */
+#include "plots/plots.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+static int make_dir(const char *path, sb_error *err)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return sb_fail(err, "cannot create %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static FILE *open_data(const char *dir, const char *name, char *path, size_t size, sb_error *err)
+{
+    snprintf(path, size, "%s/plots/data/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        sb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+static int close_data(FILE *f, const char *path, sb_error *err)
+{
+    bool failed = ferror(f) != 0;
+    if (fclose(f) != 0 || failed)
+        return sb_fail(err, "cannot write %s (disk full?)", path);
+    return 0;
+}
+
+/* NaN prints as "nan", which gnuplot reads as undefined: the point is left out. */
+static int write_shapes(const sb_results *r, const sb_shape_table *t, sb_error *err)
+{
+    char path[SB_PATH_MAX];
+    FILE *f = open_data(r->dir, "shapes.tsv", path, sizeof path, err);
+    if (f == NULL)
+        return -1;
+    fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tlayers\td_model\tms_per_token\t"
+               "seconds\tquality\tquality_metric\n");
+    for (size_t i = 0; i < t->count; i++) {
+        const sb_shape_row *row = &t->rows[i];
+        fprintf(f, "%s\t%s\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.6g\t%.6g\t%.6g\t%s\n", row->shape, row->scaling,
+                row->params / 1e6, row->flops_per_token / 1e9, row->tokens_per_s, row->layers, row->d_model,
+                row->ms_per_token, row->seconds, row->quality, row->quality_metric != NULL ? row->quality_metric : "-");
+    }
+    return close_data(f, path, err);
+}
+
+typedef struct {
+    double cost, tokens_per_s;
+    const char *shape;
+} step;
+
+static int by_cost(const void *a, const void *b)
+{
+    const step *p = a, *q = b;
+    if (p->cost != q->cost)
+        return p->cost < q->cost ? -1 : 1;
+    return strcmp(p->shape, q->shape);
+}
+
+/* The frontier of tokens/s against a cost, in increasing cost: the step line of the throughput pictures. */
+static int write_frontier(const sb_results *r, const sb_shape_table *t, const char *x, sb_error *err)
+{
+    bool params = strcmp(x, "params") == 0;
+    bool *on = calloc(t->count + 1, sizeof *on);
+    step *steps = calloc(t->count + 1, sizeof *steps);
+    int rc = on == NULL || steps == NULL ? sb_fail(err, "out of memory") : sb_shape_frontier(t, x, on, err);
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < t->count; i++)
+        if (on[i])
+            steps[n++] = (step){params ? t->rows[i].params / 1e6 : t->rows[i].flops_per_token / 1e9,
+                                t->rows[i].tokens_per_s, t->rows[i].shape};
+    qsort(steps, n, sizeof *steps, by_cost);
+    char name[64], path[SB_PATH_MAX];
+    snprintf(name, sizeof name, "frontier_%s.tsv", x);
+    FILE *f = rc == 0 ? open_data(r->dir, name, path, sizeof path, err) : NULL;
+    if (f != NULL) {
+        fprintf(f, "# %s\ttokens_per_s\tshape\n", params ? "params_M" : "gflop_per_token");
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "%.6g\t%.6g\t%s\n", steps[i].cost, steps[i].tokens_per_s, steps[i].shape);
+        rc = close_data(f, path, err);
+    } else {
+        rc = -1;
+    }
+    free(on);
+    free(steps);
+    return rc;
+}
+
+static int write_roofline(const sb_results *r, const sb_shape_table *t, sb_error *err)
+{
+    char path[SB_PATH_MAX];
+    FILE *f = open_data(r->dir, "roofline.tsv", path, sizeof path, err);
+    if (f == NULL)
+        return -1;
+    fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\n");
+    for (size_t i = 0; i < t->count; i++) {
+        const cJSON *roof = t->rows[i].measured ? cJSON_GetObjectItemCaseSensitive(t->rows[i].main, "roofline") : NULL;
+        const cJSON *op;
+        cJSON_ArrayForEach(op, roof) {
+            double ai, achieved;
+            if (op->string == NULL || sb_record_number(op, "arithmetic_intensity", &ai, NULL) != 0)
+                continue;
+            /* Op classes are not timed apart: "untimed" ones go on their ceiling in the picture. */
+            char rate[32] = "untimed";
+            if (sb_record_number(op, "achieved_gflops", &achieved, NULL) == 0)
+                snprintf(rate, sizeof rate, "%.6g", achieved);
+            fprintf(f, "%s\t%s\t%.6g\t%s\n", t->rows[i].shape, op->string, ai, rate);
+        }
+    }
+    return close_data(f, path, err);
+}
+
+/* gnuplot single-quoted strings escape a quote by doubling it. */
+static void quoted(char *out, size_t size, const char *text)
+{
+    size_t n = 0;
+    for (; *text != '\0' && n + 3 < size; text++) {
+        if (*text == '\'')
+            out[n++] = '\'';
+        out[n++] = *text;
+    }
+    out[n] = '\0';
+}
+
+static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fmt, const char *machine,
+                       sb_error *err)
+{
+    char script[SB_PATH_MAX], scriptdir[SB_PATH_MAX], rel[64];
+    snprintf(rel, sizeof rel, "plots/%s", fig->script);
+    if (sb_plots_asset(rel, script, sizeof script, err) != 0)
+        return -1;
+    memcpy(scriptdir, script, sizeof scriptdir);
+    *strrchr(scriptdir, '/') = '\0';
+
+    char q_dir[2 * SB_PATH_MAX], q_scripts[2 * SB_PATH_MAX], q_machine[512], vars[6 * SB_PATH_MAX];
+    char out_stem[SB_PATH_MAX + 64], q_out[2 * sizeof out_stem], log[SB_PATH_MAX + 32];
+    quoted(q_dir, sizeof q_dir, r->dir);
+    quoted(q_scripts, sizeof q_scripts, scriptdir);
+    quoted(q_machine, sizeof q_machine, machine);
+    if (snprintf(out_stem, sizeof out_stem, "%s/plots/%s", r->dir, fig->name) >= (int)sizeof out_stem ||
+        snprintf(log, sizeof log, "%s/plots/gnuplot.log", r->dir) >= (int)sizeof log)
+        return sb_fail(err, "run folder path too long: %s", r->dir);
+    quoted(q_out, sizeof q_out, out_stem);
+    if (snprintf(vars, sizeof vars, "fmt='%s'; out='%s'; datadir='%s/plots/data'; scriptdir='%s'; machine='%s'; %s",
+                 fmt, q_out, q_dir, q_scripts, q_machine, fig->vars) >= (int)sizeof vars)
+        return sb_fail(err, "run folder path too long: %s", r->dir);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    char *argv[] = {"gnuplot", "-e", vars, script, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "gnuplot", &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0)
+        return sb_fail(err, "cannot run gnuplot (%s): install it with `make deps`", strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return sb_fail(err, "waiting for gnuplot: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return sb_fail(err, "gnuplot failed on %s for %s.%s: see %s", fig->script, fig->name, fmt, log);
+
+    char picture[SB_PATH_MAX + 80];
+    struct stat st;
+    snprintf(picture, sizeof picture, "%s.%s", out_stem, fmt);
+    if (stat(picture, &st) != 0 || st.st_size == 0)
+        return sb_fail(err, "gnuplot wrote no %s: see %s", picture, log);
+    return 0;
+}
+
+int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
+                  sb_error *err)
+{
+    char path[SB_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/plots", results->dir);
+    if (make_dir(path, err) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/plots/data", results->dir);
+    if (make_dir(path, err) != 0)
+        return -1;
+    int rc = write_shapes(results, table, err);
+    if (rc == 0)
+        rc = write_frontier(results, table, "params", err);
+    if (rc == 0)
+        rc = write_frontier(results, table, "flops", err);
+    if (rc == 0)
+        rc = write_roofline(results, table, err);
+    snprintf(path, sizeof path, "%s/plots/gnuplot.log", results->dir);
+    remove(path); /* the log of this drawing only */
+
+    char machine[384];
+    sb_results_machine(results, machine, sizeof machine);
+    for (size_t i = 0; rc == 0 && i < figures->count; i++) {
+        if (figures->items[i].skipped[0] != '\0')
+            continue;
+        rc = run_gnuplot(results, &figures->items[i], "png", machine, err);
+        if (rc == 0)
+            rc = run_gnuplot(results, &figures->items[i], "svg", machine, err);
+    }
+    return rc;
+}

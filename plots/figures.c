@@ -1,0 +1,182 @@
+/* figures.c — which pictures a run gets (the plots/ gnuplot scripts with their variables), and why any
+ * picture is left out. */
+#include "plots/plots.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Callers keep within SB_FIGURES_MAX: four throughput pictures, latency, roofline, and the quality ones. */
+static sb_figure *add(sb_figures *out, const char *name, const char *script, const char *caption)
+{
+    sb_figure *f = &out->items[out->count++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->script, sizeof f->script, "%s", script);
+    snprintf(f->caption, sizeof f->caption, "%s", caption);
+    return f;
+}
+
+static void set(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends `word` to the space-separated list unless it is there already. */
+static void add_word(char *list, size_t size, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(list, word); p != NULL; p = strstr(p + 1, word))
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return;
+    size_t used = strlen(list);
+    snprintf(list + used, size - used, "%s%s", used > 0 ? " " : "", word);
+}
+
+/* The scaling knobs present among rows for which `pick` gives a number. */
+static void knobs(const sb_shape_table *t, double (*pick)(const sb_shape_row *), char *out, size_t size)
+{
+    static const char *order[] = {"base", "depth", "width", "attention", "switch", "other"};
+    out[0] = '\0';
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        for (size_t i = 0; i < t->count; i++)
+            if (strcmp(t->rows[i].scaling, order[k]) == 0 && !isnan(pick(&t->rows[i])))
+                add_word(out, size, order[k]);
+}
+
+static double pick_tokens(const sb_shape_row *r) { return r->tokens_per_s; }
+static double pick_latency(const sb_shape_row *r) { return r->ms_per_token; }
+static double pick_quality(const sb_shape_row *r) { return r->quality; }
+
+static void plan_throughput(const sb_shape_table *t, sb_figures *out)
+{
+    static const struct {
+        const char *name, *x, *column, *label, *subject;
+        int by_knob;
+    } kinds[] = {
+        {"throughput_vs_params", "params", "PARAMS_M", "parameters (millions)", "Throughput vs parameters", 0},
+        {"throughput_vs_flops", "flops", "GFLOP_PER_TOKEN", "executed GFLOP per token",
+         "Throughput vs FLOPs per token", 0},
+        {"throughput_vs_params_by_knob", "params", "PARAMS_M", "parameters (millions)",
+         "Throughput vs parameters, by scaling knob", 1},
+        {"throughput_vs_flops_by_knob", "flops", "GFLOP_PER_TOKEN", "executed GFLOP per token",
+         "Throughput vs FLOPs per token, by scaling knob", 1},
+    };
+    char present[128];
+    knobs(t, pick_tokens, present, sizeof present);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char caption[256];
+        snprintf(caption, sizeof caption, "%s (%s mode): every measured shape, the Pareto frontier as a step line.",
+                 kinds[i].subject, t->main_mode != NULL ? t->main_mode : "no");
+        sb_figure *f = add(out, kinds[i].name, "throughput.gp", caption);
+        set(f->vars, sizeof f->vars,
+            "xcol='%s'; xlabel='%s'; frontier='frontier_%s.tsv'; by_knob=%d; knobs='%s'; subject='%s'",
+            kinds[i].column, kinds[i].label, kinds[i].x, kinds[i].by_knob, present, kinds[i].subject);
+        if (present[0] == '\0')
+            set(f->skipped, sizeof f->skipped, "no measured throughput in this run");
+    }
+}
+
+static void plan_quality(const sb_shape_table *t, sb_figures *out)
+{
+    char present[128];
+    knobs(t, pick_quality, present, sizeof present);
+    size_t before = out->count;
+    for (size_t i = 0; i < t->count; i++) {
+        const char *metric = t->rows[i].quality_metric;
+        if (out->count == SB_FIGURES_MAX - 2)
+            break; /* room for latency and roofline */
+        if (isnan(t->rows[i].quality) || metric == NULL || strspn(metric, "abcdefghijklmnopqrstuvwxyz_0123456789") !=
+                                                               strlen(metric))
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "quality_%s_vs_cost", metric);
+        bool seen = false;
+        for (size_t j = before; j < out->count; j++)
+            seen = seen || strcmp(out->items[j].name, name) == 0;
+        if (seen)
+            continue;
+        sb_quality_metric info = sb_quality_metric_info(metric);
+        char caption[256];
+        snprintf(caption, sizeof caption, "Quality (%s) vs parameters, FLOPs per token and measured seconds.", metric);
+        sb_figure *f = add(out, name, "quality.gp", caption);
+        set(f->vars, sizeof f->vars, "metric='%s'; ylabel='%s (%s%s)'; knobs='%s'", metric, metric,
+                info.unit[0] != '\0' ? info.unit : "as recorded",
+                info.higher_is_better == 1   ? ", higher is better"
+                : info.higher_is_better == 0 ? ", lower is better"
+                                             : "",
+                present);
+    }
+    if (out->count == before) {
+        sb_figure *f = add(out, "quality_vs_cost", "quality.gp", "Quality vs cost.");
+        set(f->skipped, sizeof f->skipped, "no quality figures in this run");
+    }
+}
+
+static void plan_latency(const sb_shape_table *t, sb_figures *out)
+{
+    char present[128];
+    knobs(t, pick_latency, present, sizeof present);
+    sb_figure *f = add(out, "latency_vs_depth_width", "latency.gp",
+                       "Generation latency per token (generate mode) vs depth (blocks) and width (d_model).");
+    set(f->vars, sizeof f->vars, "knobs='%s'", present);
+    if (present[0] == '\0')
+        set(f->skipped, sizeof f->skipped, "no measured generate-mode records in this run");
+}
+
+static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb_figures *out)
+{
+    sb_figure *f = add(out, "roofline", "roofline.gp",
+                       "Roofline: arithmetic intensity of each op class against the measured sgemm and "
+                       "stream-copy roofs; filled: timed rate (the whole repetition), hollow: an op class's ceiling "
+                       "(op classes are not timed apart).");
+    double sgemm, fma, bw;
+    const cJSON *sys = NULL;
+    for (size_t i = 0; i < results->count && sys == NULL; i++)
+        if (sb_record_number(results->records[i], "system.sgemm_gflops", &sgemm, NULL) == 0)
+            sys = results->records[i];
+    if (sys == NULL || sb_record_number(sys, "system.fma_gflops", &fma, NULL) != 0 ||
+        sb_record_number(sys, "system.stream_copy_gbps", &bw, NULL) != 0 || bw <= 0) {
+        set(f->skipped, sizeof f->skipped,
+            "no measured machine peaks (system.sgemm_gflops, stream_copy_gbps) in this run");
+        return;
+    }
+    /* Op classes are not timed apart (harness/record.c): those without an achieved rate are drawn at their
+     * ceiling, the roof at their intensity; `total` carries the timed rate of the whole repetition. */
+    char timed[160] = "", untimed[160] = "";
+    double lo = INFINITY, hi = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const cJSON *roof = t->rows[i].measured ? cJSON_GetObjectItemCaseSensitive(t->rows[i].main, "roofline") : NULL;
+        const cJSON *op;
+        cJSON_ArrayForEach(op, roof) {
+            double ai, achieved;
+            if (op->string == NULL || sb_record_number(op, "arithmetic_intensity", &ai, NULL) != 0 || ai <= 0)
+                continue;
+            lo = fmin(lo, ai);
+            hi = fmax(hi, ai);
+            add_word(sb_record_number(op, "achieved_gflops", &achieved, NULL) == 0 ? timed : untimed, 160, op->string);
+        }
+    }
+    if (timed[0] == '\0' && untimed[0] == '\0') {
+        set(f->skipped, sizeof f->skipped, "no roofline figures in the measured records");
+        return;
+    }
+    double ridge = sgemm / bw;
+    set(f->vars, sizeof f->vars,
+        "timed='%s'; untimed='%s'; sgemm=%.6g; fma=%.6g; bandwidth=%.6g; xmin=%.6g; xmax=%.6g", timed, untimed,
+        sgemm, fma, bw, fmin(lo, ridge) / 4, fmax(hi, ridge) * 4);
+}
+
+void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out)
+{
+    memset(out, 0, sizeof *out);
+    plan_throughput(table, out);
+    plan_quality(table, out);
+    plan_latency(table, out);
+    plan_roofline(table, results, out);
+}

@@ -1,0 +1,175 @@
+/* plots.h — what the plots/ module offers: reading a results run back and turning it into pictures and a
+ * report.
+ *
+ *   - loading results.jsonl (a run folder or a file), dotted-path access to any numeric field of a record,
+ *     published quality figures (Switch paper Table 9) attached to matching shapes by name;
+ *   - the Pareto frontier of any two fields, each minimised or maximised, in O(n log n);
+ *   - one row per shape (its main measurement plus its generation latency), shared by pictures and report;
+ *   - gnuplot pictures (the plots/ *.gp scripts; PNG and SVG) and REPORT.md / REPORT.html in the run folder.
+ *
+ * Reads results files only: depends on libc, cJSON and variants.h (for sb_error). Errors are returned as
+ * values: functions that can fail return 0 on success and -1 with a one-line message in *err.
+ */
+#ifndef SHAPEBENCH_PLOTS_H
+#define SHAPEBENCH_PLOTS_H
+
+#include "variants/variants.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define SB_PATH_MAX 4096
+
+/* ---- results files -------------------------------------------------------------------------------- */
+
+typedef struct {
+    char file[SB_PATH_MAX]; /* the results.jsonl read */
+    char dir[SB_PATH_MAX];  /* its folder: where plots/ and REPORT.* go */
+    cJSON **records;        /* one parsed object per non-empty line */
+    size_t *lines;          /* 1-based line number of each record, for messages */
+    size_t count;
+} sb_results;
+
+/* `where` is a run folder, a results.jsonl file, or a run name under results/. NULL picks the newest run
+ * under results/ (by the modification time of its results.jsonl). A missing or empty run fails with a
+ * message saying to run `make sweep PRESET=smoke` first; a line that is not a JSON object fails naming it. */
+int sb_results_load(const char *where, sb_results *out, sb_error *err);
+void sb_results_free(sb_results *results);
+
+/* The number at a dotted path (`analytic.params`, `throughput.tokens_per_s`). An object with a numeric
+ * `total` stands for it, so `analytic.flops_forward_paper` is its total. Returns 0, or -1 with *why set to
+ * "missing", "null", "not a number" or "not finite". */
+int sb_record_number(const cJSON *record, const char *path, double *out, const char **why);
+/* The string at a dotted path, or NULL. */
+const char *sb_record_string(const cJSON *record, const char *path);
+/* The `system` object of the run's first record that has one (NULL if none), and a one-line description
+ * of it for titles: "CPU model, GEMM backend + OpenBLAS core, N threads". */
+const cJSON *sb_results_system(const sb_results *results);
+void sb_results_machine(const sb_results *results, char *out, size_t size);
+/* Measured records: verdict ok, noisy or extrapolated. Skipped and failed ones carry no measurement. */
+bool sb_record_measured(const cJSON *record);
+
+/* ---- quality -------------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *metric;     /* e.g. "neg_log_perplexity" */
+    const char *unit;       /* e.g. "nats/token" */
+    int higher_is_better;   /* 1, 0, or -1 when the metric is unknown */
+} sb_quality_metric;
+
+/* What shapebench knows about a quality metric (unknown ones: unit "", higher_is_better -1). */
+sb_quality_metric sb_quality_metric_info(const char *metric);
+
+/* Reads plots/data/switch_table9_quality.tsv and sets `quality` on every record whose shape is a Table 9
+ * model and which carries no quality of its own (a measured figure wins over a published one). */
+int sb_results_attach_published_quality(sb_results *results, sb_error *err);
+
+/* Path of a file shipped in the source tree (plots/throughput.gp, plots/data/...): looked up under
+ * $SHAPEBENCH_HOME, then the folder above the running binary's folder, then the current folder. */
+int sb_plots_asset(const char *relative, char *out, size_t out_size, sb_error *err);
+
+/* ---- Pareto frontier ------------------------------------------------------------------------------ */
+
+typedef enum { SB_PARETO_MIN = 0, SB_PARETO_MAX = 1 } sb_pareto_dir;
+
+typedef struct {
+    double x, y;
+} sb_pareto_point;
+
+/* Parses "FIELD", "FIELD:min" or "FIELD:max" into field (copied) and direction (`fallback` when absent). */
+int sb_pareto_parse_axis(const char *spec, sb_pareto_dir fallback, char *field, size_t field_size,
+                         sb_pareto_dir *dir, sb_error *err);
+
+/* The non-dominated points: p dominates q when p is no worse on both axes and strictly better on one.
+ * Exact duplicates do not dominate each other, so every copy of a frontier point is on the frontier;
+ * among points with equal x only the best y survives (and vice versa). Writes the indices of the frontier
+ * points into `frontier` (room for n) in increasing numeric x, ties in input order, and their number into
+ * *count. Sort by x then one sweep: O(n log n). A NaN coordinate fails naming the point's index. */
+int sb_pareto_frontier(const sb_pareto_point *points, size_t n, sb_pareto_dir dir_x, sb_pareto_dir dir_y,
+                       size_t *frontier, size_t *count, sb_error *err);
+
+/* ---- one row per shape ---------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *shape;
+    const char *scaling;     /* base, depth, width, attention, switch, other */
+    /* The first measured record of the shape in the run's main mode (else its first record in that mode, a
+     * skip or failure to report), and likewise in generate mode; NULL when the shape has none. */
+    const cJSON *main;
+    const cJSON *generate;
+    bool measured;           /* main is a measured record */
+    double params, params_active, flops_per_token, tokens_per_s, seconds, peak_rss_bytes;
+    double ms_per_token;     /* from the generate record; NaN when none */
+    double quality;          /* NaN when none */
+    const char *quality_metric, *quality_source;
+    double layers, d_model, d_ff, d_kv, num_heads, num_experts; /* layers: encoder + decoder blocks */
+    int num_layers, num_decoder_layers;
+} sb_shape_row;
+
+typedef struct {
+    const char *main_mode;  /* the most common measured non-generate mode (forward first on ties), or NULL */
+    sb_shape_row *rows;     /* one per shape, in increasing params */
+    size_t count;
+} sb_shape_table;
+
+/* Builds the rows of a run (pointers into `results`, which must outlive the table). FLOPs per token are
+ * the executed FLOPs of the mode per token it processes: gflops_per_s * 1e9 / tokens_per_s. */
+int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_error *err);
+void sb_shape_table_free(sb_shape_table *table);
+
+/* Marks (on_frontier[i] for row i) the measured rows on the frontier of tokens/s against params
+ * (x = "params") or executed FLOPs per token (x = "flops"), every axis maximised: smaller shapes are always
+ * faster, so the question is which shape is fastest for its size, i.e. no other shape is both bigger and
+ * faster. */
+int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_frontier, sb_error *err);
+
+/* ---- pictures and report ------------------------------------------------------------------------- */
+
+#define SB_FIGURES_MAX 16
+
+typedef struct {
+    char name[64];      /* file stem under plots/: <name>.png and <name>.svg */
+    char script[32];    /* plots/<script> */
+    char vars[256];     /* extra gnuplot variables, `name='value'; ...` */
+    char caption[256];
+    char skipped[256];  /* why it is not drawn for this run; empty when it is */
+} sb_figure;
+
+typedef struct {
+    sb_figure items[SB_FIGURES_MAX];
+    size_t count;
+} sb_figures;
+
+/* The pictures a run gets, with the reason for each one that has no data. */
+void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out);
+
+/* Writes the data files under <run>/plots/data/ and runs gnuplot on each planned script, writing PNG and
+ * SVG into <run>/plots/ (gnuplot's messages go to <run>/plots/gnuplot.log). */
+int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
+                  sb_error *err);
+
+/* Writes <run>/REPORT.md and <run>/REPORT.html (images by relative path, those drawn). */
+int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
+                    sb_error *err);
+
+/* ---- the report's two renderings (doc.c): every call writes Markdown and HTML at once ------------- */
+
+typedef struct {
+    FILE *md, *html;
+    int table_columns; /* of the table being written; 0 outside one */
+    bool in_list;      /* an HTML <ul> is open */
+} sb_doc;
+
+void sb_doc_begin(sb_doc *doc, const char *title);
+void sb_doc_end(sb_doc *doc);
+void sb_doc_heading(sb_doc *doc, int level, const char *text);
+/* A paragraph (or, with bullet, one list item: consecutive items form one list). Plain text, escaped. */
+void sb_doc_text(sb_doc *doc, bool bullet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sb_doc_table(sb_doc *doc, int columns, const char *const *headers);
+void sb_doc_row(sb_doc *doc, const char *const *cells);
+void sb_doc_table_end(sb_doc *doc);
+void sb_doc_image(sb_doc *doc, const char *src, const char *caption);
+
+#endif

@@ -1,0 +1,159 @@
+/* shapes.c — one row per shape of a run: its record in the run's main mode, its generation latency, its
+ * quality; the common ground of the pictures and the report, so both show the same numbers. */
+#include "plots/plots.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double num(const cJSON *record, const char *path)
+{
+    double v;
+    return record != NULL && sb_record_number(record, path, &v, NULL) == 0 ? v : NAN;
+}
+
+static const char *mode_of(const cJSON *record)
+{
+    const char *mode = sb_record_string(record, "settings.mode");
+    return mode != NULL ? mode : "";
+}
+
+/* The mode most measured records were taken in, generate aside (its latency joins the rows separately). */
+static const char *main_mode(const sb_results *results)
+{
+    static const char *preference[] = {"forward", "encode", "train"};
+    const char *best = NULL;
+    size_t best_count = 0;
+    for (size_t p = 0; p < sizeof preference / sizeof preference[0]; p++) {
+        size_t count = 0;
+        for (size_t i = 0; i < results->count; i++)
+            count += sb_record_measured(results->records[i]) &&
+                     strcmp(mode_of(results->records[i]), preference[p]) == 0;
+        if (count > best_count) {
+            best = preference[p];
+            best_count = count;
+        }
+    }
+    return best;
+}
+
+static int by_params(const void *a, const void *b)
+{
+    const sb_shape_row *p = a, *q = b;
+    if (isnan(p->params) != isnan(q->params))
+        return isnan(p->params) ? 1 : -1;
+    if (p->params != q->params)
+        return p->params < q->params ? -1 : 1;
+    return strcmp(p->shape, q->shape);
+}
+
+static sb_shape_row *find_row(sb_shape_table *table, const char *shape)
+{
+    for (size_t i = 0; i < table->count; i++)
+        if (strcmp(table->rows[i].shape, shape) == 0)
+            return &table->rows[i];
+    return NULL;
+}
+
+/* Keeps the first measured record of a kind, else the first record of it (a skip or failure to report). */
+static void prefer(const cJSON **slot, const cJSON *record)
+{
+    if (*slot == NULL || (!sb_record_measured(*slot) && sb_record_measured(record)))
+        *slot = record;
+}
+
+static void fill(sb_shape_row *row, const sb_results *results)
+{
+    const cJSON *r = row->main != NULL ? row->main : row->generate;
+    row->measured = row->main != NULL && sb_record_measured(row->main);
+    const char *scaling = sb_record_string(r, "scaling");
+    row->scaling = scaling != NULL ? scaling : "other";
+    row->params = num(r, "analytic.params");
+    row->params_active = num(r, "analytic.params_active");
+    row->tokens_per_s = row->measured ? num(row->main, "throughput.tokens_per_s") : NAN;
+    row->flops_per_token = row->measured ? num(row->main, "throughput.gflops_per_s") * 1e9 / row->tokens_per_s : NAN;
+    row->seconds = row->measured ? num(row->main, "timing.median") : NAN;
+    row->peak_rss_bytes = row->measured ? num(row->main, "memory.peak_rss_bytes") : NAN;
+    row->ms_per_token = row->generate != NULL && sb_record_measured(row->generate)
+                            ? num(row->generate, "throughput.ms_per_token") : NAN;
+    row->num_layers = (int)num(r, "config.num_layers");
+    row->num_decoder_layers = (int)num(r, "config.num_decoder_layers");
+    row->layers = num(r, "config.num_layers") + num(r, "config.num_decoder_layers");
+    row->d_model = num(r, "config.d_model");
+    row->d_ff = num(r, "config.d_ff");
+    row->d_kv = num(r, "config.d_kv");
+    row->num_heads = num(r, "config.num_heads");
+    row->num_experts = num(r, "config.num_experts");
+    if (isnan(row->num_experts))
+        row->num_experts = 0; /* dense configs may omit the Switch keys */
+    row->quality = NAN;
+    for (size_t i = 0; i < results->count && isnan(row->quality); i++) {
+        const cJSON *q = results->records[i];
+        const char *shape = sb_record_string(q, "shape");
+        if (shape != NULL && strcmp(shape, row->shape) == 0 && !isnan(num(q, "quality.value"))) {
+            row->quality = num(q, "quality.value");
+            row->quality_metric = sb_record_string(q, "quality.metric");
+            row->quality_source = sb_record_string(q, "quality.source");
+        }
+    }
+}
+
+int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->main_mode = main_mode(results);
+    out->rows = calloc(results->count, sizeof *out->rows);
+    if (out->rows == NULL)
+        return sb_fail(err, "out of memory for %zu records", results->count);
+    for (size_t i = 0; i < results->count; i++) {
+        const cJSON *record = results->records[i];
+        const char *shape = sb_record_string(record, "shape");
+        const char *mode = mode_of(record);
+        bool is_main = out->main_mode != NULL && strcmp(mode, out->main_mode) == 0;
+        if (shape == NULL || (!is_main && strcmp(mode, "generate") != 0))
+            continue;
+        sb_shape_row *row = find_row(out, shape);
+        if (row == NULL) {
+            row = &out->rows[out->count++];
+            row->shape = shape;
+        }
+        prefer(is_main ? &row->main : &row->generate, record);
+    }
+    for (size_t i = 0; i < out->count; i++)
+        fill(&out->rows[i], results);
+    qsort(out->rows, out->count, sizeof *out->rows, by_params);
+    return 0;
+}
+
+void sb_shape_table_free(sb_shape_table *table)
+{
+    free(table->rows);
+    memset(table, 0, sizeof *table);
+}
+
+int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_frontier, sb_error *err)
+{
+    bool by_params = strcmp(x, "params") == 0;
+    sb_pareto_point *points = malloc((table->count + 1) * sizeof *points);
+    size_t *index = malloc((table->count + 1) * sizeof *index);
+    size_t *frontier = malloc((table->count + 1) * sizeof *frontier);
+    int rc = points == NULL || index == NULL || frontier == NULL ? sb_fail(err, "out of memory") : 0;
+    size_t n = 0, kept = 0;
+    for (size_t i = 0; rc == 0 && i < table->count; i++) {
+        const sb_shape_row *row = &table->rows[i];
+        on_frontier[i] = false;
+        double cost = by_params ? row->params : row->flops_per_token;
+        if (row->measured && !isnan(cost) && !isnan(row->tokens_per_s)) {
+            points[n] = (sb_pareto_point){cost, row->tokens_per_s};
+            index[n++] = i;
+        }
+    }
+    if (rc == 0)
+        rc = sb_pareto_frontier(points, n, SB_PARETO_MAX, SB_PARETO_MAX, frontier, &kept, err);
+    for (size_t k = 0; rc == 0 && k < kept; k++)
+        on_frontier[index[frontier[k]]] = true;
+    free(points);
+    free(index);
+    free(frontier);
+    return rc;
+}

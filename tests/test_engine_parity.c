@@ -1,0 +1,264 @@
+/* test_engine_parity.c — the engine against Hugging Face transformers v4.40.2 (tests/fixtures, made by
+ * T5ForConditionalGeneration / SwitchTransformersForConditionalGeneration in float32): every hidden state
+ * per layer, the encoder output, the logits, and for Switch the router logits, probabilities, choices and
+ * kept flags; both GEMM backends. Also the `forward` command writing the same arrays. */
+#include "engine/engine.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_ARRAYS 64
+
+static void *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)size + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    buf[size] = '\0';
+    fclose(f);
+    *len = (size_t)size;
+    return buf;
+}
+
+/* One array of a fixture folder, as listed in its expected.json. */
+static void *fixture_array(const char *dir, const char *key, size_t *count, size_t elem)
+{
+    char path[512];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/expected.json", dir);
+    char *text = read_file(path, &len);
+    cJSON *root = cJSON_Parse(text);
+    cJSON *entry = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "arrays"), key);
+    cr_assert_not_null(entry, "%s lists no array %s", dir, key);
+    snprintf(path, sizeof path, "%s/%s", dir, cJSON_GetObjectItemCaseSensitive(entry, "file")->valuestring);
+    size_t numel = 1;
+    const cJSON *dim = NULL;
+    cJSON_ArrayForEach(dim, cJSON_GetObjectItemCaseSensitive(entry, "shape")) numel *= (size_t)dim->valuedouble;
+    cJSON_Delete(root);
+    free(text);
+    void *data = read_file(path, &len);
+    cr_assert_eq(len, numel * elem, "%s: %zu bytes, expected %zu", path, len, numel * elem);
+    *count = numel;
+    return data;
+}
+
+static void assert_close(const char *what, const float *got, const float *ref, size_t n)
+{
+    float max_ref = 0.0f, max_diff = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        max_ref = fmaxf(max_ref, fabsf(ref[i]));
+        max_diff = fmaxf(max_diff, fabsf(got[i] - ref[i]));
+        cr_assert(isfinite(got[i]), "%s[%zu] is not finite", what, i);
+    }
+    cr_assert(max_diff <= 1e-4f * fmaxf(1.0f, max_ref), "%s: max |diff| %g > 1e-4 * max(1, %g)", what, max_diff,
+              max_ref);
+}
+
+/* What the observer saw: hidden states per layer and the routing of each sparse block. */
+typedef struct {
+    int64_t layers[2];
+    float *hidden[2]; /* (layers + 1, tokens, d_model) per stack */
+    struct {
+        char module[96];
+        int64_t tokens, experts;
+        float *logits, *prob;
+        int32_t *choice;
+        uint8_t *kept;
+    } routers[MAX_ARRAYS];
+    size_t num_routers;
+} trace;
+
+static void on_hidden(void *ctx, sb_stack stack, int64_t index, const float *h, int64_t tokens, int64_t d_model)
+{
+    trace *t = ctx;
+    memcpy(t->hidden[stack] + index * tokens * d_model, h, (size_t)(tokens * d_model) * sizeof *h);
+}
+
+static void on_router(void *ctx, const sb_router_trace *r)
+{
+    trace *t = ctx;
+    cr_assert_lt(t->num_routers, MAX_ARRAYS);
+    __typeof__(t->routers[0]) *out = &t->routers[t->num_routers++];
+    snprintf(out->module, sizeof out->module, "%s.block.%lld.layer.%d.mlp.router",
+             r->stack == SB_STACK_ENCODER ? "encoder" : "decoder", (long long)r->block,
+             r->stack == SB_STACK_ENCODER ? 1 : 2);
+    out->tokens = r->tokens;
+    out->experts = r->num_experts;
+    out->logits = malloc((size_t)(r->tokens * r->num_experts) * sizeof(float));
+    out->prob = malloc((size_t)r->tokens * sizeof(float));
+    out->choice = malloc((size_t)r->tokens * sizeof(int32_t));
+    out->kept = malloc((size_t)r->tokens);
+    memcpy(out->logits, r->logits, (size_t)(r->tokens * r->num_experts) * sizeof(float));
+    memcpy(out->prob, r->gate, (size_t)r->tokens * sizeof(float));
+    memcpy(out->choice, r->choice, (size_t)r->tokens * sizeof(int32_t));
+    for (int64_t i = 0; i < r->tokens; i++)
+        out->kept[i] = r->slot[i] >= 0;
+}
+
+static void check_fixture(const char *dir, sb_gemm_backend backend)
+{
+    sb_error err = {0};
+    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
+    sb_weights w = {0};
+    cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
+    const int64_t batch = 2, src = 16, tgt = 8, d = w.cfg.d_model;
+    size_t n = 0;
+    int32_t *input_ids = fixture_array(dir, "input_ids", &n, 4);
+    int32_t *mask = fixture_array(dir, "attention_mask", &n, 4);
+    int32_t *dec_ids = fixture_array(dir, "decoder_input_ids", &n, 4);
+    cr_assert_eq(n, (size_t)(batch * tgt));
+
+    trace t = {.layers = {w.cfg.num_layers, w.cfg.num_decoder_layers}};
+    t.hidden[0] = calloc((size_t)((t.layers[0] + 1) * batch * src * d), sizeof(float));
+    t.hidden[1] = calloc((size_t)((t.layers[1] + 1) * batch * tgt * d), sizeof(float));
+    sb_runtime *rt = NULL;
+    cr_assert_eq(sb_runtime_create(&rt, &w, batch, src, tgt, &err), 0, "%s", err.msg);
+    sb_runtime_observe(rt, &(sb_observer){on_hidden, on_router, &t});
+    cr_assert_eq(sb_encode(rt, batch, src, input_ids, mask, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_decode(rt, tgt, dec_ids, &err), 0, "%s", err.msg);
+
+    const char *names[] = {"encoder_hidden_states", "decoder_hidden_states"};
+    for (int s = 0; s < 2; s++) {
+        float *ref = fixture_array(dir, names[s], &n, 4);
+        const size_t per_layer = n / (size_t)(t.layers[s] + 1);
+        for (int64_t l = 0; l <= t.layers[s]; l++) {
+            char what[64];
+            snprintf(what, sizeof what, "%s[%lld]", names[s], (long long)l);
+            assert_close(what, t.hidden[s] + l * per_layer, ref + l * per_layer, per_layer);
+        }
+        free(ref);
+    }
+    float *ref = fixture_array(dir, "encoder_last_hidden_state", &n, 4);
+    assert_close("encoder_last_hidden_state", sb_encoder_output(rt), ref, n);
+    free(ref);
+    ref = fixture_array(dir, "logits", &n, 4);
+    assert_close("logits", sb_logits(rt), ref, n);
+    free(ref);
+
+    cr_assert_eq(t.num_routers, sb_router_stats_count(rt));
+    for (size_t r = 0; r < t.num_routers; r++) {
+        char key[160];
+        size_t m = 0;
+        snprintf(key, sizeof key, "router/%s.logits", t.routers[r].module);
+        float *logits = fixture_array(dir, key, &m, 4);
+        cr_assert_eq(m, (size_t)(t.routers[r].tokens * t.routers[r].experts));
+        assert_close(key, t.routers[r].logits, logits, m);
+        snprintf(key, sizeof key, "router/%s.prob", t.routers[r].module);
+        float *prob = fixture_array(dir, key, &m, 4);
+        assert_close(key, t.routers[r].prob, prob, m);
+        snprintf(key, sizeof key, "router/%s.choice", t.routers[r].module);
+        int32_t *choice = fixture_array(dir, key, &m, 4);
+        snprintf(key, sizeof key, "router/%s.kept", t.routers[r].module);
+        uint8_t *kept = fixture_array(dir, key, &m, 1);
+        int64_t per_expert[64] = {0};
+        for (size_t i = 0; i < m; i++) {
+            cr_assert_eq(t.routers[r].choice[i], choice[i], "%s choice[%zu]", t.routers[r].module, i);
+            cr_assert_eq(t.routers[r].kept[i], kept[i], "%s kept[%zu]", t.routers[r].module, i);
+            per_expert[choice[i]] += kept[i];
+        }
+        const sb_router_stats *st = sb_router_stats_get(rt, r);
+        cr_assert_eq(st->tokens, (int64_t)m);
+        cr_assert_eq(st->dropped, 0);
+        for (int64_t e = 0; e < t.routers[r].experts; e++)
+            cr_assert_eq(st->per_expert[e], per_expert[e], "%s per_expert[%lld]", t.routers[r].module, (long long)e);
+        free(logits), free(prob), free(choice), free(kept);
+        free(t.routers[r].logits), free(t.routers[r].prob), free(t.routers[r].choice), free(t.routers[r].kept);
+    }
+    sb_runtime_free(rt);
+    sb_weights_free(&w);
+    free(t.hidden[0]), free(t.hidden[1]), free(input_ids), free(mask), free(dec_ids);
+}
+
+Test(engine_parity, t5_eff_relu_mini_openblas)
+{
+    check_fixture("tests/fixtures/t5-eff-relu-mini", SB_GEMM_OPENBLAS);
+}
+
+Test(engine_parity, t5_eff_relu_mini_onednn)
+{
+    check_fixture("tests/fixtures/t5-eff-relu-mini", SB_GEMM_ONEDNN);
+}
+
+Test(engine_parity, switch_mini_nodrop_openblas)
+{
+    check_fixture("tests/fixtures/switch-mini-nodrop", SB_GEMM_OPENBLAS);
+}
+
+Test(engine_parity, switch_mini_nodrop_onednn)
+{
+    check_fixture("tests/fixtures/switch-mini-nodrop", SB_GEMM_ONEDNN);
+}
+
+/* `shapebench forward` writes the fixture's arrays under the fixture's names, dtypes and shapes: every array
+ * it lists (hidden states, encoder output, logits, router logits / prob / choice / kept / hf_expert_index)
+ * matches the HF reference. */
+static void check_forward_command(const char *dir, const char *gemm)
+{
+    const char *bin = getenv("SHAPEBENCH_BIN");
+    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
+    char out[] = "/tmp/sbforward.XXXXXX", cmd[2048], path[600];
+    cr_assert_not_null(mkdtemp(out));
+    snprintf(cmd, sizeof cmd, "%s forward --model %s --inputs %s --out %s --hidden-states --gemm %s --threads 2", bin,
+             dir, dir, out, gemm);
+    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    snprintf(path, sizeof path, "%s/expected.json", out);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    cJSON *root = cJSON_Parse(text);
+    const cJSON *entry = NULL;
+    size_t checked = 0;
+    cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(root, "arrays"))
+    {
+        const char *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype")->valuestring;
+        const size_t elem = strcmp(dtype, "uint8") == 0 ? 1 : 4;
+        size_t n = 0, m = 0;
+        void *ref = fixture_array(dir, entry->string, &n, elem);
+        void *got = fixture_array(out, entry->string, &m, elem);
+        cr_assert_eq(n, m, "%s: %zu elements, the fixture has %zu", entry->string, m, n);
+        if (strcmp(dtype, "float32") == 0)
+            assert_close(entry->string, got, ref, n);
+        else
+            cr_assert_eq(memcmp(got, ref, n * elem), 0, "%s differs from the fixture", entry->string);
+        free(ref), free(got);
+        checked++;
+    }
+    cr_assert_geq(checked, 4, "the forward command wrote only %zu arrays", checked);
+    cJSON_Delete(root);
+    free(text);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", out);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(engine_parity, forward_command_t5, .timeout = 60)
+{
+    check_forward_command("tests/fixtures/t5-eff-relu-mini", "onednn");
+}
+
+Test(engine_parity, forward_command_switch, .timeout = 60)
+{
+    check_forward_command("tests/fixtures/switch-mini-nodrop", "openblas");
+}
+
+/* The router fixture has 4 sparse layers; the test must see them all, so a router callback that never
+ * fires cannot pass silently. */
+Test(engine_parity, switch_fixture_has_routers)
+{
+    sb_error err = {0};
+    sb_weights w = {0};
+    cr_assert_eq(sb_checkpoint_load("tests/fixtures/switch-mini-nodrop", SB_DTYPE_F32, &w, NULL, NULL, &err), 0,
+                 "%s", err.msg);
+    sb_runtime *rt = NULL;
+    cr_assert_eq(sb_runtime_create(&rt, &w, 2, 16, 8, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_router_stats_count(rt), 4);
+    sb_runtime_free(rt);
+    sb_weights_free(&w);
+}

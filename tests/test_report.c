@@ -1,0 +1,322 @@
+/* test_report.c — pictures and report of tests/fixtures/results-small: the shape rows, the gnuplot scripts
+ * (non-empty PNG and SVG), and REPORT.md rows whose numbers were worked out by hand from the fixture. */
+#include "plots/plots.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FIXTURE "tests/fixtures/results-small/results.jsonl"
+
+/* A copy of the fixture in a fresh folder, so pictures and reports never land in the source tree. */
+static char run_dir[64];
+
+static void copy_fixture(void)
+{
+    snprintf(run_dir, sizeof run_dir, "/tmp/sb-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(run_dir));
+    char dst[128];
+    snprintf(dst, sizeof dst, "%s/results.jsonl", run_dir);
+    FILE *in = fopen(FIXTURE, "rb"), *out = fopen(dst, "wb");
+    cr_assert(in != NULL && out != NULL, "cannot copy %s (run the suite from the repository root)", FIXTURE);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+}
+
+static void remove_run(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *text = malloc((size_t)size + 1);
+    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+typedef struct {
+    sb_results results;
+    sb_shape_table table;
+    sb_figures figures;
+} run;
+
+static void load(run *r, const char *where)
+{
+    sb_error err = {{0}};
+    cr_assert_eq(sb_results_load(where, &r->results, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_results_attach_published_quality(&r->results, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_shape_table_build(&r->results, &r->table, &err), 0, "%s", err.msg);
+    sb_figures_plan(&r->table, &r->results, &r->figures);
+}
+
+static void unload(run *r)
+{
+    sb_shape_table_free(&r->table);
+    sb_results_free(&r->results);
+}
+
+static const sb_shape_row *row_named(const sb_shape_table *t, const char *shape)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (strcmp(t->rows[i].shape, shape) == 0)
+            return &t->rows[i];
+    cr_assert_fail("no row for %s", shape);
+    return NULL;
+}
+
+TestSuite(report, .init = copy_fixture, .fini = remove_run);
+
+Test(report, one_row_per_shape_with_generation_and_quality_joined)
+{
+    run r;
+    load(&r, run_dir);
+    cr_assert_str_eq(r.table.main_mode, "forward");
+    cr_assert_eq(r.table.count, 13, "16 records, 13 shapes; got %zu", r.table.count);
+    const sb_shape_row *nl16 = row_named(&r.table, "t5-efficient-small-nl16");
+    cr_assert(nl16->measured);
+    cr_assert_float_eq(nl16->ms_per_token, 7.9, 1e-9);
+    cr_assert_float_eq(nl16->quality, -1.80, 1e-9);
+    cr_assert_eq(nl16->layers, 32);
+    const sb_shape_row *v11 = row_named(&r.table, "t5-v1_1-base");
+    cr_assert_float_eq(v11->quality, -1.556, 1e-9, "Table 9 figure not attached");
+    cr_assert(strstr(v11->quality_source, "Table 9") != NULL);
+    const sb_shape_row *skipped = row_named(&r.table, "switch-base-256");
+    cr_assert(!skipped->measured);
+    cr_assert(isnan(skipped->tokens_per_s));
+    /* rows in increasing params */
+    for (size_t i = 1; i < r.table.count; i++)
+        cr_assert(r.table.rows[i - 1].params <= r.table.rows[i].params);
+    unload(&r);
+}
+
+Test(report, throughput_frontier_against_params)
+{
+    run r;
+    load(&r, run_dir);
+    bool on[16];
+    sb_error err = {{0}};
+    cr_assert_eq(sb_shape_frontier(&r.table, "params", on, &err), 0, "%s", err.msg);
+    /* No other shape both bigger and faster (tokens/s by params, in the fixture's numbers). */
+    const char *expected[] = {"t5-efficient-tiny",       "t5-efficient-small", "t5-efficient-small-ff6000",
+                              "t5-efficient-base-dm512", "t5-efficient-base",  "switch-base-8",
+                              "switch-base-16"};
+    size_t found = 0;
+    for (size_t i = 0; i < r.table.count; i++) {
+        bool want = false;
+        for (size_t k = 0; k < 7; k++)
+            want = want || strcmp(r.table.rows[i].shape, expected[k]) == 0;
+        cr_assert_eq(on[i], want, "%s", r.table.rows[i].shape);
+        found += on[i];
+    }
+    cr_assert_eq(found, 7);
+    unload(&r);
+}
+
+static bool have_gnuplot(void)
+{
+    return system("command -v gnuplot >/dev/null 2>&1") == 0;
+}
+
+static void assert_nonempty(const char *path)
+{
+    struct stat st;
+    cr_assert(stat(path, &st) == 0 && st.st_size > 1000, "%s missing or nearly empty", path);
+}
+
+Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
+{
+    if (!have_gnuplot())
+        cr_skip_test("gnuplot is not installed: `make deps` installs it (gnuplot-nox)");
+    run r;
+    load(&r, run_dir);
+    sb_error err = {{0}};
+    cr_assert_eq(sb_plots_draw(&r.results, &r.table, &r.figures, &err), 0, "%s", err.msg);
+    const char *names[] = {"throughput_vs_params", "throughput_vs_flops", "throughput_vs_params_by_knob",
+                           "throughput_vs_flops_by_knob", "quality_neg_log_perplexity_vs_cost",
+                           "latency_vs_depth_width", "roofline"};
+    cr_assert_eq(r.figures.count, 7);
+    for (size_t i = 0; i < 7; i++) {
+        cr_assert_str_eq(r.figures.items[i].name, names[i]);
+        cr_assert_str_empty(r.figures.items[i].skipped, "%s: %s", names[i], r.figures.items[i].skipped);
+        char path[256];
+        snprintf(path, sizeof path, "%s/plots/%s.png", run_dir, names[i]);
+        assert_nonempty(path);
+        snprintf(path, sizeof path, "%s/plots/%s.svg", run_dir, names[i]);
+        assert_nonempty(path);
+    }
+    /* The frontier step line's data in increasing params (millions). */
+    char path[256];
+    snprintf(path, sizeof path, "%s/plots/data/frontier_params.tsv", run_dir);
+    char *front = slurp(path);
+    cr_assert(strstr(front, "15.5707\t9000\tt5-efficient-tiny\n60.5066\t4000\tt5-efficient-small\n"
+                            "110.838\t3400\tt5-efficient-small-ff6000\n148.603\t2300\tt5-efficient-base-dm512\n"
+                            "222.904\t1200\tt5-efficient-base\n619.339\t1100\tswitch-base-8\n"
+                            "1072.4\t1040\tswitch-base-16\n") != NULL,
+              "%s", front);
+    free(front);
+    cr_assert_eq(sb_report_write(&r.results, &r.table, &r.figures, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/REPORT.html", run_dir);
+    char *html = slurp(path);
+    cr_assert(strstr(html, "<img src=\"plots/throughput_vs_params.png\"") != NULL);
+    cr_assert(strstr(html, "<img src=\"plots/roofline.png\"") != NULL);
+    free(html);
+    unload(&r);
+}
+
+static char *report_md(run *r)
+{
+    sb_error err = {{0}};
+    cr_assert_eq(sb_report_write(&r->results, &r->table, &r->figures, &err), 0, "%s", err.msg);
+    char path[128];
+    snprintf(path, sizeof path, "%s/REPORT.md", run_dir);
+    return slurp(path);
+}
+
+#define HAS(text, needle) cr_assert(strstr(text, needle) != NULL, "missing: %s\n---\n%s", needle, text)
+
+Test(report, family_tables)
+{
+    run r;
+    load(&r, run_dir);
+    char *md = report_md(&r);
+    HAS(md, "### Depth sweep (nl / el / dl)");
+    /* 133,932,544 params; executed FLOPs per token 2*(128*enc + 32*dec + 32*V*d)/160 = 0.114 GFLOP; 560 MiB. */
+    HAS(md, "| t5-efficient-small-nl16 | 16/16 | 512 | 2048 | 8 x 64 | 133.9 | 0.114 | 1700.0 | 7.90 | 560 | ok |");
+    HAS(md, "| t5-efficient-base-dm512 | 12/12 | 512 | 3072 | 12 x 64 | 148.6 | 0.127 | 2300.0 | 5.20 | 610 | ok |");
+    HAS(md, "| t5-efficient-base | 12/12 | 768 | 3072 | 12 x 64 | 222.9 | 0.191 | 1200.0 | — | 950 | extrapolated |");
+    HAS(md, "### Attention sweep (kv / nh / skv)");
+    HAS(md, "| t5-efficient-small-kv128 | 6/6 | 512 | 2048 | 8 x 128 | 79.4 |");
+    HAS(md, "| switch-base-256 | 12/12 | 768 | 3072 | 12 x 64 | 14664.2 | — | — | — | — | "
+            "skipped: estimated 56.3 GiB exceeds the 32 GiB memory budget |");
+    HAS(md, "| switch-base-256 | forward | skipped | estimated 56.3 GiB exceeds the 32 GiB memory budget |");
+    HAS(md, "| t5-efficient-base | forward | extrapolated | timed at 1 and 2 encoder blocks, 1 and 2 decoder blocks;");
+    HAS(md, "CPU: Fixture CPU 3.0GHz, 8 logical cores, 4 threads used");
+    HAS(md, "OpenBLAS core Haswell");
+    free(md);
+    unload(&r);
+}
+
+Test(report, deep_narrow_vs_wide_pairs_and_finding)
+{
+    run r;
+    load(&r, run_dir);
+    char *md = report_md(&r);
+    /* params 133.9 M vs 148.6 M (ratio 1.11); speed 1700 / 2300 = 0.74; quality -1.80 - (-1.85) = +0.05. */
+    HAS(md, "| t5-efficient-small-nl16 (16/16 blocks, d_model 512) | t5-efficient-base-dm512 (12/12 blocks, "
+            "d_model 512) | 133.9 | 148.6 | 1700.0 | 2300.0 | 0.74 | +0.050 nats/token neg_log_perplexity |");
+    /* At matched FLOPs also small-el16 vs small-ff6000 (0.0972 GFLOP/token each): 2600 / 3400 = 0.76. */
+    HAS(md, "| t5-efficient-small-el16 (16/6 blocks, d_model 512) | t5-efficient-small-ff6000 (6/6 blocks, "
+            "d_model 512) | 0.097 | 0.097 | 2600.0 | 3400.0 | 0.76 | — |");
+    HAS(md, "a deeper-narrower shape ran at 0.74x the tokens/s of the wider one (median of 1 pair, range 0.74x to "
+            "0.74x) at matched parameter count, and at 0.75x the tokens/s of the wider one (median of 2 pairs, "
+            "range 0.74x to 0.76x) at matched FLOPs per token: at equal size the wider shapes are faster on this "
+            "machine.");
+    /* Bigger-and-faster frontier: by params tiny, small, ff6000, dm512, base, switch-8/16; by FLOPs per token
+     * the switch shapes tie with t5-efficient-base (one expert per token) and lose to it on speed. */
+    HAS(md, "base 3 of 4 (3 of 4), straddling it; depth 0 of 2 (0 of 2), below the frontier; "
+            "width 2 of 2 (2 of 2), on the frontier; attention 0 of 2 (0 of 2), below the frontier; "
+            "switch 2 of 2 (0 of 2), on the frontier.");
+    HAS(md, "the deeper shape differs by +0.050 nats/token on average and is better in 1 of them.");
+    free(md);
+    unload(&r);
+}
+
+Test(report, dense_vs_switch_and_quality)
+{
+    run r;
+    load(&r, run_dir);
+    char *md = report_md(&r);
+    /* switch-base-8: 619.3 M total, 223.0 M active (one expert per sparse block), 1100 / 1200 = 0.92 of dense. */
+    HAS(md, "speed relative to t5-efficient-base.");
+    HAS(md, "| t5-efficient-base | 0 | 222.9 | 222.9 | 1200.0 | 1.00 | 950 | extrapolated |");
+    HAS(md, "| switch-base-8 | 8 | 619.3 | 223.0 | 1100.0 | 0.92 | 2400 | ok |");
+    HAS(md, "| switch-base-16 | 16 | 1072.4 | 223.1 | 1040.0 | 0.87 | 4200 | ok |");
+    HAS(md, "| switch-base-256 | 256 | 14664.2 | 225.3 | — | — | — | skipped: estimated 56.3 GiB");
+    HAS(md, "| t5-v1_1-base | neg_log_perplexity | -1.556 nats/token | Switch Transformers");
+    free(md);
+    unload(&r);
+}
+
+Test(report, run_without_quality_says_so)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/results.jsonl", run_dir);
+    char *all = slurp(path);
+    FILE *f = fopen(path, "w");
+    fwrite(all, 1, strcspn(all, "\n") + 1, f); /* t5-efficient-tiny alone */
+    fclose(f);
+    free(all);
+    run r;
+    load(&r, run_dir);
+    bool skipped = false;
+    for (size_t i = 0; i < r.figures.count; i++)
+        if (strcmp(r.figures.items[i].name, "quality_vs_cost") == 0)
+            skipped = strcmp(r.figures.items[i].skipped, "no quality figures in this run") == 0;
+    cr_assert(skipped, "quality picture not skipped");
+    char *md = report_md(&r);
+    HAS(md, "No quality figures in this run.");
+    HAS(md, "Quality vs cost. Not drawn: no quality figures in this run.");
+    HAS(md, "No Switch shapes in this run.");
+    HAS(md, "no deep/wide pair is matched");
+    free(md);
+    unload(&r);
+}
+
+Test(report, empty_run_says_what_to_run_first)
+{
+    run r;
+    sb_error err = {{0}};
+    char empty[128];
+    snprintf(empty, sizeof empty, "%s/empty", run_dir);
+    cr_assert_eq(mkdir(empty, 0777), 0);
+    cr_assert_eq(sb_results_load(empty, &r.results, &err), -1, "an empty folder loaded");
+    cr_assert(strstr(err.msg, "make sweep PRESET=smoke") != NULL, "%s", err.msg);
+
+    const char *bin = getenv("SHAPEBENCH_BIN");
+    if (bin == NULL)
+        cr_skip_test("SHAPEBENCH_BIN is not set: run the suite with `make test`");
+    char cmd[512], errfile[128];
+    snprintf(errfile, sizeof errfile, "%s/stderr.txt", run_dir);
+    snprintf(cmd, sizeof cmd, "'%s' plots --run '%s/nothing-here' 2>'%s'", bin, run_dir, errfile);
+    int status = system(cmd);
+    cr_assert_eq(WEXITSTATUS(status), 1);
+    char *text = slurp(errfile);
+    HAS(text, "shapebench plots: ");
+    HAS(text, "make sweep PRESET=smoke");
+    free(text);
+}
+
+Test(report, plots_command_writes_pictures_and_report)
+{
+    const char *bin = getenv("SHAPEBENCH_BIN");
+    if (bin == NULL)
+        cr_skip_test("SHAPEBENCH_BIN is not set: run the suite with `make test`");
+    if (!have_gnuplot())
+        cr_skip_test("gnuplot is not installed: `make deps` installs it (gnuplot-nox)");
+    char cmd[512], path[256];
+    snprintf(cmd, sizeof cmd, "'%s' plots --run '%s' >/dev/null", bin, run_dir);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+    snprintf(path, sizeof path, "%s/plots/latency_vs_depth_width.svg", run_dir);
+    assert_nonempty(path);
+    snprintf(path, sizeof path, "%s/REPORT.md", run_dir);
+    assert_nonempty(path);
+}

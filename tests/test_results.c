@@ -1,0 +1,234 @@
+/* test_results.c — results files: append and reload, torn-line repair, refusals (bad lines, schema
+ * versions), a full disk (file-size limit) leaving earlier records intact, CSV and Markdown views, merge. */
+#include "harness/harness.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/shapebench-results-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq(system(command), 0);
+}
+
+TestSuite(results, .init = make_dir, .fini = remove_dir);
+
+/* A minimal record: the fields the results layer reads (key, schema version) and a payload. */
+static cJSON *record(const char *key, int version, size_t payload)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "schema_version", version);
+    cJSON_AddStringToObject(r, "key", key);
+    char *pad = malloc(payload + 1);
+    memset(pad, 'x', payload);
+    pad[payload] = '\0';
+    cJSON_AddStringToObject(r, "payload", pad);
+    free(pad);
+    return r;
+}
+
+static void append(sb_results *r, const char *key)
+{
+    sb_error err;
+    cr_assert_eq(sb_results_append(r, record(key, SB_SCHEMA_VERSION, 10), &err), 0, "%s", err.msg);
+}
+
+static void write_text(const char *name, const char *text, const char *mode)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, mode);
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static off_t file_size(const char *name)
+{
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static int warnings;
+static void count_warning(void *ctx, const char *message)
+{
+    (void)ctx;
+    (void)message;
+    warnings++;
+}
+
+Test(results, append_then_reopen_resumes)
+{
+    sb_results r;
+    sb_error err;
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    append(&r, "a");
+    append(&r, "b");
+    cr_expect(sb_results_has(&r, "a"));
+    sb_results_close(&r);
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(r.existing.count, 2);
+    cr_expect(sb_results_has(&r, "b"));
+    cr_expect_not(sb_results_has(&r, "c"));
+    sb_results_close(&r);
+}
+
+Test(results, torn_last_line_is_cut_with_a_warning)
+{
+    sb_results r;
+    sb_error err;
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    append(&r, "a");
+    sb_results_close(&r);
+    off_t whole = file_size("results.jsonl");
+    write_text("results.jsonl", "{\"schema_version\":1,\"key\":\"b\",\"pay", "a"); /* killed mid-write */
+    sb_record_set loaded;
+    warnings = 0;
+    cr_assert_eq(sb_records_load(dir, &loaded, count_warning, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(loaded.count, 1);
+    cr_expect_eq(warnings, 1);
+    sb_record_set_free(&loaded);
+    warnings = 0;
+    cr_assert_eq(sb_results_open(&r, dir, count_warning, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(warnings, 1);
+    cr_expect_eq(file_size("results.jsonl"), whole, "the torn line is cut off the file");
+    append(&r, "b");
+    sb_results_close(&r);
+    cr_assert_eq(sb_records_load(dir, &loaded, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(loaded.count, 2);
+    sb_record_set_free(&loaded);
+}
+
+Test(results, a_bad_line_in_the_middle_is_refused)
+{
+    write_text("results.jsonl", "{\"schema_version\":1,\"key\":\"a\"}\nnot json\n{\"schema_version\":1,\"key\":\"b\"}\n", "w");
+    sb_results r;
+    sb_error err;
+    cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1);
+    cr_expect(strstr(err.msg, "line 2") != NULL, "%s", err.msg);
+}
+
+Test(results, another_schema_version_is_refused)
+{
+    write_text("results.jsonl", "{\"schema_version\":99,\"key\":\"a\"}\n", "w");
+    sb_results r;
+    sb_error err;
+    cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1);
+    cr_expect(strstr(err.msg, "schema version 99") != NULL, "%s", err.msg);
+}
+
+Test(results, unwritable_dir_names_the_path)
+{
+    write_text("file", "x", "w"); /* a regular file where a folder is needed: fails even as root */
+    char out[128];
+    snprintf(out, sizeof out, "%s/file/run", dir);
+    sb_results r;
+    sb_error err;
+    cr_expect_eq(sb_results_open(&r, out, NULL, NULL, &err), -1);
+    cr_expect(strstr(err.msg, "/file") != NULL, "%s", err.msg);
+}
+
+/* A full disk, simulated by a file-size limit in a child: the append fails with the path named, and the
+ * file holds exactly the earlier records, no partial line. */
+Test(results, full_disk_keeps_earlier_records)
+{
+    sb_results r;
+    sb_error err;
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    append(&r, "a");
+    sb_results_close(&r);
+    off_t before = file_size("results.jsonl");
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {(rlim_t)before + 100, (rlim_t)before + 100};
+        sb_results c;
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0 || sb_results_open(&c, dir, NULL, NULL, &err) != 0)
+            _exit(2);
+        int rc = sb_results_append(&c, record("b", SB_SCHEMA_VERSION, 4096), &err);
+        bool named = strstr(err.msg, "results.jsonl") != NULL && strstr(err.msg, "too large") != NULL;
+        _exit(rc == -1 && named ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the append must fail naming the file");
+    cr_expect_eq(file_size("results.jsonl"), before, "no partial line is left behind");
+    sb_record_set loaded;
+    cr_assert_eq(sb_records_load(dir, &loaded, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(loaded.count, 1);
+    sb_record_set_free(&loaded);
+}
+
+Test(results, csv_quotes_and_flattens)
+{
+    sb_record_set s = {0};
+    cJSON *r = record("k,1", SB_SCHEMA_VERSION, 1);
+    cJSON *t = cJSON_AddObjectToObject(r, "timing");
+    cJSON_AddNumberToObject(t, "median", 0.25);
+    sb_error err;
+    cr_assert_eq(sb_record_set_add(&s, r, &err), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    cr_assert_eq(sb_records_write_csv(&s, path, &err), 0, "%s", err.msg);
+    FILE *f = fopen(path, "r");
+    char header[2048], row[2048];
+    cr_assert(fgets(header, sizeof header, f) && fgets(row, sizeof row, f));
+    fclose(f);
+    cr_expect(strncmp(header, "key,run,shape,", 14) == 0, "%s", header);
+    cr_expect(strncmp(row, "\"k,1\",", 6) == 0, "%s", row);
+    cr_expect(strstr(row, ",0.25,") != NULL, "%s", row);
+    sb_record_set_free(&s);
+}
+
+Test(results, merge_dedupes_and_refuses_mixed_versions)
+{
+    char a[128], b[128], c[128], out[128];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(c, sizeof c, "%s/c", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    sb_results r;
+    sb_error err;
+    const char *keys[2][2] = {{"x", "y"}, {"y", "z"}};
+    const char *dirs[2] = {a, b};
+    for (int d = 0; d < 2; d++) {
+        cr_assert_eq(sb_results_open(&r, dirs[d], NULL, NULL, &err), 0, "%s", err.msg);
+        append(&r, keys[d][0]);
+        append(&r, keys[d][1]);
+        sb_results_close(&r);
+    }
+    size_t written = 0;
+    cr_assert_eq(sb_results_merge(dirs, 2, out, &written, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(written, 3);
+    sb_record_set merged;
+    cr_assert_eq(sb_records_load(out, &merged, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(merged.count, 3);
+    sb_record_set_free(&merged);
+
+    cr_assert_eq(mkdir(c, 0777), 0);
+    snprintf(out, sizeof out, "c/results.jsonl");
+    write_text(out, "{\"schema_version\":2,\"key\":\"w\"}\n", "w");
+    const char *mixed[2] = {a, c};
+    snprintf(out, sizeof out, "%s/out2", dir);
+    cr_expect_eq(sb_results_merge(mixed, 2, out, &written, NULL, NULL, &err), -1);
+    cr_expect(strstr(err.msg, "schema versions differ") != NULL, "%s", err.msg);
+}

@@ -1,0 +1,200 @@
+/* test_stats.c — timing statistics against hand-computed values: median, two-pass stddev, CV, the
+ * order-statistic interval for the median, the noisy verdict, and the Mann-Whitney U test. */
+#include "harness/harness.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+
+#define EPS 1e-9
+
+Test(stats, odd_count)
+{
+    const double x[] = {3, 1, 2, 5, 4};
+    sb_stats s = sb_stats_compute(x, 5);
+    cr_assert_eq(s.n, 5);
+    cr_assert_float_eq(s.median, 3.0, EPS);
+    cr_assert_float_eq(s.mean, 3.0, EPS);
+    cr_assert_float_eq(s.stddev, sqrt(2.5), EPS); /* squared deviations 10, over n - 1 = 4 */
+    cr_assert_float_eq(s.cv, sqrt(2.5) / 3.0, EPS);
+    cr_assert_float_eq(s.min, 1.0, EPS);
+    cr_assert_float_eq(s.max, 5.0, EPS);
+}
+
+Test(stats, even_count)
+{
+    const double x[] = {9, 2, 4, 5, 4, 7, 4, 5};
+    sb_stats s = sb_stats_compute(x, 8);
+    cr_assert_float_eq(s.median, 4.5, EPS);
+    cr_assert_float_eq(s.mean, 5.0, EPS);
+    cr_assert_float_eq(s.stddev, sqrt(32.0 / 7.0), EPS); /* 9+1+1+1+0+0+4+16 = 32 */
+    cr_assert_float_eq(s.cv, sqrt(32.0 / 7.0) / 5.0, EPS);
+    cr_assert_float_eq(s.min, 2.0, EPS);
+    cr_assert_float_eq(s.max, 9.0, EPS);
+}
+
+/* One-pass sum(x^2) - n mean^2 loses every digit here; two passes give the exact 30. */
+Test(stats, large_nearly_equal_values)
+{
+    const double x[] = {1e9 + 4, 1e9 + 7, 1e9 + 13, 1e9 + 16};
+    sb_stats s = sb_stats_compute(x, 4);
+    cr_assert_float_eq(s.stddev, sqrt(30.0), 1e-6);
+}
+
+Test(stats, single_and_empty)
+{
+    const double one = 0.25;
+    sb_stats s = sb_stats_compute(&one, 1);
+    cr_assert_float_eq(s.median, 0.25, EPS);
+    cr_assert_float_eq(s.stddev, 0.0, EPS);
+    cr_assert_not(s.ci95_exact);
+    s = sb_stats_compute(NULL, 0);
+    cr_assert(isnan(s.median) && isnan(s.mean) && isnan(s.cv));
+}
+
+/* The binomial CDF by exact integer counting, independent of the library's log-gamma sum. */
+static void reference_ranks(size_t n, size_t *lo, size_t *hi, double *coverage)
+{
+    uint64_t c = 1, below = 0; /* c = C(n, i) */
+    *lo = 0;
+    for (size_t k = 1; 2 * k <= n + 1; k++) {
+        below += c; /* P(B <= k-1) * 2^n */
+        c = c * (n - (k - 1)) / k;
+        double cov = 1.0 - 2.0 * (double)below / ldexp(1.0, (int)n);
+        if (cov < 0.95)
+            break;
+        *lo = k;
+        *coverage = cov;
+    }
+    *hi = n - *lo + 1;
+}
+
+Test(stats, median_ci_ranks_match_binomial)
+{
+    const size_t ns[] = {10, 30};
+    const size_t expect_lo[] = {2, 10}; /* coverage 0.978515625 and 0.957226 */
+    for (size_t i = 0; i < 2; i++) {
+        size_t lo, hi, rlo, rhi;
+        double cov, rcov = 0;
+        cr_assert(sb_median_ci_ranks(ns[i], &lo, &hi, &cov));
+        reference_ranks(ns[i], &rlo, &rhi, &rcov);
+        cr_assert_eq(lo, rlo, "n=%zu: lo %zu, binomial says %zu", ns[i], lo, rlo);
+        cr_assert_eq(hi, rhi);
+        cr_assert_eq(lo, expect_lo[i]);
+        cr_assert_eq(hi, ns[i] - expect_lo[i] + 1);
+        cr_assert_float_eq(cov, rcov, 1e-9);
+        cr_assert_geq(cov, 0.95);
+    }
+}
+
+Test(stats, median_ci_small_n)
+{
+    size_t lo, hi;
+    double cov;
+    cr_assert(sb_median_ci_ranks(6, &lo, &hi, &cov)); /* 1 - 2/64 = 0.96875 */
+    cr_assert_eq(lo, 1);
+    cr_assert_eq(hi, 6);
+    cr_assert_float_eq(cov, 0.96875, EPS);
+    cr_assert_not(sb_median_ci_ranks(5, &lo, &hi, &cov)); /* 1 - 2/32 = 0.9375 < 0.95 */
+    cr_assert_eq(lo, 1);
+    cr_assert_eq(hi, 5);
+    cr_assert_float_eq(cov, 0.9375, EPS);
+}
+
+Test(stats, median_ci_values)
+{
+    const double x[] = {7, 3, 10, 1, 9, 2, 8, 4, 6, 5};
+    sb_stats s = sb_stats_compute(x, 10);
+    cr_assert(s.ci95_exact);
+    cr_assert_float_eq(s.ci95_lo, 2.0, EPS);
+    cr_assert_float_eq(s.ci95_hi, 9.0, EPS);
+    const double few[] = {4, 1, 3};
+    s = sb_stats_compute(few, 3);
+    cr_assert_not(s.ci95_exact);
+    cr_assert_float_eq(s.ci95_lo, 1.0, EPS);
+    cr_assert_float_eq(s.ci95_hi, 4.0, EPS);
+}
+
+Test(stats, noisy_verdict)
+{
+    const double steady[] = {1.00, 1.01, 0.99, 1.00, 1.02};
+    const double noisy[] = {1.0, 1.2, 0.8, 1.1, 0.9};
+    sb_stats s = sb_stats_compute(steady, 5);
+    cr_assert_not(sb_stats_noisy(&s), "cv %g", s.cv);
+    s = sb_stats_compute(noisy, 5);
+    cr_assert(sb_stats_noisy(&s), "cv %g", s.cv);
+}
+
+/* U = 17 (pairs with a > b); exact two-sided p = 2 * 7 / 126 by enumerating all C(9, 4) splits. */
+Test(stats, mann_whitney_exact)
+{
+    const double a[] = {19, 22, 16, 29, 24}, b[] = {20, 11, 17, 12};
+    double u, p;
+    cr_assert_eq(sb_mann_whitney(a, 5, b, 4, &u, &p, NULL), 0);
+    cr_assert_float_eq(u, 17.0, EPS);
+    cr_assert_float_eq(p, 14.0 / 126.0, 1e-12);
+    cr_assert_eq(sb_mann_whitney(b, 4, a, 5, &u, &p, NULL), 0); /* symmetric */
+    cr_assert_float_eq(u, 3.0, EPS);
+    cr_assert_float_eq(p, 14.0 / 126.0, 1e-12);
+}
+
+/* Brute-force check of the exact distribution: every split of 1..8 into 4 + 4, U counted pairwise. */
+Test(stats, mann_whitney_exact_matches_enumeration)
+{
+    const double a[] = {1, 2, 4, 7}, b[] = {3, 5, 6, 8}; /* U = 0+0+1+3 = 4 */
+    int le = 0, ge = 0, total = 0;
+    for (unsigned mask = 0; mask < 256; mask++) {
+        if (__builtin_popcount(mask) != 4)
+            continue;
+        int u = 0;
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 8; j++)
+                u += ((mask >> i) & 1) && !((mask >> j) & 1) && i > j;
+        total++;
+        le += u <= 4;
+        ge += u >= 4;
+    }
+    double u, p;
+    cr_assert_eq(sb_mann_whitney(a, 4, b, 4, &u, &p, NULL), 0);
+    cr_assert_float_eq(u, 4.0, EPS);
+    cr_assert_float_eq(p, fmin(1.0, 2.0 * fmin(le, ge) / total), 1e-12);
+}
+
+/* Ties force the normal approximation: tie term sum(t^3 - t) = 156, variance 12*13/12 * (26 - 156/600)
+ * = 334.62, z = (|32.5 - 78| - 0.5) / sqrt(334.62), p = erfc(z / sqrt 2) = 0.0138934. */
+Test(stats, mann_whitney_normal_with_ties)
+{
+    const double a[] = {1, 2, 2, 3, 3, 3, 4, 5, 6, 7, 7, 8};
+    const double b[] = {3, 4, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12};
+    double u, p;
+    cr_assert_eq(sb_mann_whitney(a, 12, b, 13, &u, &p, NULL), 0);
+    cr_assert_float_eq(u, 32.5, EPS);
+    cr_assert_float_eq(p, 0.013893381596407182, 1e-9);
+}
+
+Test(stats, mann_whitney_degenerate)
+{
+    const double same[] = {1, 1, 1};
+    double u, p;
+    sb_error err = {0};
+    cr_assert_eq(sb_mann_whitney(same, 3, same, 3, &u, &p, NULL), 0);
+    cr_assert_float_eq(p, 1.0, EPS);
+    cr_assert_eq(sb_mann_whitney(same, 0, same, 3, &u, &p, &err), -1);
+    cr_assert_neq(err.msg[0], '\0');
+}
+
+Test(stats, timing_json)
+{
+    const double x[] = {0.3, 0.1, 0.2};
+    sb_stats s = sb_stats_compute(x, 3);
+    cJSON *o = sb_stats_to_json(&s, x);
+    cr_assert_not_null(o);
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "unit")->valuestring, "s");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "samples")), 3);
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "median")->valuedouble, 0.2, EPS);
+    cJSON *ci = cJSON_GetObjectItem(o, "ci95_median");
+    cr_assert_eq(cJSON_GetArraySize(ci), 2);
+    cr_assert_float_eq(cJSON_GetArrayItem(ci, 0)->valuedouble, 0.1, EPS);
+    cr_assert_float_eq(cJSON_GetArrayItem(ci, 1)->valuedouble, 0.3, EPS);
+    cJSON_Delete(o);
+}

@@ -1,0 +1,126 @@
+/* test_sysinfo.c — the system description is complete, the measured peaks are plausible, the per-machine
+ * cache round-trips, and the roofline / MFU helpers classify as the ridge point says. */
+#include "harness/harness.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Small enough for well under a second, big enough to exercise every path. */
+static const sb_peak_sizes tiny = {.sgemm_n = 128, .stream_bytes = 4 << 20, .fma_seconds = 0.03, .reps = 3};
+
+Test(sysinfo, every_field_present)
+{
+    sb_sysinfo s;
+    sb_error err = {0};
+    cr_assert_eq(sb_sysinfo_collect(&s, &err), 0, "%s", err.msg);
+    const char *strings[] = {s.cpu_model, s.gemm_backend, s.gemm_version, s.openblas_core, s.compiler,
+                             s.build_flags, s.git_commit, s.date};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        cr_assert_neq(strings[i][0], '\0', "field %zu empty", i);
+    cr_assert_geq(s.logical_cores, 1);
+    cr_assert_geq(s.threads, 1);
+    cr_assert_geq(s.openblas_threads, 1);
+    cr_assert_geq(s.load_average[0], 0.0);
+    int y, mo, d, h, mi, sec;
+    char z;
+    cr_assert_eq(sscanf(s.date, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &z), 7, "date %s", s.date);
+    cr_assert_eq(z, 'Z');
+    if (access(".git", F_OK) == 0) /* tests run from the repository root */
+        cr_assert_str_neq(s.git_commit, "unknown");
+}
+
+Test(sysinfo, json_has_the_schema_fields)
+{
+    sb_sysinfo s;
+    cr_assert_eq(sb_sysinfo_collect(&s, NULL), 0);
+    sb_peaks p = {.sgemm_gflops = 100, .fma_gflops = 200, .stream_copy_gbps = 10};
+    cJSON *o = sb_sysinfo_to_json(&s, &p);
+    cr_assert_not_null(o);
+    const char *keys[] = {"cpu_model", "cpu_flags", "logical_cores", "threads", "gemm_backend", "gemm_version",
+                          "openblas_core", "compiler", "build_flags", "git_commit", "date", "load_average",
+                          "sgemm_gflops", "fma_gflops", "stream_copy_gbps"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_not_null(cJSON_GetObjectItem(o, keys[i]), "missing %s", keys[i]);
+    cr_assert(cJSON_IsArray(cJSON_GetObjectItem(o, "cpu_flags")));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "load_average")), 3);
+    cJSON_Delete(o);
+    o = sb_sysinfo_to_json(&s, NULL);
+    cr_assert_null(cJSON_GetObjectItem(o, "sgemm_gflops"));
+    cJSON_Delete(o);
+}
+
+Test(peaks, tiny_measurement_is_plausible)
+{
+    sb_peaks p;
+    sb_error err = {0};
+    cr_assert_eq(sb_peaks_measure(&tiny, &p, &err), 0, "%s", err.msg);
+    /* Anything that runs at all does more than 0.1 GFLOP/s and 0.1 GB/s, and no CPU of today reaches
+     * 100 TFLOP/s or 10 TB/s. */
+    cr_assert(p.sgemm_gflops > 0.1 && p.sgemm_gflops < 1e5, "sgemm %g GFLOP/s", p.sgemm_gflops);
+    cr_assert(p.fma_gflops > 0.1 && p.fma_gflops < 1e5, "fma %g GFLOP/s", p.fma_gflops);
+    cr_assert(p.stream_copy_gbps > 0.1 && p.stream_copy_gbps < 1e4, "copy %g GB/s", p.stream_copy_gbps);
+    cr_assert_not(p.from_cache);
+    cr_assert_eq(p.sgemm_n, 128);
+}
+
+Test(peaks, bad_sizes_are_refused)
+{
+    sb_peak_sizes z = tiny;
+    z.reps = 0;
+    sb_peaks p;
+    sb_error err = {0};
+    cr_assert_eq(sb_peaks_measure(&z, &p, &err), -1);
+    cr_assert(strstr(err.msg, "repetitions") != NULL, "%s", err.msg);
+}
+
+Test(peaks, cache_round_trip)
+{
+    char dir[] = "/tmp/shapebench-peaks-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/a/b", dir); /* created on first write */
+    sb_sysinfo s;
+    cr_assert_eq(sb_sysinfo_collect(&s, NULL), 0);
+    sb_error err = {0};
+    sb_peaks first, second, third;
+    cr_assert_eq(sb_peaks_cached(&s, &tiny, sub, false, &first, &err), 0, "%s", err.msg);
+    cr_assert_not(first.from_cache);
+    cr_assert_eq(sb_peaks_cached(&s, &tiny, sub, false, &second, &err), 0, "%s", err.msg);
+    cr_assert(second.from_cache);
+    cr_assert_float_eq(second.sgemm_gflops, first.sgemm_gflops, 1e-9 * first.sgemm_gflops);
+    cr_assert_float_eq(second.fma_gflops, first.fma_gflops, 1e-9 * first.fma_gflops);
+    cr_assert_float_eq(second.stream_copy_gbps, first.stream_copy_gbps, 1e-9 * first.stream_copy_gbps);
+    cr_assert_eq(sb_peaks_cached(&s, &tiny, sub, true, &third, &err), 0, "%s", err.msg);
+    cr_assert_not(third.from_cache, "refresh must measure again");
+    sb_peak_sizes other = tiny;
+    other.sgemm_n = 64;
+    cr_assert_eq(sb_peaks_cached(&s, &other, sub, false, &third, &err), 0, "%s", err.msg);
+    cr_assert_not(third.from_cache, "peaks for other sizes must not be reused");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(peaks, roofline_and_mfu)
+{
+    sb_peaks p = {.sgemm_gflops = 100, .fma_gflops = 200, .stream_copy_gbps = 10}; /* ridge 10 FLOP/byte */
+    sb_roofline r = sb_roofline_classify(1e9, 1e6, 0.01, &p);
+    cr_assert_float_eq(r.arithmetic_intensity, 1000.0, 1e-9);
+    cr_assert_float_eq(r.achieved_gflops, 100.0, 1e-9);
+    cr_assert_float_eq(r.ridge_intensity, 10.0, 1e-9);
+    cr_assert(r.compute_bound);
+    r = sb_roofline_classify(1e9, 1e9, 0.5, &p);
+    cr_assert_float_eq(r.arithmetic_intensity, 1.0, 1e-9);
+    cr_assert_not(r.compute_bound);
+    cJSON *o = sb_roofline_to_json(&r);
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "bound")->valuestring, "memory");
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "achieved_gflops")->valuedouble, 2.0, 1e-9);
+    cJSON_Delete(o);
+    cr_assert_float_eq(sb_mfu(50.0, &p), 0.5, 1e-12);
+    sb_peaks none = {0};
+    cr_assert(isnan(sb_mfu(50.0, &none)));
+}

@@ -1,0 +1,355 @@
+/* names.c — model specs to configs: published names (the registry), the T5-Efficient name grammar,
+ * Switch versions of any shape (+switch<E>[/step<N>]), config.json paths, and `:key=value` overrides.
+ *
+ * Published rows win over the grammar, because the published checkpoints break it (tiny-el8 is 8/12,
+ * xxl-nl4 has 32 heads x 64). A new grammar combination keeps the size's own depth in a stack it does not
+ * name: the tiny el/dl quirk belongs to those published checkpoints, not to the grammar.
+ */
+#include "variants/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Orgs the hub files these names under; any of them may prefix any name. */
+static const char *const orgs[] = {"google/", "google-t5/", "NewT5SharedHeadsSharedKeyValues/"};
+
+static const char *strip_org(const char *name)
+{
+    for (size_t i = 0; i < sizeof orgs / sizeof orgs[0]; i++)
+        if (strncmp(name, orgs[i], strlen(orgs[i])) == 0)
+            return name + strlen(orgs[i]);
+    return name;
+}
+
+/* A knob value: decimal digits, no sign, no leading zero, at most 9 digits (validation bounds it further). */
+static int parse_count(const char *text, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 9 || text[0] == '0')
+        return -1;
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        value = value * 10 + (text[i] - '0');
+    }
+    *out = value;
+    return 0;
+}
+
+/* ---- the T5-Efficient grammar ------------------------------------------------------------------------ */
+
+enum { KNOB_NL, KNOB_EL, KNOB_DL, KNOB_DM, KNOB_FF, KNOB_KV, KNOB_NH, KNOB_SKV, KNOB_SH, KNOB_SHKV, NUM_KNOBS };
+static const char *const knob_names[NUM_KNOBS] = {"nl", "el", "dl", "dm", "ff", "kv", "nh", "skv", "sh", "shkv"};
+
+/* dm and ff count thousands in multiples of 1024 (dm1000 is 1024, ff3000 is 3072); below 1000, literal. */
+static int64_t width(int64_t value)
+{
+    return value >= 1000 && value % 1000 == 0 ? value / 1000 * 1024 : value;
+}
+
+/* 1: `name` is not a grammar name (no t5-efficient-<size> prefix); 0: resolved into cfg; -1: a malformed
+ * grammar name, with the reason. */
+static int parse_grammar(const char *name, sb_config *cfg, sb_error *err)
+{
+    static const char prefix[] = "t5-efficient-";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return 1;
+    const char *size = name + sizeof prefix - 1;
+    size_t size_len = strcspn(size, "-");
+    char base[SB_NAME_MAX];
+    int base_len = (int)(size - name + size_len);
+    if (size_len == 0 || snprintf(base, sizeof base, "%.*s", base_len, name) >= (int)sizeof base)
+        return 1;
+    ptrdiff_t row = sb_registry_find(base);
+    if (row < 0)
+        return 1;
+    *cfg = *sb_registry_config((size_t)row);
+
+    bool seen[NUM_KNOBS] = {false};
+    int64_t value[NUM_KNOBS] = {0};
+    for (const char *p = size + size_len; *p == '-';) {
+        const char *token = p + 1;
+        size_t len = strcspn(token, "-");
+        size_t letters = 0;
+        while (letters < len && token[letters] >= 'a' && token[letters] <= 'z')
+            letters++;
+        int knob = -1;
+        for (int k = 0; k < NUM_KNOBS; k++)
+            if (strlen(knob_names[k]) == letters && strncmp(token, knob_names[k], letters) == 0)
+                knob = k;
+        if (len == 0)
+            return sb_fail(err, "'%s': empty knob (a '-' too many)", name);
+        if (knob < 0)
+            return sb_fail(err, "'%s': unknown knob '%.*s' (knobs: nl el dl dm ff kv nh skv)", name, (int)len, token);
+        if (knob == KNOB_SH || knob == KNOB_SHKV)
+            return sb_fail(err, "'%s': the '%s' (shared heads) variant's semantics are unpublished, so shapebench "
+                                "refuses to guess them (skv, shared key/value projections, is supported)",
+                           name, knob_names[knob]);
+        if (seen[knob])
+            return sb_fail(err, "'%s': knob '%s' given twice", name, knob_names[knob]);
+        seen[knob] = true;
+        if (knob == KNOB_SKV) {
+            if (len != letters)
+                return sb_fail(err, "'%s': knob 'skv' takes no value", name);
+        } else if (len == letters) {
+            return sb_fail(err, "'%s': knob '%s' needs a value (e.g. %s8)", name, knob_names[knob], knob_names[knob]);
+        } else if (parse_count(token + letters, len - letters, &value[knob]) != 0) {
+            return sb_fail(err, "'%s': knob '%.*s' needs a positive integer without sign or leading zeros", name,
+                           (int)len, token);
+        }
+        p = token + len;
+    }
+    if (seen[KNOB_NL] && (seen[KNOB_EL] || seen[KNOB_DL]))
+        return sb_fail(err, "'%s': nl sets both stacks, so it cannot be combined with el or dl", name);
+    if (seen[KNOB_NL])
+        cfg->num_layers = cfg->num_decoder_layers = value[KNOB_NL];
+    if (seen[KNOB_EL])
+        cfg->num_layers = value[KNOB_EL];
+    if (seen[KNOB_DL])
+        cfg->num_decoder_layers = value[KNOB_DL];
+    if (seen[KNOB_DM])
+        cfg->d_model = width(value[KNOB_DM]);
+    if (seen[KNOB_FF])
+        cfg->d_ff = width(value[KNOB_FF]);
+    if (seen[KNOB_KV])
+        cfg->d_kv = value[KNOB_KV];
+    if (seen[KNOB_NH])
+        cfg->num_heads = value[KNOB_NH];
+    cfg->shared_kv = seen[KNOB_SKV];
+    return 0;
+}
+
+/* ---- unknown names ----------------------------------------------------------------------------------- */
+
+/* Optimal string alignment distance: a swapped pair of letters ("bsae") counts as one edit. Three rolling
+ * rows: the one being filled and the two before it. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (m >= SB_NAME_MAX)
+        return SIZE_MAX;
+    size_t rows[3][SB_NAME_MAX + 1];
+    for (size_t j = 0; j <= m; j++)
+        rows[0][j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t *cur = rows[i % 3], *up = rows[(i + 2) % 3], *up2 = rows[(i + 1) % 3];
+        cur[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = up[j - 1] + (a[i - 1] != b[j - 1]);
+            if (up[j] + 1 < best)
+                best = up[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && up2[j - 2] + 1 < best)
+                best = up2[j - 2] + 1;
+            cur[j] = best;
+        }
+    }
+    return rows[n % 3][m];
+}
+
+static int fail_unknown(const char *name, sb_error *err)
+{
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+    for (size_t i = 0; i < sb_registry_count(); i++) {
+        const char *candidate = sb_registry_get(i)->name;
+        size_t distance = edit_distance(name, candidate);
+        if (distance < best_distance) {
+            best = candidate;
+            best_distance = distance;
+        }
+    }
+    size_t limit = strlen(name) / 3 > 2 ? strlen(name) / 3 : 2;
+    if (best != NULL && best_distance <= limit)
+        return sb_fail(err, "unknown model '%s'; did you mean '%s'? ('shapebench list' shows every name)", name, best);
+    return sb_fail(err, "unknown model '%s': not a known name, a t5-efficient-<size>-<knobs> name or a config.json "
+                        "path ('shapebench list' shows every name)", name);
+}
+
+/* ---- specs ------------------------------------------------------------------------------------------- */
+
+static bool exists(const char *path, bool *is_dir)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return false;
+    *is_dir = S_ISDIR(st.st_mode);
+    return true;
+}
+
+static bool ends_with(const char *text, const char *suffix)
+{
+    size_t n = strlen(text), m = strlen(suffix);
+    return n >= m && strcmp(text + n - m, suffix) == 0;
+}
+
+static int load_path(const char *path, bool is_dir, sb_config *cfg, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    if (!is_dir)
+        return sb_config_load_json_file(path, cfg, warn, warn_ctx, err);
+    char file[4096];
+    if ((size_t)snprintf(file, sizeof file, "%s%sconfig.json", path, ends_with(path, "/") ? "" : "/") >= sizeof file)
+        return sb_fail(err, "%s: path too long", path);
+    return sb_config_load_json_file(file, cfg, warn, warn_ctx, err);
+}
+
+/* A shape without Switch suffix or overrides: a name, or a path to a config.json or its folder. */
+static int resolve_shape(const char *spec, sb_config *cfg, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    if (sb_registry_error() != NULL)
+        return sb_fail(err, "the built-in model registry did not load: %s", sb_registry_error());
+    const char *name = strip_org(spec);
+    ptrdiff_t row = sb_registry_find(name);
+    if (row >= 0) {
+        const sb_registry_entry *e = sb_registry_get((size_t)row);
+        if (e->unsupported)
+            return sb_fail(err, "'%s': the sh (shared heads) variant's semantics are unpublished, so shapebench "
+                                "refuses to guess them (the skv variant is supported)", name);
+        if (e->conflict && warn != NULL) {
+            char message[SB_ERROR_MAX];
+            snprintf(message, sizeof message, "%s: %s", name, e->notes);
+            warn(warn_ctx, message);
+        }
+        *cfg = *sb_registry_config((size_t)row);
+        return 0;
+    }
+    int rc = parse_grammar(name, cfg, err);
+    if (rc <= 0) {
+        if (rc == 0)
+            snprintf(cfg->name, sizeof cfg->name, "%s", name);
+        return rc;
+    }
+    /* Not a name: a config.json or its folder when it exists, or when it looks like a path (so the error
+     * then says the file is missing rather than the name unknown). */
+    bool is_dir = false;
+    if (name == spec && exists(spec, &is_dir))
+        return load_path(spec, is_dir, cfg, warn, warn_ctx, err);
+    if (name == spec && (strchr(spec, '/') != NULL || ends_with(spec, ".json")))
+        return sb_config_load_json_file(spec, cfg, warn, warn_ctx, err);
+    return fail_unknown(name, err);
+}
+
+/* "+switch<E>[/step<N>]": replaces the dense FFN of every step-th block by E experts of the same kind. */
+static int apply_switch(const char *suffix, sb_config *cfg, sb_error *err)
+{
+    const char *digits = suffix + strlen("+switch");
+    size_t len = strcspn(digits, "/");
+    int64_t experts = 0, step = 2;
+    const char *rest = digits + len;
+    if (parse_count(digits, len, &experts) != 0 ||
+        (*rest != '\0' && (strncmp(rest, "/step", 5) != 0 || parse_count(rest + 5, strlen(rest + 5), &step) != 0)))
+        return sb_fail(err, "'%s': expected +switch<experts>[/step<N>], e.g. +switch32 or +switch8/step1", suffix);
+    if (experts < 2)
+        return sb_fail(err, "'%s': a Switch layer needs at least 2 experts", suffix);
+    if (cfg->num_experts > 0)
+        return sb_fail(err, "'%s': the shape is already a Switch model (override num_experts instead)", suffix);
+    cfg->num_experts = experts;
+    cfg->encoder_sparse_step = cfg->decoder_sparse_step = step;
+    cfg->expert_ffn = cfg->ffn;
+    cfg->expert_capacity = 64; /* HF's default, per sequence */
+    return 0;
+}
+
+/* "key=value,key=value" as a JSON object: values that read as JSON scalars keep their type, the rest are
+ * strings (feed_forward_proj=gated-gelu). */
+static int parse_overrides(const char *text, cJSON **out, sb_error *err)
+{
+    cJSON *object = cJSON_CreateObject();
+    char *copy = strdup(text);
+    if (object == NULL || copy == NULL) {
+        cJSON_Delete(object);
+        free(copy);
+        return sb_fail(err, "out of memory");
+    }
+    int rc = 0;
+    char *save = NULL;
+    size_t count = 0;
+    for (char *item = strtok_r(copy, ",", &save); item != NULL && rc == 0; item = strtok_r(NULL, ",", &save)) {
+        count++;
+        char *eq = strchr(item, '=');
+        if (eq == NULL || eq == item || eq[1] == '\0') {
+            rc = sb_fail(err, "override '%s' is not key=value (e.g. d_model=512)", item);
+            break;
+        }
+        *eq = '\0';
+        if (cJSON_GetObjectItemCaseSensitive(object, item) != NULL) {
+            rc = sb_fail(err, "override '%s' given twice", item);
+            break;
+        }
+        cJSON *value = cJSON_Parse(eq + 1);
+        if (value != NULL && (cJSON_IsObject(value) || cJSON_IsArray(value))) {
+            cJSON_Delete(value);
+            rc = sb_fail(err, "override '%s': the value must be a number, true/false or a word", item);
+            break;
+        }
+        if (value == NULL)
+            value = cJSON_CreateString(eq + 1);
+        if (value == NULL || !cJSON_AddItemToObject(object, item, value)) {
+            cJSON_Delete(value);
+            rc = sb_fail(err, "out of memory");
+        }
+    }
+    if (rc == 0 && (count == 0 || text[0] == ',' || ends_with(text, ",") || strstr(text, ",,") != NULL))
+        rc = sb_fail(err, "empty override in ':%s' (expected :key=value,key=value)", text);
+    free(copy);
+    if (rc != 0) {
+        cJSON_Delete(object);
+        return -1;
+    }
+    *out = object;
+    return 0;
+}
+
+int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    if (spec == NULL || spec[0] == '\0')
+        return sb_fail(err, "empty model name");
+    if (strlen(spec) >= SB_NAME_MAX)
+        return sb_fail(err, "model spec longer than %d characters", SB_NAME_MAX - 1);
+    char shape[SB_NAME_MAX];
+    snprintf(shape, sizeof shape, "%s", spec);
+    /* Overrides follow the last ':', unless the whole spec is a file (paths may hold ':'). */
+    const char *overrides = NULL;
+    bool is_dir;
+    char *colon = strrchr(shape, ':');
+    if (colon != NULL && !exists(spec, &is_dir)) {
+        *colon = '\0';
+        overrides = colon + 1;
+    }
+    char *plus = strstr(shape, "+switch");
+    char *suffix = NULL;
+    char suffix_text[SB_NAME_MAX] = "";
+    if (plus != NULL) {
+        snprintf(suffix_text, sizeof suffix_text, "%s", plus);
+        suffix = suffix_text;
+        *plus = '\0';
+    }
+
+    sb_config cfg;
+    if (resolve_shape(shape, &cfg, warn, warn_ctx, err) != 0)
+        return -1;
+    if (suffix != NULL && apply_switch(suffix, &cfg, err) != 0)
+        return -1;
+    if (overrides != NULL) {
+        cJSON *object = NULL;
+        sb_error inner;
+        if (parse_overrides(overrides, &object, &inner) != 0 || sb_config_apply_overrides(&cfg, object, &inner) != 0) {
+            cJSON_Delete(object);
+            return sb_fail(err, "%s: %s", spec, inner.msg);
+        }
+        cJSON_Delete(object);
+    }
+    char name[SB_NAME_MAX];
+    if ((size_t)snprintf(name, sizeof name, "%s%s%s%s", cfg.name, suffix != NULL ? suffix : "",
+                         overrides != NULL ? ":" : "", overrides != NULL ? overrides : "") >= sizeof name)
+        return sb_fail(err, "%s: the model name would be longer than %d characters", spec, SB_NAME_MAX - 1);
+    memcpy(cfg.name, name, sizeof name);
+    sb_error inner;
+    if (sb_config_validate(&cfg, &inner) != 0)
+        return sb_fail(err, "%s: %s", spec, inner.msg);
+    *out = cfg;
+    return 0;
+}
