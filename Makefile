@@ -9,6 +9,7 @@ CC         ?= gcc
 BUILD      ?= build
 BIN        := bin/shapebench
 PRESET     ?= default
+RUN        ?=
 BLAS_INC   := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB   := /usr/lib/x86_64-linux-gnu/openblas-openmp
 
@@ -43,6 +44,7 @@ help:
 	@echo "make test       build with -Werror and run the Criterion suite"
 	@echo "make test-asan  the same suite under AddressSanitizer + UBSan"
 	@echo "make sweep      run the sweep (PRESET=smoke|default|paper, default: $(PRESET))"
+	@echo "make plots      pictures + REPORT.md/.html of a run (RUN=results/<run>; default: the newest run)"
 	@echo "make bench      engine speed benchmark (results/bench/)"
 	@echo "make clean      remove build outputs"
 
@@ -101,6 +103,10 @@ test-asan:
 
 sweep: all
 	$(BIN) sweep --preset $(PRESET)
+
+# Pictures + REPORT.md/.html of a run (default: the newest results/<run>).
+plots: all
+	$(BIN) plots $(if $(RUN),--run $(RUN))
 
 bench: all
 	$(BIN) bench

@@ -14,14 +14,19 @@ const float *sb_weight_f32(sb_runtime *rt, const sb_tensor *t)
     return rt->weight_scratch;
 }
 
-// inp (N,C), weight (OC,C) -> out (N,OC) = alpha * inp·weightᵀ + beta * out
-void sb_linear_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, const sb_tensor *weight, float alpha,
-                       float beta)
+int64_t sb_kv_width(const sb_config *cfg)
+{
+    return (cfg->shared_kv ? 1 : 2) * sb_inner_dim(cfg);
+}
+
+// inp (N,C), weight (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
+void sb_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, const sb_tensor *weight,
+                       float alpha, float beta)
 {
     const int64_t oc = weight->shape[0], c = weight->shape[1];
     const char *data = sb_tensor_data(rt->w, weight);
     if (rt->w->dtype == SB_DTYPE_F32) {
-        sb_gemm(false, true, n, oc, c, alpha, inp, c, (const float *)data, c, beta, out, oc);
+        sb_gemm(false, true, n, oc, c, alpha, inp, c, (const float *)data, c, beta, out, ldo);
         return;
     }
     /* bf16: compute stays fp32 on a converted copy, in row blocks that fit the scratch (the vocabulary
@@ -30,25 +35,37 @@ void sb_linear_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, 
     for (int64_t r = 0; r < oc; r += rows) {
         const int64_t m = oc - r < rows ? oc - r : rows;
         sb_dtype_to_f32(rt->w->dtype, data + r * row_bytes, rt->weight_scratch, m * c);
-        sb_gemm(false, true, n, m, c, alpha, inp, c, rt->weight_scratch, c, beta, out + r, oc);
+        sb_gemm(false, true, n, m, c, alpha, inp, c, rt->weight_scratch, c, beta, out + r, ldo);
     }
 }
 
-// xq (B*lq, d_model) normed -> hidden (B*lq, d_model) += o(attention); with xkv, keys/values are first
-// projected from its B*lk_new rows into keys/values at row `at`
-static void attention_sublayer(sb_runtime *rt, const sb_attention_weights *aw, const float *xq, int64_t batch,
-                               int64_t lq, const float *xkv, int64_t kv_rows, int64_t at, float *keys, float *values,
-                               int64_t lk, const float *bias, const float *mask)
+// inp (N,C), weights[count] each (OC,C) -> out (N, ldo), columns j*OC.. = inp·weights[j]ᵀ
+void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
+                           const sb_tensor *const *weights, int count)
+{
+    /* q, k, v (and k, v) are adjacent in the arena: as one (count*OC, C) matrix they are one GEMM, whose
+     * wider N runs faster than count narrow ones. */
+    bool adjacent = rt->w->dtype == SB_DTYPE_F32;
+    for (int j = 1; j < count; j++)
+        adjacent = adjacent && weights[j]->offset == weights[j - 1]->offset + (size_t)weights[j - 1]->numel;
+    const int64_t oc = weights[0]->shape[0], c = weights[0]->shape[1];
+    if (adjacent) {
+        sb_gemm(false, true, n, count * oc, c, 1.0f, inp, c, sb_tensor_data(rt->w, weights[0]), c, 0.0f, out, ldo);
+        return;
+    }
+    for (int j = 0; j < count; j++)
+        sb_linear_forward(rt, out + j * oc, ldo, inp, n, weights[j], 1.0f, 0.0f);
+}
+
+// q (B*lq, ldq), kv (B*lk, ldkv) rows [K|V] -> hidden (B*lq, d_model) += o(attention)
+static void attention_sublayer(sb_runtime *rt, const sb_attention_weights *aw, const float *q, int64_t ldq,
+                               const float *kv, int64_t ldkv, int64_t batch, int64_t lq, int64_t lk, const float *bias,
+                               const float *mask)
 {
     const int64_t inner = sb_inner_dim(rt->cfg);
-    sb_linear_forward(rt, rt->q, xq, batch * lq, aw->q, 1.0f, 0.0f);
-    if (xkv != NULL) {
-        sb_linear_forward(rt, keys + at * inner, xkv, kv_rows, aw->k, 1.0f, 0.0f);
-        if (aw->v != NULL)
-            sb_linear_forward(rt, values + at * inner, xkv, kv_rows, aw->v, 1.0f, 0.0f);
-    }
-    sb_attention_forward(rt, rt->context, inner, rt->q, inner, keys, values, inner, batch, lq, lk, bias, mask);
-    sb_linear_forward(rt, rt->hidden, rt->context, batch * lq, aw->o, 1.0f, 1.0f);
+    const float *values = aw->v != NULL ? kv + inner : kv;
+    sb_attention_forward(rt, rt->context, inner, q, ldq, kv, values, ldkv, batch, lq, lk, bias, mask);
+    sb_linear_forward(rt, rt->hidden, rt->cfg->d_model, rt->context, batch * lq, aw->o, 1.0f, 1.0f);
 }
 
 void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block, int64_t batch, int64_t len,
@@ -56,18 +73,33 @@ void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block,
 {
     const sb_config *cfg = rt->cfg;
     const sb_block_weights *bw = &sw->blocks[block];
-    const int64_t n = batch * len, d = cfg->d_model;
+    const int64_t n = batch * len, d = cfg->d_model, inner = sb_inner_dim(cfg), kvw = sb_kv_width(cfg);
     const float eps = (float)cfg->layer_norm_epsilon;
     const bool decoder = sw->stack == SB_STACK_DECODER;
 
     sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_self), n, d, eps);
+    const sb_tensor *self[3] = {bw->self.q, bw->self.k, bw->self.v};
+    const int count = bw->self.v != NULL ? 3 : 2;
     /* The decoder's causal mask is inside its position bias; the encoder masks padded keys. */
-    attention_sublayer(rt, &bw->self, rt->normed, batch, len, rt->normed, n, kv->at, kv->self_k, kv->self_v,
-                       kv->at + len, rt->position_bias, decoder ? NULL : rt->mask);
+    const float *self_mask = decoder ? NULL : rt->mask;
+    if (kv->self_kv == NULL) {
+        sb_projection_forward(rt, rt->qkv, inner + kvw, rt->normed, n, self, count);
+        attention_sublayer(rt, &bw->self, rt->qkv, inner + kvw, rt->qkv + inner, inner + kvw, batch, len, len,
+                           rt->position_bias, self_mask);
+    } else {
+        sb_projection_forward(rt, rt->qkv, inner, rt->normed, n, self, 1);
+        sb_projection_forward(rt, kv->self_kv + kv->at * kvw, kvw, rt->normed, n, self + 1, count - 1);
+        attention_sublayer(rt, &bw->self, rt->qkv, inner, kv->self_kv, kvw, batch, len, kv->at + len,
+                           rt->position_bias, self_mask);
+    }
     if (decoder) {
         sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_cross), n, d, eps);
-        attention_sublayer(rt, &bw->cross, rt->normed, batch, len, kv->project_cross ? rt->encoder_output : NULL,
-                           batch * rt->src_len, 0, kv->cross_k, kv->cross_v, rt->src_len, NULL, rt->mask);
+        const sb_tensor *cross[3] = {bw->cross.q, bw->cross.k, bw->cross.v};
+        sb_projection_forward(rt, rt->qkv, inner, rt->normed, n, cross, 1);
+        if (kv->project_cross)
+            sb_projection_forward(rt, kv->cross_kv, kvw, rt->encoder_output, batch * rt->src_len, cross + 1, count - 1);
+        attention_sublayer(rt, &bw->cross, rt->qkv, inner, kv->cross_kv, kvw, batch, len, rt->src_len, NULL,
+                           rt->mask);
     }
     sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_ffn), n, d, eps);
     if (bw->router != NULL)
@@ -124,7 +156,7 @@ int sb_encode(sb_runtime *rt, int64_t batch, int64_t src_len, const int32_t *inp
     /* HF's (1 - mask) * finfo.min: the most negative finite float, so a fully padded row stays finite. */
     for (int64_t i = 0; i < batch * src_len; i++)
         rt->mask[i] = attention_mask != NULL && attention_mask[i] == 0 ? -FLT_MAX : 0.0f;
-    const sb_kv kv = {.self_k = rt->k, .self_v = rt->v != NULL ? rt->v : rt->k};
+    const sb_kv kv = {0};
     stack_forward(rt, &rt->encoder, input_ids, batch, src_len, &kv, rt->encoder_output);
     return 0;
 }
@@ -139,12 +171,12 @@ int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids,
     if (check_ids(rt->cfg, decoder_input_ids, rt->batch * tgt_len, "decoder_input_ids", err) != 0)
         return -1;
     rt->tgt_len = tgt_len;
-    float *values = rt->v != NULL ? rt->v : rt->k;
-    const sb_kv kv = {.self_k = rt->k, .self_v = values, .cross_k = rt->k, .cross_v = values, .project_cross = true};
+    /* cross K/V go after the queries in the qkv buffer, which the plan sizes for both */
+    const sb_kv kv = {.cross_kv = rt->qkv + rt->batch * tgt_len * sb_inner_dim(rt->cfg), .project_cross = true};
     stack_forward(rt, &rt->decoder, decoder_input_ids, rt->batch, tgt_len, &kv, rt->normed);
     /* Tied embeddings: HF scales the decoder output by d_model^-1/2 before the shared table. */
     const float alpha = rt->cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)rt->cfg->d_model)) : 1.0f;
-    sb_linear_forward(rt, rt->logits, rt->normed, rt->batch * tgt_len, rt->lm_head, alpha, 0.0f);
+    sb_linear_forward(rt, rt->logits, rt->cfg->vocab_size, rt->normed, rt->batch * tgt_len, rt->lm_head, alpha, 0.0f);
     return 0;
 }
 

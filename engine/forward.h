@@ -38,8 +38,8 @@ struct sb_runtime {
     int64_t max_batch, max_src, max_tgt;
     sb_activation_plan plan;
     void *arena; /* every activation buffer of the plan, carved below */
-    float *hidden, *normed, *encoder_output, *mask, *qkv, *context, *scores, *position_bias, *ffn_hidden, *router,
-        *expert_in, *expert_out, *logits;
+    float *hidden, *normed, *encoder_output, *mask, *qkv, *context, *scores, *row_scale, *position_bias, *ffn_hidden,
+        *router, *expert_in, *expert_out, *logits;
     int32_t *choice, *slot;              /* per token: chosen expert, row in expert_in or -1 (dropped) */
     int64_t *expert_offset, *expert_fill; /* per expert: first row in expert_in (E+1), running counters */
     float *weight_scratch;               /* bf16 storage only: one weight matrix (or a row block) in fp32 */
@@ -80,6 +80,10 @@ int64_t sb_kv_width(const sb_config *cfg);
 // Switch MLP), each sublayer pre-norm residual; uses rt->position_bias of the stack and rt->mask
 void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block, int64_t batch, int64_t len,
                       const sb_kv *kv);
+// inp (N,C), weights[count] each (OC,C) -> out (N, ldo), columns j*OC.. = inp·weights[j]ᵀ; one GEMM when
+// the tensors are adjacent fp32 storage
+void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
+                           const sb_tensor *const *weights, int count);
 
 /* ---- layers (layers.c) ---------------------------------------------------------------------------------- */
 

@@ -13,15 +13,12 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The cache of decoder block `block`: self K, V (max_tgt rows) then cross K, V (max_src rows). */
+/* The cache of decoder block `block`: self [K|V] rows (max_tgt), then cross [K|V] rows (max_src). */
 static sb_kv block_cache(const sb_runtime *rt, int64_t block, int64_t at)
 {
-    const int64_t inner = sb_inner_dim(rt->cfg), mats = rt->cfg->shared_kv ? 1 : 2;
-    float *base = rt->kv_cache + block * mats * inner * (rt->max_tgt + rt->max_src);
-    float *self_v = base + (mats - 1) * inner * rt->max_tgt;
-    float *cross_k = base + mats * inner * rt->max_tgt;
-    float *cross_v = cross_k + (mats - 1) * inner * rt->max_src;
-    return (sb_kv){.self_k = base, .self_v = self_v, .at = at, .cross_k = cross_k, .cross_v = cross_v};
+    const int64_t kvw = sb_kv_width(rt->cfg);
+    float *self = rt->kv_cache + block * kvw * (rt->max_tgt + rt->max_src);
+    return (sb_kv){.self_kv = self, .at = at, .cross_kv = self + kvw * rt->max_tgt};
 }
 
 int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_ids, double *step_seconds,
@@ -37,11 +34,10 @@ int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_
     rt->observer = (sb_observer){0};
     rt->tgt_len = 0; /* the logits buffer holds single steps from now on */
     for (int64_t l = 0; l < rt->decoder.num_blocks; l++) {
-        const sb_kv kv = block_cache(rt, l, 0);
         const sb_attention_weights *cross = &rt->decoder.blocks[l].cross;
-        sb_linear_forward(rt, kv.cross_k, rt->encoder_output, rt->src_len, cross->k, 1.0f, 0.0f);
-        if (cross->v != NULL)
-            sb_linear_forward(rt, kv.cross_v, rt->encoder_output, rt->src_len, cross->v, 1.0f, 0.0f);
+        const sb_tensor *kv[2] = {cross->k, cross->v};
+        sb_projection_forward(rt, block_cache(rt, l, 0).cross_kv, sb_kv_width(cfg), rt->encoder_output, rt->src_len,
+                              kv, cross->v != NULL ? 2 : 1);
     }
     const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)cfg->d_model)) : 1.0f;
     int32_t token = (int32_t)cfg->decoder_start_token_id;
@@ -58,7 +54,7 @@ int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_
         }
         sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, rt->decoder.final_ln), 1, cfg->d_model,
                            (float)cfg->layer_norm_epsilon);
-        sb_linear_forward(rt, rt->logits, rt->normed, 1, rt->lm_head, alpha, 0.0f);
+        sb_linear_forward(rt, rt->logits, cfg->vocab_size, rt->normed, 1, rt->lm_head, alpha, 0.0f);
         int32_t best = 0;
         for (int64_t j = 1; j < cfg->vocab_size; j++)
             if (rt->logits[j] > rt->logits[best])

@@ -107,33 +107,37 @@ void sb_position_bias_forward(float *bias, float *scratch, const float *table, c
         }
 }
 
-/* One row of scores: add position bias and mask (summed first, as HF does), then softmax in place. */
-static void softmax_row(float *row, const float *bias, const float *mask, int64_t n)
+/* One row of scores: add position bias and mask (summed first, as HF does), replace each score by its
+ * softmax numerator exp(x - max) and return 1 / the denominator. The division is applied to the context
+ * row after the AV product instead: d_kv multiplies per row rather than lk. */
+static float softmax_row(float *row, const float *bias, const float *mask, int64_t n)
 {
+    float max = -FLT_MAX;
     if (bias != NULL && mask != NULL) {
-#pragma omp simd
-        for (int64_t j = 0; j < n; j++)
+#pragma omp simd reduction(max : max)
+        for (int64_t j = 0; j < n; j++) {
             row[j] += bias[j] + mask[j];
+            max = row[j] > max ? row[j] : max;
+        }
     } else if (bias != NULL || mask != NULL) {
         const float *add = bias != NULL ? bias : mask;
-#pragma omp simd
-        for (int64_t j = 0; j < n; j++)
-            row[j] += add[j];
-    }
-    float max = -FLT_MAX;
 #pragma omp simd reduction(max : max)
-    for (int64_t j = 0; j < n; j++)
-        max = row[j] > max ? row[j] : max;
+        for (int64_t j = 0; j < n; j++) {
+            row[j] += add[j];
+            max = row[j] > max ? row[j] : max;
+        }
+    } else {
+#pragma omp simd reduction(max : max)
+        for (int64_t j = 0; j < n; j++)
+            max = row[j] > max ? row[j] : max;
+    }
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
         row[j] = exp_approx(row[j] - max);
         sum += row[j];
     }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++)
-        row[j] *= inv;
+    return 1.0f / sum;
 }
 
 // q (B*lq, ldq), k, v (B*lk, ldkv), bias (H,lq,lk) or NULL, mask (B,lk) or NULL -> context (B*lq, ldc)
@@ -147,15 +151,20 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
          * the softmax between the two products parallelises with them and no head waits on a barrier. */
 #pragma omp parallel for schedule(dynamic, 1) if (heads * lq * lk > PARALLEL_MIN)
         for (int64_t h = 0; h < heads; h++) {
-            float *scores = rt->scores + h * lq * lk;
+            float *scores = rt->scores + h * lq * lk, *scale = rt->row_scale + h * lq;
             const float *qh = q + b * lq * ldq + h * dkv;
             const float *kh = k + b * lk * ldkv + h * dkv;
             const float *vh = v + b * lk * ldkv + h * dkv;
+            float *ctx = context + b * lq * ldc + h * dkv;
             sb_gemm(false, true, lq, lk, dkv, 1.0f, qh, ldq, kh, ldkv, 0.0f, scores, lk);
             for (int64_t i = 0; i < lq; i++)
-                softmax_row(scores + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
-                            mask != NULL ? mask + b * lk : NULL, lk);
-            sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, context + b * lq * ldc + h * dkv, ldc);
+                scale[i] = softmax_row(scores + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
+                                       mask != NULL ? mask + b * lk : NULL, lk);
+            sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, ctx, ldc);
+            for (int64_t i = 0; i < lq; i++)
+#pragma omp simd
+                for (int64_t j = 0; j < dkv; j++)
+                    ctx[i * ldc + j] *= scale[i];
         }
     }
 }
@@ -172,10 +181,10 @@ void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, con
 {
     const int64_t size = n * rt->cfg->d_ff;
     float *h = rt->ffn_hidden;
-    sb_linear_forward(rt, h, inp, n, fw->wi, 1.0f, 0.0f);
+    sb_linear_forward(rt, h, rt->cfg->d_ff, inp, n, fw->wi, 1.0f, 0.0f);
     if (fw->kind == SB_FFN_GATED_GELU) {
         float *gate = h + size;
-        sb_linear_forward(rt, gate, inp, n, fw->wi_1, 1.0f, 0.0f);
+        sb_linear_forward(rt, gate, rt->cfg->d_ff, inp, n, fw->wi_1, 1.0f, 0.0f);
 #pragma omp parallel for simd if (size > PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             h[i] = gelu_tanh(h[i]) * gate[i];
@@ -184,5 +193,5 @@ void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, con
         for (int64_t i = 0; i < size; i++)
             h[i] = h[i] > 0.0f ? h[i] : 0.0f;
     }
-    sb_linear_forward(rt, out, h, n, fw->wo, 1.0f, beta);
+    sb_linear_forward(rt, out, rt->cfg->d_model, h, n, fw->wo, 1.0f, beta);
 }

@@ -113,14 +113,13 @@ static int resolve_stack(sb_runtime *rt, sb_stack_weights *sw, sb_stack stack, s
 /* Points each buffer of the plan into the arena; returns the floats used. Routing indices follow them. */
 static int64_t carve(sb_runtime *rt, bool assign)
 {
-    float **buffers[] = {&rt->hidden,  &rt->normed,        &rt->encoder_output, &rt->mask,
-                         &rt->q,       &rt->k,             &rt->v,              &rt->context,
-                         &rt->scores,  &rt->position_bias, &rt->ffn_hidden,     &rt->router,
-                         &rt->expert_in, &rt->expert_out,  &rt->logits};
+    float **buffers[] = {&rt->hidden,     &rt->normed,    &rt->encoder_output, &rt->mask,       &rt->qkv,
+                         &rt->context,    &rt->scores,    &rt->row_scale,      &rt->position_bias,
+                         &rt->ffn_hidden, &rt->router,    &rt->expert_in,      &rt->expert_out, &rt->logits};
     const sb_activation_plan *p = &rt->plan;
-    const int64_t sizes[] = {p->hidden, p->normed, p->encoder_output, p->mask,   p->q,
-                             p->k,      p->v,      p->context,        p->scores, p->position_bias,
-                             p->ffn_hidden, p->router, p->expert_in,  p->expert_out, p->logits};
+    const int64_t sizes[] = {p->hidden,     p->normed,    p->encoder_output, p->mask,       p->qkv,
+                             p->context,    p->scores,    p->row_scale,      p->position_bias,
+                             p->ffn_hidden, p->router,    p->expert_in,      p->expert_out, p->logits};
     int64_t used = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (assign)
@@ -162,13 +161,12 @@ int sb_runtime_create(sb_runtime **out, const sb_weights *w, int64_t batch, int6
     rt->max_src = src_len;
     rt->max_tgt = tgt_len;
     const sb_config *cfg = rt->cfg;
-    const int64_t inner = sb_inner_dim(cfg), kv_mats = cfg->shared_kv ? 1 : 2;
     if (sb_plan_activations(cfg, batch, src_len, tgt_len, &rt->plan, err) != 0)
         goto fail;
     const int64_t arena_bytes = carve(rt, false) * 4 + rt->plan.index_bytes + 64;
     const int64_t scratch = w->dtype == SB_DTYPE_F32 ? 0 : scratch_floats(w);
     int64_t kv_floats = 0, need = 0;
-    if (sb_mul_i64(cfg->num_decoder_layers * kv_mats, inner, &kv_floats) != 0 ||
+    if (sb_mul_i64(cfg->num_decoder_layers, sb_kv_width(cfg), &kv_floats) != 0 ||
         sb_mul_i64(kv_floats, src_len + tgt_len, &kv_floats) != 0 || sb_mul_i64(kv_floats + scratch, 4, &need) != 0 ||
         sb_add_i64(need, arena_bytes, &need) != 0) {
         sb_fail(err, "the KV cache size overflows int64");

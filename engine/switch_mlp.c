@@ -15,7 +15,7 @@ void sb_switch_forward(sb_runtime *rt, const sb_block_weights *bw, sb_stack stac
     int32_t *choice = rt->choice, *slot = rt->slot;
     int64_t *count = rt->expert_offset + 1, *fill = rt->expert_fill;
 
-    sb_linear_forward(rt, logits, u, n, bw->router, 1.0f, 0.0f);
+    sb_linear_forward(rt, logits, experts, u, n, bw->router, 1.0f, 0.0f);
 #pragma omp parallel for if (n * experts > 4096)
     for (int64_t i = 0; i < n; i++) {
         const float *row = logits + i * experts;

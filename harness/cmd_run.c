@@ -35,7 +35,7 @@ static int run_jobs(const runner *rn, const sb_job_list *jobs)
 {
     sb_config *cfgs = calloc(jobs->count ? jobs->count : 1, sizeof *cfgs);
     char(*keys)[SB_KEY_MAX] = calloc(jobs->count ? jobs->count : 1, sizeof *keys);
-    sb_results res = {.fd = -1};
+    sb_results_file res = {.fd = -1};
     sb_record_set shown = {0};
     int rc = SB_EXIT_FAILURE;
     sb_error err;

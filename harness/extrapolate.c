@@ -12,26 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The deep run's depth in periods. The runs' medians differ run to run by a few per cent of a block's
- * time (placement of pages, huge pages), and the fit multiplies that by (full - deep) / (deep - shallow):
- * at 1 and 2 blocks t5-efficient-base's encoder came out 4-13 % off, at 1 and 4 blocks within 2 %, at a
- * quarter of the cost of 12 blocks. */
-#define SB_SAMPLE_PERIODS 4
-
 static int64_t period_of(const sb_config *cfg, sb_stack stack)
 {
     int64_t step = stack == SB_STACK_ENCODER ? cfg->encoder_sparse_step : cfg->decoder_sparse_step;
     return cfg->num_experts > 0 && step > 1 ? step : 1;
 }
 
-void sb_sample_plan_make(const sb_config *cfg, sb_sample_plan *plan)
+/* Why the deep run goes to SB_SAMPLE_PERIODS periods rather than two: the runs' medians differ run to run
+ * by a few per cent of a block's time (page placement, huge pages), and the fit multiplies that by
+ * (full - deep) / (deep - shallow). At 1 and 2 blocks t5-efficient-base's encoder came out 4-13 % off;
+ * 1 and 4 blocks divide the leverage by 4 for a third of the cost of 12 blocks. */
+void sb_sample_plan_make(const sb_config *cfg, int64_t periods, sb_sample_plan *plan)
 {
     const int64_t full[2] = {cfg->num_layers, cfg->num_decoder_layers};
     for (int st = 0; st < 2; st++) {
         int64_t period = period_of(cfg, (sb_stack)st);
         plan->full[st] = full[st];
         plan->depth[st][0] = period < full[st] ? period : full[st];
-        plan->depth[st][1] = SB_SAMPLE_PERIODS * period < full[st] ? SB_SAMPLE_PERIODS * period : full[st];
+        plan->depth[st][1] = periods * period < full[st] ? periods * period : full[st];
     }
 }
 

@@ -217,7 +217,9 @@ typedef struct {
     int64_t full[2];     /* [stack]: the shape's depth */
 } sb_sample_plan;
 
-void sb_sample_plan_make(const sb_config *cfg, sb_sample_plan *plan);
+#define SB_SAMPLE_PERIODS 4 /* the deep run's depth in periods, unless that does not fit in memory */
+/* Shallow run: one period per stack; deep run: `periods` periods (>= 2); both capped at the full depth. */
+void sb_sample_plan_make(const sb_config *cfg, int64_t periods, sb_sample_plan *plan);
 /* cfg with the depths of run `run` (0 shallow, 1 deep), named like cfg. */
 void sb_sample_config(const sb_config *cfg, const sb_sample_plan *plan, int run, sb_config *out);
 /* The value at `full` of the line through (d0, v0) and (d1, v1); v1 when d0 == d1. */
@@ -281,16 +283,16 @@ typedef struct {
     char path[4096];
     int fd;
     sb_record_set existing; /* records already in the file, for resume */
-} sb_results;
+} sb_results_file;
 
 /* Creates dir (and parents), repairs a torn last line with a warning, loads the records and refuses a file
  * of another schema version. */
-int sb_results_open(sb_results *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err);
-bool sb_results_has(const sb_results *r, const char *key);
+int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err);
+bool sb_results_has(const sb_results_file *r, const char *key);
 /* One write() of the whole line on an O_APPEND descriptor, then fsync; a short write is cut back off so no
  * torn line stays behind. Takes ownership of record (kept in r->existing). */
-int sb_results_append(sb_results *r, cJSON *record, sb_error *err);
-void sb_results_close(sb_results *r);
+int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err);
+void sb_results_close(sb_results_file *r);
 
 /* Reads <path>/results.jsonl (or the file `path`): every line must parse. A torn last line is ignored with
  * a warning. */
@@ -339,6 +341,7 @@ typedef struct {
 
 typedef struct {
     char model[SB_NAME_MAX];
+    size_t model_index; /* in the spec's model list: shards split by it */
     sb_run_settings settings;
 } sb_job;
 
@@ -354,7 +357,8 @@ int sb_sweep_add_model(sb_sweep_spec *spec, const char *model, sb_error *err);
 int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err);
 /* The cross product in a fixed order: model outermost, then mode, batch, src, tgt, dtype, threads, gemm. */
 int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err);
-/* Keeps job j when j mod count == index - 1: deterministic, and balanced across model sizes. */
+/* Keeps the jobs of model m when m mod count == index - 1: deterministic, every mode of a model in one
+ * shard, and sizes spread evenly (the registry lists each family's sizes together). */
 void sb_job_list_shard(sb_job_list *jobs, int index, int count);
 void sb_job_list_free(sb_job_list *jobs);
 

@@ -314,7 +314,7 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
     int64_t budget = (int64_t)(SB_MEMORY_SHARE * (double)sb_memory_available_bytes());
     bool checkpoint = is_checkpoint(model);
     bool sampled = s->always_sample && !checkpoint;
-    sb_sample_plan_make(cfg, &m->plan);
+    sb_sample_plan_make(cfg, SB_SAMPLE_PERIODS, &m->plan);
     bool deep_is_full = m->plan.depth[0][1] == m->plan.full[0] && m->plan.depth[1][1] == m->plan.full[1];
     if (need > budget) {
         if (checkpoint || deep_is_full) {
@@ -351,17 +351,23 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
         }
     }
     if (sampled) {
+        /* The deepest sample that fits, down to two periods. */
         sb_config deep;
-        sb_sample_config(cfg, &m->plan, 1, &deep);
-        int64_t deep_need;
+        int64_t deep_need = 0;
         sb_counts deep_counts;
-        if (planned_bytes(&deep, s, &deep_need, &deep_counts, &e) != 0) {
-            fail_verdict(m, e.msg);
-            return;
+        for (int64_t periods = SB_SAMPLE_PERIODS; periods >= 2; periods--) {
+            sb_sample_plan_make(cfg, periods, &m->plan);
+            sb_sample_config(cfg, &m->plan, 1, &deep);
+            if (planned_bytes(&deep, s, &deep_need, &deep_counts, &e) != 0) {
+                fail_verdict(m, e.msg);
+                return;
+            }
+            if (deep_need <= budget)
+                break;
         }
         if (deep_need > budget) {
             snprintf(m->verdict, sizeof m->verdict,
-                     "skipped: needs %.1f GiB > %.1f GiB available (%.1f GiB even at %lld+%lld sampled blocks)",
+                     "skipped: needs %.1f GiB > %.1f GiB available (%.1f GiB even at %lld + %lld sampled blocks)",
                      gib(need), gib(budget), gib(deep_need), (long long)deep.num_layers,
                      (long long)deep.num_decoder_layers);
             return;

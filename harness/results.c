@@ -187,7 +187,7 @@ static int mkdir_p(const char *dir, sb_error *err)
     return 0;
 }
 
-int sb_results_open(sb_results *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
@@ -234,12 +234,12 @@ fail:
     return -1;
 }
 
-bool sb_results_has(const sb_results *r, const char *key)
+bool sb_results_has(const sb_results_file *r, const char *key)
 {
     return sb_record_set_find(&r->existing, key) != NULL;
 }
 
-int sb_results_append(sb_results *r, cJSON *record, sb_error *err)
+int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err)
 {
     char *text = cJSON_PrintUnformatted(record);
     if (text == NULL) {
@@ -284,7 +284,7 @@ done:
     return rc;
 }
 
-void sb_results_close(sb_results *r)
+void sb_results_close(sb_results_file *r)
 {
     if (r->fd >= 0)
         close(r->fd);

@@ -253,6 +253,7 @@ int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err)
                                 for (size_t gi = 0; gi < spec->ngemms; gi++) {
                                     sb_job *j = &out->items[out->count++];
                                     snprintf(j->model, sizeof j->model, "%s", spec->models[mi]);
+                                    j->model_index = mi;
                                     j->settings = spec->base;
                                     j->settings.mode = spec->modes[mo];
                                     j->settings.batch = spec->batch.v[bi];
@@ -269,7 +270,7 @@ void sb_job_list_shard(sb_job_list *jobs, int index, int count)
 {
     size_t kept = 0;
     for (size_t j = 0; j < jobs->count; j++)
-        if (j % (size_t)count == (size_t)(index - 1))
+        if (jobs->items[j].model_index % (size_t)count == (size_t)(index - 1))
             jobs->items[kept++] = jobs->items[j];
     jobs->count = kept;
 }

@@ -2,6 +2,7 @@
  * two can never disagree and no Markdown-to-HTML converter is needed. */
 #include "plots/plots.h"
 
+#include <math.h>
 #include <stdarg.h>
 
 static void html_escaped(FILE *f, const char *text)
@@ -142,4 +143,13 @@ void sb_doc_image(sb_doc *doc, const char *src, const char *caption)
     fputs("\"><figcaption>", doc->html);
     html_escaped(doc->html, caption);
     fputs("</figcaption></figure>\n", doc->html);
+}
+
+const char *sb_doc_number(sb_doc_cell out, double value, const char *format)
+{
+    if (isnan(value))
+        snprintf(out, sizeof(sb_doc_cell), "—");
+    else
+        snprintf(out, sizeof(sb_doc_cell), format, value);
+    return out;
 }

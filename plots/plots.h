@@ -172,4 +172,11 @@ void sb_doc_row(sb_doc *doc, const char *const *cells);
 void sb_doc_table_end(sb_doc *doc);
 void sb_doc_image(sb_doc *doc, const char *src, const char *caption);
 
+/* A table cell holding a number in `format`, or "—" for NaN (no figure); returns out. */
+typedef char sb_doc_cell[128];
+const char *sb_doc_number(sb_doc_cell out, double value, const char *format);
+
+/* The deep-narrow vs wide section of the report (deepwide.c). */
+int sb_report_deep_wide(sb_doc *doc, const sb_results *results, const sb_shape_table *table, sb_error *err);
+
 #endif

@@ -2,7 +2,7 @@
  * loops in double, its own relative-bucket function, no sb_gemm) on what the HF fixtures do not cover:
  * a sequence past the 128 max-distance clamp, gated-gelu with an untied head, token dropping, capacity
  * from the capacity factor with GEGLU experts, shared-kv attention, bf16 storage; then incremental
- * generation against repeated teacher-forced forwards, and the FLOP tally against sb_count. */
+ * generation against repeated teacher-forced forwards, the FLOP tally against sb_count, and peak memory. */
 #include "engine/engine.h"
 
 #include <criterion/criterion.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* ---- the reference ------------------------------------------------------------------------------------ */
 
@@ -610,4 +611,36 @@ Test(engine_flops, switch_tally_equals_count)
     c.encoder_sparse_step = c.decoder_sparse_step = 2;
     c.expert_capacity = 64; /* >= tokens per sequence: nothing drops, so routing balance does not matter */
     check_flops(&c, 2, 16, 8);
+}
+
+/* ---- memory ------------------------------------------------------------------------------------------------ */
+
+/* A t5-efficient-base forward (batch 1, 512 + 114 tokens) peaks within 10 % of count's weights + activations:
+ * the activation plan is the whole of the engine's memory. Criterion runs each test in its own process. */
+Test(engine_memory, base_forward_peak_rss_within_ten_percent, .timeout = 300)
+{
+    sb_error err = {0};
+    sb_config cfg;
+    cr_assert_eq(sb_config_resolve("t5-efficient-base", &cfg, NULL, NULL, &err), 0, "%s", err.msg);
+    sb_weights w = {0};
+    make_weights(&w, &cfg, SB_DTYPE_F32, 1);
+    const int64_t src = 512, tgt = 114;
+    int32_t *ids = malloc(4 * src), *mask = malloc(4 * src), *dec = malloc(4 * tgt);
+    make_inputs(&cfg, 1, src, tgt, 0, ids, mask, dec);
+    sb_runtime *rt = NULL;
+    cr_assert_eq(sb_runtime_create(&rt, &w, 1, src, tgt, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_encode(rt, 1, src, ids, mask, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
+    struct rusage ru;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
+    sb_counts counts;
+    const sb_count_settings settings = {1, src, tgt, SB_DTYPE_F32};
+    cr_assert_eq(sb_count(&cfg, &settings, &counts, &err), 0, "%s", err.msg);
+    const double expected = (double)(counts.memory_bytes.weights + counts.memory_bytes.activations_forward);
+    const double rss = (double)ru.ru_maxrss * 1024;
+    cr_assert(fabs(rss / expected - 1) <= 0.10, "peak RSS %.1f MiB, weights + activations %.1f MiB", rss / (1 << 20),
+              expected / (1 << 20));
+    free(ids), free(mask), free(dec);
+    sb_runtime_free(rt);
+    sb_weights_free(&w);
 }

@@ -101,22 +101,24 @@ Test(measure, sample_plans)
     cfg.num_layers = 12;
     cfg.num_decoder_layers = 1;
     sb_sample_plan p;
-    sb_sample_plan_make(&cfg, &p);
+    sb_sample_plan_make(&cfg, SB_SAMPLE_PERIODS, &p);
     cr_expect(p.depth[0][0] == 1 && p.depth[0][1] == 4 && p.full[0] == 12);
     cr_expect(p.depth[1][0] == 1 && p.depth[1][1] == 1, "a one-block stack is timed whole");
     cfg.num_experts = 8;
     cfg.encoder_sparse_step = 2;
     cfg.decoder_sparse_step = 2;
     cfg.num_decoder_layers = 12;
-    sb_sample_plan_make(&cfg, &p);
+    sb_sample_plan_make(&cfg, SB_SAMPLE_PERIODS, &p);
     cr_expect(p.depth[0][0] == 2 && p.depth[0][1] == 8, "Switch: whole periods of dense + sparse blocks");
     sb_config deep;
     sb_sample_config(&cfg, &p, 1, &deep);
     cr_expect(deep.num_layers == 8 && deep.num_decoder_layers == 8);
     cr_expect_eq(sb_num_sparse_blocks(&deep, SB_STACK_ENCODER) * 3, sb_num_sparse_blocks(&cfg, SB_STACK_ENCODER) * 2);
     cfg.num_layers = 6;
-    sb_sample_plan_make(&cfg, &p);
+    sb_sample_plan_make(&cfg, SB_SAMPLE_PERIODS, &p);
     cr_expect(p.depth[0][0] == 2 && p.depth[0][1] == 6, "capped at the full depth");
+    sb_sample_plan_make(&cfg, 2, &p);
+    cr_expect(p.depth[1][0] == 2 && p.depth[1][1] == 4, "two periods when four do not fit");
 }
 
 /* Synthetic timings affine in depth: the extrapolation recovers the full-depth time exactly and keeps the

@@ -43,7 +43,7 @@ static cJSON *record(const char *key, int version, size_t payload)
     return r;
 }
 
-static void append(sb_results *r, const char *key)
+static void append(sb_results_file *r, const char *key)
 {
     sb_error err;
     cr_assert_eq(sb_results_append(r, record(key, SB_SCHEMA_VERSION, 10), &err), 0, "%s", err.msg);
@@ -77,7 +77,7 @@ static void count_warning(void *ctx, const char *message)
 
 Test(results, append_then_reopen_resumes)
 {
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
     append(&r, "a");
@@ -93,7 +93,7 @@ Test(results, append_then_reopen_resumes)
 
 Test(results, torn_last_line_is_cut_with_a_warning)
 {
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
     append(&r, "a");
@@ -120,7 +120,7 @@ Test(results, torn_last_line_is_cut_with_a_warning)
 Test(results, a_bad_line_in_the_middle_is_refused)
 {
     write_text("results.jsonl", "{\"schema_version\":1,\"key\":\"a\"}\nnot json\n{\"schema_version\":1,\"key\":\"b\"}\n", "w");
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1);
     cr_expect(strstr(err.msg, "line 2") != NULL, "%s", err.msg);
@@ -129,7 +129,7 @@ Test(results, a_bad_line_in_the_middle_is_refused)
 Test(results, another_schema_version_is_refused)
 {
     write_text("results.jsonl", "{\"schema_version\":99,\"key\":\"a\"}\n", "w");
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1);
     cr_expect(strstr(err.msg, "schema version 99") != NULL, "%s", err.msg);
@@ -140,7 +140,7 @@ Test(results, unwritable_dir_names_the_path)
     write_text("file", "x", "w"); /* a regular file where a folder is needed: fails even as root */
     char out[128];
     snprintf(out, sizeof out, "%s/file/run", dir);
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     cr_expect_eq(sb_results_open(&r, out, NULL, NULL, &err), -1);
     cr_expect(strstr(err.msg, "/file") != NULL, "%s", err.msg);
@@ -150,7 +150,7 @@ Test(results, unwritable_dir_names_the_path)
  * file holds exactly the earlier records, no partial line. */
 Test(results, full_disk_keeps_earlier_records)
 {
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
     append(&r, "a");
@@ -161,7 +161,7 @@ Test(results, full_disk_keeps_earlier_records)
     if (pid == 0) {
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit lim = {(rlim_t)before + 100, (rlim_t)before + 100};
-        sb_results c;
+        sb_results_file c;
         if (setrlimit(RLIMIT_FSIZE, &lim) != 0 || sb_results_open(&c, dir, NULL, NULL, &err) != 0)
             _exit(2);
         int rc = sb_results_append(&c, record("b", SB_SCHEMA_VERSION, 4096), &err);
@@ -206,7 +206,7 @@ Test(results, merge_dedupes_and_refuses_mixed_versions)
     snprintf(b, sizeof b, "%s/b", dir);
     snprintf(c, sizeof c, "%s/c", dir);
     snprintf(out, sizeof out, "%s/out", dir);
-    sb_results r;
+    sb_results_file r;
     sb_error err;
     const char *keys[2][2] = {{"x", "y"}, {"y", "z"}};
     const char *dirs[2] = {a, b};

@@ -37,11 +37,10 @@ int sb_plan_activations(const sb_config *cfg, int64_t batch, int64_t src_len, in
     plan->normed = plan->hidden;
     plan->encoder_output = product(&overflow, src_tokens, d, 1, 1);
     plan->mask = src_tokens;
-    plan->q = product(&overflow, tokens, inner, 1, 1);
-    plan->k = plan->q;
-    plan->v = cfg->shared_kv ? 0 : plan->q;
-    plan->context = plan->q;
+    plan->qkv = product(&overflow, tokens, inner, cfg->shared_kv ? 2 : 3, 1);
+    plan->context = product(&overflow, tokens, inner, 1, 1);
     plan->scores = product(&overflow, cfg->num_heads, len, len, 1);
+    plan->row_scale = product(&overflow, cfg->num_heads, len, 1, 1);
     plan->position_bias = plan->scores;
     plan->ffn_hidden = product(&overflow, tokens, cfg->d_ff, gated ? 2 : 1, 1);
     plan->logits = product(&overflow, batch, tgt_len, cfg->vocab_size, 1);
@@ -53,10 +52,11 @@ int sb_plan_activations(const sb_config *cfg, int64_t batch, int64_t src_len, in
         plan->index_bytes = product(&overflow, tokens, 2 * 4, 1, 1) + product(&overflow, experts + 1, 2 * 8, 1, 1) +
                             product(&overflow, sparse_blocks, experts, 8, 1);
     }
-    const int64_t floats[] = {plan->hidden,  plan->normed,        plan->encoder_output, plan->mask,
-                              plan->q,       plan->k,             plan->v,              plan->context,
-                              plan->scores,  plan->position_bias, plan->ffn_hidden,     plan->router,
-                              plan->expert_in, plan->expert_out,  plan->logits};
+    const int64_t floats[] = {plan->hidden,     plan->normed,     plan->encoder_output, plan->mask,
+                              plan->qkv,        plan->context,    plan->scores,         plan->row_scale,
+                              plan->position_bias,
+                              plan->ffn_hidden, plan->router,     plan->expert_in,      plan->expert_out,
+                              plan->logits};
     int64_t total = 0;
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         if (sb_add_i64(total, floats[i], &total) != 0)

@@ -203,9 +203,11 @@ typedef struct {
     int64_t normed;          /* RMSNorm output, tokens x d_model */
     int64_t encoder_output;  /* B*S x d_model, kept for cross-attention */
     int64_t mask;            /* additive key mask of the encoder input, B x S (reused by cross-attention) */
-    int64_t q, k, v;         /* tokens x inner; v is 0 under shared_kv (k serves as both) */
+    int64_t qkv;             /* tokens x (inner + kv): rows [Q|K|V] (V absent under shared_kv, where K serves as
+                              * both); the decoder's cross-attention puts B*T rows of Q, then B*S rows [K|V] */
     int64_t context;         /* attention output before o, tokens x inner */
-    int64_t scores;          /* one batch row: H x max(S, T) x max(S, T) */
+    int64_t scores;          /* one batch row: H x max(S, T) x max(S, T), unnormalised softmax numerators */
+    int64_t row_scale;       /* one batch row: H x max(S, T), 1 / softmax denominator per query */
     int64_t position_bias;   /* one stack at a time: H x max(S*S, T*T) */
     int64_t ffn_hidden;      /* tokens x d_ff (x2 when gated: wi_0 and wi_1 outputs) */
     int64_t router;          /* tokens x (num_experts + 1): logits, then the gate of each token */
