@@ -54,9 +54,9 @@ static void usage(FILE *out)
             "\n"
             "Engine speed on random-weight models, batch 1, fp32: seconds per sequence (encoder + teacher-forced\n"
             "decoder, median of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate on the\n"
-            "same GEMM shapes (each distinct shape of the forward timed alone, weighted by its FLOPs), greedy\n"
-            "generation ms per generated token, and the peak RSS of one forward (in a child process) against\n"
-            "count's weights + activations. Prints a table and writes JSON.\n"
+            "same GEMM shapes (each distinct shape of the forward timed alone, its weights read cold as in the\n"
+            "forward, weighted by its FLOPs), greedy generation ms per generated token, and the peak RSS of one\n"
+            "forward (in a child process) against count's weights + activations. Prints a table, writes JSON.\n"
             "\n"
             "  --models L       comma-separated (default t5-efficient-tiny,t5-efficient-small,t5-efficient-base,\n"
             "                   switch-base-8)\n"
@@ -112,24 +112,37 @@ static int forward(sb_runtime *rt, const int32_t *ids, int64_t src, const int32_
 
 /* ---- the backend alone on the forward's GEMM shapes ----------------------------------------------------- */
 
+/* Weights in the forward are cold: every call reads a different matrix. A shape timed alone rotates B
+ * through this many bytes of distinct copies so that it reads them from memory too. */
+#define COLD_B_BYTES (INT64_C(192) << 20)
+
+/* Distinct B matrices a shape is timed with: one per call of the forward up to COLD_B_BYTES; one for the
+ * attention products inside the parallel loop, whose B (keys, values) was just written by the engine. */
+static int64_t b_copies(const sb_gemm_shape *s)
+{
+    const int64_t fit = COLD_B_BYTES / (s->k * s->n * (int64_t)sizeof(float));
+    return s->in_parallel ? 1 : (s->calls < fit ? s->calls : (fit > 1 ? fit : 1));
+}
+
 /* Seconds per call of one shape as the engine runs it: alone on every thread, or (in_parallel) one copy per
  * thread at once, each single-threaded, so a call's share of the wall time is wall / threads. */
 static double time_shape(const sb_gemm_shape *s, float *buf, int64_t per_thread, int threads)
 {
-    const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n;
+    const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n, copies_b = b_copies(s);
     const int copies = s->in_parallel ? threads : 1;
     double samples[64];
     size_t n = 0;
     double spent = 0;
-    for (int warm = 1; n < 64 && (n < 5 || spent < 0.05); warm = 0) {
+    for (int64_t call = -copies_b; n < 64 && (n < 5 || spent < 0.05); call++) {
         const double start = sb_now_seconds();
 #pragma omp parallel for num_threads(copies) if (copies > 1)
         for (int t = 0; t < copies; t++) {
-            float *a = buf + t * per_thread, *b = a + s->m * s->k, *c = b + s->k * s->n;
+            float *a = buf + t * per_thread, *c = a + s->m * s->k;
+            const float *b = c + s->m * s->n + (call < 0 ? -call - 1 : call % copies_b) * s->k * s->n;
             sb_gemm(s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
         }
         const double wall = sb_now_seconds() - start;
-        if (!warm) {
+        if (call >= 0) { /* the first pass over the copies is a warm-up */
             samples[n++] = wall / copies;
             spent += wall;
         }
@@ -142,13 +155,15 @@ static double backend_rate(const sb_gemm_shape *shapes, size_t count, int thread
 {
     int64_t per_thread = 0;
     for (size_t i = 0; i < count; i++) {
-        const int64_t need = shapes[i].m * shapes[i].k + shapes[i].k * shapes[i].n + shapes[i].m * shapes[i].n;
+        const sb_gemm_shape *s = &shapes[i];
+        const int64_t need = s->m * s->k + s->m * s->n + b_copies(s) * s->k * s->n;
         per_thread = need > per_thread ? need : per_thread;
     }
     float *buf = aligned_alloc(64, (size_t)(per_thread * threads + 16) * sizeof *buf);
     if (buf == NULL)
         return -1;
     /* Small values: no denormals and no overflow whatever the shape. */
+#pragma omp parallel for
     for (int64_t i = 0; i < per_thread * threads; i++)
         buf[i] = 0.001f * (float)(i % 17);
     double flops = 0, seconds = 0;
@@ -164,6 +179,7 @@ static double backend_rate(const sb_gemm_shape *shapes, size_t count, int thread
         cJSON_AddNumberToObject(o, "k", (double)s->k);
         cJSON_AddNumberToObject(o, "calls", (double)s->calls);
         cJSON_AddBoolToObject(o, "per_thread_in_parallel", s->in_parallel);
+        cJSON_AddNumberToObject(o, "distinct_b", (double)b_copies(s));
         cJSON_AddNumberToObject(o, "gflops_alone", f / t / 1e9);
         cJSON_AddItemToArray(out, o);
     }

@@ -62,6 +62,13 @@ int sb_extrapolate_timing(const sb_sample_plan *plan, const sb_timing *shallow, 
     double shift[2];
     for (int p = 0; p < 2; p++) {
         double m0 = median_of(shallow->parts[p], shallow->reps), m1 = median_of(deep->parts[p], deep->reps);
+        /* More blocks cannot take less time: when they seem to, noise swamped the blocks' time and a line
+         * through the two runs means nothing. */
+        if (plan->depth[p][1] > plan->depth[p][0] && m1 < m0)
+            return sb_fail(err, "the %s at %lld blocks timed faster (%.3g s) than at %lld (%.3g s): too noisy to "
+                           "extrapolate; rerun on a quieter machine or with more --min-reps",
+                           p == 0 ? "encoder" : "decoder", (long long)plan->depth[p][1], m1,
+                           (long long)plan->depth[p][0], m0);
         shift[p] = sb_extrapolate_affine(plan->depth[p][0], m0, plan->depth[p][1], m1, plan->full[p]) - m1;
     }
     size_t n = deep->reps;

@@ -277,6 +277,23 @@ static int64_t peak_rss_bytes(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss * 1024 : -1;
 }
 
+/* A lower bound on one repetition's time, so a shape that cannot fit its time budget is not tried whole
+ * (allocating and initialising it and running one repetition costs as much as sampling). Forward: the
+ * executed FLOPs at the measured sgemm peak. Generate: every step reads the decoder's weights and the LM
+ * head, at least the decoder's share of all weights by depth, at twice the measured copy bandwidth (a
+ * read-only stream can beat a copy). Encode: no bound (0). */
+static double lower_bound_s(const sb_config *cfg, const sb_run_settings *s, const sb_counts *counts,
+                            const sb_peaks *peaks)
+{
+    if (s->mode == SB_MODE_FORWARD && peaks->sgemm_gflops > 0)
+        return (double)counts->flops_forward_executed.total / (peaks->sgemm_gflops * 1e9);
+    if (s->mode == SB_MODE_GENERATE && peaks->stream_copy_gbps > 0) {
+        double share = (double)cfg->num_decoder_layers / (double)(cfg->num_layers + cfg->num_decoder_layers);
+        return (double)s->tgt_len * share * (double)counts->memory_bytes.weights / (2 * peaks->stream_copy_gbps * 1e9);
+    }
+    return 0;
+}
+
 static double gib(int64_t bytes)
 {
     return (double)bytes / (double)(INT64_C(1) << 30);
@@ -324,11 +341,8 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
         }
         sampled = true;
     }
-    /* At the measured sgemm peak, a forward takes at least flops / peak: when even that is too slow for
-     * min_reps repetitions in max_time_s, the full model is not tried. */
-    if (!sampled && !checkpoint && s->mode == SB_MODE_FORWARD && peaks != NULL && peaks->sgemm_gflops > 0 &&
-        (double)counts.flops_forward_executed.total / (peaks->sgemm_gflops * 1e9) * (double)s->min_reps >
-            s->max_time_s)
+    if (!sampled && !checkpoint && peaks != NULL &&
+        lower_bound_s(cfg, s, &counts, peaks) * (double)s->min_reps > s->max_time_s)
         sampled = true;
 
     run_result r[2];
@@ -391,6 +405,12 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
             sb_timing_free(&r[1].timing);
             return;
         }
+        /* The work is exact (a tally), so it is extrapolated even when the times turn out too noisy. */
+        double f = 0;
+        for (int p = 0; p < 2; p++)
+            f += sb_extrapolate_affine(m->plan.depth[p][0], (double)r[0].flops[p], m->plan.depth[p][1],
+                                       (double)r[1].flops[p], m->plan.full[p]);
+        m->flops_per_rep = (int64_t)llround(f);
         int rc = sb_extrapolate_timing(&m->plan, &r[0].timing, &r[1].timing, &m->timing, &e);
         sb_timing_free(&r[0].timing);
         sb_timing_free(&r[1].timing);
@@ -399,11 +419,6 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
             return;
         }
         m->extrapolated = true;
-        double f = 0;
-        for (int p = 0; p < 2; p++)
-            f += sb_extrapolate_affine(m->plan.depth[p][0], (double)r[0].flops[p], m->plan.depth[p][1],
-                                       (double)r[1].flops[p], m->plan.full[p]);
-        m->flops_per_rep = (int64_t)llround(f);
         m->ms_per_token = 1e3 * sb_extrapolate_affine(m->plan.depth[1][0], r[0].step_median_s,
                                                       m->plan.depth[1][1], r[1].step_median_s, m->plan.full[1]);
         m->tokens_per_rep = r[1].generated;

@@ -1,7 +1,7 @@
 /* test_engine_parity.c — the engine against Hugging Face transformers v4.40.2 (tests/fixtures, made by
  * T5ForConditionalGeneration / SwitchTransformersForConditionalGeneration in float32): every hidden state
  * per layer, the encoder output, the logits, and for Switch the router logits, probabilities, choices and
- * kept flags; both GEMM backends. Also the `forward` command writing the same arrays. */
+ * kept flags; both GEMM backends. Also the commands: `forward` writing the same arrays, `generate`, `bench`. */
 #include "engine/engine.h"
 
 #include <cjson/cJSON.h>
@@ -246,6 +246,74 @@ Test(engine_parity, forward_command_t5, .timeout = 60)
 Test(engine_parity, forward_command_switch, .timeout = 60)
 {
     check_forward_command("tests/fixtures/switch-mini-nodrop", "openblas");
+}
+
+/* `shapebench generate` prints the ids sb_generate_greedy produces for the same model and input. */
+Test(engine_parity, generate_command_matches_library, .timeout = 60)
+{
+    const char *bin = getenv("SHAPEBENCH_BIN");
+    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
+    const char *dir = "tests/fixtures/t5-eff-relu-mini";
+    const int32_t ids[] = {435, 246, 254, 491, 73, 379, 55, 206};
+    char cmd[1024], line[512] = "";
+    snprintf(cmd, sizeof cmd, "%s generate --model %s --input-ids 435,246,254,491,73,379,55,206 --max-new-tokens 6 "
+                              "2>/dev/null", bin, dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(line, sizeof line, p));
+    cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+
+    sb_error err = {0};
+    sb_weights w = {0};
+    cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
+    sb_runtime *rt = NULL;
+    cr_assert_eq(sb_runtime_create(&rt, &w, 1, 8, 6, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_encode(rt, 1, 8, ids, NULL, &err), 0, "%s", err.msg);
+    int32_t out[6];
+    const int64_t n = sb_generate_greedy(rt, 6, out, NULL, &err);
+    cr_assert_gt(n, 0, "%s", err.msg);
+    char expected[512] = "";
+    for (int64_t i = 0; i < n; i++)
+        snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%d", i ? "," : "", out[i]);
+    strcat(expected, "\n");
+    cr_assert_str_eq(line, expected);
+    sb_runtime_free(rt);
+    sb_weights_free(&w);
+}
+
+/* `shapebench bench` on a small setting: every row and the JSON fields the report is built from. */
+Test(engine_parity, bench_command_writes_results, .timeout = 120)
+{
+    const char *bin = getenv("SHAPEBENCH_BIN");
+    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
+    char dir[] = "/tmp/sbbench.XXXXXX", cmd[1024], path[256];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/out/bench.json", dir);
+    snprintf(cmd, sizeof cmd, "%s bench --models t5-efficient-tiny --gen-models t5-efficient-tiny --rss-model '' "
+                              "--reps 2 --src 24 --tgt 6 --gen-tokens 3 --out %s >/dev/null", bin, path);
+    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    cJSON *root = cJSON_Parse(text);
+    const cJSON *results = cJSON_GetObjectItemCaseSensitive(root, "results");
+    cr_assert_eq(cJSON_GetArraySize(results), 2, "one row per backend");
+    const cJSON *r = NULL;
+    cJSON_ArrayForEach(r, results)
+    {
+        const double seconds =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "seconds_per_sequence"), "median")
+                ->valuedouble;
+        cr_assert_gt(seconds, 0);
+        cr_assert_gt(cJSON_GetObjectItemCaseSensitive(r, "fraction_of_sgemm")->valuedouble, 0);
+        cr_assert_gt(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "gemm_shapes")), 4);
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(r, "generation");
+        cr_assert_not_null(g);
+        cr_assert_gt(cJSON_GetObjectItemCaseSensitive(g, "ms_per_token_median")->valuedouble, 0);
+    }
+    cJSON_Delete(root);
+    free(text);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
 }
 
 /* The router fixture has 4 sparse layers; the test must see them all, so a router callback that never

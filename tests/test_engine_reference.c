@@ -619,6 +619,9 @@ Test(engine_flops, switch_tally_equals_count)
  * the activation plan is the whole of the engine's memory. Criterion runs each test in its own process. */
 Test(engine_memory, base_forward_peak_rss_within_ten_percent, .timeout = 300)
 {
+#ifdef __SANITIZE_ADDRESS__
+    cr_skip_test("AddressSanitizer's shadow memory and quarantine are not the engine's");
+#endif
     sb_error err = {0};
     sb_config cfg;
     cr_assert_eq(sb_config_resolve("t5-efficient-base", &cfg, NULL, NULL, &err), 0, "%s", err.msg);

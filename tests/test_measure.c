@@ -149,6 +149,8 @@ Test(measure, extrapolation_arithmetic)
     sb_timing_free(&out);
     sb_timing empty = {0};
     cr_expect_eq(sb_extrapolate_timing(&plan, &shallow, &empty, &out, &err), -1);
+    cr_expect_eq(sb_extrapolate_timing(&plan, &deep, &shallow, &out, &err), -1, "deeper but faster: refused");
+    cr_expect(strstr(err.msg, "too noisy") != NULL, "%s", err.msg);
 }
 
 /* ---- sb_measure on tiny shapes ------------------------------------------------------------------------- */
@@ -174,18 +176,22 @@ Test(measure, too_big_even_sampled_is_skipped_before_allocating)
 
 Test(measure, too_slow_is_extrapolated_from_sampled_layers)
 {
-    sb_run_settings s = settings(0, 2, 0, 1e-6);
+    sb_run_settings s = settings(1, 3, 0, 1e-6);
     s.mode = SB_MODE_ENCODE;
-    s.src_len = 16;
+    s.src_len = 256; /* blocks of a few ms each: their time stands out of the noise */
     s.tgt_len = 4;
     sb_measurement m;
     sb_config cfg;
     measure("t5-efficient-tiny-nl8", &s, &m, &cfg);
-    cr_expect_str_eq(m.verdict, "extrapolated");
-    cr_expect(m.extrapolated && m.measured);
     cr_expect(m.plan.depth[0][0] == 1 && m.plan.depth[0][1] == 4 && m.plan.full[0] == 8);
-    cr_expect_eq(m.timing.reps, 2);
-    cr_expect_gt(m.timing.samples[0], 0);
+    /* On a loaded machine the two sampled runs may come out in the wrong order: that is refused, and says
+     * so; either way the sampled path was taken. */
+    if (strstr(m.verdict, "too noisy to extrapolate") == NULL) {
+        cr_assert_str_eq(m.verdict, "extrapolated");
+        cr_expect(m.extrapolated && m.measured);
+        cr_expect_eq(m.timing.reps, 3);
+        cr_expect_gt(m.timing.samples[0], 0);
+    }
     sb_measurement_free(&m);
 }
 
@@ -204,9 +210,9 @@ Test(measure, extrapolated_flops_equal_the_full_models)
         measure("t5-efficient-tiny-nl6", &s, &full, &cfg);
         s.always_sample = true;
         measure("t5-efficient-tiny-nl6", &s, &sampled, &cfg);
-        cr_expect(full.measured && sampled.measured, "%s / %s", full.verdict, sampled.verdict);
+        cr_expect(full.measured, "%s", full.verdict);
+        cr_expect(sampled.extrapolated || strstr(sampled.verdict, "too noisy") != NULL, "%s", sampled.verdict);
         cr_expect_not(full.extrapolated);
-        cr_expect(sampled.extrapolated);
         cr_expect_eq(sampled.flops_per_rep, full.flops_per_rep, "%s: %lld vs %lld", sb_mode_name(s.mode),
                      (long long)sampled.flops_per_rep, (long long)full.flops_per_rep);
         cr_expect_gt(full.flops_per_rep, 0);
