@@ -103,6 +103,7 @@ test-asan:
 
 sweep: all
 	$(BIN) sweep --preset $(PRESET)
+	$(BIN) plots --run results/$(PRESET)
 
 # Pictures + REPORT.md/.html of a run (default: the newest results/<run>).
 plots: all

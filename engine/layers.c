@@ -11,22 +11,23 @@
 #define PARALLEL_MIN 4096
 
 /* exp for the softmax and the gelu: Cephes' range reduction and degree-5 polynomial (about 2 ulp), written
- * so that the compiler vectorises it, which glibc's expf does not without -ffast-math. Arguments below
- * the float range give exactly 0, so masked scores vanish as they do in HF. */
+ * so that the compiler vectorises it, which glibc's expf does not without -ffast-math; fmaf because ISO C
+ * mode does not contract a * b + c. Arguments below the float range give exactly 0, so masked scores
+ * vanish as they do in HF. */
 static inline float exp_approx(float x)
 {
     const float lo = -87.3365f, hi = 88.0f, round = 12582912.0f; /* 1.5 * 2^23 */
     float xc = x < lo ? lo : (x > hi ? hi : x);
     /* n = nearest integer to x / ln 2, by the 1.5 * 2^23 trick: floorf would stop the vectoriser */
-    float n = (xc * 1.44269504088896341f + round) - round;
-    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float n = fmaf(xc, 1.44269504088896341f, round) - round;
+    float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, xc));
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    float y = fmaf(p, r * r, r) + 1.0f;
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
@@ -109,30 +110,31 @@ void sb_position_bias_forward(float *bias, float *scratch, const float *table, c
 
 /* One row of scores: add position bias and mask (summed first, as HF does), replace each score by its
  * softmax numerator exp(x - max) and return 1 / the denominator. The division is applied to the context
- * row after the AV product instead: d_kv multiplies per row rather than lk. */
+ * row after the AV product instead: d_kv multiplies per row rather than lk. 16 lanes: the exp is
+ * compute-bound, and wider vectors pay where the machine has them. */
 static float softmax_row(float *row, const float *bias, const float *mask, int64_t n)
 {
     float max = -FLT_MAX;
     if (bias != NULL && mask != NULL) {
-#pragma omp simd reduction(max : max)
+#pragma omp simd simdlen(16) reduction(max : max)
         for (int64_t j = 0; j < n; j++) {
             row[j] += bias[j] + mask[j];
             max = row[j] > max ? row[j] : max;
         }
     } else if (bias != NULL || mask != NULL) {
         const float *add = bias != NULL ? bias : mask;
-#pragma omp simd reduction(max : max)
+#pragma omp simd simdlen(16) reduction(max : max)
         for (int64_t j = 0; j < n; j++) {
             row[j] += add[j];
             max = row[j] > max ? row[j] : max;
         }
     } else {
-#pragma omp simd reduction(max : max)
+#pragma omp simd simdlen(16) reduction(max : max)
         for (int64_t j = 0; j < n; j++)
             max = row[j] > max ? row[j] : max;
     }
     float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
+#pragma omp simd simdlen(16) reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
         row[j] = exp_approx(row[j] - max);
         sum += row[j];
@@ -149,7 +151,7 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
     for (int64_t b = 0; b < batch; b++) {
         /* Heads in parallel, each thread's GEMMs single-threaded (BLAS does so inside a parallel region):
          * the softmax between the two products parallelises with them and no head waits on a barrier. */
-#pragma omp parallel for schedule(dynamic, 1) if (heads * lq * lk > PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic, 1)
         for (int64_t h = 0; h < heads; h++) {
             float *scores = rt->scores + h * lq * lk, *scale = rt->row_scale + h * lq;
             const float *qh = q + b * lq * ldq + h * dkv;
@@ -185,7 +187,7 @@ void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, con
     if (fw->kind == SB_FFN_GATED_GELU) {
         float *gate = h + size;
         sb_linear_forward(rt, gate, rt->cfg->d_ff, inp, n, fw->wi_1, 1.0f, 0.0f);
-#pragma omp parallel for simd if (size > PARALLEL_MIN)
+#pragma omp parallel for simd simdlen(16) if (size > PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             h[i] = gelu_tanh(h[i]) * gate[i];
     } else {

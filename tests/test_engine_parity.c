@@ -290,8 +290,8 @@ Test(engine_parity, bench_command_writes_results, .timeout = 120)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/out/bench.json", dir);
     snprintf(cmd, sizeof cmd, "%s bench --models t5-efficient-tiny --gen-models t5-efficient-tiny --rss-model '' "
-                              "--reps 2 --src 24 --tgt 6 --gen-tokens 3 --out %s >/dev/null", bin, path);
-    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+                              "--reps 2 --src 24 --tgt 6 --gen-tokens 3 --out %s >%s/log 2>&1", bin, path, dir);
+    cr_assert_eq(system(cmd), 0, "%s failed (see %s/log)", cmd, dir);
     size_t len = 0;
     char *text = read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
