@@ -94,7 +94,7 @@ $(TEST_BIN): $(call obj,$(TEST_SRCS)) $(LIBS)
 # Tests run from the repository root (fixtures under tests/fixtures/); the binary is also built, since
 # some tests drive the CLI as a user would.
 test: deps $(BIN) $(TEST_BIN)
-	SHAPEBENCH_BIN=$(abspath $(BIN)) $(TEST_BIN) --jobs 2 $(TEST_ARGS)
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) SHAPEBENCH_BIN=$(abspath $(BIN)) $(TEST_BIN) --jobs 2 $(TEST_ARGS)
 
 test-asan:
 	$(MAKE) --no-print-directory test BUILD=build-asan BIN=build-asan/shapebench \
