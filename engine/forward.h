@@ -5,6 +5,9 @@
 
 #include "engine/engine.h"
 
+#include <math.h>
+#include <string.h>
+
 typedef struct {
     const sb_tensor *q, *k, *v, *o; /* under shared_kv, k is the `kv` projection and v is NULL */
 } sb_attention_weights;
@@ -84,6 +87,39 @@ void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block,
 // the tensors are adjacent fp32 storage
 void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
                            const sb_tensor *const *weights, int count);
+
+/* ---- element-wise math shared by the forward and the training kernels ---------------------------------- */
+
+/* exp for the softmax and the gelu: Cephes' range reduction and degree-5 polynomial (about 2 ulp), written
+ * so that the compiler vectorises it, which glibc's expf does not without -ffast-math; fmaf because ISO C
+ * mode does not contract a * b + c. Arguments below the float range give exactly 0, so masked scores
+ * vanish as they do in HF. */
+static inline float sb_exp_approx(float x)
+{
+    const float lo = -87.3365f, hi = 88.0f, round = 12582912.0f; /* 1.5 * 2^23 */
+    float xc = x < lo ? lo : (x > hi ? hi : x);
+    /* n = nearest integer to x / ln 2, by the 1.5 * 2^23 trick: floorf would stop the vectoriser */
+    float n = fmaf(xc, 1.44269504088896341f, round) - round;
+    float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, xc));
+    float p = 1.9875691500e-4f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    float y = fmaf(p, r * r, r) + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < lo ? 0.0f : y * scale;
+}
+
+/* gelu with the tanh approximation (HF's gelu_new), tanh(y) = 1 - 2 / (exp(2y) + 1). */
+static inline float sb_gelu_tanh(float x)
+{
+    const float y = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + (1.0f - 2.0f / (sb_exp_approx(2.0f * y) + 1.0f)));
+}
 
 /* ---- layers (layers.c) ---------------------------------------------------------------------------------- */
 

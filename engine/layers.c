@@ -10,30 +10,6 @@
 /* Loops shorter than this run on one thread: a parallel region costs more than the work. */
 #define PARALLEL_MIN 4096
 
-/* exp for the softmax and the gelu: Cephes' range reduction and degree-5 polynomial (about 2 ulp), written
- * so that the compiler vectorises it, which glibc's expf does not without -ffast-math; fmaf because ISO C
- * mode does not contract a * b + c. Arguments below the float range give exactly 0, so masked scores
- * vanish as they do in HF. */
-static inline float exp_approx(float x)
-{
-    const float lo = -87.3365f, hi = 88.0f, round = 12582912.0f; /* 1.5 * 2^23 */
-    float xc = x < lo ? lo : (x > hi ? hi : x);
-    /* n = nearest integer to x / ln 2, by the 1.5 * 2^23 trick: floorf would stop the vectoriser */
-    float n = fmaf(xc, 1.44269504088896341f, round) - round;
-    float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, xc));
-    float p = 1.9875691500e-4f;
-    p = fmaf(p, r, 1.3981999507e-3f);
-    p = fmaf(p, r, 8.3334519073e-3f);
-    p = fmaf(p, r, 4.1665795894e-2f);
-    p = fmaf(p, r, 1.6666665459e-1f);
-    p = fmaf(p, r, 5.0000001201e-1f);
-    float y = fmaf(p, r * r, r) + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x < lo ? 0.0f : y * scale;
-}
-
 void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_t n)
 {
     const int64_t c = rt->cfg->d_model;
@@ -136,7 +112,7 @@ static float softmax_row(float *row, const float *bias, const float *mask, int64
     float sum = 0.0f;
 #pragma omp simd simdlen(16) reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
-        row[j] = exp_approx(row[j] - max);
+        row[j] = sb_exp_approx(row[j] - max);
         sum += row[j];
     }
     return 1.0f / sum;
@@ -171,13 +147,6 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
     }
 }
 
-/* gelu with the tanh approximation (HF's gelu_new), tanh(y) = 1 - 2 / (exp(2y) + 1). */
-static inline float gelu_tanh(float x)
-{
-    const float y = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + (1.0f - 2.0f / (exp_approx(2.0f * y) + 1.0f)));
-}
-
 // inp (N,d_model) -> out (N,d_model) = beta * out + wo(act(wi inp))
 void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, const sb_ffn_weights *fw, float beta)
 {
@@ -189,7 +158,7 @@ void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, con
         sb_linear_forward(rt, gate, rt->cfg->d_ff, inp, n, fw->wi_1, 1.0f, 0.0f);
 #pragma omp parallel for simd simdlen(16) if (size > PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
-            h[i] = gelu_tanh(h[i]) * gate[i];
+            h[i] = sb_gelu_tanh(h[i]) * gate[i];
     } else {
 #pragma omp parallel for simd if (size > PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)

@@ -261,12 +261,26 @@ Test(count_memory, tiny_dense_by_hand)
      * decoder bias 34, 8 projections, 3 norms, wi/wo, final */
     cr_assert_eq(c.memory_bytes.optimizer_adafactor, 4 * (14 + (34 + 40 + 8 + 20 + 4) + (34 + 80 + 12 + 20 + 4)));
     cr_assert_eq(c.memory_bytes.optimizer_adamw, 580 * 8);
-    /* probabilities 2*3*10 = 60;
-     * encoder (10 tokens): 2 sublayers * 2*10*4 + q,k,v,ctx 4*10*6 + probs 2*2*25 + wi out, act 2*10*6 + final 80;
-     * decoder (6 tokens): 3 * 2*6*4 + 4*6*6 + 2*2*9 + cross q,ctx 2*6*6 + k,v 2*10*6 + probs 2*2*15
-     *                     + 2*6*6 + final 48 */
-    int64_t encoder = 160 + 240 + 100 + 120 + 80, decoder = 144 + 144 + 36 + 72 + 120 + 60 + 72 + 48;
-    cr_assert_eq(c.memory_bytes.activations_train, 4 * (60 + encoder + decoder));
+    /* The trainer's arena (sb_plan_train_activations), B 2, S 5, T 3: n = 10 encoder tokens, t = 6 decoder
+     * tokens, d 4, a 6, K|V 12, H 2, d_ff 6, vocab 10, one block per stack. Kept for the backward:
+     *   residual states (1 + 2) * 10 * 4 + (1 + 3) * 6 * 4 = 216, their 1/rms 3 * 10 + 4 * 6 = 54;
+     *   q|k|v 10 * 18 + decoder self 6 * 18, cross q 6 * 6, cross k|v 10 * 12 = 444;
+     *   probabilities 2*2*5*5 + 2*2*3*3 + 2*2*3*5 = 196; contexts 10 * 6 + 2 * 6 * 6 = 132;
+     *   relu hidden 10 * 6 + 6 * 6 = 96; stack outputs (10 + 6) * 4 = 64; logits 6 * 10 = 60.
+     * Scratch (N = 10 tokens, L = 5): mask 10, position bias + its gradient 2 * 50, distance sums 2 * 9,
+     *   five N x d buffers 200 and the encoder output gradient 40, Q|K|V gradient max(10*18, 6*6 + 10*12)
+     *   = 180, context gradient 60, probability gradient + dropped probabilities 2 * 50, FFN hidden gradient
+     *   and activation 2 * 60. */
+    const int64_t kept = 216 + 54 + 444 + 196 + 132 + 96 + 64 + 60;
+    const int64_t scratch = 10 + 100 + 18 + 200 + 40 + 180 + 60 + 100 + 120;
+    cr_assert_eq(c.memory_bytes.activations_train, 4 * (kept + scratch));
+    sb_train_plan train;
+    sb_error terr;
+    cr_assert_eq(sb_plan_train_activations(&cfg, 2, 5, 3, &train, &terr), 0, "%s", terr.msg);
+    cr_assert_eq(train.residual, 216);
+    cr_assert_eq(train.attention_probs, 196);
+    cr_assert_eq(train.scratch, scratch);
+    cr_assert_eq(train.router + train.routing + train.experts, 0, "a dense model routes nothing");
 
     sb_activation_plan plan;
     sb_error err;
@@ -278,6 +292,29 @@ Test(count_memory, tiny_dense_by_hand)
     cr_assert_eq(count_ok(&cfg, &bf16).memory_bytes.weights, 580 * 2);
     cfg.shared_kv = true;
     cr_assert_eq(count_ok(&cfg, &tiny_settings).memory_bytes.kv_cache, 384);
+}
+
+/* The Switch parts of the training plan, capacity from the factor (as count_flops.tiny_switch_with_capacity):
+ * B 1, S 8, T 4, 2 experts, block 1 of each stack sparse, capacity round(0.5 * 8 / 2) = 2 in the encoder
+ * (4 of 8 tokens can be kept) and round(0.5 * 4 / 2) = 1 in the decoder (2 of 4). */
+Test(count_memory, switch_training_plan_by_hand)
+{
+    sb_config cfg = switched(shape(10, 4, 6, 2, 3, 2, 2, SB_FFN_RELU, true), 2, 2, SB_FFN_RELU);
+    cfg.expert_capacity = 0;
+    cfg.capacity_factor = 0.5;
+    sb_train_plan p;
+    sb_error err;
+    cr_assert_eq(sb_plan_train_activations(&cfg, 1, 8, 4, &p, &err), 0, "%s", err.msg);
+    /* logits (8 + 4) * 2, load-balancing fractions 1 * 2 per stack */
+    cr_assert_eq(p.router, 24 + 4);
+    /* choice and slot per token, 3 expert offsets: (16 + 3) + (8 + 3) */
+    cr_assert_eq(p.routing, 30);
+    /* kept rows * (relu hidden 6 + output 4): 4 * 10 + 2 * 10 */
+    cr_assert_eq(p.experts, 60);
+    /* one dense block per stack: 8 * 6 + 4 * 6 */
+    cr_assert_eq(p.ffn_hidden, 72);
+    const sb_count_settings st = {.batch = 1, .src_len = 8, .tgt_len = 4, .dtype = SB_DTYPE_F32};
+    cr_assert_eq(count_ok(&cfg, &st).memory_bytes.activations_train, p.total_bytes);
 }
 
 /* ---- overflow ----------------------------------------------------------------------------------------- */

@@ -188,46 +188,6 @@ static void count_flops(const sb_config *cfg, const sb_count_settings *st, conve
 
 /* ---- memory ----------------------------------------------------------------------------------------- */
 
-/* fp32 floats the backward pass keeps for one encoder(src) + teacher-forced decoder(tgt) step. With
- * n = B*S encoder tokens, t = B*T decoder tokens, tokens = n or t and N = S or T for the block's stack,
- * kv = 1 under skv else 2, g = 2 (relu: wi output and its activation) or 3 (gated: wi_0 and wi_1 outputs
- * and their product), ge the same for the experts, per block:
- *   every sublayer       2 * tokens * d_model             its input (RMSNorm backward) and normed output
- *   self-attention       (1 + kv) * tokens * inner        q, k, v
- *                        B * H * N * N                    softmax probabilities (softmax and AV backward)
- *                        tokens * inner                   context, the o input
- *   cross-attention      t * inner + kv * n * inner       q over targets, k, v over the encoder output
- *                        B * H * T * S + t * inner        probabilities, context
- *   dense FFN            g * tokens * d_ff
- *   sparse MLP           tokens * num_experts             router probabilities
- *                        routed * (ge * d_ff + d_model)   expert hidden and expert output (gate backward)
- * plus per stack the final RMSNorm's input and output (2 * tokens * d_model; the encoder's output feeds
- * cross-attention) and t * vocab probabilities for the cross-entropy backward. `routed` is the executed
- * convention's kept tokens. */
-static int64_t train_activation_floats(const sb_config *cfg, const sb_count_settings *st, arith *ar)
-{
-    const int64_t B = st->batch, S = st->src_len, T = st->tgt_len;
-    const int64_t d = cfg->d_model, f = cfg->d_ff, a = sb_inner_dim(cfg), H = cfg->num_heads;
-    const int64_t kv = kv_projections(cfg), n_src = PROD(ar, B, S);
-    int64_t floats = PROD(ar, B, T, cfg->vocab_size);
-    for (int s = SB_STACK_ENCODER; s <= SB_STACK_DECODER; s++) {
-        const int64_t L = num_blocks(cfg, (sb_stack)s), sparse = sb_num_sparse_blocks(cfg, (sb_stack)s);
-        const int64_t N = s == SB_STACK_ENCODER ? S : T, tokens = PROD(ar, B, N);
-        const int64_t sublayers = s == SB_STACK_ENCODER ? 2 : 3;
-        const int64_t self_attention = SUM(ar, PROD(ar, 2 + kv, tokens, a), PROD(ar, B, H, N, N));
-        int64_t block = SUM(ar, PROD(ar, sublayers, 2, tokens, d), self_attention);
-        if (s == SB_STACK_DECODER)
-            block = SUM(ar, block, PROD(ar, 2, tokens, a), PROD(ar, kv, n_src, a), PROD(ar, B, H, T, S));
-        const int64_t dense_ffn = PROD(ar, ffn_matrices(cfg->ffn), tokens, f);
-        const int64_t routed = PROD(ar, B, routed_tokens(cfg, EXECUTED, N, ar));
-        const int64_t sparse_mlp = SUM(ar, PROD(ar, tokens, cfg->num_experts),
-                                       PROD(ar, routed, SUM(ar, PROD(ar, ffn_matrices(cfg->expert_ffn), f), d)));
-        floats = SUM(ar, floats, PROD(ar, L, block), PROD(ar, L - sparse, dense_ffn), PROD(ar, sparse, sparse_mlp),
-                     PROD(ar, 2, tokens, d));
-    }
-    return floats;
-}
-
 /* Incremental decoding of tgt_len tokens: every decoder layer caches self-attention K and V for the
  * targets and cross-attention K and V for the sources (one tensor each under skv), fp32. */
 static int64_t kv_cache_bytes(const sb_config *cfg, const sb_count_settings *st, arith *ar)
@@ -261,7 +221,6 @@ int sb_count(const sb_config *cfg, const sb_count_settings *settings, sb_counts 
 
     out->memory_bytes.weights = PROD(&ar, p.params, sb_dtype_bytes(settings->dtype));
     out->memory_bytes.kv_cache = kv_cache_bytes(cfg, settings, &ar);
-    out->memory_bytes.activations_train = PROD(&ar, 4, train_activation_floats(cfg, settings, &ar));
     out->memory_bytes.optimizer_adafactor = PROD(&ar, 4, p.adafactor_floats);
     out->memory_bytes.optimizer_adamw = PROD(&ar, 8, p.params);
     if (ar.overflow)
@@ -273,6 +232,11 @@ int sb_count(const sb_config *cfg, const sb_count_settings *settings, sb_counts 
     if (sb_plan_activations(cfg, settings->batch, settings->src_len, settings->tgt_len, &plan, err) != 0)
         return -1;
     out->memory_bytes.activations_forward = plan.total_bytes;
+    /* The trainer's own plan, so the estimate is the allocation (as for the forward). */
+    sb_train_plan train;
+    if (sb_plan_train_activations(cfg, settings->batch, settings->src_len, settings->tgt_len, &train, err) != 0)
+        return -1;
+    out->memory_bytes.activations_train = train.total_bytes;
     return 0;
 }
 

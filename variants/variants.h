@@ -178,7 +178,10 @@ typedef struct {
          * cross K and V over B*src_len, inner wide (one tensor each under shared_kv) */
         int64_t kv_cache;
         int64_t activations_forward; /* sb_plan_activations(...).total_bytes: what the engine allocates */
-        int64_t activations_train;   /* activations kept for the backward pass, fp32 (formula in count.c) */
+        /* sb_plan_train_activations(...).total_bytes: the trainer's activation arena (what the backward keeps
+         * from the forward plus its scratch), which sb_trainer_create allocates exactly. Gradients (one fp32
+         * per parameter) and optimizer state are separate. */
+        int64_t activations_train;
         /* T5 Adafactor without momentum, fp32: rows + cols for each 2-D matrix (every expert's own), n for
          * each vector (RMSNorm weights) */
         int64_t optimizer_adafactor;
@@ -221,5 +224,42 @@ typedef struct {
 
 int sb_plan_activations(const sb_config *cfg, int64_t batch, int64_t src_len, int64_t tgt_len,
                         sb_activation_plan *plan, sb_error *err);
+
+/* Float counts (4-byte slots; routing indices are int32) of the training arena: one encoder(src) + teacher-
+ * forced decoder(tgt) forward keeping what the backward needs, then the backward. The trainer
+ * (sb_trainer_create) carves exactly these buffers, back to back, and refuses to run if its layout and this
+ * plan disagree; count reports total_bytes as memory_bytes.activations_train. Notation: n = B*S encoder
+ * tokens, t = B*T decoder tokens, a = heads*d_kv, kv = a (shared_kv) or 2a, Le/Ld blocks, se/sd of them
+ * sparse, F = d_ff (relu) or 2*d_ff (gated) for dense FFNs, Fe the same for experts, kept_max = B *
+ * min(len, E * capacity(len)) rows per sparse block, N = max(n, t), L = max(S, T). Nothing is stored for
+ * dropout: masks are regenerated from a counter-based RNG, and RMSNorm outputs are recomputed. */
+typedef struct {
+    int64_t residual;          /* every sublayer's input and the final RMSNorm's: (1 + 2Le) n d + (1 + 3Ld) t d */
+    int64_t rstd;              /* 1/rms per token of each of those RMSNorms: (1 + 2Le) n + (1 + 3Ld) t */
+    int64_t attention_qkv;     /* self [Q|K|V] rows (tokens x (a + kv)); cross Q (t x a) and [K|V] (n x kv) */
+    int64_t attention_probs;   /* softmax probabilities: B H S S per encoder block, B H (T T + T S) per decoder */
+    int64_t attention_context; /* attention output before o: n a per encoder block, 2 t a per decoder block */
+    int64_t ffn_hidden;        /* dense FFN: relu(wi x) or [wi_0 x | wi_1 x], tokens x F per dense block */
+    int64_t router;            /* router logits, tokens x E per sparse block; load-balancing fractions B x E per
+                                * stack with sparse blocks */
+    int64_t routing;           /* int32 per sparse block: chosen expert and kept row per token, E + 1 offsets */
+    int64_t experts;           /* per sparse block, kept_max rows: expert hidden (Fe) and expert output (d) */
+    int64_t outputs;           /* stack outputs after their dropout: encoder n d (cross-attention K/V input),
+                                * decoder t d (LM head input) */
+    int64_t logits;            /* t x vocab; the cross-entropy backward turns them into their gradient */
+    /* Reused by every layer: additive mask B S; position bias, its gradient, probabilities' gradient and
+     * dropped probabilities of one batch row, H L L each; distance sums H (2L - 1); N d each for the RMSNorm
+     * output, a sublayer's output, the residual gradient, a sublayer's output gradient and its input
+     * gradient; n d for the encoder output's gradient; the gradient of Q|K|V, max(N (a + kv), t a + n kv);
+     * of the context, N a; FFN hidden gradient N max(F, Fe) and activation N d_ff; with sparse blocks the
+     * router probabilities and logit gradient N E each, gate and its gradient N each, E per-expert
+     * counters, the router input N d, and kept_max d each for the gathered expert input, output gradient
+     * and input gradient. */
+    int64_t scratch;
+    int64_t total_bytes;       /* 4 * the sum of every field above */
+} sb_train_plan;
+
+int sb_plan_train_activations(const sb_config *cfg, int64_t batch, int64_t src_len, int64_t tgt_len,
+                              sb_train_plan *plan, sb_error *err);
 
 #endif

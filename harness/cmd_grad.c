@@ -1,0 +1,329 @@
+/* cmd_grad.c — `shapebench grad`: the loss and every parameter's gradient for fixture-style inputs plus
+ * labels, written as grads.json and grads.safetensors (HF tensor names, F32), so that gradients can be diffed
+ * against any framework. */
+#include "engine/engine.h"
+#include "harness/cli.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static char grad_name[] = "grad"; /* sb_cli_warn's context */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: shapebench grad --model M --inputs DIR --out DIR [options]\n"
+            "\n"
+            "The training loss and the gradient of every parameter for one batch: DIR/expected.json lists int32\n"
+            "arrays input_ids (B, S), attention_mask (B, S, optional), decoder_input_ids (B, T) and labels (B, T,\n"
+            "-100 ignored) with their .bin files, as the fixtures under tests/fixtures. Writes to --out:\n"
+            "  grads.json         loss (cross-entropy + z_coef * z_loss + aux_coef * load_balancing_loss), its\n"
+            "                     parts (Switch: router z-loss and load-balancing loss as Hugging Face computes\n"
+            "                     them), the settings, the global gradient norm\n"
+            "  grads.safetensors  every parameter's gradient of that loss under its HF name, F32\n"
+            "Dropout is off unless --train (then with T5's rate 0.1 or --dropout, masks from --dropout-seed).\n"
+            "\n"
+            "  --model M          checkpoint folder (config.json + model.safetensors) or a model name\n"
+            "  --inputs DIR       folder with expected.json and the arrays (required)\n"
+            "  --out DIR          output folder, created if missing (required)\n"
+            "  --train            dropout and router jitter on, as in a training step\n"
+            "  --dropout R        dropout rate with --train (default 0.1)\n"
+            "  --dropout-seed N   seed of the dropout masks (default 0)\n"
+            "  --z-loss-coef C    router z-loss coefficient (default: the config's, HF 0.001)\n"
+            "  --aux-loss-coef C  load-balancing coefficient (default: the config's, HF 0.001)\n"
+            "  --lb-choice        load balancing counts the router's choice before capacity (Switch paper)\n"
+            "                     instead of HF's capacity-masked index (a dropped token counts as expert 0)\n"
+            "  --gemm B           openblas (default) or onednn\n"
+            "  --threads N        threads for GEMM and the engine's loops (default: OpenMP's)\n"
+            "  --seed N           seed of random weights for a model name (default 0)\n"
+            "  --help             this text\n");
+}
+
+static char *read_all(const char *path, size_t *len, sb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return sb_fail(err, "cannot open %s: %s", path, strerror(errno)), NULL;
+    char *buf = NULL;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL &&
+        fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        buf[size] = '\0';
+        *len = (size_t)size;
+    } else {
+        free(buf);
+        buf = NULL;
+        sb_fail(err, "cannot read %s", path);
+    }
+    fclose(f);
+    return buf;
+}
+
+/* An int32 (B, len) array listed in expected.json; NULL when absent (*err untouched) or invalid (*err set). */
+static int32_t *read_array(const char *dir, const cJSON *arrays, const char *key, int64_t shape[2], sb_error *err)
+{
+    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(arrays, key);
+    if (entry == NULL)
+        return NULL;
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(entry, "file");
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
+    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(entry, "shape");
+    if (!cJSON_IsString(file) || !cJSON_IsString(dtype) || strcmp(dtype->valuestring, "int32") != 0 ||
+        cJSON_GetArraySize(dims) != 2 || strchr(file->valuestring, '/') != NULL)
+        return sb_fail(err, "%s: array %s must be int32 of shape [B, len] in a file of the folder", dir, key), NULL;
+    for (int i = 0; i < 2; i++) {
+        const cJSON *d = cJSON_GetArrayItem(dims, i);
+        if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1 << 24)
+            return sb_fail(err, "%s: array %s has a bad shape", dir, key), NULL;
+        shape[i] = (int64_t)d->valuedouble;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file->valuestring);
+    size_t len = 0;
+    char *data = read_all(path, &len, err);
+    if (data != NULL && len != (size_t)(shape[0] * shape[1]) * sizeof(int32_t)) {
+        sb_fail(err, "%s holds %zu bytes, its shape [%" PRId64 ", %" PRId64 "] needs %zu", path, len, shape[0],
+                shape[1], (size_t)(shape[0] * shape[1]) * sizeof(int32_t));
+        free(data);
+        return NULL;
+    }
+    return (int32_t *)data;
+}
+
+typedef struct {
+    const char *model, *inputs, *out;
+    sb_gemm_backend backend;
+    int64_t threads, seed, dropout_seed;
+    bool train;
+    sb_trainer_options options;
+} grad_args;
+
+static int write_json(const grad_args *a, const sb_weights *w, const sb_trainer *t, const sb_train_losses *l,
+                      const int64_t shape[3], sb_error *err)
+{
+    const float *g = sb_trainer_grads(t);
+    double norm = 0;
+    for (size_t i = 0; i < w->num_tensors; i++)
+        for (int64_t k = 0; k < w->tensors[i].numel; k++)
+            norm += (double)g[w->tensors[i].offset + k] * g[w->tensors[i].offset + k];
+    const bool sparse = w->cfg.num_experts > 0;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", a->model);
+    cJSON_AddStringToObject(root, "config", w->cfg.name);
+    cJSON_AddStringToObject(root, "inputs", a->inputs);
+    cJSON_AddNumberToObject(root, "batch", (double)shape[0]);
+    cJSON_AddNumberToObject(root, "src_len", (double)shape[1]);
+    cJSON_AddNumberToObject(root, "tgt_len", (double)shape[2]);
+    cJSON_AddNumberToObject(root, "label_tokens", (double)l->label_tokens);
+    cJSON_AddNumberToObject(root, "loss", l->total);
+    cJSON_AddNumberToObject(root, "cross_entropy", l->cross_entropy);
+    if (sparse) {
+        const double z = a->options.router_z_loss_coef, aux = a->options.router_aux_loss_coef;
+        cJSON_AddNumberToObject(root, "z_loss", l->z_loss);
+        cJSON_AddNumberToObject(root, "load_balancing_loss", l->load_balancing_loss);
+        cJSON_AddNumberToObject(root, "router_z_loss_coef", z < 0 ? w->cfg.router_z_loss_coef : z);
+        cJSON_AddNumberToObject(root, "router_aux_loss_coef", aux < 0 ? w->cfg.router_aux_loss_coef : aux);
+        cJSON_AddStringToObject(root, "load_balancing_mask",
+                                a->options.lb_choice_before_capacity ? "router choice before capacity (Switch paper)"
+                                                                     : "capacity-masked expert index (HF)");
+        cJSON *routers = cJSON_AddArrayToObject(root, "routers");
+        sb_train_routing r;
+        for (size_t i = 0; sb_trainer_routing(t, i, &r) == 0; i++) {
+            cJSON *entry = cJSON_CreateObject();
+            char module[96];
+            snprintf(module, sizeof module, "%s.block.%" PRId64 ".layer.%d.mlp.router",
+                     r.stack == SB_STACK_ENCODER ? "encoder" : "decoder", r.block, r.stack == SB_STACK_ENCODER ? 1 : 2);
+            cJSON_AddStringToObject(entry, "module", module);
+            cJSON_AddNumberToObject(entry, "tokens", (double)r.tokens);
+            cJSON_AddNumberToObject(entry, "dropped", (double)(r.tokens - r.kept));
+            cJSON_AddItemToArray(routers, entry);
+        }
+    }
+    cJSON_AddBoolToObject(root, "train", a->train);
+    cJSON_AddNumberToObject(root, "dropout_rate", a->train ? sb_trainer_dropout_rate(t) : 0.0);
+    cJSON_AddNumberToObject(root, "dropout_seed", (double)a->dropout_seed);
+    cJSON_AddNumberToObject(root, "grad_norm", sqrt(norm));
+    cJSON_AddNumberToObject(root, "tensors", (double)w->num_tensors);
+    cJSON_AddStringToObject(root, "gemm", sb_gemm_backend_version(a->backend));
+    cJSON_AddStringToObject(root, "loss_convention",
+                            "cross-entropy mean over labels != -100; Switch: + z_coef * (encoder + decoder router "
+                            "z-loss) + aux_coef * (encoder + decoder load balancing), HF SwitchTransformers; "
+                            "dropped tokens contribute 0");
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/grads.json", a->out);
+    FILE *f = fopen(path, "w");
+    const bool ok = text != NULL && f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    free(text);
+    if (f != NULL && fclose(f) != 0)
+        return sb_fail(err, "cannot write %s", path);
+    return ok ? 0 : sb_fail(err, "cannot write %s", path);
+}
+
+static int run(const grad_args *a, sb_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/expected.json", a->inputs);
+    size_t len = 0;
+    char *text = read_all(path, &len, err);
+    if (text == NULL)
+        return -1;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *arrays = cJSON_GetObjectItemCaseSensitive(root, "arrays");
+    int64_t ids_shape[2] = {0}, mask_shape[2] = {0}, dec_shape[2] = {0}, label_shape[2] = {0};
+    err->msg[0] = '\0';
+    int32_t *ids = read_array(a->inputs, arrays, "input_ids", ids_shape, err), *mask = NULL, *dec = NULL,
+            *labels = NULL;
+    if (err->msg[0] == '\0')
+        mask = read_array(a->inputs, arrays, "attention_mask", mask_shape, err);
+    if (err->msg[0] == '\0')
+        dec = read_array(a->inputs, arrays, "decoder_input_ids", dec_shape, err);
+    if (err->msg[0] == '\0')
+        labels = read_array(a->inputs, arrays, "labels", label_shape, err);
+    cJSON_Delete(root);
+    int rc = -1;
+    sb_weights w = {0};
+    sb_trainer *t = NULL;
+    if (err->msg[0] != '\0')
+        goto done;
+    if (ids == NULL || dec == NULL || labels == NULL) {
+        /* HF would derive decoder inputs by shifting labels, and labels from nothing: require both */
+        sb_fail(err, "%s lists no %s (int32 [B, len] arrays input_ids, decoder_input_ids and labels are required)",
+                path, ids == NULL ? "input_ids" : dec == NULL ? "decoder_input_ids" : "labels");
+        goto done;
+    }
+    if (dec_shape[0] != ids_shape[0] || label_shape[0] != ids_shape[0] || label_shape[1] != dec_shape[1] ||
+        (mask != NULL && (mask_shape[0] != ids_shape[0] || mask_shape[1] != ids_shape[1]))) {
+        sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes", a->inputs);
+        goto done;
+    }
+    if (sb_gemm_configure(a->backend, (int)a->threads, err) != 0 ||
+        sb_model_open(a->model, SB_DTYPE_F32, (uint64_t)a->seed, &w, sb_cli_warn, grad_name, err) != 0)
+        goto done;
+    if (sb_trainer_create(&t, &w, ids_shape[0], ids_shape[1], dec_shape[1], &a->options, err) != 0)
+        goto done;
+    const sb_train_batch batch = {ids, mask, dec, labels};
+    sb_train_losses losses;
+    if (sb_trainer_step(t, &batch, a->train, false, &losses, err) != 0)
+        goto done;
+    const int64_t shape[3] = {ids_shape[0], ids_shape[1], dec_shape[1]};
+    if (write_json(a, &w, t, &losses, shape, err) != 0)
+        goto done;
+    /* the gradient array has the arena's layout: a weights view over it writes it under the HF names */
+    sb_weights view = w;
+    view.arena = (void *)sb_trainer_grads(t);
+    snprintf(path, sizeof path, "%s/grads.safetensors", a->out);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        sb_fail(err, "cannot create %s: %s", path, strerror(errno));
+        goto done;
+    }
+    const int wrote = sb_safetensors_write(&view, f, err);
+    if (fclose(f) != 0 && wrote == 0) {
+        sb_fail(err, "cannot write %s", path);
+        goto done;
+    }
+    if (wrote != 0)
+        goto done;
+    rc = 0;
+done:
+    sb_trainer_free(t);
+    sb_weights_free(&w);
+    free(ids), free(mask), free(dec), free(labels);
+    return rc;
+}
+
+static int parse_coef(const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(v >= 0) || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int sb_cmd_grad(int argc, char **argv)
+{
+    enum { OPT_GEMM = 256, OPT_THREADS, OPT_SEED, OPT_TRAIN, OPT_DROPOUT, OPT_DROPOUT_SEED, OPT_Z, OPT_AUX, OPT_LB };
+    static const struct option options[] = {
+        {"model", required_argument, NULL, 'm'},       {"inputs", required_argument, NULL, 'i'},
+        {"out", required_argument, NULL, 'o'},         {"gemm", required_argument, NULL, OPT_GEMM},
+        {"threads", required_argument, NULL, OPT_THREADS}, {"seed", required_argument, NULL, OPT_SEED},
+        {"train", no_argument, NULL, OPT_TRAIN},       {"dropout", required_argument, NULL, OPT_DROPOUT},
+        {"dropout-seed", required_argument, NULL, OPT_DROPOUT_SEED},
+        {"z-loss-coef", required_argument, NULL, OPT_Z}, {"aux-loss-coef", required_argument, NULL, OPT_AUX},
+        {"lb-choice", no_argument, NULL, OPT_LB},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    grad_args a = {.backend = SB_GEMM_OPENBLAS};
+    sb_trainer_options_default(&a.options);
+    sb_error err = {0};
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            usage(stdout);
+            return SB_EXIT_OK;
+        case 'm':
+            a.model = optarg;
+            break;
+        case 'i':
+            a.inputs = optarg;
+            break;
+        case 'o':
+            a.out = optarg;
+            break;
+        case OPT_GEMM:
+            if (sb_gemm_parse_backend(optarg, &a.backend, &err) != 0)
+                return sb_cli_error("grad", SB_EXIT_USAGE, "%s", err.msg);
+            break;
+        case OPT_THREADS:
+            if (sb_cli_parse_i64(optarg, 1, 4096, &a.threads) != 0)
+                return sb_cli_error("grad", SB_EXIT_USAGE, "--threads '%s' is not a whole number in 1..4096", optarg);
+            break;
+        case OPT_SEED:
+        case OPT_DROPOUT_SEED:
+            if (sb_cli_parse_i64(optarg, 0, INT64_MAX, opt == OPT_SEED ? &a.seed : &a.dropout_seed) != 0)
+                return sb_cli_error("grad", SB_EXIT_USAGE, "--%s '%s' is not a whole number >= 0",
+                                    opt == OPT_SEED ? "seed" : "dropout-seed", optarg);
+            if (opt == OPT_DROPOUT_SEED)
+                a.options.dropout_seed = (uint64_t)a.dropout_seed;
+            break;
+        case OPT_TRAIN:
+            a.train = true;
+            break;
+        case OPT_DROPOUT:
+            if (parse_coef(optarg, &a.options.dropout_rate) != 0 || a.options.dropout_rate >= 1)
+                return sb_cli_error("grad", SB_EXIT_USAGE, "--dropout '%s' is not a rate in [0, 1)", optarg);
+            break;
+        case OPT_Z:
+        case OPT_AUX:
+            if (parse_coef(optarg, opt == OPT_Z ? &a.options.router_z_loss_coef : &a.options.router_aux_loss_coef) != 0)
+                return sb_cli_error("grad", SB_EXIT_USAGE, "--%s '%s' is not a number >= 0",
+                                    opt == OPT_Z ? "z-loss-coef" : "aux-loss-coef", optarg);
+            break;
+        case OPT_LB:
+            a.options.lb_choice_before_capacity = true;
+            break;
+        default:
+            return sb_cli_error("grad", SB_EXIT_USAGE, "bad option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind != argc || a.model == NULL || a.inputs == NULL || a.out == NULL)
+        return sb_cli_error("grad", SB_EXIT_USAGE, "--model, --inputs and --out are required (see --help)");
+    if (mkdir(a.out, 0777) != 0 && errno != EEXIST)
+        return sb_cli_error("grad", SB_EXIT_FAILURE, "cannot create %s: %s", a.out, strerror(errno));
+    return run(&a, &err) == 0 ? SB_EXIT_OK : sb_cli_error("grad", SB_EXIT_FAILURE, "%s", err.msg);
+}
