@@ -88,6 +88,10 @@ int sb_extrapolate_timing(const sb_sample_plan *plan, const sb_timing *shallow, 
     out->reps = n;
     out->warmup = deep->warmup;
     out->first_rep_s = deep->first_rep_s + shift[0] + shift[1];
+    /* Contention in either run taints the extrapolation. */
+    out->cpu_s = shallow->cpu_s + deep->cpu_s;
+    out->wall_s = shallow->wall_s + deep->wall_s;
+    out->preemptions = shallow->preemptions + deep->preemptions;
     return 0;
 }
 

@@ -48,6 +48,9 @@ cJSON *sb_stats_to_json(const sb_stats *s, const double *samples);
 
 /* Monotonic wall clock in seconds, for timing regions. */
 double sb_now_seconds(void);
+/* CPU seconds (user + system) this process has used, every thread: over a region, compared with its wall
+ * time times the threads, it says whether the threads had the cores to themselves. */
+double sb_cpu_seconds(void);
 
 /* Counters around a timed region: hardware events through libpfm4 (cycles, instructions, fp32 FLOPs where
  * the PMU counts them, last-level cache misses) and software events through perf_event_open (task clock,
@@ -124,7 +127,10 @@ typedef struct {
     int64_t sgemm_n;      /* 2048 by default */
     int64_t stream_bytes; /* 256 MiB by default, well above any last-level cache */
     double fma_seconds;   /* per repetition, 0.2 s by default */
-    int reps;             /* median of reps, 3 by default */
+    int reps;             /* the fastest of reps, 3 by default */
+    /* Peaks measured while the process got less than this share of its threads' CPU time are used but
+     * not cached (SB_CONTENDED_SHARE by default; 0 caches whatever was measured). */
+    double min_cpu_share;
 } sb_peak_sizes;
 
 sb_peak_sizes sb_peak_sizes_default(void);
@@ -198,6 +204,10 @@ typedef struct {
     int64_t warmup;
     double first_rep_s; /* the first repetition run, warmup or not */
     bool too_slow;      /* stopped after the first repetition: min_reps of it would not fit in max_time_s */
+    /* Contention evidence over the timed repetitions (getrusage of the whole process, every thread):
+     * CPU seconds used, wall seconds, and involuntary context switches (preemptions by other work). */
+    double cpu_s, wall_s;
+    int64_t preemptions;
 } sb_timing;
 
 /* Warmup, then timed repetitions per sb_run_settings. With stop_when_slow, gives up after the first
@@ -234,7 +244,7 @@ void sb_sample_plan_describe(const sb_sample_plan *plan, char *out, size_t cap);
 /* -- one measurement (measure.c) -- */
 
 typedef struct {
-    char verdict[SB_ERROR_MAX + 64]; /* ok | noisy | extrapolated | skipped: <reason> | failed: <reason> */
+    char verdict[SB_ERROR_MAX + 64]; /* ok | noisy | extrapolated | contended: <why> | skipped: <why> | failed: <why> */
     sb_timing timing;           /* full depth; extrapolated from sampled runs when `extrapolated` */
     bool measured;              /* timing holds samples (false for skipped and failed) */
     bool extrapolated;
@@ -248,19 +258,48 @@ typedef struct {
     bool peak_rss_is_measurement; /* the peak was reset before (clear_refs), else it is the process's */
     int64_t weights_bytes, activations_bytes; /* engine arenas of the model timed (sampled when extrapolated) */
     int64_t estimate_bytes;     /* analytic weights + activations + KV cache at full depth */
+    /* CPU seconds of the timed repetitions over wall seconds times the threads used (1: every thread ran
+     * the whole time), and the involuntary context switches meanwhile: other work on the cores shows as a
+     * share well below 1 (verdict `contended`). */
+    double cpu_share;
+    int64_t preemptions;
     bool have_counters;
     sb_counters counters;       /* values around the timed repetitions of the (deep) run */
     char counters_error[SB_ERROR_MAX]; /* why have_counters is false */
 } sb_measurement;
 
+/* Weights kept between measurements. A sweep measures each shape in its modes back to back, on the same
+ * weights (random from the seed, or a checkpoint) at the same full and sampled depths, and initialising a
+ * large model costs about as much as timing it. The cache holds one shape's weights, a few depths of it;
+ * a measurement of another shape, or one that needs the memory, frees them first. */
+#define SB_WEIGHTS_CACHE_SLOTS 3
+typedef struct {
+    char shape[SB_KEY_MAX + 64]; /* model, config name, dtype, seed of the weights held */
+    struct {
+        bool used;
+        int64_t encoder_layers, decoder_layers;
+        uint64_t last_use;
+        sb_weights w;
+    } slot[SB_WEIGHTS_CACHE_SLOTS];
+    uint64_t clock;
+} sb_weights_cache;
+void sb_weights_cache_init(sb_weights_cache *cache);
+void sb_weights_cache_free(sb_weights_cache *cache);
+
 /* Measures `model` (a spec, or a checkpoint folder: then its weights, never sampled) resolved to cfg.
- * peaks (may be NULL) lets a forward whose FLOPs alone exceed the time budget go straight to sampling.
+ * peaks (may be NULL) lets a shape expected to exceed the time budget go straight to sampling; cache (may
+ * be NULL) reuses weights of the previous measurement of the same shape.
  * Every outcome is a verdict: what cannot be measured is skipped or failed with the reason. */
 void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks,
-                sb_measurement *m);
+                sb_weights_cache *cache, sb_measurement *m);
 void sb_measurement_free(sb_measurement *m);
 /* ok, noisy or extrapolated from a finished timing (pure: tested on synthetic samples). */
-const char *sb_verdict_for(const sb_stats *stats, bool extrapolated);
+/* The verdict of a finished timing (pure: tested on synthetic values): `contended: <why>` when the timed
+ * repetitions got less than SB_CONTENDED_SHARE of their threads' CPU time (other work ran on the cores, so
+ * the figure describes the load, not the shape), else `extrapolated`, `noisy` or `ok`. */
+#define SB_CONTENDED_SHARE 0.9
+void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, int64_t preemptions, char *out,
+                    size_t cap);
 
 /* -- records (record.c) -- */
 

@@ -14,7 +14,11 @@
 
 sb_peak_sizes sb_peak_sizes_default(void)
 {
-    return (sb_peak_sizes){.sgemm_n = 2048, .stream_bytes = 256ll << 20, .fma_seconds = 0.2, .reps = 3};
+    return (sb_peak_sizes){.sgemm_n = 2048,
+                           .stream_bytes = 256ll << 20,
+                           .fma_seconds = 0.2,
+                           .reps = 3,
+                           .min_cpu_share = SB_CONTENDED_SHARE};
 }
 
 static int check_sizes(const sb_peak_sizes *z, sb_error *err)
@@ -30,9 +34,11 @@ static int check_sizes(const sb_peak_sizes *z, sb_error *err)
     return 0;
 }
 
-static double median_of(const double *samples, int n)
+/* Peaks are what the machine can do at best: the fastest repetition, since anything else running can only
+ * slow one down. */
+static double fastest_of(const double *seconds, int n)
 {
-    return sb_stats_compute(samples, (size_t)n).median;
+    return sb_stats_compute(seconds, (size_t)n).min;
 }
 
 static int measure_sgemm(int64_t n, int reps, double *gflops, sb_error *err)
@@ -55,7 +61,7 @@ static int measure_sgemm(int64_t n, int reps, double *gflops, sb_error *err)
         sb_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         t[r] = sb_now_seconds() - start;
     }
-    *gflops = 2.0 * (double)n * (double)n * (double)n / median_of(t, reps) / 1e9;
+    *gflops = 2.0 * (double)n * (double)n * (double)n / fastest_of(t, reps) / 1e9;
     free(a);
     free(t);
     return 0;
@@ -146,7 +152,7 @@ static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
             t[r] = sb_now_seconds() - start;
     }
     /* STREAM's convention: bytes read plus bytes written (write-allocate traffic is not counted). */
-    *gbps = 2.0 * (double)n * sizeof(float) / median_of(t, reps) / 1e9;
+    *gbps = 2.0 * (double)n * sizeof(float) / fastest_of(t, reps) / 1e9;
     bool copied = b[n - 1] == a[n - 1];
     free(a);
     free(t);
@@ -168,7 +174,7 @@ int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
         return sb_fail(err, "out of memory");
     for (int r = 0; r < sizes->reps; r++)
         g[r] = measure_fma_once(sizes->fma_seconds / sizes->reps);
-    out->fma_gflops = median_of(g, sizes->reps);
+    out->fma_gflops = sb_stats_compute(g, (size_t)sizes->reps).max;
     free(g);
     if (!(out->sgemm_gflops > 0 && out->fma_gflops > 0 && out->stream_copy_gbps > 0))
         return sb_fail(err, "peak measurement gave a non-positive rate");
@@ -291,8 +297,18 @@ int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const cha
         return sb_fail(err, "cache path too long under %s", dir);
     if (!refresh && load_cache(path, sizes, out))
         return 0;
+    double start = sb_now_seconds(), cpu = sb_cpu_seconds();
     if (sb_peaks_measure(sizes, out, err) != 0)
         return -1;
+    double wall = sb_now_seconds() - start;
+    /* Peaks measured while other work ran would make every later MFU too high: used for this run only,
+     * not cached, so the next run measures again. */
+    double share = (sb_cpu_seconds() - cpu) / (wall * sys->threads);
+    if (share < sizes->min_cpu_share) {
+        fprintf(stderr, "shapebench: the machine peaks were measured while other work ran (%.0f %% of %d threads' "
+                        "CPU time); not caching them\n", 100 * share, sys->threads);
+        return 0;
+    }
     return save_cache(dir, path, key, sys, out, err);
 }
 

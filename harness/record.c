@@ -55,11 +55,16 @@ void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_
              sb_gemm_backend_name(s->gemm), resolved_threads(s));
 }
 
-const char *sb_verdict_for(const sb_stats *stats, bool extrapolated)
+void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, int64_t preemptions, char *out,
+                    size_t cap)
 {
-    if (extrapolated)
-        return "extrapolated";
-    return sb_stats_noisy(stats) ? "noisy" : "ok";
+    if (cpu_share < SB_CONTENDED_SHARE)
+        snprintf(out, cap,
+                 "contended: the timed repetitions got %.0f %% of their threads' CPU time (%lld preemptions): "
+                 "other processes were running; rerun on a quiet machine",
+                 100 * cpu_share, (long long)preemptions);
+    else
+        snprintf(out, cap, "%s", extrapolated ? "extrapolated" : sb_stats_noisy(stats) ? "noisy" : "ok");
 }
 
 /* ---- shape facts --------------------------------------------------------------------------------------- */
@@ -266,6 +271,8 @@ static cJSON *timing_json(const sb_measurement *m, const sb_stats *st)
         return NULL;
     cJSON_AddNumberToObject(o, "warmup", (double)m->timing.warmup);
     cJSON_AddNumberToObject(o, "reps", (double)m->timing.reps);
+    add_number_or_null(o, "cpu_share", m->cpu_share);
+    cJSON_AddNumberToObject(o, "preemptions", (double)m->preemptions);
     cJSON *parts = cJSON_AddObjectToObject(o, "parts_median");
     add_number_or_null(parts, "encoder", sb_stats_compute(m->timing.parts[0], m->timing.reps).median);
     add_number_or_null(parts, "decoder", sb_stats_compute(m->timing.parts[1], m->timing.reps).median);

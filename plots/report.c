@@ -86,16 +86,18 @@ static void machine_section(sb_doc *doc, const sb_results *r)
                 distinct(r, "settings.warmup", v[0], sizeof v[0]), distinct(r, "settings.min_reps", v[1], sizeof v[1]),
                 distinct(r, "settings.min_time_s", v[2], sizeof v[2]),
                 distinct(r, "settings.max_time_s", v[3], sizeof v[3]));
-    size_t measured = 0, extrapolated = 0, skipped = 0, failed = 0;
+    size_t measured = 0, extrapolated = 0, contended = 0, skipped = 0, failed = 0;
     for (size_t i = 0; i < r->count; i++) {
         const char *verdict = text(r->records[i], "verdict");
         measured += sb_record_measured(r->records[i]);
         extrapolated += strcmp(verdict, "extrapolated") == 0;
+        contended += strncmp(verdict, "contended", 9) == 0;
         skipped += strncmp(verdict, "skipped", 7) == 0;
         failed += strncmp(verdict, "failed", 6) == 0;
     }
-    sb_doc_text(doc, true, "Records: %zu in %s: %zu measured (%zu of them extrapolated), %zu skipped, %zu failed",
-                r->count, r->file, measured, extrapolated, skipped, failed);
+    sb_doc_text(doc, true,
+                "Records: %zu in %s: %zu measured (%zu of them extrapolated, %zu contended), %zu skipped, %zu failed",
+                r->count, r->file, measured, extrapolated, contended, skipped, failed);
 }
 
 static void method_section(sb_doc *doc, const sb_shape_table *t)
@@ -130,14 +132,15 @@ static const char *reason(const char *verdict)
 
 static void exceptions_section(sb_doc *doc, const sb_results *r)
 {
-    sb_doc_heading(doc, 2, "Extrapolated, skipped and failed");
+    sb_doc_heading(doc, 2, "Extrapolated, contended, skipped and failed");
     static const char *headers[] = {"shape", "mode", "verdict", "why / how"};
     size_t shown = 0;
     for (size_t i = 0; i < r->count; i++) {
         const cJSON *rec = r->records[i];
         const char *verdict = text(rec, "verdict");
         bool extrapolated = strcmp(verdict, "extrapolated") == 0;
-        if (!extrapolated && strncmp(verdict, "skipped", 7) != 0 && strncmp(verdict, "failed", 6) != 0)
+        if (!extrapolated && strncmp(verdict, "skipped", 7) != 0 && strncmp(verdict, "failed", 6) != 0 &&
+            strncmp(verdict, "contended", 9) != 0)
             continue;
         if (shown++ == 0)
             sb_doc_table(doc, 4, headers);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 /* Small enough for well under a second, big enough to exercise every path. */
+/* min_cpu_share 0: the suite's parallel tests share the cores, and these tests are about the cache. */
 static const sb_peak_sizes tiny = {.sgemm_n = 128, .stream_bytes = 4 << 20, .fma_seconds = 0.03, .reps = 3};
 
 Test(sysinfo, every_field_present)
@@ -123,4 +124,21 @@ Test(peaks, roofline_and_mfu)
     cr_assert_float_eq(sb_mfu(50.0, &p), 0.5, 1e-12);
     sb_peaks none = {0};
     cr_assert(isnan(sb_mfu(50.0, &none)));
+}
+
+/* Peaks measured without the whole CPU are used but never cached: a share of 101 % is never reached. */
+Test(peaks, contended_peaks_are_not_cached)
+{
+    char dir[] = "/tmp/shapebench-peaks-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    sb_sysinfo s;
+    cr_assert_eq(sb_sysinfo_collect(&s, NULL), 0);
+    sb_peak_sizes strict = tiny;
+    strict.min_cpu_share = 1.01;
+    sb_error err = {0};
+    sb_peaks first, second;
+    cr_assert_eq(sb_peaks_cached(&s, &strict, dir, false, &first, &err), 0, "%s", err.msg);
+    cr_expect(first.sgemm_gflops > 0);
+    cr_assert_eq(sb_peaks_cached(&s, &strict, dir, false, &second, &err), 0, "%s", err.msg);
+    cr_expect_not(second.from_cache, "a contended measurement must not be reused");
 }
