@@ -38,5 +38,8 @@ int sb_cmd_report(int argc, char **argv);
 int sb_cmd_forward(int argc, char **argv);
 int sb_cmd_generate(int argc, char **argv);
 int sb_cmd_bench(int argc, char **argv);
+int sb_cmd_grad(int argc, char **argv);
+int sb_cmd_data(int argc, char **argv);
+int sb_cmd_probe(int argc, char **argv);
 
 #endif

@@ -165,9 +165,11 @@ double sb_mfu(double achieved_gflops, const sb_peaks *peaks);
 #define SB_SCHEMA_VERSION 1 /* of results/README.md's record; merge refuses to mix versions */
 #define SB_KEY_MAX (SB_NAME_MAX + 128)
 
-typedef enum { SB_MODE_ENCODE = 0, SB_MODE_FORWARD = 1, SB_MODE_GENERATE = 2 } sb_mode;
-#define SB_MODE_COUNT 3
-const char *sb_mode_name(sb_mode mode); /* "encode" | "forward" | "generate" */
+/* train: one training step (encoder + teacher-forced decoder forward keeping activations, backward, T5's
+ * Adafactor update) on random tokens; never sampled (its parts cannot be split per stack). */
+typedef enum { SB_MODE_ENCODE = 0, SB_MODE_FORWARD = 1, SB_MODE_GENERATE = 2, SB_MODE_TRAIN = 3 } sb_mode;
+#define SB_MODE_COUNT 4
+const char *sb_mode_name(sb_mode mode); /* "encode" | "forward" | "generate" | "train" */
 int sb_mode_parse(const char *name, sb_mode *out, sb_error *err);
 
 /* Everything about one measurement but the shape. */
@@ -596,5 +598,42 @@ int sb_span_batcher_next(sb_span_batcher *b, sb_span_batch *out, sb_error *err);
 int64_t sb_span_batcher_examples(const sb_span_batcher *b);
 void sb_span_batcher_rewind(sb_span_batcher *b); /* back to the start of epoch 0 */
 void sb_span_batcher_free(sb_span_batcher *b);
+
+/* ---- quality probe (probe.c) ----------------------------------------------------------------------- */
+
+/* One training run of the probe: a shape trained from random init (the seed) with T5's Adafactor on span-
+ * corrupted Brown batches until the budget is spent, then its mean cross-entropy on a fixed held-out set.
+ * FLOPs budgets count count's flops_train_step (every executed GEMM, forward and backward) per step, so
+ * every shape gets the same arithmetic; seconds budgets the wall time of the training steps. */
+typedef enum { SB_BUDGET_FLOPS = 0, SB_BUDGET_SECONDS = 1 } sb_budget_kind;
+const char *sb_budget_kind_name(sb_budget_kind kind); /* "flops" | "seconds" */
+
+typedef struct {
+    int64_t batch, src_len;  /* sequences per step, input tokens (targets follow from span corruption) */
+    sb_budget_kind budget_kind;
+    double budget;           /* FLOPs or seconds */
+    int64_t max_steps;       /* refuse FLOPs budgets of more steps; seconds budgets stop there */
+    int64_t eval_examples;   /* held-out examples evaluated (the same ones for every model) */
+    uint64_t seed;           /* weights, batch order and masks, dropout */
+    int threads;
+    sb_gemm_backend gemm;
+} sb_probe_settings;
+
+/* batch 8, src 128, 2e12 FLOPs, 256 held-out examples, at most 100000 steps, seed 0, all threads, OpenBLAS. */
+void sb_probe_settings_default(sb_probe_settings *s);
+/* A registry name or spec with the corpus's vocabulary (SentencePiece + sentinels) in place of T5's 32k. */
+int sb_probe_config(const char *name, int32_t vocab_size, sb_config *out, sb_error *err);
+
+typedef struct {
+    int64_t params, tgt_len, steps, heldout_tokens;
+    double flops_per_step, flops;          /* executed train-step FLOPs (count) */
+    double train_seconds, eval_seconds;
+    double train_loss_first, train_loss_last, heldout_loss;
+    double *step_seconds;                  /* steps entries: wall time of each training step */
+} sb_probe_result;
+
+int sb_probe_train(const sb_corpus *corpus, const sb_config *cfg, const sb_probe_settings *s, sb_probe_result *out,
+                   sb_error *err);
+void sb_probe_result_free(sb_probe_result *r);
 
 #endif

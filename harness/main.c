@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int sb_cmd_data(int argc, char **argv); /* cmd_data.c */
-int sb_cmd_grad(int argc, char **argv); /* cmd_grad.c */
-
 static const sb_command commands[] = {
     {"list", sb_cmd_list, "every known model name with its shape"},
     {"config", sb_cmd_config, "the Hugging Face config.json of a model name"},
@@ -23,6 +20,7 @@ static const sb_command commands[] = {
     {"generate", sb_cmd_generate, "greedy incremental generation from input ids (ms per token on stderr)"},
     {"bench", sb_cmd_bench, "engine speed: s/sequence per backend, GEMM efficiency, ms/token, peak RSS"},
     {"grad", sb_cmd_grad, "loss and every parameter's gradient for fixture-style inputs + labels (safetensors)"},
+    {"probe", sb_cmd_probe, "quality probe: train shapes on the Brown corpus for a budget, held-out loss"},
     {"data", sb_cmd_data, "fetch and prepare the quality probe's corpus and tokenizer (cached under data/)"},
 };
 

@@ -98,6 +98,9 @@ void sb_timing_free(sb_timing *t)
 
 typedef struct {
     sb_runtime *rt;
+    sb_trainer *trainer;     /* train: forward + backward, then the optimizer updates `weights` */
+    sb_optimizer *optimizer;
+    sb_weights *weights;
     const sb_run_settings *s;
     int32_t *input_ids, *decoder_ids, *generated;
     double *steps;           /* generate: step latencies of the current repetition */
@@ -126,6 +129,20 @@ static int rep(void *opaque, double parts[2], sb_error *err)
     }
     sb_gemm_reset_flops();
     double t0 = sb_now_seconds();
+    if (s->mode == SB_MODE_TRAIN) {
+        /* Labels: the decoder inputs themselves; what is learnt does not change the work. */
+        const sb_train_batch batch = {c->input_ids, NULL, c->decoder_ids, c->decoder_ids};
+        sb_train_losses losses;
+        if (sb_trainer_step(c->trainer, &batch, true, false, &losses, err) != 0 ||
+            sb_optimizer_step(c->optimizer, c->weights, sb_trainer_grads(c->trainer), SB_OPTIM_LR_DEFAULT, err) != 0)
+            return -1;
+        parts[0] = sb_now_seconds() - t0;
+        parts[1] = 0;
+        c->flops[0] = sb_gemm_flops();
+        c->flops[1] = 0;
+        c->calls++;
+        return 0;
+    }
     if (sb_encode(c->rt, s->batch, s->src_len, c->input_ids, NULL, err) != 0)
         return -1;
     double t1 = sb_now_seconds();
@@ -298,7 +315,8 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
 {
     memset(out, 0, sizeof *out);
     sb_weights own, *wp;
-    if (cache_open(cache, model, checkpoint, cfg, s, &own, &wp, err) != 0)
+    /* Training updates its weights in place: they are its own, never the cache's. */
+    if (cache_open(s->mode == SB_MODE_TRAIN ? NULL : cache, model, checkpoint, cfg, s, &own, &wp, err) != 0)
         return -1;
     rep_ctx c = {.s = s};
     int rc = -1;
@@ -315,8 +333,16 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
     fill_ids(c.decoder_ids, tgt_n, wp->cfg.vocab_size, s->seed + 1);
     for (int64_t b = 0; b < s->batch; b++)
         c.decoder_ids[b * s->tgt_len] = (int32_t)wp->cfg.decoder_start_token_id;
-    if (sb_runtime_create(&c.rt, wp, s->batch, s->src_len, s->tgt_len, err) != 0)
+    if (s->mode == SB_MODE_TRAIN) {
+        sb_optim_settings adafactor;
+        sb_optim_defaults(SB_OPTIM_ADAFACTOR, &adafactor);
+        c.weights = wp;
+        if (sb_trainer_create(&c.trainer, wp, s->batch, s->src_len, s->tgt_len, NULL, err) != 0 ||
+            sb_optimizer_create(&c.optimizer, wp, &adafactor, err) != 0)
+            goto done;
+    } else if (sb_runtime_create(&c.rt, wp, s->batch, s->src_len, s->tgt_len, err) != 0) {
         goto done;
+    }
     if (sb_time_reps(rep, &c, s, stop_when_slow, &out->timing, err) != 0)
         goto done;
     if (c.counters_open && sb_counters_stop(&c.counters, &c.counters_error) == 0) {
@@ -330,13 +356,16 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
     out->generated = c.generated_count;
     out->step_median_s = c.nstep_medians ? sb_stats_compute(c.step_medians, c.nstep_medians).median : NAN;
     out->weights_bytes = (int64_t)wp->arena_bytes;
-    out->activations_bytes = (int64_t)sb_runtime_activation_bytes(c.rt);
+    out->activations_bytes = (int64_t)(c.trainer != NULL ? sb_trainer_activation_bytes(c.trainer)
+                                                        : sb_runtime_activation_bytes(c.rt));
     rc = 0;
 done:
     if (c.counters_open)
         sb_counters_close(&c.counters);
     if (c.rt != NULL)
         sb_runtime_free(c.rt);
+    sb_trainer_free(c.trainer);
+    sb_optimizer_free(c.optimizer);
     if (wp == &own)
         sb_weights_free(&own);
     free(c.input_ids);
@@ -357,8 +386,13 @@ static int planned_bytes(const sb_config *cfg, const sb_run_settings *s, int64_t
     if (sb_count(cfg, &cs, counts, err) != 0)
         return -1;
     int64_t total = 0;
-    if (sb_add_i64(counts->memory_bytes.weights, counts->memory_bytes.activations_forward, &total) != 0 ||
-        sb_add_i64(total, counts->memory_bytes.kv_cache, &total) != 0)
+    const bool train = s->mode == SB_MODE_TRAIN;
+    /* Training: weights, their fp32 gradients, the kept activations and Adafactor's state. */
+    if (sb_add_i64(counts->memory_bytes.weights,
+                   train ? counts->memory_bytes.activations_train : counts->memory_bytes.activations_forward,
+                   &total) != 0 ||
+        sb_add_i64(total, train ? counts->memory_bytes.weights : counts->memory_bytes.kv_cache, &total) != 0 ||
+        sb_add_i64(total, train ? counts->memory_bytes.optimizer_adafactor : 0, &total) != 0)
         return sb_fail(err, "%s: memory estimate overflows", cfg->name);
     *out = total;
     return 0;
@@ -404,6 +438,8 @@ static double expected_rep_s(const sb_config *cfg, const sb_run_settings *s, con
     const double flops_rate = SB_EXPECTED_GEMM_SHARE * peaks->sgemm_gflops * 1e9;
     if (s->mode == SB_MODE_FORWARD && peaks->sgemm_gflops > 0)
         return (double)counts->flops_forward_executed.total / flops_rate;
+    if (s->mode == SB_MODE_TRAIN && peaks->sgemm_gflops > 0)
+        return (double)counts->flops_train_step / flops_rate;
     if (s->mode == SB_MODE_GENERATE && peaks->sgemm_gflops > 0 && peaks->stream_copy_gbps > 0) {
         double share = (double)cfg->num_decoder_layers / (double)(cfg->num_layers + cfg->num_decoder_layers);
         double encoder_tokens = (double)(cfg->num_layers * s->src_len);
@@ -451,9 +487,13 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
     /* Weights the cache holds for this shape would be reused or freed: they count as available. */
     int64_t budget = (int64_t)(SB_MEMORY_SHARE * (double)(sb_memory_available_bytes() + cache_bytes(cache)));
     bool checkpoint = is_checkpoint(model);
-    bool sampled = s->always_sample && !checkpoint;
+    /* A training step's parts are not per stack, so it is never sampled: too big or too slow, it is whole
+     * or skipped. */
+    const bool train = s->mode == SB_MODE_TRAIN;
+    bool sampled = s->always_sample && !checkpoint && !train;
     sb_sample_plan_make(cfg, SB_SAMPLE_PERIODS, &m->plan);
-    bool deep_is_full = m->plan.depth[0][1] == m->plan.full[0] && m->plan.depth[1][1] == m->plan.full[1];
+    bool deep_is_full =
+        train || (m->plan.depth[0][1] == m->plan.full[0] && m->plan.depth[1][1] == m->plan.full[1]);
     if (need > budget) {
         if (checkpoint || deep_is_full) {
             snprintf(m->verdict, sizeof m->verdict, "skipped: needs %.1f GiB > %.1f GiB available", gib(need),
@@ -553,6 +593,9 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
     if (counts.flops_forward_executed.total > 0 && s->mode == SB_MODE_FORWARD) {
         m->flops_per_rep = counts.flops_forward_executed.total;
         m->flops_source = "analytic: sb_count flops_forward_executed.total";
+    } else if (train) {
+        m->flops_per_rep = counts.flops_train_step;
+        m->flops_source = "analytic: sb_count flops_train_step (executed GEMMs, forward and backward)";
     } else {
         m->flops_source = m->extrapolated ? "measured: sb_gemm_flops tally of one repetition, per stack, extrapolated "
                                             "like the time"
@@ -560,7 +603,7 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
     }
     if (s->mode == SB_MODE_ENCODE)
         m->tokens_per_rep = s->batch * s->src_len;
-    else if (s->mode == SB_MODE_FORWARD)
+    else if (s->mode == SB_MODE_FORWARD || train)
         m->tokens_per_rep = s->batch * (s->src_len + s->tgt_len);
     if (s->mode != SB_MODE_GENERATE)
         m->ms_per_token = NAN;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mode_names[SB_MODE_COUNT] = {"encode", "forward", "generate"};
+static const char *const mode_names[SB_MODE_COUNT] = {"encode", "forward", "generate", "train"};
 
 const char *sb_mode_name(sb_mode mode)
 {

@@ -109,7 +109,7 @@ Test(sweep, presets)
     cr_assert_eq(sb_sweep_preset("smoke", &spec, &err), 0, "%s", err.msg);
     sb_job_list jobs;
     cr_assert_eq(sb_sweep_expand(&spec, &jobs, &err), 0);
-    cr_expect_eq(jobs.count, 9);
+    cr_expect_eq(jobs.count, 12); /* 3 shapes x 4 modes */
     for (size_t i = 0; i < spec.nmodels; i++) {
         sb_config cfg;
         cr_expect_eq(sb_config_resolve(spec.models[i], &cfg, NULL, NULL, &err), 0, "%s: %s", spec.models[i], err.msg);
@@ -271,12 +271,12 @@ Test(cli, kill_9_mid_sweep_then_resume)
 
     cr_assert_eq(run_cli("resume.log", (const char *[]){"sweep", "--preset", "smoke", "--out", out, NULL}), 0);
     char *keys = checked_keys("killed");
-    cr_expect_eq(count_lines(keys), 9, "exactly the smoke sweep's points: %s", keys);
+    cr_expect_eq(count_lines(keys), 12, "exactly the smoke sweep's points: %s", keys);
     free(keys);
     /* A third run has nothing left to do and adds nothing. */
     cr_assert_eq(run_cli("again.log", (const char *[]){"sweep", "--preset", "smoke", "--out", out, NULL}), 0);
     keys = checked_keys("killed");
-    cr_expect_eq(count_lines(keys), 9);
+    cr_expect_eq(count_lines(keys), 12);
     free(keys);
 }
 
@@ -293,7 +293,7 @@ Test(cli, two_shards_merged_equal_one_run)
     cr_assert_eq(run_cli("m.log", (const char *[]){"merge", s1, s2, s1, "--out", merged, NULL}), 0);
     char *a = checked_keys("whole"), *b = checked_keys("merged"), *p1 = checked_keys("s1"), *p2 = checked_keys("s2");
     cr_expect_str_eq(a, b);
-    cr_expect_eq(count_lines(p1) + count_lines(p2), 9);
+    cr_expect_eq(count_lines(p1) + count_lines(p2), 12);
     cr_expect_gt(count_lines(p1), 0);
     cr_expect_gt(count_lines(p2), 0);
     free(a);
@@ -306,7 +306,7 @@ Test(cli, two_shards_merged_equal_one_run)
     char path[160];
     snprintf(path, sizeof path, "%s/cmp.log", dir);
     char *text = read_all(path);
-    cr_expect(strstr(text, "9 keys in both") != NULL, "%s", text);
+    cr_expect(strstr(text, "12 keys in both") != NULL, "%s", text);
     cr_expect(strstr(text, "| t5-efficient-tiny | generate |") != NULL, "%s", text);
     free(text);
 }

@@ -1,0 +1,382 @@
+/* cmd_probe.c — `shapebench probe`: the quality probe over a list of shapes (or a preset), each trained for
+ * an equal FLOPs budget and, separately, an equal wall-clock budget over several seeds; one record per shape
+ * and budget with the held-out loss's mean and standard deviation, appended to a results folder like any
+ * other run (resumable), so the plots gain their quality axis. */
+#include "harness/cli.h"
+#include "harness/harness.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: shapebench probe NAME... --budget B[,B] [options]\n"
+            "       shapebench probe --preset probe|probe-smoke [options]\n"
+            "\n"
+            "Trains each shape from random init with T5's Adafactor on span-corrupted Brown corpus batches\n"
+            "(noise density 0.15, mean span 3; `shapebench data` prepares the corpus) until the budget is spent,\n"
+            "then reports the mean cross-entropy on a fixed held-out set, over several seeds (mean and sample\n"
+            "standard deviation). The vocabulary is the corpus's SentencePiece one (4000 ids with T5's 100\n"
+            "sentinels), so the shapes differ in their bodies only. Records go to <out>/results.jsonl with\n"
+            "`quality` = {metric heldout_loss, value, stddev, ...}; rerunning skips what is done.\n"
+            "\n"
+            "  --budget LIST    FLOPs (e.g. 2e12: the executed train-step FLOPs of `count`, forward and\n"
+            "                   backward) or seconds of training steps (e.g. 20s); each budget is its own record\n"
+            "  --preset P       probe: %d shapes across depth, width, kv/nh and Switch, batch 4, budgets 1.5e12\n"
+            "                   and 12s, 3 seeds (about 30 min on 2 cores); probe-smoke: 3 shapes, 64 tokens,\n"
+            "                   budgets 5e10 and 1s, 2 seeds (seconds)\n"
+            "  --seeds N        seeds 0..N-1 per shape and budget (default 3)\n"
+            "  --batch N        sequences per step (default 8)\n"
+            "  --src N          input tokens per sequence (default 128; targets follow: 29 at 128)\n"
+            "  --eval N         held-out examples evaluated (default 256)\n"
+            "  --threads N      threads (default: all)\n"
+            "  --data-dir DIR   corpus cache (default data)\n"
+            "  --run NAME       run name (default: the preset, else probe)\n"
+            "  --out DIR        results folder (default results/<run>)\n"
+            "  --help           this text\n",
+            20);
+}
+
+/* Published tiny shapes (vocabulary aside, as they are) across every knob the paper scales, and Switch
+ * versions of the tiny body: small enough that a few hundred steps fit a short budget on 2 cores. */
+static const char *const probe_shapes[] = {
+    "t5-efficient-tiny",      "t5-efficient-tiny-nl2",   "t5-efficient-tiny-nl6",    "t5-efficient-tiny-nl8",
+    "t5-efficient-tiny-el2",  "t5-efficient-tiny-el8",   "t5-efficient-tiny-dl2",    "t5-efficient-tiny-dl8",
+    "t5-efficient-tiny-dm128", "t5-efficient-tiny-dm512", "t5-efficient-tiny-ff512",  "t5-efficient-tiny-ff2000",
+    "t5-efficient-tiny-ff6000", "t5-efficient-tiny-kv16", "t5-efficient-tiny-kv128",  "t5-efficient-tiny-nh1",
+    "t5-efficient-tiny-nh16", "t5-efficient-tiny-skv",   "t5-efficient-tiny+switch8", "t5-efficient-tiny+switch32",
+};
+static const char *const smoke_shapes[] = {"t5-efficient-tiny-nl2", "t5-efficient-tiny-dm128",
+                                           "t5-efficient-tiny-nl2+switch4"};
+
+typedef struct {
+    sb_budget_kind kind;
+    double value;
+} budget;
+
+static int parse_budgets(const char *text, budget *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double v = strtod(tok, &end);
+        bool seconds = strcmp(end, "s") == 0;
+        if (end == tok || (!seconds && *end != '\0') || !(v > 0) || !isfinite(v) || *n == cap)
+            return -1;
+        out[(*n)++] = (budget){seconds ? SB_BUDGET_SECONDS : SB_BUDGET_FLOPS, v};
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+static double mean_of(const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return s / (double)n;
+}
+
+/* Sample standard deviation (n - 1), two-pass; NaN for one value. */
+static double stddev_of(const double *v, size_t n)
+{
+    if (n < 2)
+        return NAN;
+    double m = mean_of(v, n), s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (v[i] - m) * (v[i] - m);
+    return sqrt(s / (double)(n - 1));
+}
+
+/* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
+ * training step of every seed, quality = the held-out loss over the seeds. */
+static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe_settings *ps, const budget *b,
+                           const sb_probe_result *r, size_t seeds, const sb_sysinfo *sys, const sb_peaks *peaks)
+{
+    sb_run_settings s;
+    sb_run_settings_default(&s);
+    s.mode = SB_MODE_TRAIN;
+    s.batch = ps->batch;
+    s.src_len = ps->src_len;
+    s.tgt_len = r[0].tgt_len;
+    s.threads = ps->threads;
+    s.gemm = ps->gemm;
+    s.warmup = 0;
+    s.min_reps = r[0].steps;
+    s.min_time_s = 0;
+    s.max_time_s = b->kind == SB_BUDGET_SECONDS ? b->value : INFINITY;
+    sb_measurement m;
+    memset(&m, 0, sizeof m);
+    size_t total = 0;
+    for (size_t i = 0; i < seeds; i++)
+        total += (size_t)r[i].steps;
+    m.timing.samples = malloc((total ? total : 1) * sizeof(double));
+    m.timing.parts[0] = malloc((total ? total : 1) * sizeof(double));
+    m.timing.parts[1] = calloc(total ? total : 1, sizeof(double));
+    if (m.timing.samples == NULL || m.timing.parts[0] == NULL || m.timing.parts[1] == NULL) {
+        sb_measurement_free(&m);
+        return NULL;
+    }
+    for (size_t i = 0, k = 0; i < seeds; i++)
+        for (int64_t j = 0; j < r[i].steps; j++, k++)
+            m.timing.samples[k] = m.timing.parts[0][k] = r[i].step_seconds[j];
+    m.timing.reps = total;
+    m.measured = true;
+    m.flops_per_rep = (int64_t)r[0].flops_per_step;
+    m.flops_source = "analytic: sb_count flops_train_step (executed GEMMs, forward and backward)";
+    m.sequences_per_rep = ps->batch;
+    m.tokens_per_rep = ps->batch * (ps->src_len + r[0].tgt_len);
+    m.ms_per_token = NAN;
+    m.cpu_share = NAN;
+    snprintf(m.counters_error, sizeof m.counters_error, "the probe does not read counters");
+    sb_stats st = sb_stats_compute(m.timing.samples, m.timing.reps);
+    sb_verdict_for(&st, false, NAN, 0, m.verdict, sizeof m.verdict);
+    cJSON *rec = sb_record_build(run, cfg, &s, &m, sys, peaks);
+    sb_measurement_free(&m);
+    if (rec == NULL)
+        return NULL;
+
+    char key[SB_KEY_MAX + 64], base[SB_KEY_MAX];
+    sb_record_key(cfg->name, &s, base);
+    snprintf(key, sizeof key, "%s|probe-%s-%g", base, sb_budget_kind_name(b->kind), b->value);
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "key", cJSON_CreateString(key));
+
+    double losses[64];
+    cJSON *q = cJSON_CreateObject(), *per_seed = cJSON_CreateArray();
+    for (size_t i = 0; i < seeds; i++) {
+        losses[i] = r[i].heldout_loss;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "seed", (double)i);
+        cJSON_AddNumberToObject(o, "heldout_loss", r[i].heldout_loss);
+        cJSON_AddNumberToObject(o, "steps", (double)r[i].steps);
+        cJSON_AddNumberToObject(o, "train_seconds", r[i].train_seconds);
+        cJSON_AddNumberToObject(o, "flops", r[i].flops);
+        cJSON_AddNumberToObject(o, "train_loss_first", r[i].train_loss_first);
+        cJSON_AddNumberToObject(o, "train_loss_last", r[i].train_loss_last);
+        cJSON_AddItemToArray(per_seed, o);
+    }
+    cJSON_AddStringToObject(q, "metric", "heldout_loss");
+    cJSON_AddNumberToObject(q, "value", mean_of(losses, seeds));
+    double sd = stddev_of(losses, seeds);
+    if (isnan(sd))
+        cJSON_AddNullToObject(q, "stddev");
+    else
+        cJSON_AddNumberToObject(q, "stddev", sd);
+    cJSON_AddNumberToObject(q, "seeds", (double)seeds);
+    cJSON_AddStringToObject(q, "budget_kind", sb_budget_kind_name(b->kind));
+    cJSON_AddNumberToObject(q, "budget", b->value);
+    cJSON_AddNumberToObject(q, "eval_examples", (double)ps->eval_examples);
+    cJSON_AddNumberToObject(q, "heldout_tokens", (double)r[0].heldout_tokens);
+    cJSON_AddItemToObject(q, "per_seed", per_seed);
+    cJSON_AddStringToObject(q, "source",
+                            "shapebench probe: Adafactor (T5 defaults) on Brown corpus span corruption, mean "
+                            "cross-entropy (nats/token) over the fixed held-out examples");
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "quality", q);
+    return rec;
+}
+
+int sb_cmd_probe(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"budget", required_argument, NULL, 'b'}, {"preset", required_argument, NULL, 'p'},
+        {"seeds", required_argument, NULL, 'n'},  {"batch", required_argument, NULL, 'B'},
+        {"src", required_argument, NULL, 's'},    {"eval", required_argument, NULL, 'e'},
+        {"threads", required_argument, NULL, 't'}, {"data-dir", required_argument, NULL, 'd'},
+        {"run", required_argument, NULL, 'r'},    {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "probe", *preset = NULL, *budget_text = NULL, *data_dir = "data", *run = NULL, *out = NULL;
+    sb_probe_settings ps;
+    sb_probe_settings_default(&ps);
+    int64_t seeds = 3, v;
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (o) {
+        case 'b': budget_text = optarg; break;
+        case 'p': preset = optarg; break;
+        case 'n':
+            if (sb_cli_parse_i64(optarg, 1, 64, &seeds) != 0)
+                return sb_cli_error(cmd, SB_EXIT_USAGE, "--seeds '%s' is not a whole number in 1..64", optarg);
+            break;
+        case 'B':
+            if (sb_cli_parse_i64(optarg, 1, 4096, &ps.batch) != 0)
+                return sb_cli_error(cmd, SB_EXIT_USAGE, "--batch '%s' is not a whole number in 1..4096", optarg);
+            break;
+        case 's':
+            if (sb_cli_parse_i64(optarg, 16, 1024, &ps.src_len) != 0)
+                return sb_cli_error(cmd, SB_EXIT_USAGE, "--src '%s' is not a whole number in 16..1024", optarg);
+            break;
+        case 'e':
+            if (sb_cli_parse_i64(optarg, 1, 1000000, &ps.eval_examples) != 0)
+                return sb_cli_error(cmd, SB_EXIT_USAGE, "--eval '%s' is not a whole number in 1..1000000", optarg);
+            break;
+        case 't':
+            if (sb_cli_parse_i64(optarg, 0, 4096, &v) != 0)
+                return sb_cli_error(cmd, SB_EXIT_USAGE, "--threads '%s' is not a whole number in 0..4096", optarg);
+            ps.threads = (int)v;
+            break;
+        case 'd': data_dir = optarg; break;
+        case 'r': run = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return SB_EXIT_OK;
+        case ':': return sb_cli_error(cmd, SB_EXIT_USAGE, "%s needs a value", argv[optind - 1]);
+        default: return sb_cli_error(cmd, SB_EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    const char *const *names = (const char *const *)argv + optind;
+    size_t nnames = (size_t)(argc - optind);
+    if (preset != NULL) {
+        if (nnames > 0)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "give shape names or --preset, not both");
+        bool smoke = strcmp(preset, "probe-smoke") == 0;
+        if (!smoke && strcmp(preset, "probe") != 0)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "unknown preset '%s' (probe or probe-smoke)", preset);
+        names = smoke ? smoke_shapes : probe_shapes;
+        nnames = smoke ? sizeof smoke_shapes / sizeof *smoke_shapes : sizeof probe_shapes / sizeof *probe_shapes;
+        if (budget_text == NULL)
+            budget_text = smoke ? "5e10,1s" : "1.5e12,12s";
+        ps.batch = 4; /* twice the optimizer steps of batch 8 for the same FLOPs: ~100 for t5-efficient-tiny */
+        if (smoke) {
+            seeds = 2;
+            ps.src_len = 64;
+            ps.eval_examples = 32;
+        }
+    }
+    if (nnames == 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "no shapes: name some, or --preset probe (see --help)");
+    budget budgets[8];
+    size_t nbudgets;
+    if (budget_text == NULL)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 2e12, or seconds like 20s");
+    if (parse_budgets(budget_text, budgets, 8, &nbudgets) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)",
+                            budget_text);
+    if (run == NULL)
+        run = preset != NULL ? preset : "probe";
+    char folder[1024];
+    snprintf(folder, sizeof folder, "%s", out != NULL ? out : "");
+    if (out == NULL)
+        snprintf(folder, sizeof folder, "results/%s", run);
+
+    sb_error err;
+    sb_corpus corpus;
+    sb_corpus_options copt = {.log = sb_cli_warn, .log_ctx = (void *)cmd};
+    int prc = sb_corpus_prepare(data_dir, &copt, &corpus, &err);
+    if (prc != 0)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    sb_config *cfgs = calloc(nnames, sizeof *cfgs);
+    sb_results_file res = {.fd = -1};
+    int rc = SB_EXIT_FAILURE;
+    if (cfgs == NULL) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nnames; i++)
+        if (sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
+            rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+            goto done;
+        }
+    if (sb_gemm_configure(ps.gemm, ps.threads, &err) != 0 || sb_results_open(&res, folder, sb_cli_warn, (void *)cmd, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    sb_sysinfo sys;
+    sb_peaks peaks;
+    sb_peak_sizes sizes = sb_peak_sizes_default();
+    bool have_sys = sb_sysinfo_collect(&sys, &err) == 0;
+    bool have_peaks = have_sys && sb_peaks_cached(&sys, &sizes, NULL, false, &peaks, &err) == 0;
+
+    sb_progress progress;
+    sb_progress_start(&progress, stderr, nnames * nbudgets * (size_t)seeds);
+    size_t done_runs = 0;
+    for (size_t i = 0; i < nnames; i++)
+        for (size_t b = 0; b < nbudgets; b++) {
+            sb_probe_result r[64];
+            memset(r, 0, sizeof r);
+            sb_run_settings ks;
+            sb_run_settings_default(&ks);
+            ks.mode = SB_MODE_TRAIN;
+            ks.batch = ps.batch;
+            ks.src_len = ps.src_len;
+            int64_t raw;
+            if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw, &ks.tgt_len, &err) != 0) {
+                sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+                goto done;
+            }
+            ks.threads = ps.threads;
+            char key[SB_KEY_MAX + 64], base[SB_KEY_MAX];
+            sb_record_key(cfgs[i].name, &ks, base);
+            snprintf(key, sizeof key, "%s|probe-%s-%g", base, sb_budget_kind_name(budgets[b].kind), budgets[b].value);
+            if (sb_results_has(&res, key)) {
+                done_runs += (size_t)seeds;
+                continue;
+            }
+            bool ok = true;
+            for (int64_t seed = 0; seed < seeds && ok; seed++) {
+                char label[SB_KEY_MAX + 64];
+                snprintf(label, sizeof label, "%s %s %g seed %lld", cfgs[i].name, sb_budget_kind_name(budgets[b].kind),
+                         budgets[b].value, (long long)seed);
+                sb_progress_update(&progress, done_runs, label);
+                sb_probe_settings one = ps;
+                one.budget_kind = budgets[b].kind;
+                one.budget = budgets[b].value;
+                one.seed = (uint64_t)seed;
+                if (sb_probe_train(&corpus, &cfgs[i], &one, &r[seed], &err) != 0) {
+                    sb_cli_warn((void *)cmd, err.msg);
+                    ok = false;
+                }
+                done_runs++;
+            }
+            cJSON *rec = ok ? probe_record(run, &cfgs[i], &ps, &budgets[b], r, (size_t)seeds, have_sys ? &sys : NULL,
+                                           have_peaks ? &peaks : NULL)
+                            : NULL;
+            for (int64_t seed = 0; seed < seeds; seed++)
+                sb_probe_result_free(&r[seed]);
+            if (rec == NULL) {
+                if (ok)
+                    sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", key);
+                continue;
+            }
+            if (sb_results_append(&res, rec, &err) != 0) {
+                sb_cli_error(cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
+                goto done;
+            }
+        }
+    sb_progress_finish(&progress);
+    /* The table: shape, params, budget, held-out loss ± sd, steps, steps/s. */
+    printf("| shape | params | budget | held-out loss (nats/token) | ± sd | steps (seed 0) | steps/s |\n");
+    printf("|---|--:|---|--:|--:|--:|--:|\n");
+    for (size_t k = 0; k < res.existing.count; k++) {
+        const cJSON *rec = res.existing.items[k];
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(rec, "quality");
+        const cJSON *seeds0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(q, "per_seed"), 0);
+        const cJSON *sd = cJSON_GetObjectItemCaseSensitive(q, "stddev");
+        const cJSON *tp = cJSON_GetObjectItemCaseSensitive(rec, "throughput");
+        const cJSON *spsv = cJSON_GetObjectItemCaseSensitive(tp, "sequences_per_s");
+        const double steps_per_s = cJSON_IsNumber(spsv) ? spsv->valuedouble / (double)ps.batch : NAN;
+        char sd_text[32] = "–";
+        if (cJSON_IsNumber(sd))
+            snprintf(sd_text, sizeof sd_text, "%.4f", sd->valuedouble);
+        printf("| %s | %.0f | %s %g | %.4f | %s | %.0f | %.2f |\n",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "shape")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "analytic"),
+                                                                     "params")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "budget_kind")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "budget")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "value")), sd_text,
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(seeds0, "steps")), steps_per_s);
+    }
+    fprintf(stderr, "shapebench %s: %zu records in %s\n", cmd, res.existing.count, res.path);
+    rc = SB_EXIT_OK;
+done:
+    sb_results_close(&res);
+    free(cfgs);
+    sb_corpus_free(&corpus);
+    return rc;
+}
