@@ -10,6 +10,7 @@ BUILD      ?= build
 BIN        := bin/shapebench
 PRESET     ?= default
 RUN        ?=
+EXTRAPOLATION_SHAPES := t5-efficient-base t5-efficient-large
 BLAS_INC   := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB   := /usr/lib/x86_64-linux-gnu/openblas-openmp
 
@@ -48,7 +49,7 @@ help:
 	@echo "make test-asan  the same suite under AddressSanitizer + UBSan"
 	@echo "make sweep      run the sweep (PRESET=smoke|default|paper, default: $(PRESET))"
 	@echo "make plots      pictures + REPORT.md/.html of a run (RUN=results/<run>; default: the newest run)"
-	@echo "make bench      engine speed benchmark (results/bench/)"
+	@echo "make bench      engine speed benchmark and the extrapolation check (results/bench/)"
 	@echo "make clean      remove build outputs"
 
 deps:
@@ -90,9 +91,10 @@ $(BIN): $(call obj,harness/main.c) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-$(TEST_BIN): $(call obj,$(TEST_SRCS)) $(LIBS)
+# tests/helpers.c (what several test files share) links into every suite, a TEST_SRCS subset too.
+$(TEST_BIN): $(call obj,$(TEST_SRCS) tests/helpers.c) $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(TEST_SRCS)) $(LIBS) $(LDLIBS) -lcriterion
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(TEST_SRCS) tests/helpers.c) $(LIBS) $(LDLIBS) -lcriterion
 
 # Tests run from the repository root (fixtures under tests/fixtures/); the binary is also built, since
 # some tests drive the CLI as a user would.
@@ -112,8 +114,16 @@ sweep: all
 plots: all
 	$(BIN) plots $(if $(RUN),--run $(RUN))
 
+# Engine speed, then the sampled-layer extrapolation against full runs on two shapes that fit whole:
+# `compare` prints extrapolated / full per shape and mode (the method must stay within 5 %).
 bench: all
 	$(BIN) bench
+	rm -rf results/bench/full results/bench/sampled
+	$(BIN) run $(EXTRAPOLATION_SHAPES) --mode forward,generate --min-reps 5 --min-time 0 --max-time 600 \
+	  --run bench-full --out results/bench/full
+	$(BIN) run $(EXTRAPOLATION_SHAPES) --mode forward,generate --min-reps 5 --min-time 0 --max-time 600 \
+	  --extrapolate always --run bench-sampled --out results/bench/sampled
+	$(BIN) compare results/bench/full results/bench/sampled
 
 clean:
 	rm -rf build build-asan bin

@@ -1,7 +1,8 @@
 /* backward.c — the training kernels: each op's training forward (keeping what its backward needs) and its
- * backward, on flat fp32 arrays (shapes in backward.h). The forwards use the inference kernels' arithmetic
- * (same exp approximation, same operation order), so a training forward without dropout reproduces the
- * inference forward. Every matrix product goes through sb_gemm, so the FLOP tally covers the backward. */
+ * backward, on flat fp32 arrays (shapes in backward.h). The forwards run the inference kernels' row
+ * arithmetic itself (forward.h: softmax, RMSNorm, the router), so a training forward without dropout
+ * reproduces the inference forward. Every matrix product goes through sb_gemm, so the FLOP tally covers the
+ * backward. */
 #include "engine/backward.h"
 #include "engine/forward.h"
 
@@ -9,25 +10,16 @@
 #include <math.h>
 #include <string.h>
 
-/* Loops shorter than this run on one thread: a parallel region costs more than the work (as layers.c). */
-#define PARALLEL_MIN 4096
 /* Columns per task where a reduction runs over rows (weight gradients of RMSNorm, embedding scatter). */
 #define COLUMN_BLOCK 64
 
 /* ---- dropout ------------------------------------------------------------------------------------------ */
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 uint64_t sb_dropout_key(uint64_t seed, uint64_t stream, uint64_t site)
 {
     /* Each input goes through the mixer before the next is folded in, so nearby (stream, site) pairs
      * give unrelated keys. */
-    return mix64(mix64(mix64(seed + 0x632BE59BD9B4E019ull) ^ stream) ^ (site * 0x9E3779B97F4A7C15ull));
+    return sb_mix64(sb_mix64(sb_mix64(seed + 0x632BE59BD9B4E019ull) ^ stream) ^ (site * 0x9E3779B97F4A7C15ull));
 }
 
 sb_dropout sb_dropout_make(double rate, uint64_t seed, uint64_t stream, uint64_t site)
@@ -49,7 +41,7 @@ void sb_dropout_forward(float *out, const float *inp, int64_t n, const sb_dropou
             memcpy(out, inp, (size_t)n * sizeof *out);
         return;
     }
-#pragma omp parallel for if (n > PARALLEL_MIN)
+#pragma omp parallel for if (n > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         out[i] = inp[i] * sb_dropout_factor(d, first + (uint64_t)i);
 }
@@ -58,7 +50,7 @@ void sb_dropout_forward(float *out, const float *inp, int64_t n, const sb_dropou
 
 void sb_embedding_forward_train(float *out, const float *table, const int32_t *ids, int64_t n, int64_t c)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         memcpy(out + i * c, table + (int64_t)ids[i] * c, (size_t)c * sizeof *out);
 }
@@ -67,7 +59,7 @@ void sb_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
 {
     /* Tokens repeat, so rows of dtable are shared: split the columns between threads instead. */
     const int64_t blocks = (c + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t blk = 0; blk < blocks; blk++) {
         const int64_t j0 = blk * COLUMN_BLOCK, j1 = j0 + COLUMN_BLOCK < c ? j0 + COLUMN_BLOCK : c;
         for (int64_t i = 0; i < n; i++) {
@@ -85,33 +77,16 @@ void sb_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
 void sb_rmsnorm_forward_train(float *out, float *rstd, const float *inp, const float *weight, int64_t n, int64_t c,
                               float eps)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        const float *x = inp + i * c;
-        float *y = out + i * c;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < c; j++)
-            sum += x[j] * x[j];
-        const float inv = 1.0f / sqrtf(sum / (float)c + eps);
-        rstd[i] = inv;
-#pragma omp simd
-        for (int64_t j = 0; j < c; j++)
-            y[j] = weight[j] * (x[j] * inv);
-    }
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        rstd[i] = sb_rmsnorm_row(out + i * c, inp + i * c, weight, c, eps);
 }
 
 void sb_rmsnorm_recompute(float *out, const float *inp, const float *weight, const float *rstd, int64_t n, int64_t c)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        const float *x = inp + i * c;
-        float *y = out + i * c;
-        const float inv = rstd[i];
-#pragma omp simd
-        for (int64_t j = 0; j < c; j++)
-            y[j] = weight[j] * (x[j] * inv);
-    }
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        sb_rmsnorm_scale_row(out + i * c, inp + i * c, weight, rstd[i], c);
 }
 
 void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
@@ -119,7 +94,7 @@ void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 {
     /* y_j = w_j x_j r with r = (mean(x^2) + eps)^-1/2, dr/dx_k = -r^3 x_k / c:
      * dx_k = r w_k dy_k - x_k r^3 / c * sum_j w_j dy_j x_j. */
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         const float *x = inp + i * c, *dy = dout + i * c;
         float *dx = dinp + i * c;
@@ -134,7 +109,7 @@ void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
             dx[j] += r * weight[j] * dy[j] - x[j] * coef;
     }
     const int64_t blocks = (c + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t blk = 0; blk < blocks; blk++) {
         const int64_t j0 = blk * COLUMN_BLOCK, j1 = j0 + COLUMN_BLOCK < c ? j0 + COLUMN_BLOCK : c;
         for (int64_t i = 0; i < n; i++) {
@@ -165,36 +140,11 @@ void sb_matmul_backward(float *dinp, int64_t ldi, float beta_inp, float *dweight
 
 /* ---- attention ---------------------------------------------------------------------------------------- */
 
-/* One row of scores -> probabilities, as the inference softmax (layers.c softmax_row): bias and mask summed
- * first, the same exp, then normalised here rather than after the AV product (the backward needs them). */
+/* One row of scores -> probabilities: the inference softmax (bias and mask summed first, the same exp),
+ * normalised here rather than after the AV product (the backward needs them). */
 static void softmax_row_train(float *row, const float *bias, const float *mask, int64_t n)
 {
-    float max = -FLT_MAX;
-    if (bias != NULL && mask != NULL) {
-#pragma omp simd simdlen(16) reduction(max : max)
-        for (int64_t j = 0; j < n; j++) {
-            row[j] += bias[j] + mask[j];
-            max = row[j] > max ? row[j] : max;
-        }
-    } else if (bias != NULL || mask != NULL) {
-        const float *add = bias != NULL ? bias : mask;
-#pragma omp simd simdlen(16) reduction(max : max)
-        for (int64_t j = 0; j < n; j++) {
-            row[j] += add[j];
-            max = row[j] > max ? row[j] : max;
-        }
-    } else {
-#pragma omp simd simdlen(16) reduction(max : max)
-        for (int64_t j = 0; j < n; j++)
-            max = row[j] > max ? row[j] : max;
-    }
-    float sum = 0.0f;
-#pragma omp simd simdlen(16) reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++) {
-        row[j] = sb_exp_approx(row[j] - max);
-        sum += row[j];
-    }
-    const float inv = 1.0f / sum;
+    const float inv = sb_softmax_row(row, bias, mask, n);
 #pragma omp simd
     for (int64_t j = 0; j < n; j++)
         row[j] *= inv;
@@ -298,7 +248,7 @@ void sb_position_bias_backward(float *dtable, float *scratch, const float *dbias
     const int64_t H = cfg->num_heads, span = lq + lk - 1, first = -(lq - 1);
     /* The bias depends on key - query only (as its forward): sum each head's diagonals, then add each
      * distance's sum to its bucket. */
-#pragma omp parallel for if (H * lq * lk > PARALLEL_MIN)
+#pragma omp parallel for if (H * lq * lk > SB_PARALLEL_MIN)
     for (int64_t h = 0; h < H; h++) {
         float *diag = scratch + h * span;
         memset(diag, 0, (size_t)span * sizeof *diag);
@@ -337,7 +287,7 @@ static void ffn_activation(float *act, const float *hidden, int64_t n, const sb_
     const bool dropping = sb_dropout_active(drop);
     if (p->kind == SB_FFN_GATED_GELU) {
         const float *a = hidden, *g = hidden + size;
-#pragma omp parallel for simd simdlen(16) if (size > PARALLEL_MIN)
+#pragma omp parallel for simd simdlen(16) if (size > SB_PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             act[i] = sb_gelu_tanh(a[i]) * g[i];
     } else if (!dropping) {
@@ -358,7 +308,7 @@ void sb_ffn_forward_train(float *out, float *hidden, float *act, const float *in
         ffn_activation(act, hidden, n, p, drop);
         a = act;
     } else {
-#pragma omp parallel for simd if (size > PARALLEL_MIN)
+#pragma omp parallel for simd if (size > SB_PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             hidden[i] = hidden[i] > 0.0f ? hidden[i] : 0.0f;
         if (sb_dropout_active(drop)) {
@@ -386,7 +336,7 @@ void sb_ffn_backward(float *dinp, float *dwi, float *dwi_1, float *dwo, float *d
     if (gated) {
         const float *x0 = hidden, *x1 = hidden + size;
         float *d1 = dh + size;
-#pragma omp parallel for simd simdlen(16) if (size > PARALLEL_MIN)
+#pragma omp parallel for simd simdlen(16) if (size > SB_PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++) {
             const float g = dh[i];
             dh[i] = g * x1[i] * sb_gelu_tanh_grad(x0[i]);
@@ -394,7 +344,7 @@ void sb_ffn_backward(float *dinp, float *dwi, float *dwi_1, float *dwo, float *d
         }
     } else {
         /* relu: hidden holds relu(pre), positive exactly where pre was */
-#pragma omp parallel for simd if (size > PARALLEL_MIN)
+#pragma omp parallel for simd if (size > SB_PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             dh[i] = hidden[i] > 0.0f ? dh[i] : 0.0f;
     }
@@ -405,59 +355,12 @@ void sb_ffn_backward(float *dinp, float *dwi, float *dwi_1, float *dwo, float *d
 
 /* ---- Switch router ------------------------------------------------------------------------------------ */
 
-int64_t sb_router_forward_train(float *probs, int32_t *choice, float *gate, int32_t *slot, int32_t *offset,
-                                int32_t *fill, const float *logits, int64_t batch, int64_t len, int64_t experts,
-                                int64_t capacity)
-{
-    const int64_t n = batch * len;
-    /* The inference router's arithmetic (switch_mlp.c): expf, argmax over the probabilities. */
-#pragma omp parallel for if (n * experts > PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = logits + i * experts;
-        float *p = probs + i * experts;
-        float max = row[0];
-        for (int64_t e = 1; e < experts; e++)
-            max = row[e] > max ? row[e] : max;
-        float sum = 0.0f;
-        for (int64_t e = 0; e < experts; e++)
-            sum += expf(row[e] - max);
-        int32_t best = 0;
-        for (int64_t e = 0; e < experts; e++) {
-            p[e] = expf(row[e] - max) / sum;
-            if (p[e] > p[best])
-                best = (int32_t)e;
-        }
-        choice[i] = best;
-        gate[i] = p[best];
-    }
-    /* Capacity per sequence: the first `capacity` tokens of a row choosing an expert keep their place
-     * (slot 0 marks them for now); offset[e + 1] counts expert e's kept tokens over all rows. */
-    memset(offset, 0, (size_t)(experts + 1) * sizeof *offset);
-    for (int64_t b = 0; b < batch; b++) {
-        memset(fill, 0, (size_t)experts * sizeof *fill);
-        for (int64_t i = b * len; i < (b + 1) * len; i++) {
-            const bool kept = fill[choice[i]]++ < capacity;
-            slot[i] = kept ? 0 : -1;
-            offset[choice[i] + 1] += kept;
-        }
-    }
-    /* Kept rows are numbered expert by expert, in token order within an expert. */
-    for (int64_t e = 0; e < experts; e++) {
-        offset[e + 1] += offset[e];
-        fill[e] = offset[e];
-    }
-    for (int64_t i = 0; i < n; i++)
-        if (slot[i] == 0)
-            slot[i] = fill[choice[i]]++;
-    return offset[experts];
-}
-
 void sb_router_backward(float *dlogits, const float *logits, const float *probs, const int32_t *choice,
                         const float *dgate, const float *lb_frac, double lb_scale, double z_scale, int64_t batch,
                         int64_t len, int64_t experts)
 {
     const int64_t n = batch * len;
-#pragma omp parallel for if (n * experts > PARALLEL_MIN)
+#pragma omp parallel for if (n * experts > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         const float *p = probs + i * experts, *l = logits + i * experts;
         const float *frac = lb_frac != NULL ? lb_frac + (i / len) * experts : NULL;
@@ -468,15 +371,7 @@ void sb_router_backward(float *dlogits, const float *logits, const float *probs,
         for (int64_t e = 0; frac != NULL && e < experts; e++)
             dot += (double)p[e] * lb_scale * frac[e];
         /* z-loss: d lse^2 / d l_e = 2 lse p_e */
-        double lse = 0.0;
-        if (z_scale != 0.0) {
-            float max = l[0];
-            for (int64_t e = 1; e < experts; e++)
-                max = l[e] > max ? l[e] : max;
-            for (int64_t e = 0; e < experts; e++)
-                lse += exp((double)l[e] - max);
-            lse = log(lse) + max;
-        }
+        const double lse = z_scale != 0.0 ? sb_row_logsumexp(l, experts) : 0.0;
         for (int64_t e = 0; e < experts; e++) {
             double dp = (frac != NULL ? lb_scale * frac[e] : 0.0) + (e == choice[i] ? dgate[i] : 0.0);
             dl[e] = (float)(p[e] * (dp - dot) + z_scale * 2.0 * lse * p[e]);
@@ -487,16 +382,9 @@ void sb_router_backward(float *dlogits, const float *logits, const float *probs,
 double sb_router_z_sum(const float *logits, int64_t n, int64_t experts)
 {
     double total = 0.0;
-#pragma omp parallel for reduction(+ : total) if (n * experts > PARALLEL_MIN)
+#pragma omp parallel for reduction(+ : total) if (n * experts > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
-        const float *l = logits + i * experts;
-        float max = l[0];
-        for (int64_t e = 1; e < experts; e++)
-            max = l[e] > max ? l[e] : max;
-        double sum = 0.0;
-        for (int64_t e = 0; e < experts; e++)
-            sum += exp((double)l[e] - max);
-        const double lse = log(sum) + max;
+        const double lse = sb_row_logsumexp(logits + i * experts, experts);
         total += lse * lse;
     }
     return total;
@@ -504,7 +392,7 @@ double sb_router_z_sum(const float *logits, int64_t n, int64_t experts)
 
 void sb_switch_gather(float *out, const float *inp, const int32_t *slot, int64_t n, int64_t c)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         if (slot[i] >= 0)
             memcpy(out + (int64_t)slot[i] * c, inp + i * c, (size_t)c * sizeof *out);
@@ -513,7 +401,7 @@ void sb_switch_gather(float *out, const float *inp, const int32_t *slot, int64_t
 void sb_switch_combine_forward(float *out, const float *expert_out, const float *gate, const int32_t *slot, int64_t n,
                                int64_t c)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         float *o = out + i * c;
         if (slot[i] < 0) {
@@ -529,7 +417,7 @@ void sb_switch_combine_forward(float *out, const float *expert_out, const float 
 void sb_switch_combine_backward(float *dexpert_out, float *dgate, const float *dout, const float *expert_out,
                                 const float *gate, const int32_t *slot, int64_t n, int64_t c)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         if (slot[i] < 0) {
             dgate[i] = 0.0f;
@@ -553,7 +441,7 @@ double sb_cross_entropy_sum(const float *logits, const int32_t *labels, int64_t 
 {
     double total = 0.0;
     int64_t count = 0, bad = 0;
-#pragma omp parallel for reduction(+ : total, count, bad) if (n * vocab > PARALLEL_MIN)
+#pragma omp parallel for reduction(+ : total, count, bad) if (n * vocab > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         if (labels[i] == -100)
             continue;
@@ -562,13 +450,7 @@ double sb_cross_entropy_sum(const float *logits, const int32_t *labels, int64_t 
             continue;
         }
         const float *row = logits + i * vocab;
-        float max = row[0];
-        for (int64_t j = 1; j < vocab; j++)
-            max = row[j] > max ? row[j] : max;
-        double sum = 0.0;
-        for (int64_t j = 0; j < vocab; j++)
-            sum += exp((double)row[j] - max);
-        total += log(sum) + max - row[labels[i]];
+        total += sb_row_logsumexp(row, vocab) - row[labels[i]];
         count++;
     }
     *counted = count;
@@ -577,20 +459,15 @@ double sb_cross_entropy_sum(const float *logits, const int32_t *labels, int64_t 
 
 void sb_cross_entropy_backward(float *logits, const int32_t *labels, int64_t n, int64_t vocab, float scale)
 {
-#pragma omp parallel for if (n * vocab > PARALLEL_MIN)
+#pragma omp parallel for if (n * vocab > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         float *row = logits + i * vocab;
         if (labels[i] < 0 || labels[i] >= vocab) {
             memset(row, 0, (size_t)vocab * sizeof *row);
             continue;
         }
-        float max = row[0];
-        for (int64_t j = 1; j < vocab; j++)
-            max = row[j] > max ? row[j] : max;
-        double sum = 0.0;
-        for (int64_t j = 0; j < vocab; j++)
-            sum += exp((double)row[j] - max);
-        const double inv = 1.0 / sum;
+        const float max = sb_row_max(row, vocab);
+        const double inv = 1.0 / sb_row_sum_exp(row, vocab, max);
         for (int64_t j = 0; j < vocab; j++)
             row[j] = (float)(scale * exp((double)row[j] - max) * inv);
         row[labels[i]] -= scale;

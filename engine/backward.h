@@ -127,14 +127,10 @@ float sb_gelu_tanh_grad(float x);
 
 /* ---- Switch router ------------------------------------------------------------------------------------ */
 
-// logits (B*len,E) -> probs (B*len,E) softmax (expf, as the inference router), choice = argmax (ties: lowest
-// index), gate = max prob, slot = row among the kept tokens or -1 when over capacity (the first `capacity`
-// tokens of each sequence choosing an expert, in order), offset (E+1): first kept row of each expert (kept
-// rows are numbered expert by expert, token order within one). fill (E): scratch. Returns the kept count.
-int64_t sb_router_forward_train(float *probs, int32_t *choice, float *gate, int32_t *slot, int32_t *offset,
-                                int32_t *fill, const float *logits, int64_t batch, int64_t len, int64_t experts,
-                                int64_t capacity);
-/* The gradient of a sparse layer's router logits, for the loss terms that depend on them:
+/* The routing itself (probabilities, choice, gate, capacity) is the inference's: sb_switch_route (forward.h),
+ * called with probs for the backward.
+ *
+ * The gradient of a sparse layer's router logits, for the loss terms that depend on them:
  *   sum_i dgate_i * probs[i, choice_i]                               (the gate on the expert output)
  *   + lb_scale * sum_b sum_e lb_frac[b,e] * sum_{i in row b} probs[i,e]  (load balancing, lb_frac constant)
  *   + z_scale * sum_i logsumexp(logits_i)^2                          (router z-loss)

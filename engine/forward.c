@@ -43,13 +43,8 @@ void sb_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp
 void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
                            const sb_tensor *const *weights, int count)
 {
-    /* q, k, v (and k, v) are adjacent in the arena: as one (count*OC, C) matrix they are one GEMM, whose
-     * wider N runs faster than count narrow ones. */
-    bool adjacent = rt->w->dtype == SB_DTYPE_F32;
-    for (int j = 1; j < count; j++)
-        adjacent = adjacent && weights[j]->offset == weights[j - 1]->offset + (size_t)weights[j - 1]->numel;
     const int64_t oc = weights[0]->shape[0], c = weights[0]->shape[1];
-    if (adjacent) {
+    if (rt->w->dtype == SB_DTYPE_F32 && sb_tensors_adjacent(weights, count)) {
         sb_gemm(false, true, n, count * oc, c, 1.0f, inp, c, sb_tensor_data(rt->w, weights[0]), c, 0.0f, out, ldo);
         return;
     }
@@ -114,8 +109,10 @@ static void observe_hidden(sb_runtime *rt, sb_stack stack, int64_t index, const 
         rt->observer.hidden(rt->observer.ctx, stack, index, h, n, rt->cfg->d_model);
 }
 
-static int check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err)
+int sb_check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err)
 {
+    if (ids == NULL)
+        return sb_fail(err, "%s is missing", what);
     for (int64_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= cfg->vocab_size)
             return sb_fail(err, "%s[%lld] = %d is outside the vocabulary (size %lld)", what, (long long)i, (int)ids[i],
@@ -148,7 +145,7 @@ int sb_encode(sb_runtime *rt, int64_t batch, int64_t src_len, const int32_t *inp
     if (batch < 1 || batch > rt->max_batch || src_len < 1 || src_len > rt->max_src)
         return sb_fail(err, "encode of batch %lld x %lld tokens exceeds the runtime's %lld x %lld", (long long)batch,
                        (long long)src_len, (long long)rt->max_batch, (long long)rt->max_src);
-    if (check_ids(rt->cfg, input_ids, batch * src_len, "input_ids", err) != 0)
+    if (sb_check_ids(rt->cfg, input_ids, batch * src_len, "input_ids", err) != 0)
         return -1;
     rt->batch = batch;
     rt->src_len = src_len;
@@ -168,7 +165,7 @@ int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids,
     if (tgt_len < 1 || tgt_len > rt->max_tgt)
         return sb_fail(err, "decode of %lld tokens exceeds the runtime's %lld", (long long)tgt_len,
                        (long long)rt->max_tgt);
-    if (check_ids(rt->cfg, decoder_input_ids, rt->batch * tgt_len, "decoder_input_ids", err) != 0)
+    if (sb_check_ids(rt->cfg, decoder_input_ids, rt->batch * tgt_len, "decoder_input_ids", err) != 0)
         return -1;
     rt->tgt_len = tgt_len;
     /* cross K/V go after the queries in the qkv buffer, which the plan sizes for both */
@@ -191,13 +188,7 @@ double sb_cross_entropy(const sb_runtime *rt, const int32_t *labels)
         if (labels[i] < 0 || labels[i] >= vocab)
             return NAN;
         const float *row = rt->logits + i * vocab;
-        float max = row[0];
-        for (int64_t j = 1; j < vocab; j++)
-            max = row[j] > max ? row[j] : max;
-        double sum = 0.0;
-        for (int64_t j = 0; j < vocab; j++)
-            sum += exp((double)row[j] - max);
-        total += log(sum) + max - row[labels[i]];
+        total += sb_row_logsumexp(row, vocab) - row[labels[i]];
         counted++;
     }
     return counted > 0 ? total / (double)counted : NAN;

@@ -1,10 +1,13 @@
 /* forward.h — internals shared by the forward-pass files: the runtime's state, the weights of one block
- * resolved from the tensor table, and the layer kernels. Not part of the engine's public API. */
+ * resolved from the tensor table, and the layer kernels. The trainer (train.c, backward.c) uses the same
+ * table and the row kernels below, so its forward is the inference forward's arithmetic. Not part of the
+ * engine's public API. */
 #ifndef SHAPEBENCH_FORWARD_H
 #define SHAPEBENCH_FORWARD_H
 
 #include "engine/engine.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,8 +26,8 @@ typedef struct {
     sb_ffn_weights ffn;          /* dense blocks */
     const sb_tensor *router;     /* sparse blocks: classifier (E, d_model), else NULL */
     sb_ffn_weights *experts;     /* sparse blocks: num_experts */
-    sb_router_stats *stats;      /* sparse blocks: this block's statistics */
-    int64_t *per_expert;         /* sparse blocks: storage behind stats->per_expert */
+    sb_router_stats *stats;      /* sparse blocks, runtime only: this block's statistics */
+    int64_t *per_expert;         /* sparse blocks, runtime only: storage behind stats->per_expert */
 } sb_block_weights;
 
 typedef struct {
@@ -44,7 +47,8 @@ struct sb_runtime {
     float *hidden, *normed, *encoder_output, *mask, *qkv, *context, *scores, *row_scale, *position_bias, *ffn_hidden,
         *router, *expert_in, *expert_out, *logits;
     int32_t *choice, *slot;              /* per token: chosen expert, row in expert_in or -1 (dropped) */
-    int64_t *expert_offset, *expert_fill; /* per expert: first row in expert_in (E+1), running counters */
+    int32_t *expert_offset, *expert_fill; /* per expert: first row in expert_in (E+1), running counters */
+    int64_t *kept_counts;                /* per sparse block: E kept counts, behind its router stats */
     float *weight_scratch;               /* bf16 storage only: one weight matrix (or a row block) in fp32 */
     int64_t weight_scratch_floats;
     float *kv_cache; /* generation, batch row 0: per decoder block self [K|V] rows (max_tgt), then cross (max_src) */
@@ -55,6 +59,28 @@ struct sb_runtime {
     sb_observer observer;
     int64_t batch, src_len, tgt_len; /* of the last sb_encode / sb_decode; src_len 0 before any encode */
 };
+
+/* Loops shorter than this run on one thread: a parallel region costs more than the work. */
+#define SB_PARALLEL_MIN 4096
+
+/* ---- the tensor table by block (tensor_table.c), for the runtime and the trainer ------------------------ */
+
+/* Finds every tensor of w's model by its HF name: shared (and lm_head, = shared when tied) and each stack's
+ * blocks. Router stats are left unset (the runtime wires its own). On failure the stacks may hold partial
+ * tables: free them with sb_stack_weights_free either way. */
+int sb_resolve_model(const sb_weights *w, sb_stack_weights *encoder, sb_stack_weights *decoder,
+                     const sb_tensor **shared, const sb_tensor **lm_head, sb_error *err);
+void sb_stack_weights_free(sb_stack_weights *sw);
+
+/* Whether ws[0..count) lie back to back in the arena: then, as one (count*OC, C) matrix, they are one GEMM,
+ * whose wider N runs faster than count narrow ones (q, k, v usually are). */
+static inline bool sb_tensors_adjacent(const sb_tensor *const *ws, int count)
+{
+    for (int j = 1; j < count; j++)
+        if (ws[j]->offset != ws[j - 1]->offset + (size_t)ws[j - 1]->numel)
+            return false;
+    return true;
+}
 
 /* ---- weights in fp32 (runtime.c) ------------------------------------------------------------------------ */
 
@@ -87,6 +113,8 @@ void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block,
 // the tensors are adjacent fp32 storage
 void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
                            const sb_tensor *const *weights, int count);
+/* Every id of ids[n] in the vocabulary (ids NULL: missing); the error names `what` and the first bad one. */
+int sb_check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err);
 
 /* ---- element-wise math shared by the forward and the training kernels ---------------------------------- */
 
@@ -121,6 +149,87 @@ static inline float sb_gelu_tanh(float x)
     return 0.5f * x * (1.0f + (1.0f - 2.0f / (sb_exp_approx(2.0f * y) + 1.0f)));
 }
 
+/* One row of attention scores: adds position bias and mask (summed first, as HF does), replaces each score
+ * by its softmax numerator exp(x - max) and returns 1 / the denominator; the caller normalises (inference
+ * after the AV product, where d_kv multiplies per row rather than lk; training before it, since its
+ * backward needs the probabilities). 16 lanes: the exp is compute-bound, and wider vectors pay where the
+ * machine has them. */
+static inline float sb_softmax_row(float *row, const float *bias, const float *mask, int64_t n)
+{
+    float max = -FLT_MAX;
+    if (bias != NULL && mask != NULL) {
+#pragma omp simd simdlen(16) reduction(max : max)
+        for (int64_t j = 0; j < n; j++) {
+            row[j] += bias[j] + mask[j];
+            max = row[j] > max ? row[j] : max;
+        }
+    } else if (bias != NULL || mask != NULL) {
+        const float *add = bias != NULL ? bias : mask;
+#pragma omp simd simdlen(16) reduction(max : max)
+        for (int64_t j = 0; j < n; j++) {
+            row[j] += add[j];
+            max = row[j] > max ? row[j] : max;
+        }
+    } else {
+#pragma omp simd simdlen(16) reduction(max : max)
+        for (int64_t j = 0; j < n; j++)
+            max = row[j] > max ? row[j] : max;
+    }
+    float sum = 0.0f;
+#pragma omp simd simdlen(16) reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        row[j] = sb_exp_approx(row[j] - max);
+        sum += row[j];
+    }
+    return 1.0f / sum;
+}
+
+/* One RMSNorm row of c given its 1/rms: y = weight * (x * inv). */
+static inline void sb_rmsnorm_scale_row(float *y, const float *x, const float *weight, float inv, int64_t c)
+{
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++)
+        y[j] = weight[j] * (x[j] * inv);
+}
+
+/* One RMSNorm row of c (T5: no mean subtraction, no bias); returns inv = 1 / sqrt(mean(x^2) + eps). */
+static inline float sb_rmsnorm_row(float *y, const float *x, const float *weight, int64_t c, float eps)
+{
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < c; j++)
+        sum += x[j] * x[j];
+    const float inv = 1.0f / sqrtf(sum / (float)c + eps);
+    sb_rmsnorm_scale_row(y, x, weight, inv, c);
+    return inv;
+}
+
+/* Largest of row[0..n), n >= 1. */
+static inline float sb_row_max(const float *row, int64_t n)
+{
+    float max = row[0];
+    for (int64_t j = 1; j < n; j++)
+        max = row[j] > max ? row[j] : max;
+    return max;
+}
+
+/* sum_j exp(row_j - max) in double with libm's exp: the losses' softmax denominators (cross-entropy, router
+ * z-loss), which are reported and compared with float64 references, unlike the attention's. */
+static inline double sb_row_sum_exp(const float *row, int64_t n, float max)
+{
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        sum += exp((double)row[j] - max);
+    return sum;
+}
+
+/* log sum_j exp(row_j), in double. */
+static inline double sb_row_logsumexp(const float *row, int64_t n)
+{
+    const float max = sb_row_max(row, n);
+    return log(sb_row_sum_exp(row, n, max)) + max;
+}
+
 /* ---- layers (layers.c) ---------------------------------------------------------------------------------- */
 
 // ids (N) -> out (N,C) rows of the embedding table; ids already checked against the vocabulary
@@ -141,6 +250,15 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
 void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, const sb_ffn_weights *fw, float beta);
 
 /* ---- Switch sparse MLP (switch_mlp.c) ------------------------------------------------------------------- */
+
+// The routing of a sparse layer, for the inference forward and the trainer alike. logits (B*len,E) -> choice
+// (B*len) = argmax of the softmax (expf; ties: the lowest index), gate (B*len) = its probability, probs
+// (B*len,E) = the softmax unless NULL; slot (B*len) = row among the kept tokens or -1 when over capacity (the
+// first `capacity` tokens of each sequence choosing an expert, in order), offset (E+1) = first kept row of
+// each expert (kept rows are numbered expert by expert, token order within one). fill (E): scratch.
+// Returns the kept count.
+int64_t sb_switch_route(float *probs, int32_t *choice, float *gate, int32_t *slot, int32_t *offset, int32_t *fill,
+                        const float *logits, int64_t batch, int64_t len, int64_t experts, int64_t capacity);
 
 // u (B*len, d_model) normed input -> hidden (B*len, d_model) += gate * expert(u) for kept tokens
 void sb_switch_forward(sb_runtime *rt, const sb_block_weights *bw, sb_stack stack, int64_t block, float *hidden,

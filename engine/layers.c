@@ -7,15 +7,12 @@
 #include <math.h>
 #include <string.h>
 
-/* Loops shorter than this run on one thread: a parallel region costs more than the work. */
-#define PARALLEL_MIN 4096
-
 void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_t n)
 {
     const int64_t c = rt->cfg->d_model;
     const char *table = sb_tensor_data(rt->w, rt->shared);
     const int64_t row_bytes = c * sb_dtype_bytes(rt->w->dtype);
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         sb_dtype_to_f32(rt->w->dtype, table + ids[i] * row_bytes, out + i * c, c);
 }
@@ -23,19 +20,9 @@ void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_
 // inp (N,C), weight (C) -> out (N,C)
 void sb_rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t n, int64_t c, float eps)
 {
-#pragma omp parallel for if (n * c > PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        const float *x = inp + i * c;
-        float *y = out + i * c;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < c; j++)
-            sum += x[j] * x[j];
-        const float inv = 1.0f / sqrtf(sum / (float)c + eps);
-#pragma omp simd
-        for (int64_t j = 0; j < c; j++)
-            y[j] = weight[j] * (x[j] * inv);
-    }
+#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        sb_rmsnorm_row(out + i * c, inp + i * c, weight, c, eps);
 }
 
 int64_t sb_relative_bucket(int64_t rel, bool bidirectional, int64_t num_buckets, int64_t max_distance)
@@ -71,7 +58,7 @@ void sb_position_bias_forward(float *bias, float *scratch, const float *table, c
         for (int64_t h = 0; h < heads; h++)
             scratch[h * span + idx] = table[bucket * heads + h];
     }
-#pragma omp parallel for collapse(2) if (heads * lq * lk > PARALLEL_MIN)
+#pragma omp parallel for collapse(2) if (heads * lq * lk > SB_PARALLEL_MIN)
     for (int64_t h = 0; h < heads; h++)
         for (int64_t i = 0; i < lq; i++) {
             const int64_t qpos = q0 + i;
@@ -82,40 +69,6 @@ void sb_position_bias_forward(float *bias, float *scratch, const float *table, c
                 for (int64_t j = qpos + 1; j < lk; j++)
                     row[j] = -FLT_MAX;
         }
-}
-
-/* One row of scores: add position bias and mask (summed first, as HF does), replace each score by its
- * softmax numerator exp(x - max) and return 1 / the denominator. The division is applied to the context
- * row after the AV product instead: d_kv multiplies per row rather than lk. 16 lanes: the exp is
- * compute-bound, and wider vectors pay where the machine has them. */
-static float softmax_row(float *row, const float *bias, const float *mask, int64_t n)
-{
-    float max = -FLT_MAX;
-    if (bias != NULL && mask != NULL) {
-#pragma omp simd simdlen(16) reduction(max : max)
-        for (int64_t j = 0; j < n; j++) {
-            row[j] += bias[j] + mask[j];
-            max = row[j] > max ? row[j] : max;
-        }
-    } else if (bias != NULL || mask != NULL) {
-        const float *add = bias != NULL ? bias : mask;
-#pragma omp simd simdlen(16) reduction(max : max)
-        for (int64_t j = 0; j < n; j++) {
-            row[j] += add[j];
-            max = row[j] > max ? row[j] : max;
-        }
-    } else {
-#pragma omp simd simdlen(16) reduction(max : max)
-        for (int64_t j = 0; j < n; j++)
-            max = row[j] > max ? row[j] : max;
-    }
-    float sum = 0.0f;
-#pragma omp simd simdlen(16) reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++) {
-        row[j] = sb_exp_approx(row[j] - max);
-        sum += row[j];
-    }
-    return 1.0f / sum;
 }
 
 // q (B*lq, ldq), k, v (B*lk, ldkv), bias (H,lq,lk) or NULL, mask (B,lk) or NULL -> context (B*lq, ldc)
@@ -136,8 +89,8 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
             float *ctx = context + b * lq * ldc + h * dkv;
             sb_gemm(false, true, lq, lk, dkv, 1.0f, qh, ldq, kh, ldkv, 0.0f, scores, lk);
             for (int64_t i = 0; i < lq; i++)
-                scale[i] = softmax_row(scores + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
-                                       mask != NULL ? mask + b * lk : NULL, lk);
+                scale[i] = sb_softmax_row(scores + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
+                                          mask != NULL ? mask + b * lk : NULL, lk);
             sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, ctx, ldc);
             for (int64_t i = 0; i < lq; i++)
 #pragma omp simd
@@ -156,11 +109,11 @@ void sb_ffn_forward(sb_runtime *rt, float *out, const float *inp, int64_t n, con
     if (fw->kind == SB_FFN_GATED_GELU) {
         float *gate = h + size;
         sb_linear_forward(rt, gate, rt->cfg->d_ff, inp, n, fw->wi_1, 1.0f, 0.0f);
-#pragma omp parallel for simd simdlen(16) if (size > PARALLEL_MIN)
+#pragma omp parallel for simd simdlen(16) if (size > SB_PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             h[i] = sb_gelu_tanh(h[i]) * gate[i];
     } else {
-#pragma omp parallel for simd if (size > PARALLEL_MIN)
+#pragma omp parallel for simd if (size > SB_PARALLEL_MIN)
         for (int64_t i = 0; i < size; i++)
             h[i] = h[i] > 0.0f ? h[i] : 0.0f;
     }

@@ -3,8 +3,6 @@
  * the accessors. The forward itself is in forward.c and generate.c. */
 #include "engine/forward.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,102 +13,25 @@ static int64_t aligned_floats(int64_t n)
     return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
 }
 
-static int lookup(const sb_weights *w, const sb_tensor **out, sb_error *err, const char *fmt, ...)
+/* Each sparse block's router statistics, in block order (encoder first), over the kept-count storage. */
+static void wire_router_stats(sb_runtime *rt, sb_stack_weights *sw)
 {
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    *out = sb_weights_find(w, name);
-    return *out != NULL ? 0 : sb_fail(err, "the weights have no tensor %s", name);
-}
-
-static int resolve_attention(const sb_weights *w, sb_attention_weights *aw, const char *prefix, sb_error *err)
-{
-    aw->v = NULL;
-    if (lookup(w, &aw->q, err, "%s.q.weight", prefix) != 0 || lookup(w, &aw->o, err, "%s.o.weight", prefix) != 0)
-        return -1;
-    if (w->cfg.shared_kv)
-        return lookup(w, &aw->k, err, "%s.kv.weight", prefix);
-    return lookup(w, &aw->k, err, "%s.k.weight", prefix) != 0 || lookup(w, &aw->v, err, "%s.v.weight", prefix) != 0
-               ? -1
-               : 0;
-}
-
-static int resolve_ffn(const sb_weights *w, sb_ffn_weights *fw, sb_ffn_kind kind, const char *prefix, sb_error *err)
-{
-    fw->kind = kind;
-    fw->wi_1 = NULL;
-    if (kind == SB_FFN_GATED_GELU) {
-        if (lookup(w, &fw->wi, err, "%s.wi_0.weight", prefix) != 0 ||
-            lookup(w, &fw->wi_1, err, "%s.wi_1.weight", prefix) != 0)
-            return -1;
-    } else if (lookup(w, &fw->wi, err, "%s.wi.weight", prefix) != 0) {
-        return -1;
-    }
-    return lookup(w, &fw->wo, err, "%s.wo.weight", prefix);
-}
-
-static int resolve_stack(sb_runtime *rt, sb_stack_weights *sw, sb_stack stack, sb_error *err)
-{
-    const sb_weights *w = rt->w;
-    const sb_config *cfg = rt->cfg;
-    const char *name = stack == SB_STACK_ENCODER ? "encoder" : "decoder";
-    const int ffn_layer = stack == SB_STACK_ENCODER ? 1 : 2;
-    sw->stack = stack;
-    sw->num_blocks = stack == SB_STACK_ENCODER ? cfg->num_layers : cfg->num_decoder_layers;
-    sw->blocks = calloc((size_t)sw->num_blocks, sizeof *sw->blocks);
-    if (sw->blocks == NULL)
-        return sb_fail(err, "out of memory for the %s block table", name);
-    if (lookup(w, &sw->bias_table, err, "%s.block.0.layer.0.SelfAttention.relative_attention_bias.weight", name) != 0 ||
-        lookup(w, &sw->final_ln, err, "%s.final_layer_norm.weight", name) != 0)
-        return -1;
-    char prefix[128];
+    const int64_t experts = rt->cfg->num_experts;
     for (int64_t i = 0; i < sw->num_blocks; i++) {
         sb_block_weights *bw = &sw->blocks[i];
-        const long long blk = (long long)i;
-        snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.0.SelfAttention", name, blk);
-        if (resolve_attention(w, &bw->self, prefix, err) != 0 ||
-            lookup(w, &bw->ln_self, err, "%s.block.%lld.layer.0.layer_norm.weight", name, blk) != 0 ||
-            lookup(w, &bw->ln_ffn, err, "%s.block.%lld.layer.%d.layer_norm.weight", name, blk, ffn_layer) != 0)
-            return -1;
-        if (stack == SB_STACK_DECODER) {
-            snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.1.EncDecAttention", name, blk);
-            if (resolve_attention(w, &bw->cross, prefix, err) != 0 ||
-                lookup(w, &bw->ln_cross, err, "%s.block.%lld.layer.1.layer_norm.weight", name, blk) != 0)
-                return -1;
-        }
-        if (!sb_block_is_sparse(cfg, stack, i)) {
-            snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.%d.%s", name, blk, ffn_layer,
-                     cfg->num_experts > 0 ? "mlp" : "DenseReluDense");
-            if (resolve_ffn(w, &bw->ffn, cfg->ffn, prefix, err) != 0)
-                return -1;
+        if (bw->router == NULL)
             continue;
-        }
-        if (lookup(w, &bw->router, err, "%s.block.%lld.layer.%d.mlp.router.classifier.weight", name, blk,
-                   ffn_layer) != 0)
-            return -1;
-        bw->experts = calloc((size_t)cfg->num_experts, sizeof *bw->experts);
-        if (bw->experts == NULL)
-            return sb_fail(err, "out of memory for the expert table");
-        for (int64_t e = 0; e < cfg->num_experts; e++) {
-            snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.%d.mlp.experts.expert_%lld", name, blk, ffn_layer,
-                     (long long)e);
-            if (resolve_ffn(w, &bw->experts[e], cfg->expert_ffn, prefix, err) != 0)
-                return -1;
-        }
         sb_router_stats *st = &rt->stats[rt->num_stats];
         bw->stats = st;
-        bw->per_expert = (int64_t *)((char *)rt->expert_fill + (size_t)cfg->num_experts * 8) +
-                         (int64_t)rt->num_stats * cfg->num_experts;
-        *st = (sb_router_stats){.stack = stack, .block = i, .per_expert = bw->per_expert};
+        bw->per_expert = rt->kept_counts + (int64_t)rt->num_stats * experts;
+        *st = (sb_router_stats){.stack = sw->stack, .block = i, .per_expert = bw->per_expert};
         rt->num_stats++;
     }
-    return 0;
 }
 
-/* Points each buffer of the plan into the arena; returns the floats used. Routing indices follow them. */
+/* Points each buffer of the plan into the arena; returns the floats used. Routing indices follow them: per
+ * token choice and slot, the sparse blocks' kept counts (int64, 8-byte aligned there), per expert offsets and
+ * counters (int32, as the slots: the plan's int64 room for them is more than enough). */
 static int64_t carve(sb_runtime *rt, bool assign)
 {
     float **buffers[] = {&rt->hidden,     &rt->normed,    &rt->encoder_output, &rt->mask,       &rt->qkv,
@@ -127,11 +48,14 @@ static int64_t carve(sb_runtime *rt, bool assign)
         used += aligned_floats(sizes[i]);
     }
     if (assign) {
-        const int64_t tokens = p->router / (rt->cfg->num_experts + 1);
+        const int64_t experts = rt->cfg->num_experts, tokens = p->router / (experts + 1);
+        const int64_t sparse = sb_num_sparse_blocks(rt->cfg, SB_STACK_ENCODER) +
+                               sb_num_sparse_blocks(rt->cfg, SB_STACK_DECODER);
         rt->choice = (int32_t *)((float *)rt->arena + used);
         rt->slot = rt->choice + tokens;
-        rt->expert_offset = (int64_t *)(rt->slot + tokens);
-        rt->expert_fill = rt->expert_offset + rt->cfg->num_experts + 1;
+        rt->kept_counts = (int64_t *)(rt->slot + tokens);
+        rt->expert_offset = (int32_t *)(rt->kept_counts + sparse * experts);
+        rt->expert_fill = rt->expert_offset + experts + 1;
     }
     return used;
 }
@@ -190,15 +114,10 @@ int sb_runtime_create(sb_runtime **out, const sb_weights *w, int64_t batch, int6
         goto fail;
     }
     carve(rt, true);
-    rt->shared = sb_weights_find(w, "shared.weight");
-    rt->lm_head = cfg->tie_word_embeddings ? rt->shared : sb_weights_find(w, "lm_head.weight");
-    if (rt->shared == NULL || rt->lm_head == NULL) {
-        sb_fail(err, "the weights have no %s", rt->shared == NULL ? "shared.weight" : "lm_head.weight");
+    if (sb_resolve_model(w, &rt->encoder, &rt->decoder, &rt->shared, &rt->lm_head, err) != 0)
         goto fail;
-    }
-    if (resolve_stack(rt, &rt->encoder, SB_STACK_ENCODER, err) != 0 ||
-        resolve_stack(rt, &rt->decoder, SB_STACK_DECODER, err) != 0)
-        goto fail;
+    wire_router_stats(rt, &rt->encoder);
+    wire_router_stats(rt, &rt->decoder);
     *out = rt;
     return 0;
 fail:
@@ -206,19 +125,12 @@ fail:
     return -1;
 }
 
-static void free_stack(sb_stack_weights *sw)
-{
-    for (int64_t i = 0; sw->blocks != NULL && i < sw->num_blocks; i++)
-        free(sw->blocks[i].experts);
-    free(sw->blocks);
-}
-
 void sb_runtime_free(sb_runtime *rt)
 {
     if (rt == NULL)
         return;
-    free_stack(&rt->encoder);
-    free_stack(&rt->decoder);
+    sb_stack_weights_free(&rt->encoder);
+    sb_stack_weights_free(&rt->decoder);
     free(rt->stats);
     free(rt->weight_scratch);
     free(rt->kv_cache);

@@ -8,8 +8,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,98 +63,7 @@ struct sb_trainer {
     int64_t label_count;
 };
 
-/* ---- weights by name (the runtime's naming, resolved once) ----------------------------------------------- */
-
-static int lookup(const sb_weights *w, const sb_tensor **out, sb_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int lookup(const sb_weights *w, const sb_tensor **out, sb_error *err, const char *fmt, ...)
-{
-    char name[192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    *out = sb_weights_find(w, name);
-    return *out != NULL ? 0 : sb_fail(err, "the weights have no tensor %s", name);
-}
-
-static int resolve_attention(const sb_weights *w, sb_attention_weights *aw, const char *prefix, sb_error *err)
-{
-    aw->v = NULL;
-    if (lookup(w, &aw->q, err, "%s.q.weight", prefix) != 0 || lookup(w, &aw->o, err, "%s.o.weight", prefix) != 0)
-        return -1;
-    if (w->cfg.shared_kv)
-        return lookup(w, &aw->k, err, "%s.kv.weight", prefix);
-    return lookup(w, &aw->k, err, "%s.k.weight", prefix) != 0 || lookup(w, &aw->v, err, "%s.v.weight", prefix) != 0
-               ? -1
-               : 0;
-}
-
-static int resolve_ffn(const sb_weights *w, sb_ffn_weights *fw, sb_ffn_kind kind, const char *prefix, sb_error *err)
-{
-    fw->kind = kind;
-    fw->wi_1 = NULL;
-    if (kind == SB_FFN_GATED_GELU) {
-        if (lookup(w, &fw->wi, err, "%s.wi_0.weight", prefix) != 0 ||
-            lookup(w, &fw->wi_1, err, "%s.wi_1.weight", prefix) != 0)
-            return -1;
-    } else if (lookup(w, &fw->wi, err, "%s.wi.weight", prefix) != 0) {
-        return -1;
-    }
-    return lookup(w, &fw->wo, err, "%s.wo.weight", prefix);
-}
-
-static int resolve_stack(const sb_weights *w, sb_stack_weights *sw, sb_stack stack, sb_error *err)
-{
-    const sb_config *cfg = &w->cfg;
-    const char *name = stack == SB_STACK_ENCODER ? "encoder" : "decoder";
-    const int ffn_layer = stack == SB_STACK_ENCODER ? 1 : 2;
-    sw->stack = stack;
-    sw->num_blocks = stack == SB_STACK_ENCODER ? cfg->num_layers : cfg->num_decoder_layers;
-    sw->blocks = calloc((size_t)sw->num_blocks, sizeof *sw->blocks);
-    if (sw->blocks == NULL)
-        return sb_fail(err, "out of memory for the %s block table", name);
-    if (lookup(w, &sw->bias_table, err, "%s.block.0.layer.0.SelfAttention.relative_attention_bias.weight", name) != 0 ||
-        lookup(w, &sw->final_ln, err, "%s.final_layer_norm.weight", name) != 0)
-        return -1;
-    char prefix[160];
-    for (int64_t i = 0; i < sw->num_blocks; i++) {
-        sb_block_weights *bw = &sw->blocks[i];
-        const long long blk = (long long)i;
-        snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.0.SelfAttention", name, blk);
-        if (resolve_attention(w, &bw->self, prefix, err) != 0 ||
-            lookup(w, &bw->ln_self, err, "%s.block.%lld.layer.0.layer_norm.weight", name, blk) != 0 ||
-            lookup(w, &bw->ln_ffn, err, "%s.block.%lld.layer.%d.layer_norm.weight", name, blk, ffn_layer) != 0)
-            return -1;
-        if (stack == SB_STACK_DECODER) {
-            snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.1.EncDecAttention", name, blk);
-            if (resolve_attention(w, &bw->cross, prefix, err) != 0 ||
-                lookup(w, &bw->ln_cross, err, "%s.block.%lld.layer.1.layer_norm.weight", name, blk) != 0)
-                return -1;
-        }
-        if (!sb_block_is_sparse(cfg, stack, i)) {
-            snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.%d.%s", name, blk, ffn_layer,
-                     cfg->num_experts > 0 ? "mlp" : "DenseReluDense");
-            if (resolve_ffn(w, &bw->ffn, cfg->ffn, prefix, err) != 0)
-                return -1;
-            continue;
-        }
-        if (lookup(w, &bw->router, err, "%s.block.%lld.layer.%d.mlp.router.classifier.weight", name, blk,
-                   ffn_layer) != 0)
-            return -1;
-        bw->experts = calloc((size_t)cfg->num_experts, sizeof *bw->experts);
-        if (bw->experts == NULL)
-            return sb_fail(err, "out of memory for the expert table");
-        for (int64_t e = 0; e < cfg->num_experts; e++) {
-            snprintf(prefix, sizeof prefix, "%s.block.%lld.layer.%d.mlp.experts.expert_%lld", name, blk, ffn_layer,
-                     (long long)e);
-            if (resolve_ffn(w, &bw->experts[e], cfg->expert_ffn, prefix, err) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
+/* ---- weights (the tensor table by block: tensor_table.c) ----------------------------------------------- */
 
 static const float *W(const sb_trainer *t, const sb_tensor *tensor)
 {
@@ -360,14 +267,8 @@ int sb_trainer_create(sb_trainer **out, const sb_weights *w, int64_t batch, int6
     /* Zero once: padding between tensors must read 0 in the gradient array, and never gets written. */
     memset(t->grads, 0, t->grad_floats * 4);
     carve(t, t->arena);
-    t->shared = sb_weights_find(w, "shared.weight");
-    t->lm_head = cfg->tie_word_embeddings ? t->shared : sb_weights_find(w, "lm_head.weight");
-    if (t->shared == NULL || t->lm_head == NULL) {
-        sb_fail(err, "the weights have no %s", t->shared == NULL ? "shared.weight" : "lm_head.weight");
-        goto fail;
-    }
-    if (resolve_stack(w, &t->weights[0], SB_STACK_ENCODER, err) != 0 ||
-        resolve_stack(w, &t->weights[1], SB_STACK_DECODER, err) != 0)
+    if (sb_resolve_model(w, &t->weights[SB_STACK_ENCODER], &t->weights[SB_STACK_DECODER], &t->shared, &t->lm_head,
+                         err) != 0)
         goto fail;
     *out = t;
     return 0;
@@ -381,10 +282,7 @@ void sb_trainer_free(sb_trainer *t)
     if (t == NULL)
         return;
     for (int s = 0; s < 2; s++) {
-        sb_stack_weights *sw = &t->weights[s];
-        for (int64_t i = 0; sw->blocks != NULL && i < sw->num_blocks; i++)
-            free(sw->blocks[i].experts);
-        free(sw->blocks);
+        sb_stack_weights_free(&t->weights[s]);
         free(t->stacks[s].blocks);
     }
     free(t->arena);
@@ -418,7 +316,7 @@ static float jitter_factor(uint64_t key, uint64_t index, float eps)
 
 static void jitter_apply(float *out, const float *inp, int64_t n, uint64_t key, float eps)
 {
-#pragma omp parallel for if (n > 4096)
+#pragma omp parallel for if (n > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         out[i] = inp[i] * jitter_factor(key, (uint64_t)i, eps);
 }
@@ -434,7 +332,7 @@ static float *state(const train_stack *ts, int64_t k, int64_t d)
 static void residual_add(float *out, const float *x, float *sub, int64_t n, const sb_dropout *drop)
 {
     sb_dropout_forward(sub, sub, n, drop, 0);
-#pragma omp parallel for simd if (n > 4096)
+#pragma omp parallel for simd if (n > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         out[i] = x[i] + sub[i];
 }
@@ -444,11 +342,8 @@ static void residual_add(float *out, const float *x, float *sub, int64_t n, cons
 static void projection_forward(const sb_trainer *t, float *out, int64_t ldo, const float *inp, int64_t n,
                                const sb_tensor *const *ws, int count)
 {
-    bool adjacent = true;
-    for (int j = 1; j < count; j++)
-        adjacent = adjacent && ws[j]->offset == ws[j - 1]->offset + (size_t)ws[j - 1]->numel;
     const int64_t oc = ws[0]->shape[0], c = ws[0]->shape[1];
-    if (adjacent) {
+    if (sb_tensors_adjacent(ws, count)) {
         sb_matmul_forward(out, ldo, inp, c, W(t, ws[0]), n, c, count * oc, 1.0f, 0.0f);
         return;
     }
@@ -460,11 +355,8 @@ static void projection_forward(const sb_trainer *t, float *out, int64_t ldo, con
 static void projection_backward(const sb_trainer *t, float *dinp, float beta, const float *dout, int64_t ldo,
                                 const float *inp, int64_t n, const sb_tensor *const *ws, int count)
 {
-    bool adjacent = true;
-    for (int j = 1; j < count; j++)
-        adjacent = adjacent && ws[j]->offset == ws[j - 1]->offset + (size_t)ws[j - 1]->numel;
     const int64_t oc = ws[0]->shape[0], c = ws[0]->shape[1];
-    if (adjacent) {
+    if (sb_tensors_adjacent(ws, count)) {
         sb_matmul_backward(dinp, c, beta, G(t, ws[0]), dout, ldo, inp, W(t, ws[0]), n, c, count * oc, 1.0f);
         return;
     }
@@ -492,8 +384,8 @@ static void switch_forward(sb_trainer *t, train_stack *ts, const sb_block_weight
         router_in = t->router_in;
     }
     sb_matmul_forward(tb->router_logits, E, router_in, d, W(t, bw->router), n, d, E, 1.0f, 0.0f);
-    tb->kept = sb_router_forward_train(t->sw_probs, tb->choice, t->sw_gate, tb->slot, tb->offset, t->sw_fill,
-                                       tb->router_logits, t->batch, ts->len, E, sb_expert_capacity(cfg, ts->len));
+    tb->kept = sb_switch_route(t->sw_probs, tb->choice, t->sw_gate, tb->slot, tb->offset, t->sw_fill,
+                               tb->router_logits, t->batch, ts->len, E, sb_expert_capacity(cfg, ts->len));
     sb_switch_gather(t->expert_in, t->normed, tb->slot, n, d);
     for (int64_t e = 0; e < E; e++) {
         const int64_t first = tb->offset[e], rows = tb->offset[e + 1] - first;
@@ -587,9 +479,7 @@ static void stack_aux_losses(sb_trainer *t, train_stack *ts)
         z += sb_router_z_sum(tb->router_logits, n, E);
         for (int64_t r = 0; r < n; r++) {
             const float *l = tb->router_logits + r * E, *frac = ts->lb_frac + (r / ts->len) * E;
-            float max = l[0];
-            for (int64_t e = 1; e < E; e++)
-                max = l[e] > max ? l[e] : max;
+            const float max = sb_row_max(l, E);
             double sum = 0.0, dot = 0.0;
             for (int64_t e = 0; e < E; e++) {
                 const double p = exp((double)l[e] - max);
@@ -628,23 +518,12 @@ static void stack_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
         stack_aux_losses(t, ts);
 }
 
-static int check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err)
-{
-    if (ids == NULL)
-        return sb_fail(err, "%s is missing", what);
-    for (int64_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= cfg->vocab_size)
-            return sb_fail(err, "%s[%lld] = %d is outside the vocabulary (size %lld)", what, (long long)i, (int)ids[i],
-                           (long long)cfg->vocab_size);
-    return 0;
-}
-
 static int forward(sb_trainer *t, const sb_train_batch *b, bool training, sb_train_losses *out, sb_error *err)
 {
     const sb_config *cfg = t->cfg;
     const int64_t n = t->batch * t->src_len, tt = t->batch * t->tgt_len, V = cfg->vocab_size;
-    if (check_ids(cfg, b->input_ids, n, "input_ids", err) != 0 ||
-        check_ids(cfg, b->decoder_input_ids, tt, "decoder_input_ids", err) != 0)
+    if (sb_check_ids(cfg, b->input_ids, n, "input_ids", err) != 0 ||
+        sb_check_ids(cfg, b->decoder_input_ids, tt, "decoder_input_ids", err) != 0)
         return -1;
     if (b->labels == NULL)
         return sb_fail(err, "labels are missing");
@@ -694,8 +573,8 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
     const int64_t Fe = (cfg->expert_ffn == SB_FFN_GATED_GELU ? 2 : 1) * f;
     /* probabilities and gates again from the saved logits: the same arithmetic, so the same values (the
      * routing it rewrites is identical) */
-    sb_router_forward_train(t->sw_probs, tb->choice, t->sw_gate, tb->slot, tb->offset, t->sw_fill, tb->router_logits, B,
-                            ts->len, E, sb_expert_capacity(cfg, ts->len));
+    sb_switch_route(t->sw_probs, tb->choice, t->sw_gate, tb->slot, tb->offset, t->sw_fill, tb->router_logits, B,
+                    ts->len, E, sb_expert_capacity(cfg, ts->len));
     sb_switch_combine_backward(t->expert_dy, t->sw_dgate, t->dsub, tb->expert_out, t->sw_gate, tb->slot, n, d);
     sb_switch_gather(t->expert_in, t->normed, tb->slot, n, d);
     for (int64_t e = 0; e < E; e++) {
@@ -710,7 +589,7 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
                         tb->expert_hidden + first * Fe, rows, &p, &drop);
     }
     /* expert input gradients back to their tokens; a dropped token's output did not depend on it */
-#pragma omp parallel for if (n * d > 4096)
+#pragma omp parallel for if (n * d > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         if (tb->slot[i] >= 0)
             memcpy(t->dnormed + i * d, t->expert_dx + (int64_t)tb->slot[i] * d, (size_t)d * sizeof(float));
@@ -734,7 +613,7 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
     sb_matmul_backward(NULL, d, 0.0f, G(t, bw->router), t->sw_dlogits, E, t->router_in, W(t, bw->router), n, d, E,
                        1.0f);
     sb_gemm(false, false, n, d, E, 1.0f, t->sw_dlogits, E, W(t, bw->router), d, 0.0f, t->router_in, d);
-#pragma omp parallel for if (n * d > 4096)
+#pragma omp parallel for if (n * d > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n * d; i++)
         t->dnormed[i] += t->router_in[i] * jitter_factor(key, (uint64_t)i, eps);
 }

@@ -284,32 +284,6 @@ void *sb_tensor_data(const sb_weights *w, const sb_tensor *t)
  * values depend on neither the thread count nor the order in which chunks are filled. */
 #define SB_INIT_CHUNK (INT64_C(1) << 16)
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** (Blackman & Vigna). */
-static uint64_t xoshiro_next(uint64_t s[4])
-{
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 static uint64_t fnv1a(const char *text)
 {
     uint64_t h = 0xCBF29CE484222325ull;
@@ -319,19 +293,19 @@ static uint64_t fnv1a(const char *text)
 }
 
 /* Uniform in (-1, 1) from the top 24 bits: exact in float. */
-static float symmetric_uniform(uint64_t s[4])
+static float symmetric_uniform(sb_rng *r)
 {
-    return (float)((int64_t)(xoshiro_next(s) >> 40) - (1 << 23)) * 0x1.0p-23f;
+    return (float)((int64_t)(sb_rng_next(r) >> 40) - (1 << 23)) * 0x1.0p-23f;
 }
 
 /* Marsaglia's polar method: two independent N(0, 1) per accepted pair, no trigonometry. Float is ample
  * for values stored as fp32 or bf16, and about three times faster than double Box-Muller. */
-static void normal_pair(uint64_t s[4], float *a, float *b)
+static void normal_pair(sb_rng *r, float *a, float *b)
 {
     float u, v, r2;
     do {
-        u = symmetric_uniform(s);
-        v = symmetric_uniform(s);
+        u = symmetric_uniform(r);
+        v = symmetric_uniform(r);
         r2 = u * u + v * v;
     } while (r2 >= 1 || r2 == 0);
     float scale = sqrtf(-2 * logf(r2) / r2);
@@ -343,10 +317,8 @@ static void fill_chunk(const sb_weights *w, const sb_tensor *t, int64_t chunk, u
 {
     int64_t begin = chunk * SB_INIT_CHUNK, end = begin + SB_INIT_CHUNK < t->numel ? begin + SB_INIT_CHUNK : t->numel;
     uint64_t key = seed;
-    key = splitmix64(&key) ^ fnv1a(t->name) ^ ((uint64_t)chunk * 0xD1B54A32D192ED03ull);
-    uint64_t s[4];
-    for (int i = 0; i < 4; i++)
-        s[i] = splitmix64(&key);
+    key = sb_splitmix64(&key) ^ fnv1a(t->name) ^ ((uint64_t)chunk * 0xD1B54A32D192ED03ull);
+    sb_rng rng = sb_rng_seed(key);
 
     float block[256];
     for (int64_t at = begin; at < end; at += 256) {
@@ -358,7 +330,7 @@ static void fill_chunk(const sb_weights *w, const sb_tensor *t, int64_t chunk, u
             const float std = (float)t->init_std;
             for (int i = 0; i < n; i += 2) {
                 float a, b;
-                normal_pair(s, &a, &b);
+                normal_pair(&rng, &a, &b);
                 block[i] = a * std;
                 if (i + 1 < n)
                     block[i + 1] = b * std;

@@ -24,6 +24,22 @@ void sb_cli_warn(void *cmd_name, const char *message);
 /* Parses a whole decimal integer in [min, max]; -1 when text is not one. */
 int sb_cli_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
 
+/* One int32 (B, len) input array of a fixture-style folder (fixture_io.c, for `forward` and `grad`): the
+ * folder's expected.json maps "arrays" -> key -> {file, dtype, shape}, the file raw little-endian C order in
+ * the folder (the format of tests/fixtures and of `forward`'s output). */
+typedef struct {
+    const char *key;
+    bool required;
+    int32_t *data;    /* NULL when not listed (then not required) */
+    int64_t shape[2];
+} sb_fixture_input;
+
+/* Reads inputs[count] from dir. -1 with err set and nothing left allocated when expected.json cannot be
+ * read, a required array is not listed, or a listed one is not int32 [B, len] in a file of the folder holding
+ * exactly its bytes. */
+int sb_fixture_read(const char *dir, sb_fixture_input *inputs, size_t count, sb_error *err);
+void sb_fixture_free(sb_fixture_input *inputs, size_t count);
+
 int sb_cmd_list(int argc, char **argv);
 int sb_cmd_config(int argc, char **argv);
 int sb_cmd_count(int argc, char **argv);

@@ -98,58 +98,6 @@ static void forward_usage(FILE *out)
                  "  --hidden-states  also write every layer's input and the final norm output\n" RUN_OPTIONS_HELP);
 }
 
-static char *read_text(const char *path, size_t *len, sb_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return sb_fail(err, "cannot open %s: %s", path, strerror(errno)), NULL;
-    char *buf = NULL;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL &&
-        fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        buf[size] = '\0';
-        *len = (size_t)size;
-    } else {
-        free(buf);
-        buf = NULL;
-        sb_fail(err, "cannot read %s", path);
-    }
-    fclose(f);
-    return buf;
-}
-
-/* An int32 input array listed in the inputs' expected.json, with its 2-D shape. NULL when absent
- * (*err untouched) or invalid (*err set). */
-static int32_t *read_input(const char *dir, const cJSON *arrays, const char *key, int64_t shape[2], sb_error *err)
-{
-    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(arrays, key);
-    if (entry == NULL)
-        return NULL;
-    const cJSON *file = cJSON_GetObjectItemCaseSensitive(entry, "file");
-    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
-    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(entry, "shape");
-    if (!cJSON_IsString(file) || !cJSON_IsString(dtype) || strcmp(dtype->valuestring, "int32") != 0 ||
-        cJSON_GetArraySize(dims) != 2 || strchr(file->valuestring, '/') != NULL)
-        return sb_fail(err, "%s: array %s must be int32 of shape [B, len] in a file of the folder", dir, key), NULL;
-    for (int i = 0; i < 2; i++) {
-        const cJSON *d = cJSON_GetArrayItem(dims, i);
-        if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1 << 24)
-            return sb_fail(err, "%s: array %s has a bad shape", dir, key), NULL;
-        shape[i] = (int64_t)d->valuedouble;
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, file->valuestring);
-    size_t len = 0;
-    char *data = read_text(path, &len, err);
-    if (data != NULL && len != (size_t)(shape[0] * shape[1]) * sizeof(int32_t)) {
-        sb_fail(err, "%s holds %zu bytes, its shape [%" PRId64 ", %" PRId64 "] needs %zu", path, len, shape[0],
-                shape[1], (size_t)(shape[0] * shape[1]) * sizeof(int32_t));
-        free(data);
-        return NULL;
-    }
-    return (int32_t *)data;
-}
-
 /* The output folder and its index, filled as arrays are written. */
 typedef struct {
     const char *dir;
@@ -259,30 +207,16 @@ static int make_dir(const char *dir, sb_error *err)
 
 static int run_forward(const run_options *ro, const char *inputs, output *o, sb_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/expected.json", inputs);
-    size_t len = 0;
-    char *text = read_text(path, &len, err);
-    if (text == NULL)
+    sb_fixture_input in[3] = {{.key = "input_ids", .required = true},
+                              {.key = "attention_mask"},
+                              {.key = "decoder_input_ids", .required = true}};
+    if (sb_fixture_read(inputs, in, 3, err) != 0)
         return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    const cJSON *arrays = cJSON_GetObjectItemCaseSensitive(root, "arrays");
-    int64_t ids_shape[2] = {0}, mask_shape[2] = {0}, dec_shape[2] = {0};
-    err->msg[0] = '\0';
-    int32_t *ids = read_input(inputs, arrays, "input_ids", ids_shape, err);
-    int32_t *mask = ids != NULL ? read_input(inputs, arrays, "attention_mask", mask_shape, err) : NULL;
-    int32_t *dec = ids != NULL && err->msg[0] == '\0' ? read_input(inputs, arrays, "decoder_input_ids", dec_shape, err)
-                                                      : NULL;
-    cJSON_Delete(root);
+    const int32_t *ids = in[0].data, *mask = in[1].data, *dec = in[2].data;
+    const int64_t *ids_shape = in[0].shape, *mask_shape = in[1].shape, *dec_shape = in[2].shape;
     int rc = -1;
     sb_weights w = {0};
     sb_runtime *rt = NULL;
-    if (ids == NULL || dec == NULL) {
-        if (err->msg[0] == '\0')
-            sb_fail(err, "%s lists no %s", path, ids == NULL ? "input_ids" : "decoder_input_ids");
-        goto done;
-    }
     const bool mask_differs = mask != NULL && (mask_shape[0] != ids_shape[0] || mask_shape[1] != ids_shape[1]);
     if (dec_shape[0] != ids_shape[0] || mask_differs) {
         sb_fail(err, "%s: input_ids, attention_mask and decoder_input_ids disagree on the batch or length", inputs);
@@ -318,7 +252,7 @@ static int run_forward(const run_options *ro, const char *inputs, output *o, sb_
 done:
     sb_runtime_free(rt);
     sb_weights_free(&w);
-    free(ids), free(mask), free(dec);
+    sb_fixture_free(in, 3);
     return rc;
 }
 

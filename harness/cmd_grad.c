@@ -46,57 +46,6 @@ static void usage(FILE *out)
             "  --help             this text\n");
 }
 
-static char *read_all(const char *path, size_t *len, sb_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return sb_fail(err, "cannot open %s: %s", path, strerror(errno)), NULL;
-    char *buf = NULL;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL &&
-        fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        buf[size] = '\0';
-        *len = (size_t)size;
-    } else {
-        free(buf);
-        buf = NULL;
-        sb_fail(err, "cannot read %s", path);
-    }
-    fclose(f);
-    return buf;
-}
-
-/* An int32 (B, len) array listed in expected.json; NULL when absent (*err untouched) or invalid (*err set). */
-static int32_t *read_array(const char *dir, const cJSON *arrays, const char *key, int64_t shape[2], sb_error *err)
-{
-    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(arrays, key);
-    if (entry == NULL)
-        return NULL;
-    const cJSON *file = cJSON_GetObjectItemCaseSensitive(entry, "file");
-    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
-    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(entry, "shape");
-    if (!cJSON_IsString(file) || !cJSON_IsString(dtype) || strcmp(dtype->valuestring, "int32") != 0 ||
-        cJSON_GetArraySize(dims) != 2 || strchr(file->valuestring, '/') != NULL)
-        return sb_fail(err, "%s: array %s must be int32 of shape [B, len] in a file of the folder", dir, key), NULL;
-    for (int i = 0; i < 2; i++) {
-        const cJSON *d = cJSON_GetArrayItem(dims, i);
-        if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1 << 24)
-            return sb_fail(err, "%s: array %s has a bad shape", dir, key), NULL;
-        shape[i] = (int64_t)d->valuedouble;
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, file->valuestring);
-    size_t len = 0;
-    char *data = read_all(path, &len, err);
-    if (data != NULL && len != (size_t)(shape[0] * shape[1]) * sizeof(int32_t)) {
-        sb_fail(err, "%s holds %zu bytes, its shape [%" PRId64 ", %" PRId64 "] needs %zu", path, len, shape[0],
-                shape[1], (size_t)(shape[0] * shape[1]) * sizeof(int32_t));
-        free(data);
-        return NULL;
-    }
-    return (int32_t *)data;
-}
-
 typedef struct {
     const char *model, *inputs, *out;
     sb_gemm_backend backend;
@@ -170,37 +119,19 @@ static int write_json(const grad_args *a, const sb_weights *w, const sb_trainer 
 
 static int run(const grad_args *a, sb_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/expected.json", a->inputs);
-    size_t len = 0;
-    char *text = read_all(path, &len, err);
-    if (text == NULL)
+    /* HF would derive decoder inputs by shifting labels, and labels from nothing: both are required */
+    sb_fixture_input in[4] = {{.key = "input_ids", .required = true},
+                              {.key = "attention_mask"},
+                              {.key = "decoder_input_ids", .required = true},
+                              {.key = "labels", .required = true}};
+    if (sb_fixture_read(a->inputs, in, 4, err) != 0)
         return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    const cJSON *arrays = cJSON_GetObjectItemCaseSensitive(root, "arrays");
-    int64_t ids_shape[2] = {0}, mask_shape[2] = {0}, dec_shape[2] = {0}, label_shape[2] = {0};
-    err->msg[0] = '\0';
-    int32_t *ids = read_array(a->inputs, arrays, "input_ids", ids_shape, err), *mask = NULL, *dec = NULL,
-            *labels = NULL;
-    if (err->msg[0] == '\0')
-        mask = read_array(a->inputs, arrays, "attention_mask", mask_shape, err);
-    if (err->msg[0] == '\0')
-        dec = read_array(a->inputs, arrays, "decoder_input_ids", dec_shape, err);
-    if (err->msg[0] == '\0')
-        labels = read_array(a->inputs, arrays, "labels", label_shape, err);
-    cJSON_Delete(root);
+    const int32_t *ids = in[0].data, *mask = in[1].data, *dec = in[2].data, *labels = in[3].data;
+    const int64_t *ids_shape = in[0].shape, *mask_shape = in[1].shape, *dec_shape = in[2].shape;
+    const int64_t *label_shape = in[3].shape;
     int rc = -1;
     sb_weights w = {0};
     sb_trainer *t = NULL;
-    if (err->msg[0] != '\0')
-        goto done;
-    if (ids == NULL || dec == NULL || labels == NULL) {
-        /* HF would derive decoder inputs by shifting labels, and labels from nothing: require both */
-        sb_fail(err, "%s lists no %s (int32 [B, len] arrays input_ids, decoder_input_ids and labels are required)",
-                path, ids == NULL ? "input_ids" : dec == NULL ? "decoder_input_ids" : "labels");
-        goto done;
-    }
     if (dec_shape[0] != ids_shape[0] || label_shape[0] != ids_shape[0] || label_shape[1] != dec_shape[1] ||
         (mask != NULL && (mask_shape[0] != ids_shape[0] || mask_shape[1] != ids_shape[1]))) {
         sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes", a->inputs);
@@ -221,6 +152,7 @@ static int run(const grad_args *a, sb_error *err)
     /* the gradient array has the arena's layout: a weights view over it writes it under the HF names */
     sb_weights view = w;
     view.arena = (void *)sb_trainer_grads(t);
+    char path[4096];
     snprintf(path, sizeof path, "%s/grads.safetensors", a->out);
     FILE *f = fopen(path, "wb");
     if (f == NULL) {
@@ -238,7 +170,7 @@ static int run(const grad_args *a, sb_error *err)
 done:
     sb_trainer_free(t);
     sb_weights_free(&w);
-    free(ids), free(mask), free(dec), free(labels);
+    sb_fixture_free(in, 4);
     return rc;
 }
 

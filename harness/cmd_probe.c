@@ -349,6 +349,12 @@ int sb_cmd_probe(int argc, char **argv)
             }
         }
     sb_progress_finish(&progress);
+    char csv[sizeof res.path + 16];
+    snprintf(csv, sizeof csv, "%s/results.csv", folder);
+    if (sb_records_write_csv(&res.existing, csv, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
     /* The table: shape, params, budget, held-out loss ± sd, steps, steps/s. */
     printf("| shape | params | budget | held-out loss (nats/token) | ± sd | steps (seed 0) | steps/s |\n");
     printf("|---|--:|---|--:|--:|--:|--:|\n");
@@ -372,7 +378,7 @@ int sb_cmd_probe(int argc, char **argv)
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "value")), sd_text,
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(seeds0, "steps")), steps_per_s);
     }
-    fprintf(stderr, "shapebench %s: %zu records in %s\n", cmd, res.existing.count, res.path);
+    fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", cmd, res.existing.count, res.path);
     rc = SB_EXIT_OK;
 done:
     sb_results_close(&res);

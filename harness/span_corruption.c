@@ -7,51 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- randomness: splitmix64 seeds xoshiro256** (Blackman & Vigna) ------------------------------------ */
-
-typedef struct {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
+/* ---- randomness: the engine's generator (engine.h), one stream per key ----------------------------- */
 
 /* A generator for the stream keyed by (seed, a, b): independent streams for independent keys. */
-static rng rng_for(uint64_t seed, uint64_t a, uint64_t b)
+static sb_rng rng_for(uint64_t seed, uint64_t a, uint64_t b)
 {
     uint64_t x = seed;
-    x = splitmix64(&x) ^ a;
-    x = splitmix64(&x) ^ b;
-    rng r;
-    for (int i = 0; i < 4; i++)
-        r.s[i] = splitmix64(&x);
-    return r;
+    x = sb_splitmix64(&x) ^ a;
+    x = sb_splitmix64(&x) ^ b;
+    return sb_rng_seed(x);
 }
 
 /* Uniform in [0, n), n > 0, without modulo bias. */
-static uint64_t rng_below(rng *r, uint64_t n)
+static uint64_t rng_below(sb_rng *r, uint64_t n)
 {
     uint64_t threshold = (0 - n) % n, x;
-    while ((x = rng_next(r)) < threshold) {
+    while ((x = sb_rng_next(r)) < threshold) {
     }
     return x % n;
 }
@@ -108,7 +79,7 @@ int sb_span_corruption_lengths(int64_t src_len, double noise_density, double mea
 /* Lengths of `segments` non-empty segments of `items` items, every partition equally likely: T5's
  * _random_segmentation (a shuffled 0/1 vector of the items - 1 gaps, segments - 1 of them cuts), drawn as a
  * uniformly random subset of the gaps by selection sampling. */
-static void random_segmentation(rng *r, int64_t items, int64_t segments, int64_t *lengths)
+static void random_segmentation(sb_rng *r, int64_t items, int64_t segments, int64_t *lengths)
 {
     int64_t gaps = items - 1, cuts = segments - 1, seg = 0, len = 1;
     for (int64_t g = 0; g < gaps; g++) {
@@ -136,7 +107,7 @@ int sb_span_noise_mask(int64_t length, double noise_density, double mean_span, u
     int64_t *len = malloc(2 * (size_t)spans * sizeof *len);
     if (len == NULL)
         return sb_fail(err, "out of memory for a noise mask");
-    rng r = rng_for(seed, 0x6E6F697365ull, (uint64_t)length); /* "noise" */
+    sb_rng r = rng_for(seed, 0x6E6F697365ull, (uint64_t)length); /* "noise" */
     random_segmentation(&r, noise, spans, len);                  /* noise span lengths */
     random_segmentation(&r, length - noise, spans, len + spans); /* non-noise span lengths */
     int64_t pos = 0;
@@ -222,7 +193,7 @@ static void start_epoch(sb_span_batcher *b, int64_t epoch)
 {
     b->epoch = epoch;
     b->next = 0;
-    rng r = rng_for(b->seed, 0x65706F6368ull, (uint64_t)epoch); /* "epoch" */
+    sb_rng r = rng_for(b->seed, 0x65706F6368ull, (uint64_t)epoch); /* "epoch" */
     b->offset = b->shuffle ? (int64_t)rng_below(&r, (uint64_t)b->raw_len) : 0;
     b->n_chunks = (b->n_tokens - b->offset) / b->raw_len;
     for (int64_t i = 0; i < b->n_chunks; i++)

@@ -156,10 +156,11 @@ static int set_list(sb_i64_list *l, const int64_t *values, size_t n, sb_error *e
  *   repetitions and no minimum time: seconds in all; the test suite runs it.
  * default: every published T5-Efficient shape (registry rows less the `sh` ones, whose semantics are
  *   unpublished) and the Switch base family plus switch-large-128, forward and generate at 512/114 tokens.
- *   About 350 measurements must fit in 30 minutes on 2 cores, about 5 s each, so: one warmup and three
- *   timed repetitions, and max_time_s 4 s: a shape whose three repetitions would take longer is timed on
- *   sampled layers (one and two blocks per stack, Switch: one and two sparse periods) and extrapolated,
- *   which the extrapolation validation keeps within 5 % (results/README.md).
+ *   342 measurements must fit in 30 minutes on 2 cores, about 5 s each, weights initialisation included,
+ *   so: one warmup (generate: 8 tokens) and three timed repetitions (generate: two, each of 114 steps),
+ *   and max_time_s 4 s: a shape whose repetitions are expected to take longer is timed on sampled layers
+ *   (one and four blocks per stack, Switch: sparse periods) and extrapolated, which `make bench` checks
+ *   against full runs (results/README.md). Measured: 26 min on this 2-core machine (README).
  * paper: every registry row that resolves (T5, T5 v1.1, all Switch sizes too; those that cannot fit are
  *   recorded as skipped), encode, forward and generate, batch 1 and 8, at least ten repetitions and 2 s,
  *   up to 120 s per shape: hours. */
@@ -220,6 +221,7 @@ int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err)
         b->min_reps = 3;
         b->min_time_s = 0;
         b->max_time_s = 4;
+        spec->generate_min_reps = 2;
     }
     return 0;
 fail:
@@ -255,6 +257,8 @@ int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err)
                                     snprintf(j->model, sizeof j->model, "%s", spec->models[mi]);
                                     j->model_index = mi;
                                     j->settings = spec->base;
+                                    if (spec->modes[mo] == SB_MODE_GENERATE && spec->generate_min_reps > 0)
+                                        j->settings.min_reps = spec->generate_min_reps;
                                     j->settings.mode = spec->modes[mo];
                                     j->settings.batch = spec->batch.v[bi];
                                     j->settings.src_len = spec->src.v[si];

@@ -4,7 +4,6 @@
 #include "harness/harness.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +12,6 @@
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .ids cache files are int32 little-endian");
-
-/* snprintf without -Wformat-truncation's guesses: paths are bounded by the data folder's checked length. */
-static void fmt(char *out, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *out, size_t cap, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(out, cap, f, ap);
-    va_end(ap);
-}
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -57,7 +46,7 @@ void sb_tokenizer_key(char *out, size_t cap)
             if (*p == '\0')
                 break;
         }
-    fmt(out, cap, "spm-unigram-%d-x%d-%08" PRIx64, SB_SPM_VOCAB, SB_EXTRA_IDS, h >> 32);
+    sb_data_fmt(out, cap, "spm-unigram-%d-x%d-%08" PRIx64, SB_SPM_VOCAB, SB_EXTRA_IDS, h >> 32);
 }
 
 static bool exists(const char *path)
@@ -112,7 +101,7 @@ static int run_spm(char *const argv[], const char *cwd, const char *in, const ch
 static int build(const char *dir, const char *tmp, const sb_corpus_options *opt, sb_error *err)
 {
     char log[4096 + 32], in[4096 + 32], txt[4096 + 32], bin[4096 + 32], path[4096 + 32];
-    fmt(log, sizeof log, "%s/spm_train.log", tmp);
+    sb_data_fmt(log, sizeof log, "%s/spm_train.log", tmp);
     char *argv[NTRAIN_ARGS + 2];
     argv[0] = "spm_train";
     for (size_t i = 0; i < NTRAIN_ARGS; i++)
@@ -123,7 +112,7 @@ static int build(const char *dir, const char *tmp, const sb_corpus_options *opt,
     int rc = run_spm(argv, tmp, NULL, log, log, err);
     if (rc != 0)
         return rc;
-    fmt(path, sizeof path, "%s/settings.txt", tmp);
+    sb_data_fmt(path, sizeof path, "%s/settings.txt", tmp);
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return sb_fail(err, "cannot write %s: %s", path, strerror(errno));
@@ -135,15 +124,15 @@ static int build(const char *dir, const char *tmp, const sb_corpus_options *opt,
     if (fclose(f) != 0)
         return sb_fail(err, "cannot write %s", path);
     char *version[] = {"spm_train", "--version", NULL};
-    fmt(path, sizeof path, "%s/version.txt", tmp);
+    sb_data_fmt(path, sizeof path, "%s/version.txt", tmp);
     if ((rc = run_spm(version, NULL, NULL, path, log, err)) != 0)
         return rc;
     static const char *const side[2] = {"train", "heldout"};
     for (int s = 0; s < 2; s++) {
-        fmt(in, sizeof in, "%s/%s.txt", dir, side[s]);
-        fmt(txt, sizeof txt, "%s/%s.ids.txt", tmp, side[s]);
-        fmt(bin, sizeof bin, "%s/%s.ids", tmp, side[s]);
-        fmt(log, sizeof log, "%s/spm_encode.log", tmp);
+        sb_data_fmt(in, sizeof in, "%s/%s.txt", dir, side[s]);
+        sb_data_fmt(txt, sizeof txt, "%s/%s.ids.txt", tmp, side[s]);
+        sb_data_fmt(bin, sizeof bin, "%s/%s.ids", tmp, side[s]);
+        sb_data_fmt(log, sizeof log, "%s/spm_encode.log", tmp);
         char *enc[] = {"spm_encode", "--model=spm.model", "--output_format=id", NULL};
         if ((rc = run_spm(enc, tmp, in, txt, log, err)) != 0 || (rc = ids_text_to_binary(txt, bin, err)) != 0)
             return rc;
@@ -197,7 +186,7 @@ static int load_pieces(const char *path, sb_corpus *c, sb_error *err)
     fclose(f);
     for (int32_t k = 0; k < SB_EXTRA_IDS && n == SB_SPM_VOCAB; k++) {
         char name[32];
-        fmt(name, sizeof name, "<extra_id_%d>", k);
+        sb_data_fmt(name, sizeof name, "<extra_id_%d>", k);
         if ((c->pieces[sb_sentinel_id(SB_PROBE_VOCAB, k)] = strdup(name)) == NULL)
             n = -1;
     }
@@ -210,12 +199,12 @@ int sb_tokenizer_prepare(const char *dir, sb_corpus *c, const sb_corpus_options 
 {
     char key[64], tmp[4096 + 128], path[4096 + 128];
     sb_tokenizer_key(key, sizeof key);
-    fmt(c->tokenizer_dir, sizeof c->tokenizer_dir, "%s/%s", dir, key);
+    sb_data_fmt(c->tokenizer_dir, sizeof c->tokenizer_dir, "%s/%s", dir, key);
     c->vocab_size = SB_PROBE_VOCAB;
     c->spm_vocab_size = SB_SPM_VOCAB;
-    fmt(path, sizeof path, "%s/heldout.ids", c->tokenizer_dir);
+    sb_data_fmt(path, sizeof path, "%s/heldout.ids", c->tokenizer_dir);
     if (!exists(path)) {
-        fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->tokenizer_dir, (long)getpid());
+        sb_data_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->tokenizer_dir, (long)getpid());
         char *rm[] = {"rm", "-rf", "--", tmp, NULL};
         int status, rc;
         sb_run_tool(rm, NULL, NULL, NULL, NULL, &status, err);
@@ -235,9 +224,9 @@ int sb_tokenizer_prepare(const char *dir, sb_corpus *c, const sb_corpus_options 
     }
     if (load_ids(path, &c->heldout_ids, err) != 0)
         return -1;
-    fmt(path, sizeof path, "%s/train.ids", c->tokenizer_dir);
+    sb_data_fmt(path, sizeof path, "%s/train.ids", c->tokenizer_dir);
     if (load_ids(path, &c->train_ids, err) != 0)
         return -1;
-    fmt(path, sizeof path, "%s/spm.vocab", c->tokenizer_dir);
+    sb_data_fmt(path, sizeof path, "%s/spm.vocab", c->tokenizer_dir);
     return load_pieces(path, c, err);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,117 @@ static int write_frontier(const sb_results *r, const sb_shape_table *t, const ch
     }
     free(on);
     free(steps);
+    return rc;
+}
+
+/* labels_<name>.tsv: x, y, name and placement ('r', 'l', 'a') of the points whose names fit. */
+static int write_labels(const sb_results *r, const sb_shape_table *t, const char *name, const double *x,
+                        const double *y, const int *rank, const sb_label_request *geometry, sb_error *err)
+{
+    const char **text = calloc(t->count + 1, sizeof *text);
+    char *placement = malloc(t->count + 1);
+    if (text == NULL || placement == NULL) {
+        free(text);
+        free(placement);
+        return sb_fail(err, "out of memory");
+    }
+    for (size_t i = 0; i < t->count; i++)
+        text[i] = t->rows[i].shape;
+    sb_label_request req = *geometry;
+    req.count = t->count;
+    req.x = x;
+    req.y = y;
+    req.text = text;
+    req.rank = rank;
+    int rc = sb_plots_place_labels(&req, placement, err);
+    char file[96], path[SB_PATH_MAX];
+    snprintf(file, sizeof file, "labels_%s.tsv", name);
+    FILE *f = rc == 0 ? open_data(r->dir, file, path, sizeof path, err) : NULL;
+    if (f != NULL) {
+        fprintf(f, "# x\ty\tshape\tplacement (r: right, l: left, a: above)\n");
+        for (size_t i = 0; i < t->count; i++)
+            if (placement[i] != '-')
+                fprintf(f, "%.6g\t%.6g\t%s\t%c\n", x[i], y[i], text[i], placement[i]);
+        rc = close_data(f, path, err);
+    } else {
+        rc = -1;
+    }
+    free(text);
+    free(placement);
+    return rc;
+}
+
+/* The label files of the throughput pictures (per size axis) and the two latency panels, in the
+ * geometry of throughput.gp and latency.gp. Frontier shapes are named first, then the base sizes. */
+static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_error *err)
+{
+    const size_t n = t->count;
+    double *x = malloc((n + 1) * sizeof *x), *y = malloc((n + 1) * sizeof *y);
+    int *rank = malloc((n + 1) * sizeof *rank);
+    bool *on = calloc(n + 1, sizeof *on);
+    int rc = x == NULL || y == NULL || rank == NULL || on == NULL ? sb_fail(err, "out of memory") : 0;
+    static const char *const sizes[] = {"params", "flops"};
+    const sb_label_request throughput = {.log_x = true, .log_y = true, .pad = {0.08, 0.25, 0.1, 0.1},
+                                         .width_px = 1150, .height_px = 820};
+    for (int a = 0; rc == 0 && a < 2; a++) {
+        rc = sb_shape_frontier(t, sizes[a], on, err);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            const sb_shape_row *row = &t->rows[i];
+            x[i] = a == 0 ? row->params / 1e6 : row->flops_per_token / 1e9;
+            y[i] = row->tokens_per_s;
+            rank[i] = on[i] ? 0 : strcmp(row->scaling, "base") == 0 ? 1 : 2;
+        }
+        if (rc == 0)
+            rc = write_labels(r, t, sizes[a], x, y, rank, &throughput, err);
+    }
+    /* latency.gp: two panels side by side, linear depth axis, log2 width axis, offsets 0.1 all round */
+    const sb_label_request panel = {.log_x = false, .log_y = false, .pad = {0.1, 0.1, 0.1, 0.1},
+                                    .width_px = 620, .height_px = 820};
+    for (int a = 0; rc == 0 && a < 2; a++) {
+        sb_label_request g = panel;
+        g.log_x = a == 1;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = a == 0 ? t->rows[i].layers : t->rows[i].d_model;
+            y[i] = t->rows[i].ms_per_token;
+            rank[i] = strcmp(t->rows[i].scaling, "base") == 0 ? 0 : 1;
+        }
+        rc = write_labels(r, t, a == 0 ? "latency_depth" : "latency_width", x, y, rank, &g, err);
+    }
+    /* quality.gp: three panels per metric (params, FLOPs per token, seconds), log x when the costs span
+     * more than a decade, as the script decides */
+    const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 400, .height_px = 820};
+    for (size_t m = 0; rc == 0 && m < n; m++) {
+        const char *metric = t->rows[m].quality_metric;
+        bool first = metric != NULL && !isnan(t->rows[m].quality);
+        for (size_t k = 0; first && k < m; k++)
+            first = t->rows[k].quality_metric == NULL || isnan(t->rows[k].quality) ||
+                    strcmp(t->rows[k].quality_metric, metric) != 0;
+        for (int panel = 0; first && rc == 0 && panel < 3; panel++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t i = 0; i < n; i++) {
+                const sb_shape_row *row = &t->rows[i];
+                bool has = row->quality_metric != NULL && strcmp(row->quality_metric, metric) == 0 &&
+                           !isnan(row->quality);
+                x[i] = !has ? NAN : panel == 0 ? row->params / 1e6 : panel == 1 ? row->flops_per_token / 1e9
+                                                                                  : row->seconds;
+                y[i] = has ? row->quality : NAN;
+                rank[i] = strcmp(row->scaling, "base") == 0 ? 0 : 1;
+                if (isfinite(x[i])) {
+                    lo = x[i] < lo ? x[i] : lo;
+                    hi = x[i] > hi ? x[i] : hi;
+                }
+            }
+            sb_label_request g = third;
+            g.log_x = lo > 0 && hi > 10 * lo;
+            char name[96];
+            snprintf(name, sizeof name, "quality_%s_%d", metric, panel + 1);
+            rc = write_labels(r, t, name, x, y, rank, &g, err);
+        }
+    }
+    free(x);
+    free(y);
+    free(rank);
+    free(on);
     return rc;
 }
 
@@ -198,6 +310,8 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
         rc = write_frontier(results, table, "flops", err);
     if (rc == 0)
         rc = write_roofline(results, table, err);
+    if (rc == 0)
+        rc = write_all_labels(results, table, err);
     snprintf(path, sizeof path, "%s/plots/gnuplot.log", results->dir);
     remove(path); /* the log of this drawing only */
 

@@ -71,12 +71,14 @@ static void plan_throughput(const sb_shape_table *t, sb_figures *out)
     knobs(t, pick_tokens, present, sizeof present);
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         char caption[256];
-        snprintf(caption, sizeof caption, "%s (%s mode): every measured shape, the Pareto frontier as a step line.",
+        snprintf(caption, sizeof caption, "%s (%s mode): every measured shape (named where the name fits), the Pareto frontier as a step "
+                 "line.",
                  kinds[i].subject, t->main_mode != NULL ? t->main_mode : "no");
         sb_figure *f = add(out, kinds[i].name, "throughput.gp", caption);
         set(f->vars, sizeof f->vars,
-            "xcol='%s'; xlabel='%s'; frontier='frontier_%s.tsv'; by_knob=%d; knobs='%s'; subject='%s'",
-            kinds[i].column, kinds[i].label, kinds[i].x, kinds[i].by_knob, present, kinds[i].subject);
+            "xcol='%s'; xlabel='%s'; frontier='frontier_%s.tsv'; labelfile='labels_%s.tsv'; by_knob=%d; knobs='%s'; "
+            "subject='%s'",
+            kinds[i].column, kinds[i].label, kinds[i].x, kinds[i].x, kinds[i].by_knob, present, kinds[i].subject);
         if (present[0] == '\0')
             set(f->skipped, sizeof f->skipped, "no measured throughput in this run");
     }

@@ -1,5 +1,5 @@
 # latency.gp — generation latency per token (generate records) against depth and against width.
-# Expects style.gp's variables, plus knobs.
+# Expects style.gp's variables, plus knobs. Names from labels_latency_{depth,width}.tsv (plots/labels.c).
 load scriptdir.'/style.gp'
 set multiplot layout 1,2 title "Generation latency per token vs depth and width\n".machine
 set key inside top left box opaque font ',13'
@@ -7,11 +7,14 @@ set ylabel 'generation latency (ms/token)'
 set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
 lat(k) = strcol(SCALING) eq k ? column(MS_PER_TOKEN) : NaN
 set xlabel 'depth: encoder + decoder blocks (count)'
+at(p) = strcol(4) eq p ? strcol(3) : ''
+names = datadir.'/labels_latency_depth.tsv'
 plot for [k in knobs] shapes using LAYERS:(lat(k)) with points pt 7 lc rgb knob_colour(k) title knob_title(k), \
-     shapes using LAYERS:MS_PER_TOKEN:SHAPE with labels offset char 0,1 font ',11' notitle
+     @names_r, @names_l, @names_a
 set xlabel 'width: d_model (features)'
 set logscale x 2
 unset ylabel
+names = datadir.'/labels_latency_width.tsv'
 plot for [k in knobs] shapes using D_MODEL:(lat(k)) with points pt 7 lc rgb knob_colour(k) title knob_title(k), \
-     shapes using D_MODEL:MS_PER_TOKEN:SHAPE with labels offset char 0,1 font ',11' notitle
+     @names_r, @names_l, @names_a
 unset multiplot

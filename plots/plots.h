@@ -125,6 +125,23 @@ void sb_shape_table_free(sb_shape_table *table);
  * faster. */
 int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_frontier, sb_error *err);
 
+/* ---- label placement (labels.c) ------------------------------------------------------------------ */
+
+/* Points of one picture panel whose names are to be written beside them where they fit. */
+typedef struct {
+    size_t count;
+    const double *x, *y;     /* data coordinates; non-finite (or <= 0 on a log axis): no point */
+    const char *const *text;
+    const int *rank;         /* lower is labelled first (e.g. 0 frontier, 1 base sizes); NULL: all equal */
+    bool log_x, log_y;
+    double pad[4];           /* the script's `set offsets` as fractions of the range: left, right, bottom, top */
+    double width_px, height_px; /* the panel's plot area */
+} sb_label_request;
+
+/* placement[count]: 'r' right of the point, 'l' left of it, 'a' above it, '-' unlabelled (it would overlap
+ * a label placed before it or another point). Greedy by rank, then from the picture's edges in. */
+int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error *err);
+
 /* ---- pictures and report ------------------------------------------------------------------------- */
 
 #define SB_FIGURES_MAX 16
@@ -132,7 +149,7 @@ int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_front
 typedef struct {
     char name[64];      /* file stem under plots/: <name>.png and <name>.svg */
     char script[32];    /* plots/<script> */
-    char vars[256];     /* extra gnuplot variables, `name='value'; ...` */
+    char vars[512];     /* extra gnuplot variables, `name='value'; ...` */
     char caption[256];
     char skipped[256];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;

@@ -244,7 +244,8 @@ static int switch_section(sb_doc *doc, const sb_shape_table *t, sb_error *err)
         sb_doc_text(doc, false, "No Switch shapes in this run.");
         return 0;
     }
-    /* The dense counterparts: the Switch shapes' width, FFN width and depth, no experts. */
+    /* The dense counterparts: the Switch shapes' width, FFN width, attention and depth, no experts; the
+     * reference is a plain size (t5-efficient-base for the switch-base family) where one was measured. */
     const sb_shape_row **rows = calloc(t->count, sizeof *rows);
     if (rows == NULL)
         return sb_fail(err, "out of memory for the Switch table");
@@ -253,10 +254,13 @@ static int switch_section(sb_doc *doc, const sb_shape_table *t, sb_error *err)
     for (size_t i = 0; i < t->count; i++) {
         const sb_shape_row *row = &t->rows[i];
         bool counterpart = row->num_experts == 0 && row->d_model == first->d_model && row->d_ff == first->d_ff &&
-                           row->layers == first->layers;
+                           row->d_kv == first->d_kv && row->num_heads == first->num_heads &&
+                           row->num_layers == first->num_layers &&
+                           row->num_decoder_layers == first->num_decoder_layers;
         if (row->num_experts > 0 || counterpart)
             rows[n++] = row;
-        if (counterpart && dense == NULL && row->measured)
+        bool plain = strcmp(row->scaling, "base") == 0;
+        if (counterpart && row->measured && (dense == NULL || (plain && strcmp(dense->scaling, "base") != 0)))
             dense = row;
     }
     qsort(rows, n, sizeof *rows, by_experts);

@@ -28,3 +28,8 @@ knob_title(k) = k eq 'base' ? 'base sizes' : k eq 'depth' ? 'depth (nl/el/dl)' :
 # Log axes labelled at 1, 2 and 5 of every decade: a range within one or two decades still gets labels.
 log_x = "set logscale x; set format x '%g'; do for [e = -6:13] { set xtics add (10.0**e, 2 * 10.0**e, 5 * 10.0**e) }"
 log_y = "set logscale y; set format y '%g'; do for [e = -6:13] { set ytics add (10.0**e, 2 * 10.0**e, 5 * 10.0**e) }"
+
+# Names beside points, from a labels_*.tsv file in `names` (placed by plots/labels.c so none overlap).
+names_r = "names using 1:2:(at('r')) with labels left offset char 0.7,0 font ',11' tc rgb '#303030' notitle"
+names_l = "names using 1:2:(at('l')) with labels right offset char -0.7,0 font ',11' tc rgb '#303030' notitle"
+names_a = "names using 1:2:(at('a')) with labels center offset char 0,1 font ',11' tc rgb '#303030' notitle"

@@ -1,7 +1,9 @@
 # throughput.gp — tokens/s against size (parameters or executed FLOPs per token), log axes, every shape a
-# labelled point, the Pareto frontier (no other shape both bigger and faster) as a step line.
+# point, named where the name fits (labels_<size>.tsv from labels.c), the Pareto frontier (no other shape
+# both bigger and faster) as a step line.
 # Expects style.gp's variables, plus: xcol (the name of a shapes.tsv column, e.g. 'PARAMS_M'), xlabel,
-# frontier (a file under datadir: size and tokens/s of the frontier points in increasing size), by_knob
+# frontier (a file under datadir: size and tokens/s of the frontier points in increasing size), labelfile
+# (a file under datadir: x, y, name, placement r/l/a), by_knob
 # (1: colour points by the scaling knob, from `knobs`, the knobs present), subject (the title's first line).
 load scriptdir.'/style.gp'
 set title subject."\n".machine
@@ -15,14 +17,15 @@ sized(k) = valid(TOKENS_PER_S) && (k eq 'any' || strcol(SCALING) eq k) ? column(
 @log_x
 @log_y
 front = datadir.'/'.frontier
+names = datadir.'/'.labelfile
+at(p) = strcol(4) eq p ? strcol(3) : ''
 if (by_knob) {
     plot front using 1:2 with fsteps lw 3 lc rgb '#ff8c00' title 'Pareto frontier', \
          for [k in knobs] shapes using (sized(k)):TOKENS_PER_S with points pt 7 lc rgb knob_colour(k) \
              title knob_title(k), \
-         shapes using (sized('any')):TOKENS_PER_S:SHAPE with labels left offset char 0.8,0.4 font ',11' \
-             tc rgb '#404040' notitle
+         @names_r, @names_l, @names_a
 } else {
     plot front using 1:2 with fsteps lw 3 lc rgb '#ff8c00' title 'Pareto frontier', \
          shapes using (sized('any')):TOKENS_PER_S with points pt 7 lc rgb '#1f77b4' title 'shape', \
-         shapes using (sized('any')):TOKENS_PER_S:SHAPE with labels left offset char 0.8,0.4 font ',11' notitle
+         @names_r, @names_l, @names_a
 }

@@ -1,63 +1,20 @@
 /* test_checkpoint.c — the weights arena and checkpoint I/O: HF tensor tables, T5 init, bf16/f16
  * conversion, safetensors reading (fixtures and every class of damaged file) and writing, `shapebench init`. */
 #include "engine/engine.h"
+#include "tests/helpers.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const fixtures[] = {"tests/fixtures/t5-eff-relu-mini", "tests/fixtures/switch-mini-nodrop"};
 
 /* ---- helpers ----------------------------------------------------------------------------------------- */
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    buf[size] = '\0';
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "cannot create %s", path);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
-
-static char *make_temp_dir(void)
-{
-    static char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/sbckpt.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    return dir;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *dir)
-{
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void load_config(const char *dir, sb_config *cfg)
 {
@@ -80,7 +37,7 @@ static void st_open(const char *dir, st_file *st)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    st->file = read_file(path, &st->len);
+    st->file = test_read_file(path, &st->len);
     uint64_t n = 0;
     memcpy(&n, st->file, 8);
     st->header = cJSON_ParseWithLength(st->file + 8, n);
@@ -107,7 +64,7 @@ static void st_write(const char *dir, const char *header, const void *data, size
     memcpy(buf + 8, header, n);
     if (data_len > 0)
         memcpy(buf + 8 + n, data, data_len);
-    write_file(path, buf, 8 + n + data_len);
+    test_write_file(path, buf, 8 + n + data_len);
     free(buf);
 }
 
@@ -116,9 +73,9 @@ static void copy_config(const char *from_dir, const char *to_dir)
     char path[512];
     size_t len;
     snprintf(path, sizeof path, "%s/config.json", from_dir);
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     snprintf(path, sizeof path, "%s/config.json", to_dir);
-    write_file(path, text, len);
+    test_write_file(path, text, len);
     free(text);
 }
 
@@ -167,7 +124,7 @@ Test(checkpoint, table_matches_fixture_names_and_shapes)
         char path[512];
         size_t len;
         snprintf(path, sizeof path, "%s/expected.json", fixtures[f]);
-        char *text = read_file(path, &len);
+        char *text = test_read_file(path, &len);
         cJSON *expected = cJSON_Parse(text);
         int64_t params = 0;
         for (size_t i = 0; i < w.num_tensors; i++)
@@ -366,15 +323,7 @@ Test(checkpoint, init_is_deterministic_and_thread_count_independent)
 
 Test(checkpoint, init_statistics_follow_t5_scheme)
 {
-    sb_config cfg;
-    sb_config_defaults(&cfg);
-    cfg.vocab_size = 1000;
-    cfg.d_model = 256;
-    cfg.d_ff = 1024;
-    cfg.d_kv = 32;
-    cfg.num_heads = 4;
-    cfg.num_layers = 2;
-    cfg.num_decoder_layers = 2;
+    sb_config cfg = test_config(1000, 256, 1024, 4, 32, 2, 2);
     cfg.num_experts = 4;
     cfg.encoder_sparse_step = 2;
     cfg.decoder_sparse_step = 2;
@@ -466,7 +415,8 @@ Test(checkpoint, reads_f16_and_shared_alias)
     sb_weights ref;
     sb_error err;
     cr_assert_eq(sb_checkpoint_load(fixtures[0], SB_DTYPE_F32, &ref, NULL, NULL, &err), 0, "%s", err.msg);
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     copy_config(fixtures[0], dir);
     cJSON *header = cJSON_CreateObject();
     size_t total = 0;
@@ -505,7 +455,7 @@ Test(checkpoint, reads_f16_and_shared_alias)
     free(data);
     cJSON_Delete(header);
     sb_weights_free(&ref);
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 /* ---- save / load round trip ------------------------------------------------------------------------------ */
@@ -519,7 +469,8 @@ static void round_trip(sb_dtype dtype, bool tied)
     sb_error err;
     cr_assert_eq(sb_weights_alloc(&w, &cfg, dtype, &err), 0, "%s", err.msg);
     sb_weights_init_random(&w, 5);
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     char sub[128];
     snprintf(sub, sizeof sub, "%s/nested/ckpt", dir); /* created by save */
     cr_assert_eq(sb_checkpoint_save(&w, sub, &err), 0, "%s", err.msg);
@@ -557,7 +508,7 @@ static void round_trip(sb_dtype dtype, bool tied)
     st_close(&st);
     sb_weights_free(&back);
     sb_weights_free(&w);
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 Test(checkpoint, round_trip_f32)
@@ -577,17 +528,18 @@ Test(checkpoint, save_where_a_file_blocks_the_folder_fails_cleanly)
     sb_weights w;
     sb_error err;
     cr_assert_eq(sb_weights_alloc(&w, &cfg, SB_DTYPE_F32, &err), 0, "%s", err.msg);
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     char path[256];
     snprintf(path, sizeof path, "%s/file", dir);
-    write_file(path, "x", 1);
+    test_write_file(path, "x", 1);
     cr_assert_eq(sb_checkpoint_save(&w, path, &err), -1);
     cr_assert(strstr(err.msg, "is not a folder") != NULL, "%s", err.msg);
     snprintf(path, sizeof path, "%s/file/sub", dir);
     cr_assert_eq(sb_checkpoint_save(&w, path, &err), -1);
     cr_assert(strstr(err.msg, "cannot create folder") != NULL, "%s", err.msg);
     sb_weights_free(&w);
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 /* ---- damaged checkpoints ---------------------------------------------------------------------------------- */
@@ -607,12 +559,13 @@ static void write_raw(const char *dir, const void *bytes, size_t len)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    write_file(path, bytes, len);
+    test_write_file(path, bytes, len);
 }
 
 Test(checkpoint, rejects_damaged_files)
 {
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     copy_config(fixtures[0], dir);
 
     write_raw(dir, "\x05\0\0", 3);
@@ -639,7 +592,7 @@ Test(checkpoint, rejects_damaged_files)
     expect_failure(dir, "not a JSON object");
     st_write(dir, "{}", NULL, 0);
     expect_failure(dir, "lacks tensor 'shared.weight' (and others)");
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 /* Each case edits the fixture's real header, so the only defect is the one under test. */
@@ -739,7 +692,8 @@ Test(checkpoint, rejects_bad_headers_naming_the_problem)
     };
     st_file st;
     st_open(fixtures[0], &st);
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     copy_config(fixtures[0], dir);
 
     /* The unedited header, rewritten by cJSON, loads: the edits alone cause the failures. */
@@ -766,12 +720,13 @@ Test(checkpoint, rejects_bad_headers_naming_the_problem)
     expect_failure(dir, "truncated file?");
     free(text);
     st_close(&st);
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 Test(checkpoint, missing_files_and_config_mismatch)
 {
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     expect_failure(dir, "config.json");
     copy_config(fixtures[0], dir);
     expect_failure(dir, "model.safetensors: cannot open");
@@ -779,12 +734,12 @@ Test(checkpoint, missing_files_and_config_mismatch)
     char from[512], to[512];
     size_t len;
     snprintf(from, sizeof from, "%s/model.safetensors", fixtures[1]);
-    char *bytes = read_file(from, &len);
+    char *bytes = test_read_file(from, &len);
     snprintf(to, sizeof to, "%s/model.safetensors", dir);
-    write_file(to, bytes, len);
+    test_write_file(to, bytes, len);
     free(bytes);
     expect_failure(dir, "the config needs");
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 /* ---- sb_model_open and the CLI ------------------------------------------------------------------------------ */
@@ -807,23 +762,13 @@ Test(checkpoint, model_open_takes_a_folder_or_a_name)
     cr_assert_eq(sb_model_open("no-such-model-xyz", SB_DTYPE_F32, 0, &a, NULL, NULL, &err), -1);
 }
 
-static int run_cli(const char *args)
-{
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", bin, args);
-    int status = system(cmd);
-    cr_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
-
 Test(checkpoint, cli_init_writes_the_in_process_weights)
 {
-    char *dir = make_temp_dir();
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "ckpt");
     char args[512];
     snprintf(args, sizeof args, "init t5-efficient-tiny:num_layers=2 --out %s/tiny --dtype bf16 --seed 11", dir);
-    cr_assert_eq(run_cli(args), 0);
+    cr_assert_eq(test_run_cli(args, NULL), 0);
     snprintf(args, sizeof args, "%s/tiny", dir);
     sb_weights file, mem;
     sb_error err;
@@ -836,14 +781,14 @@ Test(checkpoint, cli_init_writes_the_in_process_weights)
     sb_weights_free(&file);
     sb_weights_free(&mem);
 
-    cr_assert_eq(run_cli("init --help"), 0);
-    cr_assert_eq(run_cli("init t5-efficient-tiny"), 2);               /* no --out */
-    cr_assert_eq(run_cli("init t5-efficient-tiny --out x --seed -1"), 2);
-    cr_assert_eq(run_cli("init t5-efficient-tiny --out x --dtype f64"), 2);
-    cr_assert_eq(run_cli("init t5-efficient-tiny --out x --bogus"), 2);
+    cr_assert_eq(test_run_cli("init --help", NULL), 0);
+    cr_assert_eq(test_run_cli("init t5-efficient-tiny", NULL), 2); /* no --out */
+    cr_assert_eq(test_run_cli("init t5-efficient-tiny --out x --seed -1", NULL), 2);
+    cr_assert_eq(test_run_cli("init t5-efficient-tiny --out x --dtype f64", NULL), 2);
+    cr_assert_eq(test_run_cli("init t5-efficient-tiny --out x --bogus", NULL), 2);
     snprintf(args, sizeof args, "init no-such-model-xyz --out %s/x", dir);
-    cr_assert_eq(run_cli(args), 1);
+    cr_assert_eq(test_run_cli(args, NULL), 1);
     snprintf(args, sizeof args, "init t5-efficient-tiny --out %s/tiny/config.json", dir);
-    cr_assert_eq(run_cli(args), 1);
-    remove_tree(dir);
+    cr_assert_eq(test_run_cli(args, NULL), 1);
+    test_remove_tree(dir);
 }

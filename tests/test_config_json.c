@@ -1,5 +1,6 @@
 /* test_config_json.c — reading and writing Hugging Face config.json: the fixtures (made with transformers
  * v4.40.2) against their expected.json, HF's defaults and Switch step rules, hostile files, round trips. */
+#include "tests/helpers.h"
 #include "variants/variants.h"
 
 #include <cjson/cJSON.h>
@@ -40,20 +41,6 @@ static void expect_bad(const char *text, size_t len, const char *needle)
     cr_assert(strstr(err.msg, needle) != NULL, "'%s' lacks '%s'", err.msg, needle);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s (run from the repository root)", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 static int64_t kwarg(const cJSON *kwargs, const char *key)
 {
     const cJSON *item = cJSON_GetObjectItem(kwargs, key);
@@ -66,7 +53,7 @@ static void check_fixture(const char *dir)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/expected.json", dir);
-    char *text = read_file(path);
+    char *text = test_read_file(path, NULL);
     cJSON *expected = cJSON_Parse(text);
     free(text);
     const cJSON *kw = cJSON_GetObjectItem(expected, "config_kwargs");
@@ -239,7 +226,7 @@ Test(config_json, hostile_files)
     expect_bad(deep, strlen(deep), "not valid JSON");
     free(deep);
 
-    char *full = read_file("tests/fixtures/switch-mini-nodrop/config_full.json");
+    char *full = test_read_file("tests/fixtures/switch-mini-nodrop/config_full.json", NULL);
     for (size_t cut = 1; cut < strlen(full) - 2; cut += 97)
         expect_bad(full, cut, "not valid JSON");
     free(full);

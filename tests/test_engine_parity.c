@@ -3,6 +3,7 @@
  * per layer, the encoder output, the logits, and for Switch the router logits, probabilities, choices and
  * kept flags; both GEMM backends. Also the commands: `forward` writing the same arrays, `generate`, `bench`. */
 #include "engine/engine.h"
+#include "tests/helpers.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -10,24 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_ARRAYS 64
-
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    buf[size] = '\0';
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
 
 /* One array of a fixture folder, as listed in its expected.json. */
 static void *fixture_array(const char *dir, const char *key, size_t *count, size_t elem)
@@ -35,7 +20,7 @@ static void *fixture_array(const char *dir, const char *key, size_t *count, size
     char path[512];
     size_t len = 0;
     snprintf(path, sizeof path, "%s/expected.json", dir);
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
     cJSON *entry = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "arrays"), key);
     cr_assert_not_null(entry, "%s lists no array %s", dir, key);
@@ -45,7 +30,7 @@ static void *fixture_array(const char *dir, const char *key, size_t *count, size
     cJSON_ArrayForEach(dim, cJSON_GetObjectItemCaseSensitive(entry, "shape")) numel *= (size_t)dim->valuedouble;
     cJSON_Delete(root);
     free(text);
-    void *data = read_file(path, &len);
+    void *data = test_read_file(path, &len);
     cr_assert_eq(len, numel * elem, "%s: %zu bytes, expected %zu", path, len, numel * elem);
     *count = numel;
     return data;
@@ -203,16 +188,14 @@ Test(engine_parity, switch_mini_nodrop_onednn)
  * matches the HF reference. */
 static void check_forward_command(const char *dir, const char *gemm)
 {
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
-    char out[] = "/tmp/sbforward.XXXXXX", cmd[2048], path[600];
-    cr_assert_not_null(mkdtemp(out));
-    snprintf(cmd, sizeof cmd, "%s forward --model %s --inputs %s --out %s --hidden-states --gemm %s --threads 2", bin,
-             dir, dir, out, gemm);
-    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    char out[64], args[2048], path[600];
+    test_make_temp_dir(out, sizeof out, "forward");
+    snprintf(args, sizeof args, "forward --model %s --inputs %s --out %s --hidden-states --gemm %s --threads 2", dir,
+             dir, out, gemm);
+    cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s failed", args);
     snprintf(path, sizeof path, "%s/expected.json", out);
     size_t len = 0;
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
     const cJSON *entry = NULL;
     size_t checked = 0;
@@ -234,8 +217,7 @@ static void check_forward_command(const char *dir, const char *gemm)
     cr_assert_geq(checked, 4, "the forward command wrote only %zu arrays", checked);
     cJSON_Delete(root);
     free(text);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", out);
-    cr_assert_eq(system(cmd), 0);
+    test_remove_tree(out);
 }
 
 Test(engine_parity, forward_command_t5, .timeout = 60)
@@ -251,17 +233,12 @@ Test(engine_parity, forward_command_switch, .timeout = 60)
 /* `shapebench generate` prints the ids sb_generate_greedy produces for the same model and input. */
 Test(engine_parity, generate_command_matches_library, .timeout = 60)
 {
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
     const char *dir = "tests/fixtures/t5-eff-relu-mini";
     const int32_t ids[] = {435, 246, 254, 491, 73, 379, 55, 206};
-    char cmd[1024], line[512] = "";
-    snprintf(cmd, sizeof cmd, "%s generate --model %s --input-ids 435,246,254,491,73,379,55,206 --max-new-tokens 6 "
-                              "2>/dev/null", bin, dir);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    cr_assert_not_null(fgets(line, sizeof line, p));
-    cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+    char args[1024], *line = NULL;
+    snprintf(args, sizeof args, "generate --model %s --input-ids 435,246,254,491,73,379,55,206 --max-new-tokens 6",
+             dir);
+    cr_assert_eq(test_run_cli(args, &line), 0, "shapebench %s failed", args);
 
     sb_error err = {0};
     sb_weights w = {0};
@@ -277,6 +254,7 @@ Test(engine_parity, generate_command_matches_library, .timeout = 60)
         snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%d", i ? "," : "", out[i]);
     strcat(expected, "\n");
     cr_assert_str_eq(line, expected);
+    free(line);
     sb_runtime_free(rt);
     sb_weights_free(&w);
 }
@@ -284,16 +262,14 @@ Test(engine_parity, generate_command_matches_library, .timeout = 60)
 /* `shapebench bench` on a small setting: every row and the JSON fields the report is built from. */
 Test(engine_parity, bench_command_writes_results, .timeout = 120)
 {
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
-    char dir[] = "/tmp/sbbench.XXXXXX", cmd[1024], path[256];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64], args[1024], path[256];
+    test_make_temp_dir(dir, sizeof dir, "bench");
     snprintf(path, sizeof path, "%s/out/bench.json", dir);
-    snprintf(cmd, sizeof cmd, "%s bench --models t5-efficient-tiny --gen-models t5-efficient-tiny --rss-model '' "
-                              "--reps 2 --src 24 --tgt 6 --gen-tokens 3 --out %s >%s/log 2>&1", bin, path, dir);
-    cr_assert_eq(system(cmd), 0, "%s failed (see %s/log)", cmd, dir);
+    snprintf(args, sizeof args, "bench --models t5-efficient-tiny --gen-models t5-efficient-tiny --rss-model '' "
+                                "--reps 2 --src 24 --tgt 6 --gen-tokens 3 --out %s >%s/log 2>&1", path, dir);
+    cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s failed (see %s/log)", args, dir);
     size_t len = 0;
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
     const cJSON *results = cJSON_GetObjectItemCaseSensitive(root, "results");
     cr_assert_eq(cJSON_GetArraySize(results), 2, "one row per backend");
@@ -312,8 +288,7 @@ Test(engine_parity, bench_command_writes_results, .timeout = 120)
     }
     cJSON_Delete(root);
     free(text);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    test_remove_tree(dir);
 }
 
 /* The router fixture has 4 sparse layers; the test must see them all, so a router callback that never

@@ -4,6 +4,7 @@
  * from the capacity factor with GEGLU experts, shared-kv attention, bf16 storage; then incremental
  * generation against repeated teacher-forced forwards, the FLOP tally against sb_count, and peak memory. */
 #include "engine/engine.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <float.h>
@@ -276,24 +277,7 @@ static ref_result reference(const sb_weights *w, int64_t batch, int64_t src, int
 
 static sb_config small_config(void)
 {
-    sb_config c;
-    sb_config_defaults(&c);
-    c.vocab_size = 64;
-    c.d_model = 32;
-    c.d_ff = 48;
-    c.d_kv = 12; /* inner 48 != d_model */
-    c.num_heads = 4;
-    c.num_layers = 2;
-    c.num_decoder_layers = 2;
-    return c;
-}
-
-static void make_weights(sb_weights *w, const sb_config *c, sb_dtype dtype, uint64_t seed)
-{
-    sb_error err = {0};
-    cr_assert_eq(sb_config_validate(c, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_weights_alloc(w, c, dtype, &err), 0, "%s", err.msg);
-    sb_weights_init_random(w, seed);
+    return test_config(64, 32, 48, 4, 12, 2, 2); /* d_kv 12: inner 48 != d_model */
 }
 
 /* Deterministic token ids; the last batch row is right-padded by `pad` positions. */
@@ -332,7 +316,7 @@ static void check_against_reference(const sb_config *c, int64_t batch, int64_t s
     sb_error err = {0};
     cr_assert_eq(sb_gemm_configure(SB_GEMM_OPENBLAS, 2, &err), 0, "%s", err.msg);
     sb_weights w = {0};
-    make_weights(&w, c, SB_DTYPE_F32, 7);
+    test_make_weights(&w, c, SB_DTYPE_F32, 7);
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, pad, ids, mask, dec);
     sb_runtime *rt = NULL;
@@ -453,7 +437,7 @@ Test(engine_reference, bf16_weights)
     c.ffn = SB_FFN_GATED_GELU;
     c.tie_word_embeddings = false;
     sb_weights w32 = {0}, w16 = {0}, rounded = {0};
-    make_weights(&w32, &c, SB_DTYPE_F32, 3);
+    test_make_weights(&w32, &c, SB_DTYPE_F32, 3);
     cr_assert_eq(sb_weights_alloc(&w16, &c, SB_DTYPE_BF16, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_weights_alloc(&rounded, &c, SB_DTYPE_F32, &err), 0, "%s", err.msg);
     for (size_t i = 0; i < w32.num_tensors; i++) {
@@ -502,7 +486,7 @@ static void check_generation(const sb_config *c, sb_gemm_backend backend)
     sb_error err = {0};
     cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
     sb_weights w = {0};
-    make_weights(&w, c, SB_DTYPE_F32, 11);
+    test_make_weights(&w, c, SB_DTYPE_F32, 11);
     const int64_t src = 13, steps = 12;
     int32_t ids[13], mask[13], unused[1];
     make_inputs(c, 1, src, 1, 0, ids, mask, unused);
@@ -573,7 +557,7 @@ static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t 
 {
     sb_error err = {0};
     sb_weights w = {0};
-    make_weights(&w, c, SB_DTYPE_F32, 5);
+    test_make_weights(&w, c, SB_DTYPE_F32, 5);
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, 2, ids, mask, dec);
     sb_runtime *rt = NULL;
@@ -626,7 +610,7 @@ Test(engine_memory, base_forward_peak_rss_within_ten_percent, .timeout = 300)
     sb_config cfg;
     cr_assert_eq(sb_config_resolve("t5-efficient-base", &cfg, NULL, NULL, &err), 0, "%s", err.msg);
     sb_weights w = {0};
-    make_weights(&w, &cfg, SB_DTYPE_F32, 1);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 1);
     const int64_t src = 512, tgt = 114;
     int32_t *ids = malloc(4 * src), *mask = malloc(4 * src), *dec = malloc(4 * tgt);
     make_inputs(&cfg, 1, src, tgt, 0, ids, mask, dec);

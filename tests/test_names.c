@@ -1,5 +1,6 @@
 /* test_names.c — name resolution, the registry, and the `list` / `config` commands' exit codes.
  * Shapes are checked against the TSV files in variants/data/ read from disk, independently of the embedded copy. */
+#include "tests/helpers.h"
 #include "variants/variants.h"
 
 #include <cjson/cJSON.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 static sb_config resolve_ok(const char *spec)
 {
@@ -316,32 +316,10 @@ Test(registry, families_and_flags)
 
 /* ---- the CLI ------------------------------------------------------------------------------------------ */
 
-/* Runs `$SHAPEBENCH_BIN args` through the shell; returns the exit code, the output in *out (caller frees). */
-static int run_cli(const char *args, char **out)
-{
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
-    char command[2048];
-    snprintf(command, sizeof command, "'%s' %s", bin, args);
-    FILE *p = popen(command, "r");
-    cr_assert_not_null(p);
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    for (size_t n; (n = fread(text + len, 1, cap - len - 1, p)) > 0;) {
-        len += n;
-        if (cap - len < 2)
-            text = realloc(text, cap *= 2);
-    }
-    text[len] = '\0';
-    int status = pclose(p);
-    *out = text;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void expect_cli(const char *args, int code, const char *needle)
 {
     char *out;
-    cr_expect_eq(run_cli(args, &out), code, "shapebench %s", args);
+    cr_expect_eq(test_run_cli(args, &out), code, "shapebench %s", args);
     if (needle != NULL)
         cr_expect(strstr(out, needle) != NULL, "shapebench %s: no '%s' in: %s", args, needle, out);
     free(out);
@@ -367,7 +345,7 @@ Test(cli, exit_codes_and_messages)
 Test(cli, list_shows_every_name_and_flags)
 {
     char *out;
-    cr_assert_eq(run_cli("list", &out), 0);
+    cr_assert_eq(test_run_cli("list", &out), 0);
     size_t lines = 0;
     for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
         lines++;
@@ -384,7 +362,7 @@ Test(cli, list_shows_every_name_and_flags)
     cr_expect(strstr(sh, "UNSUPPORTED") < strchr(sh + 1, '\n'));
     free(out);
 
-    cr_assert_eq(run_cli("list --json --family switch", &out), 0);
+    cr_assert_eq(test_run_cli("list --json --family switch", &out), 0);
     cJSON *array = cJSON_Parse(out);
     cr_assert(cJSON_IsArray(array), "not a JSON array: %s", out);
     cr_expect_eq(cJSON_GetArraySize(array), 9);
@@ -394,7 +372,7 @@ Test(cli, list_shows_every_name_and_flags)
     cJSON_Delete(array);
     free(out);
 
-    cr_assert_eq(run_cli("list --json", &out), 0);
+    cr_assert_eq(test_run_cli("list --json", &out), 0);
     array = cJSON_Parse(out);
     int conflicts = 0;
     const cJSON *row;

@@ -3,6 +3,7 @@
  * relative-step scaling by parameter RMS and past 10^4 steps, thread-count independence, gradient-norm
  * clipping, the schedules, state bytes against sb_count, and convergence on a quadratic. */
 #include "engine/engine.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -14,15 +15,7 @@
 
 static sb_config base_config(int64_t vocab, int64_t d_model, int64_t d_ff, int64_t heads, int64_t d_kv)
 {
-    sb_config c;
-    sb_config_defaults(&c);
-    c.vocab_size = vocab;
-    c.d_model = d_model;
-    c.d_ff = d_ff;
-    c.num_heads = heads;
-    c.d_kv = d_kv;
-    c.num_layers = 1;
-    c.num_decoder_layers = 1;
+    sb_config c = test_config(vocab, d_model, d_ff, heads, d_kv, 1, 1);
     c.relative_attention_num_buckets = 8;
     return c;
 }
@@ -45,14 +38,6 @@ static sb_config switch_config(void)
     c.expert_ffn = SB_FFN_GATED_GELU;
     c.expert_capacity = 8;
     return c;
-}
-
-static void make_weights(sb_weights *w, const sb_config *c, uint64_t seed)
-{
-    sb_error err = {{0}};
-    cr_assert_eq(sb_config_validate(c, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_weights_alloc(w, c, SB_DTYPE_F32, &err), 0, "%s", err.msg);
-    sb_weights_init_random(w, seed);
 }
 
 static size_t arena_floats(const sb_weights *w)
@@ -213,7 +198,7 @@ static double adafactor_against_reference(const sb_config *cfg, const sb_optim_s
                                           clip_tally *tally)
 {
     sb_weights w;
-    make_weights(&w, cfg, 7);
+    test_make_weights(&w, cfg, SB_DTYPE_F32, 7);
     sb_optimizer *opt = create_ok(&w, s);
     const size_t n = arena_floats(&w);
     float *g = malloc(n * sizeof *g);
@@ -292,7 +277,7 @@ Test(optim_adafactor, reference_detects_a_different_algorithm)
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &s);
     sb_config cfg = dense_config();
     sb_weights w;
-    make_weights(&w, &cfg, 7);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 7);
     s.decay_rate = -0.5; /* engine */
     sb_optimizer *opt = create_ok(&w, &s);
     float *g = malloc(w.arena_bytes);
@@ -329,7 +314,7 @@ Test(optim_adafactor, update_clipping_by_hand)
     sb_config cfg = dense_config();
     for (int clipped = 0; clipped <= 1; clipped++) {
         sb_weights w;
-        make_weights(&w, &cfg, 3);
+        test_make_weights(&w, &cfg, SB_DTYPE_F32, 3);
         const sb_tensor *q = sb_weights_find(&w, "encoder.block.0.layer.0.SelfAttention.q.weight");
         cr_assert_not_null(q);
         cr_assert(q->shape[0] == 16 && q->shape[1] == 16);
@@ -377,9 +362,9 @@ Test(optim_adafactor, relative_step_scales_with_parameter_rms)
     sb_optim_settings s;
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &s);
     sb_weights a, b, z;
-    make_weights(&a, &cfg, 5);
-    make_weights(&b, &cfg, 5);
-    make_weights(&z, &cfg, 5);
+    test_make_weights(&a, &cfg, SB_DTYPE_F32, 5);
+    test_make_weights(&b, &cfg, SB_DTYPE_F32, 5);
+    test_make_weights(&z, &cfg, SB_DTYPE_F32, 5);
     float *pb = b.arena, *pz = z.arena;
     for (size_t k = 0; k < arena_floats(&b); k++) {
         pb[k] *= 10;
@@ -428,7 +413,7 @@ Test(optim_adafactor, relative_step_decays_after_ten_thousand_steps, .timeout = 
 {
     sb_config cfg = base_config(8, 4, 4, 1, 4);
     sb_weights w;
-    make_weights(&w, &cfg, 2);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 2);
     sb_optim_settings s;
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &s);
     sb_optimizer *opt = create_ok(&w, &s);
@@ -461,7 +446,7 @@ Test(optim_adafactor, warmup_init_step_size)
 {
     sb_config cfg = base_config(8, 4, 4, 1, 4);
     sb_weights w;
-    make_weights(&w, &cfg, 2);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 2);
     sb_optim_settings s;
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &s);
     s.warmup_init = true;
@@ -481,7 +466,7 @@ Test(optim_adafactor, warmup_init_step_size)
 static double adamw_against_reference(const sb_config *cfg, const sb_optim_settings *s, bool break_it)
 {
     sb_weights w;
-    make_weights(&w, cfg, 9);
+    test_make_weights(&w, cfg, SB_DTYPE_F32, 9);
     sb_optimizer *opt = create_ok(&w, s);
     const size_t n = arena_floats(&w);
     float *g = malloc(n * sizeof *g);
@@ -541,7 +526,7 @@ Test(optim_adamw, weight_decay_is_decoupled)
     /* zero gradients: m = v = 0, so the only change is p *= 1 - lr * wd */
     sb_config cfg = base_config(8, 4, 4, 1, 4);
     sb_weights w;
-    make_weights(&w, &cfg, 4);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 4);
     sb_optim_settings s;
     sb_optim_defaults(SB_OPTIM_ADAMW, &s);
     s.weight_decay = 0.25;
@@ -565,7 +550,7 @@ static void *run_steps(int threads, sb_optim_kind kind)
     omp_set_num_threads(threads);
     sb_config cfg = dense_config();
     sb_weights w;
-    make_weights(&w, &cfg, 21);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 21);
     sb_optim_settings s;
     sb_optim_defaults(kind, &s);
     sb_optimizer *opt = create_ok(&w, &s);
@@ -588,7 +573,7 @@ Test(optim_threads, results_do_not_depend_on_thread_count)
 {
     sb_config cfg = dense_config();
     sb_weights w;
-    make_weights(&w, &cfg, 1);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 1);
     const size_t bytes = w.arena_bytes;
     sb_weights_free(&w);
     for (int kind = SB_OPTIM_ADAFACTOR; kind <= SB_OPTIM_ADAMW; kind++) {
@@ -608,7 +593,7 @@ Test(optim_clip, global_norm_as_torch)
 {
     sb_config cfg = dense_config();
     sb_weights w;
-    make_weights(&w, &cfg, 1);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 1);
     const size_t n = arena_floats(&w);
     float *g = malloc(w.arena_bytes), *g0 = malloc(w.arena_bytes);
     fill_grads(g, &w, 3);
@@ -731,7 +716,7 @@ Test(optim_state, bytes_equal_count)
     /* Adafactor with a first moment adds one float per parameter */
     c = dense_config();
     sb_weights w;
-    make_weights(&w, &c, 1);
+    test_make_weights(&w, &c, SB_DTYPE_F32, 1);
     sb_optim_settings s;
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &s);
     sb_optimizer *plain = create_ok(&w, &s);
@@ -769,8 +754,8 @@ static void converges(const sb_optim_settings *s, sb_lr_schedule schedule, doubl
 {
     sb_config cfg = base_config(32, 8, 12, 2, 4);
     sb_weights w, target;
-    make_weights(&w, &cfg, 1);
-    make_weights(&target, &cfg, 2);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 1);
+    test_make_weights(&target, &cfg, SB_DTYPE_F32, 2);
     float *tp = target.arena;
     for (size_t k = 0; k < arena_floats(&target); k++)
         tp[k] *= 0.5f; /* the RMSNorm weights differ too */
@@ -826,7 +811,7 @@ Test(optim_errors, refused_inputs)
 
     sb_config cfg = base_config(8, 4, 4, 1, 4);
     sb_weights w, bf, other;
-    make_weights(&w, &cfg, 1);
+    test_make_weights(&w, &cfg, SB_DTYPE_F32, 1);
     sb_optimizer *opt = NULL;
     cr_assert_eq(sb_weights_alloc(&bf, &cfg, SB_DTYPE_BF16, &err), 0);
     cr_assert_eq(sb_optimizer_create(&opt, &bf, &s, &err), -1);
@@ -848,7 +833,7 @@ Test(optim_errors, refused_inputs)
     cr_assert(strstr(err.msg, "relative") != NULL, "%s", err.msg);
     cr_assert_eq(sb_optimizer_step(opt, &w, NULL, SB_OPTIM_LR_DEFAULT, &err), -1);
     cfg.num_layers = 2;
-    make_weights(&other, &cfg, 1);
+    test_make_weights(&other, &cfg, SB_DTYPE_F32, 1);
     cr_assert_eq(sb_optimizer_step(opt, &other, g, SB_OPTIM_LR_DEFAULT, &err), -1);
     cr_assert(strstr(err.msg, "not the weights") != NULL, "%s", err.msg);
     cr_assert_eq(sb_optimizer_steps(opt), 0);

@@ -1,6 +1,7 @@
 /* test_pareto.c — the Pareto frontier (hand-made point sets and a brute-force cross-check), field access on
  * records, and `shapebench pareto` on tests/fixtures/results-small. */
 #include "plots/plots.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -191,17 +192,6 @@ Test(pareto, record_fields_by_dotted_path)
 
 #define FIXTURE "tests/fixtures/results-small"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot read %s", path);
-    static char buf[1 << 18];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strdup(buf);
-}
-
 /* Runs `shapebench pareto <args>`; returns the exit status, stdout and stderr in *out / *errout. */
 static int pareto(const char *args, char **out, char **errout)
 {
@@ -214,10 +204,10 @@ static int pareto(const char *args, char **out, char **errout)
     int status = system(cmd);
     char path[64];
     snprintf(path, sizeof path, "/tmp/sb_pareto_out.%d", (int)getpid());
-    *out = slurp(path);
+    *out = test_read_file(path, NULL);
     remove(path);
     snprintf(path, sizeof path, "/tmp/sb_pareto_err.%d", (int)getpid());
-    *errout = slurp(path);
+    *errout = test_read_file(path, NULL);
     remove(path);
     return WEXITSTATUS(status);
 }

@@ -1,6 +1,7 @@
 /* test_report.c — pictures and report of tests/fixtures/results-small: the shape rows, the gnuplot scripts
  * (non-empty PNG and SVG), and REPORT.md rows whose numbers were worked out by hand from the fixture. */
 #include "plots/plots.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -18,39 +19,18 @@ static char run_dir[64];
 
 static void copy_fixture(void)
 {
-    snprintf(run_dir, sizeof run_dir, "/tmp/sb-report-XXXXXX");
-    cr_assert_not_null(mkdtemp(run_dir));
+    test_make_temp_dir(run_dir, sizeof run_dir, "report");
     char dst[128];
     snprintf(dst, sizeof dst, "%s/results.jsonl", run_dir);
-    FILE *in = fopen(FIXTURE, "rb"), *out = fopen(dst, "wb");
-    cr_assert(in != NULL && out != NULL, "cannot copy %s (run the suite from the repository root)", FIXTURE);
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
+    size_t len;
+    char *text = test_read_file(FIXTURE, &len);
+    test_write_file(dst, text, len);
+    free(text);
 }
 
 static void remove_run(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    char *text = malloc((size_t)size + 1);
-    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-    text[size] = '\0';
-    fclose(f);
-    return text;
+    test_remove_tree(run_dir);
 }
 
 typedef struct {
@@ -166,7 +146,7 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
     /* The frontier step line's data in increasing params (millions). */
     char path[256];
     snprintf(path, sizeof path, "%s/plots/data/frontier_params.tsv", run_dir);
-    char *front = slurp(path);
+    char *front = test_read_file(path, NULL);
     cr_assert(strstr(front, "15.5707\t9000\tt5-efficient-tiny\n60.5066\t4000\tt5-efficient-small\n"
                             "110.838\t3400\tt5-efficient-small-ff6000\n148.603\t2300\tt5-efficient-base-dm512\n"
                             "222.904\t1200\tt5-efficient-base\n619.339\t1100\tswitch-base-8\n"
@@ -175,7 +155,7 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
     free(front);
     cr_assert_eq(sb_report_write(&r.results, &r.table, &r.figures, &err), 0, "%s", err.msg);
     snprintf(path, sizeof path, "%s/REPORT.html", run_dir);
-    char *html = slurp(path);
+    char *html = test_read_file(path, NULL);
     cr_assert(strstr(html, "<img src=\"plots/throughput_vs_params.png\"") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/roofline.png\"") != NULL);
     free(html);
@@ -188,7 +168,7 @@ static char *report_md(run *r)
     cr_assert_eq(sb_report_write(&r->results, &r->table, &r->figures, &err), 0, "%s", err.msg);
     char path[128];
     snprintf(path, sizeof path, "%s/REPORT.md", run_dir);
-    return slurp(path);
+    return test_read_file(path, NULL);
 }
 
 #define HAS(text, needle) cr_assert(strstr(text, needle) != NULL, "missing: %s\n---\n%s", needle, text)
@@ -260,7 +240,7 @@ Test(report, run_without_quality_says_so)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/results.jsonl", run_dir);
-    char *all = slurp(path);
+    char *all = test_read_file(path, NULL);
     FILE *f = fopen(path, "w");
     fwrite(all, 1, strcspn(all, "\n") + 1, f); /* t5-efficient-tiny alone */
     fclose(f);
@@ -299,7 +279,7 @@ Test(report, empty_run_says_what_to_run_first)
     snprintf(cmd, sizeof cmd, "'%s' plots --run '%s/nothing-here' 2>'%s'", bin, run_dir, errfile);
     int status = system(cmd);
     cr_assert_eq(WEXITSTATUS(status), 1);
-    char *text = slurp(errfile);
+    char *text = test_read_file(errfile, NULL);
     HAS(text, "shapebench plots: ");
     HAS(text, "make sweep PRESET=smoke");
     free(text);

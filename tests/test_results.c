@@ -1,6 +1,7 @@
 /* test_results.c — results files: append and reload, torn-line repair, refusals (bad lines, schema
  * versions), a full disk (file-size limit) leaving earlier records intact, CSV and Markdown views, merge. */
 #include "harness/harness.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -16,15 +17,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/shapebench-results-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    test_make_temp_dir(dir, sizeof dir, "results");
 }
 
 static void remove_dir(void)
 {
-    char command[128];
-    snprintf(command, sizeof command, "rm -rf '%s'", dir);
-    cr_expect_eq(system(command), 0);
+    test_remove_tree(dir);
 }
 
 TestSuite(results, .init = make_dir, .fini = remove_dir);

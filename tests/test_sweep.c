@@ -2,6 +2,7 @@
  * as a user runs it: kill -9 mid-sweep then resume, two shards merged against one unsharded run, merge
  * refusing mixed schema versions, an unwritable --out. */
 #include "harness/harness.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -141,15 +142,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/shapebench-sweep-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    test_make_temp_dir(dir, sizeof dir, "sweep");
 }
 
 static void remove_dir(void)
 {
-    char command[128];
-    snprintf(command, sizeof command, "rm -rf '%s'", dir);
-    cr_expect_eq(system(command), 0);
+    test_remove_tree(dir);
 }
 
 TestSuite(cli, .init = make_dir, .fini = remove_dir, .timeout = 300);
@@ -185,27 +183,13 @@ static int run_cli(const char *log, const char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    buf[fread(buf, 1, (size_t)len, f)] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Checks every line of <sub>/results.jsonl is a whole JSON record, keys unique; returns the sorted keys
  * joined by newlines (malloc'd). */
 static char *checked_keys(const char *sub)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/%s/results.jsonl", dir, sub);
-    char *text = read_all(path);
+    char *text = test_read_file(path, NULL);
     cr_assert_not_null(text, "%s missing", path);
     cr_expect(text[0] == '\0' || text[strlen(text) - 1] == '\n', "%s ends in a partial line", path);
     char *keys[64];
@@ -305,7 +289,7 @@ Test(cli, two_shards_merged_equal_one_run)
     cr_assert_eq(run_cli("cmp.log", (const char *[]){"compare", whole, merged, NULL}), 0);
     char path[160];
     snprintf(path, sizeof path, "%s/cmp.log", dir);
-    char *text = read_all(path);
+    char *text = test_read_file(path, NULL);
     cr_expect(strstr(text, "12 keys in both") != NULL, "%s", text);
     cr_expect(strstr(text, "| t5-efficient-tiny | generate |") != NULL, "%s", text);
     free(text);
@@ -329,7 +313,7 @@ Test(cli, merge_refuses_mixed_schema_versions)
     }
     cr_expect_eq(run_cli("merge.log", (const char *[]){"merge", v1, v2, "--out", out, NULL}), 1);
     snprintf(path, sizeof path, "%s/merge.log", dir);
-    char *text = read_all(path);
+    char *text = test_read_file(path, NULL);
     cr_expect(strstr(text, "schema versions differ") != NULL, "%s", text);
     free(text);
     snprintf(path, sizeof path, "%s/results.jsonl", out);
@@ -347,7 +331,7 @@ Test(cli, unwritable_out_is_a_clear_error)
                                                      out, NULL}),
                  1);
     snprintf(path, sizeof path, "%s/out.log", dir);
-    char *text = read_all(path);
+    char *text = test_read_file(path, NULL);
     cr_expect(strstr(text, "shapebench run: cannot create") != NULL && strstr(text, "plain-file") != NULL, "%s", text);
     free(text);
 }
@@ -365,11 +349,11 @@ Test(cli, run_crosses_lists_and_prints_a_table)
     cr_expect(strstr(keys, "t5-efficient-tiny|encode|b2|s32|t4|f32|openblas|") != NULL, "%s", keys);
     free(keys);
     snprintf(path, sizeof path, "%s/run.log", dir);
-    char *text = read_all(path);
+    char *text = test_read_file(path, NULL);
     cr_expect(strstr(text, "| shape | mode | batch |") != NULL, "%s", text);
     free(text);
     snprintf(path, sizeof path, "%s/results.csv", out);
-    text = read_all(path);
+    text = test_read_file(path, NULL);
     cr_assert_not_null(text);
     cr_expect_eq(count_lines(text), 5, "header + 4 rows");
     free(text);

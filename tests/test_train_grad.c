@@ -24,6 +24,7 @@
  * `grad` command on the t5-eff-relu-mini fixture. */
 #include "engine/backward.h"
 #include "engine/forward.h"
+#include "tests/helpers.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -32,8 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------------------------------------------- */
 
@@ -528,7 +527,7 @@ Test(train_ops, router_gate_z_and_load_balancing)
     float *probs = malloc(n * E * 4), *gate = malloc(n * 4), *dlogits = malloc(n * E * 4);
     int32_t choice[10], slot[10], offset[5], fill[4];
     /* capacity 2: at most 2 tokens per sequence and expert */
-    const int64_t kept = sb_router_forward_train(probs, choice, gate, slot, offset, fill, logits, Bn, len, E, 2);
+    const int64_t kept = sb_switch_route(probs, choice, gate, slot, offset, fill, logits, Bn, len, E, 2);
     int64_t per[2][4] = {{0}}, counted = 0;
     for (int64_t i = 0; i < n; i++) {
         cr_assert_eq(gate[i], probs[i * E + choice[i]]);
@@ -670,16 +669,8 @@ Test(train_ops, dropout_masks)
 
 static sb_config tiny(sb_ffn_kind ffn, bool tied)
 {
-    sb_config c;
-    sb_config_defaults(&c);
+    sb_config c = test_config(20, 8, 12, 2, 4, 2, 2);
     snprintf(c.name, sizeof c.name, "tiny-train-test");
-    c.vocab_size = 20;
-    c.d_model = 8;
-    c.d_kv = 4;
-    c.num_heads = 2;
-    c.d_ff = 12;
-    c.num_layers = 2;
-    c.num_decoder_layers = 2;
     c.ffn = ffn;
     c.tie_word_embeddings = tied;
     c.relative_attention_num_buckets = 8;
@@ -977,21 +968,6 @@ Test(train_grad, switch_with_drops_training)
 
 /* ---- the trainer against the rest of the engine ------------------------------------------------------------- */
 
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    const long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    buf[size] = '\0';
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
 /* A fixture's (2, 16) encoder and (2, 8) decoder inputs, and labels: the decoder inputs shifted left, eos
  * (1) last, the last label of row 1 ignored. */
 typedef struct {
@@ -1005,12 +981,12 @@ static fixture_inputs load_inputs(const char *dir)
     char path[512];
     size_t len;
     snprintf(path, sizeof path, "%s/input_ids.bin", dir);
-    in.ids = read_file(path, &len);
+    in.ids = test_read_file(path, &len);
     cr_assert_eq(len, 32 * 4);
     snprintf(path, sizeof path, "%s/attention_mask.bin", dir);
-    in.mask = read_file(path, &len);
+    in.mask = test_read_file(path, &len);
     snprintf(path, sizeof path, "%s/decoder_input_ids.bin", dir);
-    in.dec = read_file(path, &len);
+    in.dec = test_read_file(path, &len);
     cr_assert_eq(len, 16 * 4);
     for (int b = 0; b < 2; b++)
         for (int i = 0; i < 8; i++)
@@ -1065,7 +1041,7 @@ static void check_parity(const char *dir)
     size_t len;
     char path[512];
     snprintf(path, sizeof path, "%s/logits.bin", dir);
-    float *hf = read_file(path, &len);
+    float *hf = test_read_file(path, &len);
     cr_assert_eq(len, (size_t)n * 4);
     double largest = 0, diff = 0, diff_hf = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -1392,10 +1368,7 @@ static void write_bytes(const char *dir, const char *name, const void *data, siz
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
+    test_write_file(path, data, len);
 }
 
 /* An inputs folder: the fixture's arrays plus labels, indexed by expected.json (labels optional). */
@@ -1419,25 +1392,22 @@ static void make_inputs(const char *dir, const fixture_inputs *in, bool with_lab
  * tensor is in grads.safetensors under its HF name, and its values are the library's gradients. */
 Test(train_cli, grad_command_on_the_fixture, .timeout = 60)
 {
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
     const char *fixture = "tests/fixtures/t5-eff-relu-mini";
-    char dir[] = "/tmp/sbgrad.XXXXXX", cmd[2048], path[600];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64], args[2048], path[600];
+    test_make_temp_dir(dir, sizeof dir, "grad");
     fixture_inputs in = load_inputs(fixture);
     make_inputs(dir, &in, true);
-    snprintf(cmd, sizeof cmd, "%s grad --model %s --inputs %s --out %s/out --threads 1 2>%s/log", bin, fixture, dir,
-             dir, dir);
-    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    snprintf(args, sizeof args, "grad --model %s --inputs %s --out %s/out --threads 1 2>%s/log", fixture, dir, dir, dir);
+    cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s failed", args);
 
     size_t len;
     snprintf(path, sizeof path, "%s/out/grads.json", dir);
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
     cr_assert_not_null(root);
     const double loss = cJSON_GetObjectItemCaseSensitive(root, "loss")->valuedouble;
     snprintf(path, sizeof path, "%s/logits.bin", fixture);
-    float *hf = read_file(path, &len);
+    float *hf = test_read_file(path, &len);
     const double hf_loss = reference_ce(hf, in.labels, 16, 512);
     cr_assert_leq(fabs(loss - hf_loss), 1e-4 * hf_loss, "grads.json loss %.8g, HF logits give %.8g", loss, hf_loss);
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(root, "label_tokens")->valuedouble, 15);
@@ -1473,33 +1443,30 @@ Test(train_cli, grad_command_on_the_fixture, .timeout = 60)
 
     /* without labels: a clear error, exit 1 */
     make_inputs(dir, &in, false);
-    snprintf(cmd, sizeof cmd, "%s grad --model %s --inputs %s --out %s/out2 2>%s/log", bin, fixture, dir, dir, dir);
-    cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
+    snprintf(args, sizeof args, "grad --model %s --inputs %s --out %s/out2 2>%s/log", fixture, dir, dir, dir);
+    cr_assert_eq(test_run_cli(args, NULL), 1);
     snprintf(path, sizeof path, "%s/log", dir);
-    text = read_file(path, &len);
+    text = test_read_file(path, &len);
     cr_assert_not_null(strstr(text, "labels"), "the error must name the missing labels: %s", text);
     free(text);
     free_inputs(&in);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    test_remove_tree(dir);
 }
 
 /* The Switch fixture: z and load-balancing losses are reported with their coefficients. */
 Test(train_cli, grad_command_switch_reports_router_losses, .timeout = 60)
 {
-    const char *bin = getenv("SHAPEBENCH_BIN");
-    cr_assert_not_null(bin, "SHAPEBENCH_BIN is not set (run through make test)");
     const char *fixture = "tests/fixtures/switch-mini-nodrop";
-    char dir[] = "/tmp/sbgrad.XXXXXX", cmd[2048], path[600];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64], args[2048], path[600];
+    test_make_temp_dir(dir, sizeof dir, "grad");
     fixture_inputs in = load_inputs(fixture);
     make_inputs(dir, &in, true);
-    snprintf(cmd, sizeof cmd, "%s grad --model %s --inputs %s --out %s/out --threads 1 --z-loss-coef 0.01 2>%s/log",
-             bin, fixture, dir, dir, dir);
-    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    snprintf(args, sizeof args, "grad --model %s --inputs %s --out %s/out --threads 1 --z-loss-coef 0.01 2>%s/log",
+             fixture, dir, dir, dir);
+    cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s failed", args);
     size_t len;
     snprintf(path, sizeof path, "%s/out/grads.json", dir);
-    char *text = read_file(path, &len);
+    char *text = test_read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
     const double loss = cJSON_GetObjectItemCaseSensitive(root, "loss")->valuedouble;
     const double ce = cJSON_GetObjectItemCaseSensitive(root, "cross_entropy")->valuedouble;
@@ -1515,6 +1482,5 @@ Test(train_cli, grad_command_switch_reports_router_losses, .timeout = 60)
     cJSON_Delete(root);
     free(text);
     free_inputs(&in);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    test_remove_tree(dir);
 }

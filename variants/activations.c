@@ -49,7 +49,7 @@ int sb_plan_activations(const sb_config *cfg, int64_t batch, int64_t src_len, in
         plan->router = product(&overflow, tokens, experts + 1, 1, 1);
         plan->expert_in = plan->hidden;
         plan->expert_out = plan->hidden;
-        plan->index_bytes = product(&overflow, tokens, 2 * 4, 1, 1) + product(&overflow, experts + 1, 2 * 8, 1, 1) +
+        plan->index_bytes = product(&overflow, tokens, 2 * 4, 1, 1) + product(&overflow, experts + 1, 2 * 4, 1, 1) +
                             product(&overflow, sparse_blocks, experts, 8, 1);
     }
     const int64_t floats[] = {plan->hidden,     plan->normed,     plan->encoder_output, plan->mask,

@@ -218,7 +218,7 @@ typedef struct {
     int64_t expert_out;      /* expert outputs before the gated scatter, tokens x d_model */
     int64_t logits;          /* B*T x vocab */
     int64_t index_bytes;     /* routing bookkeeping, bytes: per token choice + slot (int32), per expert
-                              * offsets and counters (int64), per sparse block kept counts (int64) */
+                              * offsets and counters (int32), per sparse block kept counts (int64) */
     int64_t total_bytes;     /* every buffer above in bytes (floats * 4 + index_bytes) */
 } sb_activation_plan;
 

@@ -1,0 +1,29 @@
+/* helpers.h — what several test files need: whole files, temporary folders, random-weight models and the
+ * built binary (tests/helpers.c). Every helper fails the calling test through Criterion's asserts. */
+#ifndef SHAPEBENCH_TEST_HELPERS_H
+#define SHAPEBENCH_TEST_HELPERS_H
+
+#include "engine/engine.h"
+
+#include <stddef.h>
+
+/* The whole file, malloc'd, with a NUL after it (text or raw arrays alike); *len its size unless len is NULL. */
+void *test_read_file(const char *path, size_t *len);
+void test_write_file(const char *path, const void *data, size_t len);
+
+/* A fresh folder /tmp/shapebench-<label>-XXXXXX into dir[cap], and its removal with everything in it. */
+void test_make_temp_dir(char *dir, size_t cap, const char *label);
+void test_remove_tree(const char *dir);
+
+/* HF's defaults (sb_config_defaults) with these dimensions: the small models tests build by hand. */
+sb_config test_config(int64_t vocab, int64_t d_model, int64_t d_ff, int64_t num_heads, int64_t d_kv, int64_t num_layers,
+                      int64_t num_decoder_layers);
+/* cfg validated, weights allocated as dtype and filled by T5's init from seed. */
+void test_make_weights(sb_weights *w, const sb_config *cfg, sb_dtype dtype, uint64_t seed);
+
+/* Runs `$SHAPEBENCH_BIN args` through the shell, stderr discarded unless args redirect it (e.g. "2>&1" to
+ * read it with stdout). out: its stdout (malloc'd), or NULL to discard it. Returns the exit status, -1 when
+ * it did not exit. */
+int test_run_cli(const char *args, char **out);
+
+#endif
