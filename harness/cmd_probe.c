@@ -93,19 +93,34 @@ static double stddev_of(const double *v, size_t n)
     return sqrt(s / (double)(n - 1));
 }
 
-/* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
- * training step of every seed, quality = the held-out loss over the seeds. */
-static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe_settings *ps, const budget *b,
-                           const sb_probe_result *r, size_t seeds, const sb_sysinfo *sys, const sb_peaks *peaks)
+/* A probe point as the harness's settings (mode train) and its record key: the run key plus the budget. */
+static sb_run_settings probe_settings(const sb_probe_settings *ps, int64_t tgt_len)
 {
     sb_run_settings s;
     sb_run_settings_default(&s);
     s.mode = SB_MODE_TRAIN;
     s.batch = ps->batch;
     s.src_len = ps->src_len;
-    s.tgt_len = r[0].tgt_len;
+    s.tgt_len = tgt_len;
     s.threads = ps->threads;
     s.gemm = ps->gemm;
+    return s;
+}
+
+static void probe_key(const char *shape, const sb_run_settings *s, const budget *b, char *key, size_t cap)
+{
+    char base[SB_KEY_MAX];
+    sb_record_key(shape, s, base);
+    snprintf(key, cap, "%s|probe-%s-%g", base, sb_budget_kind_name(b->kind), b->value);
+}
+
+/* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
+ * training step of every seed, quality = the held-out loss over the seeds. */
+static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe_settings *ps,
+                           const sb_run_settings *point, const char *key, const budget *b, const sb_probe_result *r,
+                           size_t seeds, const sb_sysinfo *sys, const sb_peaks *peaks)
+{
+    sb_run_settings s = *point;
     s.warmup = 0;
     s.min_reps = r[0].steps;
     s.min_time_s = 0;
@@ -141,9 +156,6 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
     if (rec == NULL)
         return NULL;
 
-    char key[SB_KEY_MAX + 64], base[SB_KEY_MAX];
-    sb_record_key(cfg->name, &s, base);
-    snprintf(key, sizeof key, "%s|probe-%s-%g", base, sb_budget_kind_name(b->kind), b->value);
     cJSON_ReplaceItemInObjectCaseSensitive(rec, "key", cJSON_CreateString(key));
 
     double losses[64];
@@ -292,27 +304,21 @@ int sb_cmd_probe(int argc, char **argv)
     bool have_sys = sb_sysinfo_collect(&sys, &err) == 0;
     bool have_peaks = have_sys && sb_peaks_cached(&sys, &sizes, NULL, false, &peaks, &err) == 0;
 
+    int64_t raw_len, tgt_len;
+    if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    const sb_run_settings point = probe_settings(&ps, tgt_len);
     sb_progress progress;
     sb_progress_start(&progress, stderr, nnames * nbudgets * (size_t)seeds);
-    size_t done_runs = 0;
+    size_t done_runs = 0, failed = 0;
     for (size_t i = 0; i < nnames; i++)
         for (size_t b = 0; b < nbudgets; b++) {
             sb_probe_result r[64];
             memset(r, 0, sizeof r);
-            sb_run_settings ks;
-            sb_run_settings_default(&ks);
-            ks.mode = SB_MODE_TRAIN;
-            ks.batch = ps.batch;
-            ks.src_len = ps.src_len;
-            int64_t raw;
-            if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw, &ks.tgt_len, &err) != 0) {
-                sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-                goto done;
-            }
-            ks.threads = ps.threads;
-            char key[SB_KEY_MAX + 64], base[SB_KEY_MAX];
-            sb_record_key(cfgs[i].name, &ks, base);
-            snprintf(key, sizeof key, "%s|probe-%s-%g", base, sb_budget_kind_name(budgets[b].kind), budgets[b].value);
+            char key[SB_KEY_MAX + 64];
+            probe_key(cfgs[i].name, &point, &budgets[b], key, sizeof key);
             if (sb_results_has(&res, key)) {
                 done_runs += (size_t)seeds;
                 continue;
@@ -333,11 +339,12 @@ int sb_cmd_probe(int argc, char **argv)
                 }
                 done_runs++;
             }
-            cJSON *rec = ok ? probe_record(run, &cfgs[i], &ps, &budgets[b], r, (size_t)seeds, have_sys ? &sys : NULL,
-                                           have_peaks ? &peaks : NULL)
+            cJSON *rec = ok ? probe_record(run, &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
+                                           have_sys ? &sys : NULL, have_peaks ? &peaks : NULL)
                             : NULL;
             for (int64_t seed = 0; seed < seeds; seed++)
                 sb_probe_result_free(&r[seed]);
+            failed += !ok;
             if (rec == NULL) {
                 if (ok)
                     sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", key);
@@ -379,7 +386,9 @@ int sb_cmd_probe(int argc, char **argv)
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(seeds0, "steps")), steps_per_s);
     }
     fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", cmd, res.existing.count, res.path);
-    rc = SB_EXIT_OK;
+    rc = failed == 0 ? SB_EXIT_OK
+                     : sb_cli_error(cmd, SB_EXIT_FAILURE, "%zu of %zu shape x budget points failed (warnings above); "
+                                                          "they have no record", failed, nnames * nbudgets);
 done:
     sb_results_close(&res);
     free(cfgs);
