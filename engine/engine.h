@@ -51,6 +51,37 @@ void sb_gemm_record(sb_gemm_shape *shapes, size_t capacity);
 /* Distinct shapes seen since recording started; more than capacity means some were not stored. */
 size_t sb_gemm_recorded(void);
 
+/* ---- where the time goes (profile.c) ----------------------------------------------------------------- */
+
+/* The op classes of sb_count's executed-FLOP breakdown. Each is timed as the region that does its work:
+ * projections (q, k, v, o and the cross K/V), the attention core (QKᵀ, bias, mask, softmax, ·V, per head),
+ * the FFN (or a Switch layer's experts with their dispatch and combine), the router (its GEMM and the
+ * top-1 routing), the LM head GEMM. Norms, residuals, embeddings and the position bias belong to none. */
+typedef enum {
+    SB_OP_ATTENTION_PROJECTIONS,
+    SB_OP_ATTENTION_SCORES,
+    SB_OP_FFN,
+    SB_OP_ROUTER,
+    SB_OP_LM_HEAD,
+    SB_OP_CLASSES
+} sb_op_class;
+const char *sb_op_class_name(sb_op_class c); /* sb_count's names: "attention_projections", ... */
+
+/* Totals of the runtime's forward work (encode, decode, generate; not the trainer's) since the last reset. */
+typedef struct {
+    double op_seconds[SB_OP_CLASSES]; /* wall seconds inside each op class's regions */
+    int64_t op_flops[SB_OP_CLASSES];  /* GEMM FLOPs executed there */
+    /* Per sb_stack, inside the loop over the stack's blocks (generation: also the cross K/V projection,
+     * once per block): the part of a stack's time that grows with its depth. */
+    double block_seconds[2];
+    int64_t block_flops[2];
+    double step_block_seconds; /* of block_seconds[SB_STACK_DECODER], the part inside generation steps */
+} sb_profile;
+void sb_profile_reset(void);
+sb_profile sb_profile_get(void);
+/* Monotonic wall clock in seconds. */
+double sb_now_seconds(void);
+
 /* ---- random numbers ------------------------------------------------------------------------------- */
 
 /* One generator for everything seeded: weight init here, the probe's span-corruption masks and batch

@@ -59,8 +59,12 @@ static void attention_sublayer(sb_runtime *rt, const sb_attention_weights *aw, c
 {
     const int64_t inner = sb_inner_dim(rt->cfg);
     const float *values = aw->v != NULL ? kv + inner : kv;
+    sb_span span = sb_span_begin();
     sb_attention_forward(rt, rt->context, inner, q, ldq, kv, values, ldkv, batch, lq, lk, bias, mask);
+    sb_span_op(SB_OP_ATTENTION_SCORES, span);
+    span = sb_span_begin();
     sb_linear_forward(rt, rt->hidden, rt->cfg->d_model, rt->context, batch * lq, aw->o, 1.0f, 1.0f);
+    sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
 }
 
 void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block, int64_t batch, int64_t len,
@@ -77,30 +81,38 @@ void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block,
     const int count = bw->self.v != NULL ? 3 : 2;
     /* The decoder's causal mask is inside its position bias; the encoder masks padded keys. */
     const float *self_mask = decoder ? NULL : rt->mask;
+    sb_span span = sb_span_begin();
     if (kv->self_kv == NULL) {
         sb_projection_forward(rt, rt->qkv, inner + kvw, rt->normed, n, self, count);
+        sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
         attention_sublayer(rt, &bw->self, rt->qkv, inner + kvw, rt->qkv + inner, inner + kvw, batch, len, len,
                            rt->position_bias, self_mask);
     } else {
         sb_projection_forward(rt, rt->qkv, inner, rt->normed, n, self, 1);
         sb_projection_forward(rt, kv->self_kv + kv->at * kvw, kvw, rt->normed, n, self + 1, count - 1);
+        sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
         attention_sublayer(rt, &bw->self, rt->qkv, inner, kv->self_kv, kvw, batch, len, kv->at + len,
                            rt->position_bias, self_mask);
     }
     if (decoder) {
         sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_cross), n, d, eps);
         const sb_tensor *cross[3] = {bw->cross.q, bw->cross.k, bw->cross.v};
+        span = sb_span_begin();
         sb_projection_forward(rt, rt->qkv, inner, rt->normed, n, cross, 1);
         if (kv->project_cross)
             sb_projection_forward(rt, kv->cross_kv, kvw, rt->encoder_output, batch * rt->src_len, cross + 1, count - 1);
+        sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
         attention_sublayer(rt, &bw->cross, rt->qkv, inner, kv->cross_kv, kvw, batch, len, rt->src_len, NULL,
                            rt->mask);
     }
     sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_ffn), n, d, eps);
-    if (bw->router != NULL)
+    if (bw->router != NULL) {
         sb_switch_forward(rt, bw, sw->stack, block, rt->hidden, rt->normed, batch, len);
-    else
+    } else {
+        span = sb_span_begin();
         sb_ffn_forward(rt, rt->hidden, rt->normed, n, &bw->ffn, 1.0f);
+        sb_span_op(SB_OP_FFN, span);
+    }
 }
 
 static void observe_hidden(sb_runtime *rt, sb_stack stack, int64_t index, const float *h, int64_t n)
@@ -130,10 +142,12 @@ static void stack_forward(sb_runtime *rt, const sb_stack_weights *sw, const int3
     sb_embedding_forward(rt, rt->hidden, ids, n);
     sb_position_bias_forward(rt->position_bias, rt->scores, sb_weight_f32(rt, sw->bias_table), rt->cfg, decoder, 0,
                              len, len);
+    const sb_span blocks = sb_span_begin();
     for (int64_t i = 0; i < sw->num_blocks; i++) {
         observe_hidden(rt, sw->stack, i, rt->hidden, n);
         sb_block_forward(rt, sw, i, batch, len, kv);
     }
+    sb_span_blocks(sw->stack, false, blocks);
     sb_rmsnorm_forward(out, rt->hidden, sb_weight_f32(rt, sw->final_ln), n, rt->cfg->d_model,
                        (float)rt->cfg->layer_norm_epsilon);
     observe_hidden(rt, sw->stack, sw->num_blocks, out, n);
@@ -173,7 +187,9 @@ int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids,
     stack_forward(rt, &rt->decoder, decoder_input_ids, rt->batch, tgt_len, &kv, rt->normed);
     /* Tied embeddings: HF scales the decoder output by d_model^-1/2 before the shared table. */
     const float alpha = rt->cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)rt->cfg->d_model)) : 1.0f;
+    const sb_span span = sb_span_begin();
     sb_linear_forward(rt, rt->logits, rt->cfg->vocab_size, rt->normed, rt->batch * tgt_len, rt->lm_head, alpha, 0.0f);
+    sb_span_op(SB_OP_LM_HEAD, span);
     return 0;
 }
 

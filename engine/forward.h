@@ -63,6 +63,20 @@ struct sb_runtime {
 /* Loops shorter than this run on one thread: a parallel region costs more than the work. */
 #define SB_PARALLEL_MIN 4096
 
+/* ---- profile spans (profile.c) ------------------------------------------------------------------------- */
+
+/* A region's start: the clock and the FLOP tally. Closed by the thread that opened it, outside parallel
+ * regions. */
+typedef struct {
+    double start;
+    int64_t flops;
+} sb_span;
+sb_span sb_span_begin(void);
+/* Adds the time and FLOPs since `since` to op class c. */
+void sb_span_op(sb_op_class c, sb_span since);
+/* Adds them to the stack's block totals (and to the generation steps' when generation_step). */
+void sb_span_blocks(sb_stack stack, bool generation_step, sb_span since);
+
 /* ---- the tensor table by block (tensor_table.c), for the runtime and the trainer ------------------------ */
 
 /* Finds every tensor of w's model by its HF name: shared (and lm_head, = shared when tied) and each stack's

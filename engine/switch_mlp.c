@@ -62,9 +62,11 @@ void sb_switch_forward(sb_runtime *rt, const sb_block_weights *bw, sb_stack stac
     float *logits = rt->router, *gate = rt->router + n * experts;
     int32_t *choice = rt->choice, *slot = rt->slot, *offset = rt->expert_offset;
 
+    sb_span span = sb_span_begin();
     sb_linear_forward(rt, logits, experts, u, n, bw->router, 1.0f, 0.0f);
     const int64_t kept = sb_switch_route(NULL, choice, gate, slot, offset, rt->expert_fill, logits, batch, len,
                                          experts, sb_expert_capacity(rt->cfg, len));
+    sb_span_op(SB_OP_ROUTER, span);
     for (int64_t e = 0; e < experts; e++)
         bw->per_expert[e] = offset[e + 1] - offset[e];
     bw->stats->tokens = n;
@@ -74,6 +76,7 @@ void sb_switch_forward(sb_runtime *rt, const sb_block_weights *bw, sb_stack stac
         rt->observer.router(rt->observer.ctx, &trace);
     }
 
+    span = sb_span_begin();
 #pragma omp parallel for if (n * d > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         if (slot[i] >= 0)
@@ -92,4 +95,5 @@ void sb_switch_forward(sb_runtime *rt, const sb_block_weights *bw, sb_stack stac
         for (int64_t j = 0; j < d; j++)
             h[j] += gate[i] * y[j];
     }
+    sb_span_op(SB_OP_FFN, span);
 }

@@ -507,17 +507,69 @@ int sb_cmd_merge(int argc, char **argv)
 
 /* ---- compare ------------------------------------------------------------------------------------------- */
 
-static const double *samples_of(const cJSON *record, size_t *n, double **buf)
+/* A side of a comparison: one results folder, or several (comma-separated) whose samples of the same key
+ * are pooled, so that runs repeated at different times (A B B A) count as one measurement. */
+#define SB_COMPARE_MAX_SETS 16
+typedef struct {
+    sb_record_set sets[SB_COMPARE_MAX_SETS];
+    size_t count;
+} compare_side;
+
+static void side_free(compare_side *side)
 {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "timing"), "samples");
-    int count = cJSON_GetArraySize(s);
-    *n = 0;
-    *buf = count > 0 ? malloc((size_t)count * sizeof(double)) : NULL;
-    if (*buf == NULL)
-        return NULL;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, s) if (cJSON_IsNumber(v))(*buf)[(*n)++] = v->valuedouble;
-    return *buf;
+    for (size_t i = 0; i < side->count; i++)
+        sb_record_set_free(&side->sets[i]);
+    side->count = 0;
+}
+
+static int side_load(const char *list, compare_side *side, sb_error *err)
+{
+    side->count = 0;
+    char copy[8192], *save = NULL;
+    if (snprintf(copy, sizeof copy, "%s", list) >= (int)sizeof copy)
+        return sb_fail(err, "folder list too long: %.60s...", list);
+    for (char *dir = strtok_r(copy, ",", &save); dir != NULL; dir = strtok_r(NULL, ",", &save)) {
+        if (side->count == SB_COMPARE_MAX_SETS) {
+            side_free(side);
+            return sb_fail(err, "at most %d folders per side", SB_COMPARE_MAX_SETS);
+        }
+        if (sb_records_load(dir, &side->sets[side->count], sb_cli_warn, (void *)"compare", err) != 0) {
+            side_free(side);
+            return -1;
+        }
+        side->count++;
+    }
+    return side->count > 0 ? 0 : sb_fail(err, "no results folder in \"%s\"", list);
+}
+
+/* Every timed sample of `key` on this side (malloc'd into *out, NULL when none). */
+static size_t side_samples(const compare_side *side, const char *key, double **out)
+{
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    for (size_t i = 0; i < side->count; i++) {
+        const cJSON *record = sb_record_set_find(&side->sets[i], key);
+        const cJSON *samples = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "timing"),
+                                                                "samples");
+        const cJSON *v;
+        cJSON_ArrayForEach(v, samples)
+        {
+            if (!cJSON_IsNumber(v))
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                double *grown = realloc(*out, cap * sizeof(double));
+                if (grown == NULL) {
+                    free(*out);
+                    *out = NULL;
+                    return 0;
+                }
+                *out = grown;
+            }
+            (*out)[n++] = v->valuedouble;
+        }
+    }
+    return n;
 }
 
 static double number_at(const cJSON *o, const char *name)
@@ -532,30 +584,31 @@ int sb_cmd_compare(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         fputs("usage: shapebench compare A B\n"
               "Per record key present in both results folders (or .jsonl files): B's median time over A's and a\n"
-              "two-sided Mann-Whitney U test on the raw samples; p < 0.05 is flagged faster or slower.\n",
+              "two-sided Mann-Whitney U test on the raw samples; p < 0.05 is flagged faster or slower.\n"
+              "A and B may each list several folders, comma-separated (A1,A2): the samples of a key are pooled\n"
+              "over them, so runs repeated at different times (A B B A) count as one measurement per side.\n",
               stdout);
         return SB_EXIT_OK;
     }
     if (argc != 3)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "usage: shapebench compare A B");
-    sb_record_set a, b;
+    compare_side a, b;
     sb_error err;
-    if (sb_records_load(argv[1], &a, sb_cli_warn, (void *)cmd, &err) != 0)
+    if (side_load(argv[1], &a, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    if (sb_records_load(argv[2], &b, sb_cli_warn, (void *)cmd, &err) != 0) {
-        sb_record_set_free(&a);
+    if (side_load(argv[2], &b, &err) != 0) {
+        side_free(&a);
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     }
     printf("| shape | mode | batch | src | tgt | A median (ms) | B median (ms) | B/A time | p (Mann-Whitney U) | change |\n"
            "|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    const sb_record_set *first = &a.sets[0];
     size_t matched = 0, significant = 0;
-    for (size_t i = 0; i < a.count; i++) {
-        const char *key = sb_record_key_of(a.items[i]);
-        const cJSON *rb = sb_record_set_find(&b, key);
+    for (size_t i = 0; i < first->count; i++) {
+        const char *key = sb_record_key_of(first->items[i]);
         double *sa = NULL, *sbuf = NULL;
-        size_t na = 0, nb = 0;
-        if (rb == NULL || samples_of(a.items[i], &na, &sa) == NULL || samples_of(rb, &nb, &sbuf) == NULL ||
-            na == 0 || nb == 0) {
+        const size_t na = side_samples(&a, key, &sa), nb = side_samples(&b, key, &sbuf);
+        if (na == 0 || nb == 0) {
             free(sa);
             free(sbuf);
             continue;
@@ -565,8 +618,8 @@ int sb_cmd_compare(int argc, char **argv)
         sb_mann_whitney(sbuf, nb, sa, na, &u, &p, NULL);
         const char *change = !(p < 0.05) ? "–" : mb < ma ? "faster" : "slower";
         significant += p < 0.05;
-        const cJSON *set = cJSON_GetObjectItemCaseSensitive(a.items[i], "settings");
-        const char *shape = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a.items[i], "shape"));
+        const cJSON *set = cJSON_GetObjectItemCaseSensitive(first->items[i], "settings");
+        const char *shape = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first->items[i], "shape"));
         const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(set, "mode"));
         printf("| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.3f | %.3g | %s |\n", shape ? shape : key,
                mode ? mode : "?", number_at(set, "batch"), number_at(set, "src_len"), number_at(set, "tgt_len"),
@@ -574,9 +627,11 @@ int sb_cmd_compare(int argc, char **argv)
         free(sa);
         free(sbuf);
     }
-    fprintf(stderr, "shapebench compare: %zu keys in both (A has %zu records, B %zu); %zu changed at p < 0.05\n",
-            matched, a.count, b.count, significant);
-    sb_record_set_free(&a);
-    sb_record_set_free(&b);
+    fprintf(stderr,
+            "shapebench compare: %zu keys in both (A: %zu folder(s), %zu records in the first; B: %zu folder(s)); "
+            "%zu changed at p < 0.05\n",
+            matched, a.count, first->count, b.count, significant);
+    side_free(&a);
+    side_free(&b);
     return SB_EXIT_OK;
 }

@@ -46,8 +46,6 @@ int sb_mann_whitney(const double *a, size_t na, const double *b, size_t nb, doub
  * ci95_median [lo, hi]. NULL on allocation failure. */
 cJSON *sb_stats_to_json(const sb_stats *s, const double *samples);
 
-/* Monotonic wall clock in seconds, for timing regions. */
-double sb_now_seconds(void);
 /* CPU seconds (user + system) this process has used, every thread: over a region, compared with its wall
  * time times the threads, it says whether the threads had the cores to themselves. */
 double sb_cpu_seconds(void);
@@ -99,6 +97,7 @@ typedef struct {
     char cpu_model[256];
     char cpu_flags[256];  /* the flags that matter here, of avx avx2 fma avx512f avx512_bf16 amx_bf16 */
     int logical_cores;
+    int64_t last_level_cache_bytes; /* sb_last_level_cache_bytes */
     int threads;          /* used by GEMM and OpenMP (sb_gemm_threads) */
     char gemm_backend[32];
     char gemm_version[160];
@@ -112,6 +111,9 @@ typedef struct {
 } sb_sysinfo;
 
 int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err);
+/* The largest CPU cache (L3, else L2) in bytes, as the C library reads it from the CPU; 0 when unknown.
+ * A virtual machine reports its host's, which other guests share. */
+int64_t sb_last_level_cache_bytes(void);
 
 /* Measured machine peaks, the reference for MFU and the roofline. */
 typedef struct {
@@ -162,7 +164,7 @@ double sb_mfu(double achieved_gflops, const sb_peaks *peaks);
 
 #include <stdio.h>
 
-#define SB_SCHEMA_VERSION 1 /* of results/README.md's record; merge refuses to mix versions */
+#define SB_SCHEMA_VERSION 2 /* of results/README.md's record; merge refuses to mix versions */
 #define SB_KEY_MAX (SB_NAME_MAX + 128)
 
 /* train: one training step (encoder + teacher-forced decoder forward keeping activations, backward, T5's
@@ -195,13 +197,20 @@ void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_
 
 /* -- the timing loop (measure.c) -- */
 
-/* One repetition of the timed work. parts_s[0] receives the encoder's seconds, parts_s[1] the rest (the
- * decoder, generation, LM head): each part's time is affine in its own stack's depth. */
-typedef int (*sb_rep_fn)(void *ctx, double parts_s[2], sb_error *err);
+/* What one repetition of the timed work took. */
+typedef struct {
+    /* [0] the encoder's seconds, [1] the rest (the decoder, generation, LM head): each part's time is
+     * affine in its own stack's depth. */
+    double parts_s[2];
+    /* Of each part, the seconds inside its stack's blocks (sb_profile): the depth-proportional share. */
+    double blocks_s[2];
+} sb_rep_times;
+typedef int (*sb_rep_fn)(void *ctx, sb_rep_times *out, sb_error *err);
 
 typedef struct {
     double *samples;    /* seconds per timed repetition (parts[0][i] + parts[1][i]) */
-    double *parts[2];
+    double *parts[2];   /* sb_rep_times.parts_s per timed repetition */
+    double *blocks[2];  /* sb_rep_times.blocks_s per timed repetition */
     size_t reps;
     int64_t warmup;
     double first_rep_s; /* the first repetition run, warmup or not */
@@ -221,25 +230,28 @@ void sb_timing_free(sb_timing *t);
 /* -- sampled-layer extrapolation (extrapolate.c) -- */
 
 /* Blocks of a stack are identical, except Switch sparse blocks, which recur every sparse_step blocks; so a
- * stack's time is affine in its depth counted in whole periods. A shape too big or too slow is timed at two
- * sampled depths per stack (one and four periods, at most the full depth), and each part's median
- * per-block slope extends the deeper run to full depth. */
+ * stack's time is its fixed work plus its depth, counted in whole periods, times a period's time. A shape
+ * too big or too slow is timed on a few sampled periods per stack, the engine's profile measures the time
+ * spent inside the blocks in every repetition, and each repetition is extended to full depth by its own
+ * per-block time. */
 typedef struct {
-    int64_t depth[2][2]; /* [stack][run]: blocks per stack in the shallow and the deep run */
-    int64_t full[2];     /* [stack]: the shape's depth */
+    int64_t depth[2]; /* [stack]: blocks timed */
+    int64_t full[2];  /* [stack]: the shape's depth */
 } sb_sample_plan;
 
-#define SB_SAMPLE_PERIODS 4 /* the deep run's depth in periods, unless that does not fit in memory */
-/* Shallow run: one period per stack; deep run: `periods` periods (>= 2); both capped at the full depth. */
+#define SB_SAMPLE_PERIODS 4 /* the sampled depth in periods, unless that does not fit in memory */
+/* `periods` periods per stack, capped at the full depth. */
 void sb_sample_plan_make(const sb_config *cfg, int64_t periods, sb_sample_plan *plan);
-/* cfg with the depths of run `run` (0 shallow, 1 deep), named like cfg. */
-void sb_sample_config(const sb_config *cfg, const sb_sample_plan *plan, int run, sb_config *out);
-/* The value at `full` of the line through (d0, v0) and (d1, v1); v1 when d0 == d1. */
-double sb_extrapolate_affine(int64_t d0, double v0, int64_t d1, double v1, int64_t full);
-/* Full-depth samples: the deep run's samples shifted per part by slope * (full - deep depth), the slope from
- * the two runs' part medians. Fails when the deep run has no samples. */
-int sb_extrapolate_timing(const sb_sample_plan *plan, const sb_timing *shallow, const sb_timing *deep,
-                          sb_timing *out, sb_error *err);
+/* Raises the plan's depth of `stack` to at least `blocks`, in whole periods, capped at the full depth. */
+void sb_sample_plan_cover(sb_sample_plan *plan, const sb_config *cfg, sb_stack stack, int64_t blocks);
+/* cfg with the sampled depths, named like cfg. */
+void sb_sample_config(const sb_config *cfg, const sb_sample_plan *plan, sb_config *out);
+/* A quantity measured on `depth` blocks, `in_blocks` of it inside them, at `full` blocks:
+ * value + in_blocks * (full - depth) / depth. */
+double sb_extrapolate_depth(double value, double in_blocks, int64_t depth, int64_t full);
+/* Full-depth samples: each of the sampled run's repetitions extended per part by its own block time (none
+ * for a stack the mode does not run: encode's decoder). Fails when there are no samples. */
+int sb_extrapolate_timing(const sb_sample_plan *plan, const sb_timing *sampled, sb_timing *out, sb_error *err);
 /* One line for the record's extrapolation.method. */
 void sb_sample_plan_describe(const sb_sample_plan *plan, char *out, size_t cap);
 
@@ -266,7 +278,10 @@ typedef struct {
     double cpu_share;
     int64_t preemptions;
     bool have_counters;
-    sb_counters counters;       /* values around the timed repetitions of the (deep) run */
+    sb_counters counters;       /* values around the timed repetitions (of the sampled model when extrapolated) */
+    /* Op classes over the same repetitions, from the engine's profile (sb_op_class). */
+    double op_seconds[SB_OP_CLASSES];
+    int64_t op_flops[SB_OP_CLASSES];
     char counters_error[SB_ERROR_MAX]; /* why have_counters is false */
 } sb_measurement;
 

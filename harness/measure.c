@@ -21,26 +21,24 @@
 
 /* ---- the timing loop ----------------------------------------------------------------------------------- */
 
-static int push_sample(sb_timing *t, size_t *cap, const double parts[2], sb_error *err)
+static int push_sample(sb_timing *t, size_t *cap, const sb_rep_times *times, sb_error *err)
 {
+    double **arrays[5] = {&t->samples, &t->parts[0], &t->parts[1], &t->blocks[0], &t->blocks[1]};
     if (t->reps == *cap) {
         size_t n = *cap ? *cap * 2 : 16;
-        double *s = realloc(t->samples, n * sizeof *s);
-        if (s != NULL)
-            t->samples = s;
-        double *p0 = realloc(t->parts[0], n * sizeof *p0);
-        if (p0 != NULL)
-            t->parts[0] = p0;
-        double *p1 = realloc(t->parts[1], n * sizeof *p1);
-        if (p1 != NULL)
-            t->parts[1] = p1;
-        if (s == NULL || p0 == NULL || p1 == NULL)
-            return sb_fail(err, "out of memory for %zu timing samples", n);
+        for (int a = 0; a < 5; a++) {
+            double *grown = realloc(*arrays[a], n * sizeof(double));
+            if (grown == NULL)
+                return sb_fail(err, "out of memory for %zu timing samples", n);
+            *arrays[a] = grown;
+        }
         *cap = n;
     }
-    t->parts[0][t->reps] = parts[0];
-    t->parts[1][t->reps] = parts[1];
-    t->samples[t->reps++] = parts[0] + parts[1];
+    for (int p = 0; p < 2; p++) {
+        t->parts[p][t->reps] = times->parts_s[p];
+        t->blocks[p][t->reps] = times->blocks_s[p];
+    }
+    t->samples[t->reps++] = times->parts_s[0] + times->parts_s[1];
     return 0;
 }
 
@@ -52,15 +50,15 @@ int sb_time_reps(sb_rep_fn fn, void *ctx, const sb_run_settings *s, bool stop_wh
     size_t cap = 0;
     double total = 0;
     for (int64_t i = 0;; i++) {
-        double parts[2] = {0, 0};
+        sb_rep_times times = {{0, 0}, {0, 0}};
         struct rusage before, after;
         getrusage(RUSAGE_SELF, &before);
         const double cpu_before = sb_cpu_seconds();
-        if (fn(ctx, parts, err) != 0) {
+        if (fn(ctx, &times, err) != 0) {
             sb_timing_free(out);
             return -1;
         }
-        double t = parts[0] + parts[1];
+        double t = times.parts_s[0] + times.parts_s[1];
         if (i == 0) {
             out->first_rep_s = t;
             /* The first repetition predicts the rest (it is the slowest: pages are touched first). */
@@ -75,7 +73,7 @@ int sb_time_reps(sb_rep_fn fn, void *ctx, const sb_run_settings *s, bool stop_wh
         getrusage(RUSAGE_SELF, &after);
         out->wall_s += t;
         out->preemptions += after.ru_nivcsw - before.ru_nivcsw;
-        if (push_sample(out, &cap, parts, err) != 0) {
+        if (push_sample(out, &cap, &times, err) != 0) {
             sb_timing_free(out);
             return -1;
         }
@@ -89,8 +87,10 @@ int sb_time_reps(sb_rep_fn fn, void *ctx, const sb_run_settings *s, bool stop_wh
 void sb_timing_free(sb_timing *t)
 {
     free(t->samples);
-    free(t->parts[0]);
-    free(t->parts[1]);
+    for (int p = 0; p < 2; p++) {
+        free(t->parts[p]);
+        free(t->blocks[p]);
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -106,15 +106,21 @@ typedef struct {
     double *steps;           /* generate: step latencies of the current repetition */
     int64_t calls;           /* repetitions run so far, warmup included */
     int64_t flops[2];        /* GEMM tally of the last repetition, per part */
+    int64_t block_flops[2];  /* of those, the FLOPs inside the part's stack blocks */
     int64_t generated_count; /* generate: tokens of the last repetition */
-    double *step_medians;    /* generate: per timed repetition, the median step latency */
+    /* generate, per timed repetition: the median step latency, and the share of the steps' time spent
+     * inside the decoder's blocks */
+    double *step_medians, *step_block_shares;
     size_t nstep_medians, step_cap;
+    /* Op classes over the timed repetitions (sb_profile's op_seconds and op_flops, summed). */
+    double op_seconds[SB_OP_CLASSES];
+    int64_t op_flops[SB_OP_CLASSES];
     sb_counters counters;
     bool counters_open;
     sb_error counters_error; /* why there are no counters, when there are none */
 } rep_ctx;
 
-static int rep(void *opaque, double parts[2], sb_error *err)
+static int rep(void *opaque, sb_rep_times *times, sb_error *err)
 {
     rep_ctx *c = opaque;
     const sb_run_settings *s = c->s;
@@ -128,6 +134,7 @@ static int rep(void *opaque, double parts[2], sb_error *err)
         }
     }
     sb_gemm_reset_flops();
+    sb_profile_reset();
     double t0 = sb_now_seconds();
     if (s->mode == SB_MODE_TRAIN) {
         /* Labels: the decoder inputs themselves; what is learnt does not change the work. */
@@ -136,8 +143,7 @@ static int rep(void *opaque, double parts[2], sb_error *err)
         if (sb_trainer_step(c->trainer, &batch, true, false, &losses, err) != 0 ||
             sb_optimizer_step(c->optimizer, c->weights, sb_trainer_grads(c->trainer), SB_OPTIM_LR_DEFAULT, err) != 0)
             return -1;
-        parts[0] = sb_now_seconds() - t0;
-        parts[1] = 0;
+        times->parts_s[0] = sb_now_seconds() - t0;
         c->flops[0] = sb_gemm_flops();
         c->flops[1] = 0;
         c->calls++;
@@ -160,19 +166,39 @@ static int rep(void *opaque, double parts[2], sb_error *err)
         return -1;
     double t2 = sb_now_seconds();
     c->flops[1] = sb_gemm_flops() - c->flops[0];
-    parts[0] = t1 - t0;
-    parts[1] = t2 - t1;
-    if (short_warmup && c->generated_count > 0)
-        parts[1] *= (double)s->tgt_len / (double)c->generated_count;
+    const sb_profile profile = sb_profile_get();
+    for (int p = 0; p < 2; p++) {
+        times->blocks_s[p] = profile.block_seconds[p];
+        c->block_flops[p] = profile.block_flops[p];
+    }
+    times->parts_s[0] = t1 - t0;
+    times->parts_s[1] = t2 - t1;
+    if (short_warmup && c->generated_count > 0) {
+        times->parts_s[1] *= (double)s->tgt_len / (double)c->generated_count;
+        times->blocks_s[1] *= (double)s->tgt_len / (double)c->generated_count;
+    }
+    if (c->calls >= s->warmup)
+        for (int i = 0; i < SB_OP_CLASSES; i++) {
+            c->op_seconds[i] += profile.op_seconds[i];
+            c->op_flops[i] += profile.op_flops[i];
+        }
     if (s->mode == SB_MODE_GENERATE && c->calls >= s->warmup && c->generated_count > 0) {
         if (c->nstep_medians == c->step_cap) {
             size_t n = c->step_cap ? c->step_cap * 2 : 16;
             double *m = realloc(c->step_medians, n * sizeof *m);
-            if (m == NULL)
+            if (m != NULL)
+                c->step_medians = m;
+            double *shares = realloc(c->step_block_shares, n * sizeof *shares);
+            if (shares != NULL)
+                c->step_block_shares = shares;
+            if (m == NULL || shares == NULL)
                 return sb_fail(err, "out of memory");
-            c->step_medians = m;
             c->step_cap = n;
         }
+        double steps_s = 0;
+        for (int64_t i = 0; i < c->generated_count; i++)
+            steps_s += c->steps[i];
+        c->step_block_shares[c->nstep_medians] = steps_s > 0 ? profile.step_block_seconds / steps_s : 0;
         c->step_medians[c->nstep_medians++] = sb_stats_compute(c->steps, (size_t)c->generated_count).median;
     }
     c->calls++;
@@ -182,9 +208,12 @@ static int rep(void *opaque, double parts[2], sb_error *err)
 /* What one timed run (full or one sampled depth) leaves behind. */
 typedef struct {
     sb_timing timing;
-    int64_t flops[2];
+    int64_t flops[2], block_flops[2];
     int64_t generated;
     double step_median_s;
+    double step_block_share; /* generate: median share of a step's time inside the decoder's blocks */
+    double op_seconds[SB_OP_CLASSES];
+    int64_t op_flops[SB_OP_CLASSES];
     int64_t weights_bytes, activations_bytes;
     sb_counters counters; /* values only (no open descriptors) */
     bool have_counters;
@@ -360,10 +389,17 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
         out->have_counters = true;
     }
     out->counters_error = c.counters_error;
-    out->flops[0] = c.flops[0];
-    out->flops[1] = c.flops[1];
+    for (int p = 0; p < 2; p++) {
+        out->flops[p] = c.flops[p];
+        out->block_flops[p] = c.block_flops[p];
+    }
+    for (int i = 0; i < SB_OP_CLASSES; i++) {
+        out->op_seconds[i] = c.op_seconds[i];
+        out->op_flops[i] = c.op_flops[i];
+    }
     out->generated = c.generated_count;
     out->step_median_s = c.nstep_medians ? sb_stats_compute(c.step_medians, c.nstep_medians).median : NAN;
+    out->step_block_share = c.nstep_medians ? sb_stats_compute(c.step_block_shares, c.nstep_medians).median : NAN;
     out->weights_bytes = (int64_t)wp->arena_bytes;
     out->activations_bytes = (int64_t)(c.trainer != NULL ? sb_trainer_activation_bytes(c.trainer)
                                                         : sb_runtime_activation_bytes(c.rt));
@@ -382,6 +418,7 @@ done:
     free(c.generated);
     free(c.steps);
     free(c.step_medians);
+    free(c.step_block_shares);
     return rc;
 }
 
@@ -459,6 +496,32 @@ static double expected_rep_s(const sb_config *cfg, const sb_run_settings *s, con
     return 0;
 }
 
+/* Generation streams the decoder's weights and the LM head once per token, so its per-block time is a
+ * memory-bandwidth figure; a sampled decoder whose weights fit the last-level cache is served from the
+ * cache and runs faster per block than the full model can (t5-efficient-base generating on a 480 MiB L3:
+ * 0.151 s per block at 4 of 12 blocks, 0.168 s at 12; the sampled figure came out 6 % low). How many
+ * decoder blocks make the LM head and the blocks' weights exceed the cache (0 when the cache is unknown). */
+static int decoder_blocks_beyond_cache(const sb_config *cfg, const sb_run_settings *s, int64_t *out, sb_error *err)
+{
+    *out = 0;
+    const int64_t cache = sb_last_level_cache_bytes();
+    if (cache <= 0 || cfg->num_decoder_layers < 2)
+        return 0;
+    /* One block's weights: the difference between two depths, so every tensor kind is counted. */
+    sb_config one = *cfg, two = *cfg;
+    one.num_decoder_layers = 1;
+    two.num_decoder_layers = 2;
+    sb_count_settings cs = {1, s->src_len, s->tgt_len, s->dtype};
+    sb_counts a, b;
+    if (sb_count(&one, &cs, &a, err) != 0 || sb_count(&two, &cs, &b, err) != 0)
+        return -1;
+    const double block = (double)(b.memory_bytes.weights - a.memory_bytes.weights);
+    const double head = (double)cfg->vocab_size * (double)cfg->d_model * (double)sb_dtype_bytes(s->dtype);
+    if (block > 0)
+        *out = head >= (double)cache ? 1 : (int64_t)ceil(((double)cache - head) / block);
+    return 0;
+}
+
 static double gib(int64_t bytes)
 {
     return (double)bytes / (double)(INT64_C(1) << 30);
@@ -475,6 +538,10 @@ static void keep_run(sb_measurement *m, const run_result *r)
     m->activations_bytes = r->activations_bytes;
     m->have_counters = r->have_counters;
     m->counters = r->counters;
+    for (int i = 0; i < SB_OP_CLASSES; i++) {
+        m->op_seconds[i] = r->op_seconds[i];
+        m->op_flops[i] = r->op_flops[i];
+    }
     snprintf(m->counters_error, sizeof m->counters_error, "%s", r->counters_error.msg);
 }
 
@@ -502,7 +569,7 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
     bool sampled = s->always_sample && !checkpoint && !train;
     sb_sample_plan_make(cfg, SB_SAMPLE_PERIODS, &m->plan);
     bool deep_is_full =
-        train || (m->plan.depth[0][1] == m->plan.full[0] && m->plan.depth[1][1] == m->plan.full[1]);
+        train || (m->plan.depth[0] == m->plan.full[0] && m->plan.depth[1] == m->plan.full[1]);
     if (need > budget) {
         if (checkpoint || deep_is_full) {
             snprintf(m->verdict, sizeof m->verdict, "skipped: needs %.1f GiB > %.1f GiB available", gib(need),
@@ -515,89 +582,80 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
         expected_rep_s(cfg, s, &counts, peaks) * (double)s->min_reps > s->max_time_s)
         sampled = true;
 
-    run_result r[2];
-    memset(r, 0, sizeof r);
+    run_result r;
+    memset(&r, 0, sizeof r);
     if (!sampled || deep_is_full) {
         /* A shape whose sampled depth would be its full depth is timed whole, however slow. */
         sampled = false;
         cache_keep_only(cache, cfg, NULL);
         m->peak_rss_is_measurement = reset_peak_rss();
-        if (timed_run(model, checkpoint, cfg, s, cache, !checkpoint && !deep_is_full, &r[1], &e) != 0) {
+        if (timed_run(model, checkpoint, cfg, s, cache, !checkpoint && !deep_is_full, &r, &e) != 0) {
             fail_verdict(m, e.msg);
             return;
         }
-        if (r[1].timing.too_slow) {
-            sb_timing_free(&r[1].timing);
+        if (r.timing.too_slow) {
+            sb_timing_free(&r.timing);
             sampled = true;
         } else {
-            m->timing = r[1].timing;
-            m->flops_per_rep = r[1].flops[0] + r[1].flops[1];
-            m->ms_per_token = r[1].step_median_s * 1e3;
-            m->tokens_per_rep = r[1].generated;
+            m->timing = r.timing;
+            m->flops_per_rep = r.flops[0] + r.flops[1];
+            m->ms_per_token = r.step_median_s * 1e3;
+            m->tokens_per_rep = r.generated;
         }
     }
     if (sampled) {
-        /* The deepest sample that fits, down to two periods. */
-        sb_config deep;
-        int64_t deep_need = 0;
-        sb_counts deep_counts;
-        for (int64_t periods = SB_SAMPLE_PERIODS; periods >= 2; periods--) {
-            sb_sample_plan_make(cfg, periods, &m->plan);
-            sb_sample_config(cfg, &m->plan, 1, &deep);
-            if (planned_bytes(&deep, s, &deep_need, &deep_counts, &e) != 0) {
-                fail_verdict(m, e.msg);
-                return;
-            }
-            if (deep_need <= budget)
-                break;
+        int64_t cover_blocks = 0;
+        if (s->mode == SB_MODE_GENERATE && decoder_blocks_beyond_cache(cfg, s, &cover_blocks, &e) != 0) {
+            fail_verdict(m, e.msg);
+            return;
         }
-        if (deep_need > budget) {
+        /* The deepest sample that fits, down to two periods; a generating decoder beyond the cache when
+         * memory allows. */
+        sb_config sc;
+        int64_t sampled_need = 0;
+        sb_counts sampled_counts;
+        for (int cover = cover_blocks > 0; cover >= 0 && !(sampled_need > 0 && sampled_need <= budget); cover--)
+            for (int64_t periods = SB_SAMPLE_PERIODS; periods >= 2; periods--) {
+                sb_sample_plan_make(cfg, periods, &m->plan);
+                if (cover)
+                    sb_sample_plan_cover(&m->plan, cfg, SB_STACK_DECODER, cover_blocks);
+                sb_sample_config(cfg, &m->plan, &sc);
+                if (planned_bytes(&sc, s, &sampled_need, &sampled_counts, &e) != 0) {
+                    fail_verdict(m, e.msg);
+                    return;
+                }
+                if (sampled_need <= budget)
+                    break;
+            }
+        if (sampled_need > budget) {
             snprintf(m->verdict, sizeof m->verdict,
                      "skipped: needs %.1f GiB > %.1f GiB available (%.1f GiB even at %lld + %lld sampled blocks)",
-                     gib(need), gib(budget), gib(deep_need), (long long)deep.num_layers,
-                     (long long)deep.num_decoder_layers);
+                     gib(need), gib(budget), gib(sampled_need), (long long)sc.num_layers,
+                     (long long)sc.num_decoder_layers);
             return;
         }
-        sb_config shallow;
-        sb_sample_config(cfg, &m->plan, 0, &shallow);
-        cache_keep_only(cache, &shallow, &deep);
+        cache_keep_only(cache, &sc, NULL);
         m->peak_rss_is_measurement = reset_peak_rss();
-        for (int run = 0; run < 2; run++) {
-            sb_config sc;
-            sb_sample_config(cfg, &m->plan, run, &sc);
-            if (timed_run(model, false, &sc, s, cache, false, &r[run], &e) != 0) {
-                if (run == 1)
-                    sb_timing_free(&r[0].timing);
-                fail_verdict(m, e.msg);
-                return;
-            }
-        }
-        if (s->mode == SB_MODE_GENERATE && r[0].generated != r[1].generated) {
-            snprintf(m->verdict, sizeof m->verdict,
-                     "failed: the sampled models generated %lld and %lld tokens before eos, so their times do "
-                     "not line up; try another --seed",
-                     (long long)r[0].generated, (long long)r[1].generated);
-            sb_timing_free(&r[0].timing);
-            sb_timing_free(&r[1].timing);
+        if (timed_run(model, false, &sc, s, cache, false, &r, &e) != 0) {
+            fail_verdict(m, e.msg);
             return;
         }
-        /* The work is exact (a tally), so it is extrapolated even when the times turn out too noisy. */
+        /* The work is exact (a tally, its blocks' share measured apart), so it extends like the time. */
         double f = 0;
         for (int p = 0; p < 2; p++)
-            f += sb_extrapolate_affine(m->plan.depth[p][0], (double)r[0].flops[p], m->plan.depth[p][1],
-                                       (double)r[1].flops[p], m->plan.full[p]);
+            f += sb_extrapolate_depth((double)r.flops[p], (double)r.block_flops[p], m->plan.depth[p],
+                                      m->plan.full[p]);
         m->flops_per_rep = (int64_t)llround(f);
-        int rc = sb_extrapolate_timing(&m->plan, &r[0].timing, &r[1].timing, &m->timing, &e);
-        sb_timing_free(&r[0].timing);
-        sb_timing_free(&r[1].timing);
+        int rc = sb_extrapolate_timing(&m->plan, &r.timing, &m->timing, &e);
+        sb_timing_free(&r.timing);
         if (rc != 0) {
             fail_verdict(m, e.msg);
             return;
         }
         m->extrapolated = true;
-        m->ms_per_token = 1e3 * sb_extrapolate_affine(m->plan.depth[1][0], r[0].step_median_s,
-                                                      m->plan.depth[1][1], r[1].step_median_s, m->plan.full[1]);
-        m->tokens_per_rep = r[1].generated;
+        m->ms_per_token = 1e3 * sb_extrapolate_depth(r.step_median_s, r.step_median_s * r.step_block_share,
+                                                     m->plan.depth[SB_STACK_DECODER], m->plan.full[SB_STACK_DECODER]);
+        m->tokens_per_rep = r.generated;
     }
     if (counts.flops_forward_executed.total > 0 && s->mode == SB_MODE_FORWARD) {
         m->flops_per_rep = counts.flops_forward_executed.total;
@@ -616,7 +674,7 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
         m->tokens_per_rep = s->batch * (s->src_len + s->tgt_len);
     if (s->mode != SB_MODE_GENERATE)
         m->ms_per_token = NAN;
-    keep_run(m, &r[1]);
+    keep_run(m, &r);
     m->peak_rss_bytes = peak_rss_bytes();
     m->measured = true;
     m->cpu_share = m->timing.wall_s > 0 ? m->timing.cpu_s / (m->timing.wall_s * sb_gemm_threads()) : NAN;

@@ -128,9 +128,6 @@ typedef struct {
     double flops, bytes;
 } op_traffic;
 
-enum { OP_PROJ, OP_SCORES, OP_FFN, OP_ROUTER, OP_LM_HEAD, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"attention_projections", "attention_scores", "ffn", "router",
-                                               "lm_head"};
 
 static void attention_traffic(const sb_config *cfg, double wb, double batch, double q_len, double kv_len,
                               double kv_tokens_len, op_traffic *t)
@@ -138,16 +135,16 @@ static void attention_traffic(const sb_config *cfg, double wb, double batch, dou
     double d = (double)cfg->d_model, inner = (double)sb_inner_dim(cfg), h = (double)cfg->num_heads;
     double kv_mats = cfg->shared_kv ? 1 : 2;
     /* q and o over the queries, k/v over the keys' tokens */
-    t[OP_PROJ].bytes += (2 + kv_mats) * d * inner * wb + 4 * batch * (2 * q_len * (d + inner) +
+    t[SB_OP_ATTENTION_PROJECTIONS].bytes += (2 + kv_mats) * d * inner * wb + 4 * batch * (2 * q_len * (d + inner) +
                                                                       kv_mats * kv_tokens_len * (d + inner));
-    t[OP_SCORES].bytes += 4 * batch * (2 * q_len * inner + 2 * kv_len * inner + 2 * h * q_len * kv_len);
+    t[SB_OP_ATTENTION_SCORES].bytes += 4 * batch * (2 * q_len * inner + 2 * kv_len * inner + 2 * h * q_len * kv_len);
 }
 
 static void ffn_traffic(const sb_config *cfg, sb_ffn_kind kind, double copies, double wb, double tokens,
                         op_traffic *t)
 {
     double d = (double)cfg->d_model, f = (double)cfg->d_ff, in_mats = kind == SB_FFN_GATED_GELU ? 2 : 1;
-    t[OP_FFN].bytes += copies * (in_mats + 1) * d * f * wb + 4 * tokens * (2 * d + 2 * in_mats * f);
+    t[SB_OP_FFN].bytes += copies * (in_mats + 1) * d * f * wb + 4 * tokens * (2 * d + 2 * in_mats * f);
 }
 
 static void stack_traffic(const sb_config *cfg, sb_stack st, double wb, double batch, double len, double src,
@@ -160,7 +157,7 @@ static void stack_traffic(const sb_config *cfg, sb_stack st, double wb, double b
         if (st == SB_STACK_DECODER)
             attention_traffic(cfg, wb, batch, len, src, src, t);
         if (sb_block_is_sparse(cfg, st, b)) {
-            t[OP_ROUTER].bytes += d * e * wb + 4 * tokens * (d + e);
+            t[SB_OP_ROUTER].bytes += d * e * wb + 4 * tokens * (d + e);
             ffn_traffic(cfg, cfg->expert_ffn, e, wb, tokens, t);
         } else {
             ffn_traffic(cfg, cfg->ffn, 1, wb, tokens, t);
@@ -175,29 +172,34 @@ static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, cons
                             const sb_counts *counts, const sb_peaks *peaks, double median_s)
 {
     double wb = (double)sb_dtype_bytes(s->dtype), batch = (double)s->batch, d = (double)cfg->d_model;
-    op_traffic t[OP_COUNT] = {{0, 0}};
+    op_traffic t[SB_OP_CLASSES] = {{0, 0}};
     stack_traffic(cfg, SB_STACK_ENCODER, wb, batch, (double)s->src_len, 0, t);
     double encoder_bytes = 0;
-    for (int i = 0; i < OP_COUNT; i++)
+    for (int i = 0; i < SB_OP_CLASSES; i++)
         encoder_bytes += t[i].bytes;
-    op_traffic dec[OP_COUNT] = {{0, 0}};
+    op_traffic dec[SB_OP_CLASSES] = {{0, 0}};
     stack_traffic(cfg, SB_STACK_DECODER, wb, batch, (double)s->tgt_len, (double)s->src_len, dec);
-    dec[OP_LM_HEAD].bytes = (double)cfg->vocab_size * d * wb + 4 * batch * (double)s->tgt_len * (d + (double)cfg->vocab_size);
+    dec[SB_OP_LM_HEAD].bytes = (double)cfg->vocab_size * d * wb + 4 * batch * (double)s->tgt_len * (d + (double)cfg->vocab_size);
     cJSON *o = cJSON_CreateObject();
     double total_bytes = 0;
     if (s->mode == SB_MODE_FORWARD) {
-        const double flops[OP_COUNT] = {
+        const double flops[SB_OP_CLASSES] = {
             (double)counts->flops_forward_executed.attention_projections,
             (double)counts->flops_forward_executed.attention_scores, (double)counts->flops_forward_executed.ffn,
             (double)counts->flops_forward_executed.router, (double)counts->flops_forward_executed.lm_head};
-        for (int i = 0; i < OP_COUNT; i++) {
+        for (int i = 0; i < SB_OP_CLASSES; i++) {
             double bytes = t[i].bytes + dec[i].bytes;
             total_bytes += bytes;
             if (flops[i] <= 0)
                 continue;
-            /* Op classes are not timed apart: their achieved rate is unknown, their position is not. */
+            /* Intensity from the full shape's analytic work and traffic; the rate from the engine's profile
+             * of the model timed (the sampled one when extrapolated: a block's rate does not depend on how
+             * many there are). */
             sb_roofline r = sb_roofline_classify(flops[i], bytes, NAN, peaks);
-            cJSON_AddItemToObject(o, op_names[i], sb_roofline_to_json(&r));
+            r.achieved_gflops = m->op_seconds[i] > 0 && m->op_flops[i] > 0
+                                    ? (double)m->op_flops[i] / m->op_seconds[i] / 1e9
+                                    : NAN;
+            cJSON_AddItemToObject(o, sb_op_class_name((sb_op_class)i), sb_roofline_to_json(&r));
         }
     } else if (s->mode == SB_MODE_ENCODE) {
         total_bytes = encoder_bytes;
@@ -210,8 +212,11 @@ static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, cons
     sb_roofline whole = sb_roofline_classify((double)m->flops_per_rep, total_bytes, median_s, peaks);
     cJSON_AddItemToObject(o, "total", sb_roofline_to_json(&whole));
     cJSON_AddStringToObject(o, "method",
-                            "analytic bytes (weights read once, GEMM inputs and outputs once) against the measured "
-                            "sgemm and stream-copy peaks; only `total` is timed");
+                            "arithmetic intensity: analytic FLOPs over analytic bytes (weights read once, GEMM inputs "
+                            "and outputs once), bound against the measured sgemm and stream-copy peaks; "
+                            "achieved_gflops per op class: the GEMM FLOPs executed inside the class's regions over "
+                            "the wall time of those regions (engine profile, timed repetitions; of the sampled "
+                            "model when extrapolated); total: the repetition's FLOPs over its median time");
     return o;
 }
 
@@ -264,7 +269,7 @@ static cJSON *analytic_json(const sb_config *cfg, const sb_run_settings *s, sb_c
     return a;
 }
 
-static cJSON *timing_json(const sb_measurement *m, const sb_stats *st)
+static cJSON *timing_json(const sb_measurement *m, const sb_run_settings *s, const sb_stats *st)
 {
     cJSON *o = sb_stats_to_json(st, m->timing.samples);
     if (o == NULL)
@@ -276,9 +281,16 @@ static cJSON *timing_json(const sb_measurement *m, const sb_stats *st)
     cJSON *parts = cJSON_AddObjectToObject(o, "parts_median");
     add_number_or_null(parts, "encoder", sb_stats_compute(m->timing.parts[0], m->timing.reps).median);
     add_number_or_null(parts, "decoder", sb_stats_compute(m->timing.parts[1], m->timing.reps).median);
+    /* The trainer is not profiled: its blocks' time is unknown. */
+    const bool profiled = s->mode != SB_MODE_TRAIN && m->timing.blocks[0] != NULL;
+    cJSON *blocks = cJSON_AddObjectToObject(o, "blocks_median");
+    for (int p = 0; p < 2; p++)
+        add_number_or_null(blocks, p == 0 ? "encoder" : "decoder",
+                           profiled ? sb_stats_compute(m->timing.blocks[p], m->timing.reps).median : NAN);
     cJSON_AddStringToObject(o, "method",
                             "CLOCK_MONOTONIC wall time around sb_encode and then sb_decode (forward) or "
-                            "sb_generate_greedy (generate), per repetition; parts split at the encoder's end");
+                            "sb_generate_greedy (generate), per repetition; parts split at the encoder's end; "
+                            "blocks_median: of each part, the time inside its stack's blocks (engine profile)");
     return o;
 }
 
@@ -304,7 +316,7 @@ static cJSON *memory_json(const sb_measurement *m)
     cJSON_AddStringToObject(o, "peak_rss_scope", m->peak_rss_is_measurement ? "measurement" : "process");
     cJSON_AddNumberToObject(o, "weights_bytes", (double)m->weights_bytes);
     cJSON_AddNumberToObject(o, "activations_bytes", (double)m->activations_bytes);
-    cJSON_AddStringToObject(o, "arenas_of", m->extrapolated ? "the deeper sampled model" : "the full model");
+    cJSON_AddStringToObject(o, "arenas_of", m->extrapolated ? "the sampled model" : "the full model");
     cJSON_AddNumberToObject(o, "estimate_bytes", (double)m->estimate_bytes);
     return o;
 }
@@ -314,11 +326,12 @@ static cJSON *extrapolation_json(const sb_measurement *m)
     if (!m->extrapolated)
         return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
-    cJSON *k = cJSON_AddObjectToObject(o, "sampled_layers");
+    cJSON *sampled = cJSON_AddObjectToObject(o, "sampled_layers");
+    cJSON *full = cJSON_AddObjectToObject(o, "full_layers");
     const char *stacks[2] = {"encoder", "decoder"};
     for (int st = 0; st < 2; st++) {
-        double depths[2] = {(double)m->plan.depth[st][0], (double)m->plan.depth[st][1]};
-        cJSON_AddItemToObject(k, stacks[st], cJSON_CreateDoubleArray(depths, 2));
+        cJSON_AddNumberToObject(sampled, stacks[st], (double)m->plan.depth[st]);
+        cJSON_AddNumberToObject(full, stacks[st], (double)m->plan.full[st]);
     }
     char method[512];
     sb_sample_plan_describe(&m->plan, method, sizeof method);
@@ -349,7 +362,7 @@ cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_setti
     if (m->measured) {
         sb_stats st = sb_stats_compute(m->timing.samples, m->timing.reps);
         median = st.median;
-        cJSON_AddItemToObject(r, "timing", timing_json(m, &st));
+        cJSON_AddItemToObject(r, "timing", timing_json(m, s, &st));
         cJSON_AddItemToObject(r, "throughput", throughput_json(m, peaks, median));
     } else {
         cJSON_AddNullToObject(r, "timing");

@@ -76,6 +76,12 @@ static void read_git_commit(char *out, size_t size)
     snprintf(out, size, "%s%s", hash, changed[0] != '\0' ? "-dirty" : "");
 }
 
+int64_t sb_last_level_cache_bytes(void)
+{
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return l3 > 0 ? (int64_t)l3 : l2 > 0 ? (int64_t)l2 : 0;
+}
+
 int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -84,6 +90,7 @@ int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err)
     if (cores < 1)
         return sb_fail(err, "sysconf(_SC_NPROCESSORS_ONLN) failed");
     s->logical_cores = (int)cores;
+    s->last_level_cache_bytes = sb_last_level_cache_bytes();
     s->threads = sb_gemm_threads();
     sb_gemm_backend backend = sb_gemm_current();
     snprintf(s->gemm_backend, sizeof s->gemm_backend, "%s", sb_gemm_backend_name(backend));
@@ -121,6 +128,10 @@ cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks)
     for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
         cJSON_AddItemToArray(flags, cJSON_CreateString(t));
     cJSON_AddNumberToObject(o, "logical_cores", s->logical_cores);
+    if (s->last_level_cache_bytes > 0)
+        cJSON_AddNumberToObject(o, "last_level_cache_bytes", (double)s->last_level_cache_bytes);
+    else
+        cJSON_AddNullToObject(o, "last_level_cache_bytes");
     cJSON_AddNumberToObject(o, "threads", s->threads);
     cJSON_AddStringToObject(o, "gemm_backend", s->gemm_backend);
     cJSON_AddStringToObject(o, "gemm_version", s->gemm_version);

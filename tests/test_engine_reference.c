@@ -563,14 +563,30 @@ static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t 
     sb_runtime *rt = NULL;
     cr_assert_eq(sb_runtime_create(&rt, &w, batch, src, tgt, &err), 0, "%s", err.msg);
     sb_gemm_reset_flops();
+    sb_profile_reset();
     cr_assert_eq(sb_encode(rt, batch, src, ids, mask, &err), 0, "%s", err.msg);
+    const int64_t encoder_flops = sb_gemm_flops();
     cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
     const int64_t executed = sb_gemm_flops();
+    const sb_profile profile = sb_profile_get();
     sb_counts counts;
     const sb_count_settings settings = {batch, src, tgt, SB_DTYPE_F32};
     cr_assert_eq(sb_count(c, &settings, &counts, &err), 0, "%s", err.msg);
     cr_assert_eq(executed, counts.flops_forward_executed.total, "tally %lld, count %lld", (long long)executed,
                  (long long)counts.flops_forward_executed.total);
+    /* The profile puts every GEMM in its op class, exactly as count breaks the work down, and everything
+     * but the LM head inside the stacks' blocks. */
+    const sb_flops *x = &counts.flops_forward_executed;
+    const int64_t want[SB_OP_CLASSES] = {x->attention_projections, x->attention_scores, x->ffn, x->router, x->lm_head};
+    for (int i = 0; i < SB_OP_CLASSES; i++) {
+        cr_expect_eq(profile.op_flops[i], want[i], "%s: profile %lld, count %lld", sb_op_class_name((sb_op_class)i),
+                     (long long)profile.op_flops[i], (long long)want[i]);
+        cr_expect(want[i] == 0 || profile.op_seconds[i] > 0, "%s took no time", sb_op_class_name((sb_op_class)i));
+    }
+    cr_expect_eq(profile.block_flops[SB_STACK_ENCODER], encoder_flops);
+    cr_expect_eq(profile.block_flops[SB_STACK_DECODER], executed - encoder_flops - x->lm_head);
+    cr_expect_gt(profile.block_seconds[SB_STACK_ENCODER], 0);
+    cr_expect_eq(profile.step_block_seconds, 0, "no generation ran");
     cr_assert_eq((int64_t)sb_runtime_activation_bytes(rt), counts.memory_bytes.activations_forward);
     free(ids), free(mask), free(dec);
     sb_runtime_free(rt);

@@ -224,7 +224,9 @@ Test(results, merge_dedupes_and_refuses_mixed_versions)
 
     cr_assert_eq(mkdir(c, 0777), 0);
     snprintf(out, sizeof out, "c/results.jsonl");
-    write_text(out, "{\"schema_version\":2,\"key\":\"w\"}\n", "w");
+    char other[64];
+    snprintf(other, sizeof other, "{\"schema_version\":%d,\"key\":\"w\"}\n", SB_SCHEMA_VERSION + 1);
+    write_text(out, other, "w");
     const char *mixed[2] = {a, c};
     snprintf(out, sizeof out, "%s/out2", dir);
     cr_expect_eq(sb_results_merge(mixed, 2, out, &written, NULL, NULL, &err), -1);
