@@ -234,6 +234,10 @@ typedef struct {
     sb_gemm_backend backend;
     double seconds, engine_gflops, sgemm_gflops, fraction, gen_ms;
     int64_t flops, gen_tokens;
+    /* Per sequence (mean over the timed forwards), from the engine's profile: each op class's seconds and
+     * FLOPs, and the seconds in none (norms, residuals, embeddings, position bias). */
+    double op_seconds[SB_OP_CLASSES], outside_seconds, mean_seconds;
+    int64_t op_flops[SB_OP_CLASSES];
 } bench_row;
 
 static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config *cfg, sb_gemm_backend backend,
@@ -264,12 +268,32 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
         rc = num_shapes > MAX_SHAPES ? sb_fail(err, "more than %d distinct GEMM shapes", MAX_SHAPES) : -1;
         goto done;
     }
+    sb_profile_reset();
+    double total = 0;
     for (int64_t r = 0; r < o->reps; r++) {
         const double start = sb_now_seconds();
         if ((rc = forward(rt, ids, o->src, dec, o->tgt, err)) != 0)
             goto done;
         samples[r] = sb_now_seconds() - start;
+        total += samples[r];
     }
+    const sb_profile profile = sb_profile_get();
+    row->mean_seconds = row->outside_seconds = total / (double)o->reps;
+    cJSON *classes = cJSON_CreateObject();
+    for (int i = 0; i < SB_OP_CLASSES; i++) {
+        row->op_seconds[i] = profile.op_seconds[i] / (double)o->reps;
+        row->op_flops[i] = profile.op_flops[i] / o->reps;
+        row->outside_seconds -= row->op_seconds[i];
+        if (row->op_flops[i] == 0)
+            continue;
+        cJSON *c = cJSON_AddObjectToObject(classes, sb_op_class_name((sb_op_class)i));
+        cJSON_AddNumberToObject(c, "seconds_per_sequence", row->op_seconds[i]);
+        cJSON_AddNumberToObject(c, "gflops", (double)row->op_flops[i] / row->op_seconds[i] / 1e9);
+    }
+    cJSON_AddNumberToObject(classes, "outside_op_classes_seconds_per_sequence", row->outside_seconds);
+    cJSON_AddStringToObject(classes, "method",
+                            "engine profile over the timed forwards (mean per sequence): wall time of each op class's "
+                            "regions and the GEMM FLOPs inside them; outside: the forward's time in no region");
     const sb_stats st = sb_stats_compute(samples, (size_t)o->reps);
     row->backend = backend;
     row->seconds = st.median;
@@ -285,6 +309,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddNumberToObject(record, "sgemm_gflops_same_shapes", row->sgemm_gflops);
     cJSON_AddNumberToObject(record, "fraction_of_sgemm", row->fraction);
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
+    cJSON_AddItemToObject(record, "op_classes", classes);
 
     row->gen_tokens = 0;
     if (generate) {
@@ -371,6 +396,24 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
                rows[i].engine_gflops, rows[i].sgemm_gflops, rows[i].fraction, gen);
     }
     printf("* the backend's sgemm on the same GEMM shapes, each timed alone, FLOP-weighted\n");
+
+    printf("\nwhere a forward's time goes (engine profile, mean over the timed forwards): ms per sequence and "
+           "GFLOP/s per op class; `none`: norms, residuals, embeddings, position bias\n");
+    printf("%-22s %-9s", "model", "backend");
+    for (int c = 0; c < SB_OP_CLASSES; c++)
+        printf(" %22s", sb_op_class_name((sb_op_class)c));
+    printf(" %15s\n", "none ms (share)");
+    for (size_t i = 0; i < num_rows; i++) {
+        printf("%-22s %-9s", rows[i].model, sb_gemm_backend_name(rows[i].backend));
+        for (int c = 0; c < SB_OP_CLASSES; c++) {
+            char cell[48] = "-";
+            if (rows[i].op_flops[c] > 0)
+                snprintf(cell, sizeof cell, "%.1f ms %.0f GF/s", 1e3 * rows[i].op_seconds[c],
+                         (double)rows[i].op_flops[c] / rows[i].op_seconds[c] / 1e9);
+            printf(" %22s", cell);
+        }
+        printf(" %7.1f (%4.1f %%)\n", 1e3 * rows[i].outside_seconds, 100 * rows[i].outside_seconds / rows[i].mean_seconds);
+    }
     if (rss > 0)
         printf("\npeak RSS of one %s forward: %.1f MiB; count's weights + activations: %.1f MiB (ratio %.3f)\n",
                o->rss_model, (double)rss / (1 << 20), (double)expected / (1 << 20), (double)rss / (double)expected);

@@ -330,8 +330,8 @@ static int cache_open(sb_weights_cache *cache, const char *model, bool checkpoin
     }
     cache_drop(cache, pick);
     if (open_weights(model, checkpoint, cfg, s, &cache->slot[pick].w, err) != 0) {
-        /* The allocator refuses before allocating when memory is short: the other depths held (a sampled
-         * shallow run's weights beside the deep one's) go first, then it tries once more. */
+        /* The allocator refuses before allocating when memory is short: the other depths held (another
+         * mode's sampled or full model of this shape) go first, then it tries once more. */
         bool held = false;
         for (int i = 0; i < SB_WEIGHTS_CACHE_SLOTS; i++) {
             held = held || cache->slot[i].used;

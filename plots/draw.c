@@ -223,7 +223,7 @@ static int write_roofline(const sb_results *r, const sb_shape_table *t, sb_error
             double ai, achieved;
             if (op->string == NULL || sb_record_number(op, "arithmetic_intensity", &ai, NULL) != 0)
                 continue;
-            /* Op classes are not timed apart: "untimed" ones go on their ceiling in the picture. */
+            /* An op class without a rate (schema 1 records) goes on its ceiling in the picture. */
             char rate[32] = "untimed";
             if (sb_record_number(op, "achieved_gflops", &achieved, NULL) == 0)
                 snprintf(rate, sizeof rate, "%.6g", achieved);

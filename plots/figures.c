@@ -135,8 +135,9 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
 {
     sb_figure *f = add(out, "roofline", "roofline.gp",
                        "Roofline: arithmetic intensity of each op class against the measured sgemm and "
-                       "stream-copy roofs; filled: timed rate (the whole repetition), hollow: an op class's ceiling "
-                       "(op classes are not timed apart).");
+                       "stream-copy roofs; filled: achieved rate (op classes: the engine's profile of their regions; "
+                       "total: the whole repetition), hollow: an op class with no timed rate, at its ceiling. The memory roof is "
+                       "the stream-copy bandwidth: work that only reads, or reads from cache, can sit above it.");
     double sgemm, fma, bw;
     const cJSON *sys = NULL;
     for (size_t i = 0; i < results->count && sys == NULL; i++)
@@ -148,8 +149,8 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
             "no measured machine peaks (system.sgemm_gflops, stream_copy_gbps) in this run");
         return;
     }
-    /* Op classes are not timed apart (harness/record.c): those without an achieved rate are drawn at their
-     * ceiling, the roof at their intensity; `total` carries the timed rate of the whole repetition. */
+    /* An op class without an achieved rate (records of schema 1 did not time them apart) is drawn at its
+     * ceiling, the roof at its intensity. */
     char timed[160] = "", untimed[160] = "";
     double lo = INFINITY, hi = 0;
     for (size_t i = 0; i < t->count; i++) {

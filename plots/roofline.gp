@@ -1,6 +1,6 @@
 # roofline.gp — arithmetic intensity against GFLOP/s under the measured roofs: min(sgemm peak, intensity x
-# stream-copy bandwidth), and the FMA-loop peak. Timed rates are filled points; op classes the engine does
-# not time apart are hollow points on their ceiling (the roof at their intensity).
+# stream-copy bandwidth), and the FMA-loop peak. Timed rates are filled points; op classes without one
+# (records of schema 1) are hollow points on their ceiling (the roof at their intensity).
 # Expects style.gp's variables, plus: timed, untimed (op classes, space-separated), sgemm, fma (GFLOP/s),
 # bandwidth (GB/s), xmin, xmax (FLOP/byte).
 load scriptdir.'/style.gp'

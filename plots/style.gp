@@ -26,7 +26,8 @@ knob_title(k) = k eq 'base' ? 'base sizes' : k eq 'depth' ? 'depth (nl/el/dl)' :
                 k eq 'attention' ? 'attention (kv/nh/skv)' : k eq 'switch' ? 'Switch experts' : k
 
 # Log axes labelled at 1, 2 and 5 of every decade: a range within one or two decades still gets labels.
-log_x = "set logscale x; set format x '%g'; do for [e = -6:13] { set xtics add (10.0**e, 2 * 10.0**e, 5 * 10.0**e) }"
+# On x the 5s are unlabelled minor tics: "50000" and "100000" side by side would run into each other.
+log_x = "set logscale x; set format x '%g'; do for [e = -6:13] { set xtics add (10.0**e, 2 * 10.0**e); set xtics add ('' 5 * 10.0**e 1) }"
 log_y = "set logscale y; set format y '%g'; do for [e = -6:13] { set ytics add (10.0**e, 2 * 10.0**e, 5 * 10.0**e) }"
 
 # Names beside points, from a labels_*.tsv file in `names` (placed by plots/labels.c so none overlap).
