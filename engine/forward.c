@@ -140,8 +140,7 @@ static void stack_forward(sb_runtime *rt, const sb_stack_weights *sw, const int3
     const int64_t n = batch * len;
     const bool decoder = sw->stack == SB_STACK_DECODER;
     sb_embedding_forward(rt, rt->hidden, ids, n);
-    sb_position_bias_forward(rt->position_bias, rt->scores, sb_weight_f32(rt, sw->bias_table), rt->cfg, decoder, 0,
-                             len, len);
+    sb_position_bias_diagonals(rt->position_bias, sb_weight_f32(rt, sw->bias_table), rt->cfg, decoder, 0, len, len);
     const sb_span blocks = sb_span_begin();
     for (int64_t i = 0; i < sw->num_blocks; i++) {
         observe_hidden(rt, sw->stack, i, rt->hidden, n);

@@ -250,13 +250,27 @@ static inline double sb_row_logsumexp(const float *row, int64_t n)
 void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_t n);
 // inp (N,C), weight (C) -> out (N,C)
 void sb_rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t n, int64_t c, float eps);
-// table (num_buckets,H) -> bias (H,lq,lk) for query positions q0..q0+lq-1 against keys 0..lk-1, using
-// scratch (H, q0+lq+lk-1); the decoder (causal) gets the most negative float above the diagonal, as HF's
-// extended mask adds it
+/* T5's position bias of query position q0+i against key j depends on the distance j - (q0+i) only, so a
+ * head's (lq, lk) bias is a Toeplitz matrix: its lq+lk-1 diagonals hold every value, and row i is the
+ * window of lk of them starting at diagonal lq-1-i. The runtime keeps the diagonals (H x 2L floats, in
+ * cache) rather than the matrix (H x L x L, read from memory by every block). */
+static inline int64_t sb_position_bias_span(int64_t lq, int64_t lk)
+{
+    return lq + lk - 1;
+}
+static inline const float *sb_position_bias_row(const float *head_diagonals, int64_t lq, int64_t i)
+{
+    return head_diagonals + (lq - 1 - i);
+}
+// table (num_buckets,H) -> diagonals (H, lq+lk-1) for query positions q0..q0+lq-1 against keys 0..lk-1;
+// the decoder (causal) gets the most negative float above the diagonal, as HF's extended mask adds it
+void sb_position_bias_diagonals(float *diagonals, const float *table, const sb_config *cfg, bool causal, int64_t q0,
+                                int64_t lq, int64_t lk);
+// the same as a matrix: table -> bias (H,lq,lk), using scratch (H, lq+lk-1) (the trainer keeps the matrix)
 void sb_position_bias_forward(float *bias, float *scratch, const float *table, const sb_config *cfg, bool causal,
                               int64_t q0, int64_t lq, int64_t lk);
-// q (B*lq, ldq), k, v (B*lk, ldkv) with H heads of d_kv columns, bias (H,lq,lk) or NULL, mask (B,lk)
-// additive or NULL -> context (B*lq, ldc): per (batch, head) softmax(q kᵀ + bias + mask) v, unscaled
+// q (B*lq, ldq), k, v (B*lk, ldkv) with H heads of d_kv columns, bias diagonals (H, lq+lk-1) or NULL, mask
+// (B,lk) additive or NULL -> context (B*lq, ldc): per (batch, head) softmax(q kᵀ + bias + mask) v, unscaled
 void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const float *q, int64_t ldq, const float *k,
                           const float *v, int64_t ldkv, int64_t batch, int64_t lq, int64_t lk, const float *bias,
                           const float *mask);

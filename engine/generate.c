@@ -41,8 +41,8 @@ int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_
         const double start = sb_now_seconds();
         const int64_t t = produced;
         sb_embedding_forward(rt, rt->hidden, &token, 1);
-        sb_position_bias_forward(rt->position_bias, rt->scores, sb_weight_f32(rt, rt->decoder.bias_table), cfg, true,
-                                 t, 1, t + 1);
+        sb_position_bias_diagonals(rt->position_bias, sb_weight_f32(rt, rt->decoder.bias_table), cfg, true, t, 1,
+                                   t + 1);
         const sb_span blocks = sb_span_begin();
         for (int64_t l = 0; l < rt->decoder.num_blocks; l++) {
             const sb_kv kv = block_cache(rt, l, t);

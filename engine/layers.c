@@ -46,29 +46,32 @@ int64_t sb_relative_bucket(int64_t rel, bool bidirectional, int64_t num_buckets,
     return bucket + (large < num_buckets - 1 ? large : num_buckets - 1);
 }
 
-// table (num_buckets,H) -> bias (H,lq,lk), via scratch (H, q0+lq+lk-1)
+// table (num_buckets,H) -> diagonals (H, lq+lk-1): entry lq-1-i+j of head h is the bias of query q0+i
+// against key j, for the distance j - (q0+i)
+void sb_position_bias_diagonals(float *diagonals, const float *table, const sb_config *cfg, bool causal, int64_t q0,
+                                int64_t lq, int64_t lk)
+{
+    const int64_t heads = cfg->num_heads, span = sb_position_bias_span(lq, lk), first = -(q0 + lq - 1);
+    for (int64_t idx = 0; idx < span; idx++) {
+        const int64_t distance = first + idx;
+        const int64_t bucket = sb_relative_bucket(distance, !causal, cfg->relative_attention_num_buckets,
+                                                  cfg->relative_attention_max_distance);
+        /* bias + finfo.min rounds to finfo.min, which is what HF's causal mask gives above the diagonal. */
+        for (int64_t h = 0; h < heads; h++)
+            diagonals[h * span + idx] = causal && distance > 0 ? -FLT_MAX : table[bucket * heads + h];
+    }
+}
+
+// table (num_buckets,H) -> bias (H,lq,lk), via scratch (H, lq+lk-1): rows are windows of the diagonals
 void sb_position_bias_forward(float *bias, float *scratch, const float *table, const sb_config *cfg, bool causal,
                               int64_t q0, int64_t lq, int64_t lk)
 {
-    const int64_t heads = cfg->num_heads, span = q0 + lq + lk - 1, first = -(q0 + lq - 1);
-    /* The bias depends on key - query only: one value per distance and head, then rows are windows. */
-    for (int64_t idx = 0; idx < span; idx++) {
-        int64_t bucket = sb_relative_bucket(first + idx, !causal, cfg->relative_attention_num_buckets,
-                                            cfg->relative_attention_max_distance);
-        for (int64_t h = 0; h < heads; h++)
-            scratch[h * span + idx] = table[bucket * heads + h];
-    }
+    const int64_t heads = cfg->num_heads, span = sb_position_bias_span(lq, lk);
+    sb_position_bias_diagonals(scratch, table, cfg, causal, q0, lq, lk);
 #pragma omp parallel for collapse(2) if (heads * lq * lk > SB_PARALLEL_MIN)
     for (int64_t h = 0; h < heads; h++)
-        for (int64_t i = 0; i < lq; i++) {
-            const int64_t qpos = q0 + i;
-            float *row = bias + (h * lq + i) * lk;
-            memcpy(row, scratch + h * span + (-qpos - first), (size_t)lk * sizeof *row);
-            /* bias + finfo.min rounds to finfo.min, which is what HF's causal mask gives. */
-            if (causal)
-                for (int64_t j = qpos + 1; j < lk; j++)
-                    row[j] = -FLT_MAX;
-        }
+        for (int64_t i = 0; i < lq; i++)
+            memcpy(bias + (h * lq + i) * lk, sb_position_bias_row(scratch + h * span, lq, i), (size_t)lk * sizeof *bias);
 }
 
 // q (B*lq, ldq), k, v (B*lk, ldkv), bias (H,lq,lk) or NULL, mask (B,lk) or NULL -> context (B*lq, ldc)
@@ -76,7 +79,7 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
                           const float *v, int64_t ldkv, int64_t batch, int64_t lq, int64_t lk, const float *bias,
                           const float *mask)
 {
-    const int64_t heads = rt->cfg->num_heads, dkv = rt->cfg->d_kv;
+    const int64_t heads = rt->cfg->num_heads, dkv = rt->cfg->d_kv, bias_span = sb_position_bias_span(lq, lk);
     for (int64_t b = 0; b < batch; b++) {
         /* Heads in parallel, each thread's GEMMs single-threaded (BLAS does so inside a parallel region):
          * the softmax between the two products parallelises with them and no head waits on a barrier. */
@@ -89,8 +92,9 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
             float *ctx = context + b * lq * ldc + h * dkv;
             sb_gemm(false, true, lq, lk, dkv, 1.0f, qh, ldq, kh, ldkv, 0.0f, scores, lk);
             for (int64_t i = 0; i < lq; i++)
-                scale[i] = sb_softmax_row(scores + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
-                                          mask != NULL ? mask + b * lk : NULL, lk);
+                scale[i] = sb_softmax_row(scores + i * lk,
+                                      bias != NULL ? sb_position_bias_row(bias + h * bias_span, lq, i) : NULL,
+                                      mask != NULL ? mask + b * lk : NULL, lk);
             sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, ctx, ldc);
             for (int64_t i = 0; i < lq; i++)
 #pragma omp simd

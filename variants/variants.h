@@ -211,7 +211,7 @@ typedef struct {
     int64_t context;         /* attention output before o, tokens x inner */
     int64_t scores;          /* one batch row: H x max(S, T) x max(S, T), unnormalised softmax numerators */
     int64_t row_scale;       /* one batch row: H x max(S, T), 1 / softmax denominator per query */
-    int64_t position_bias;   /* one stack at a time: H x max(S*S, T*T) */
+    int64_t position_bias;   /* one stack at a time, as diagonals: H x (2 max(S, T) - 1) */
     int64_t ffn_hidden;      /* tokens x d_ff (x2 when gated: wi_0 and wi_1 outputs) */
     int64_t router;          /* tokens x (num_experts + 1): logits, then the gate of each token */
     int64_t expert_in;       /* kept tokens gathered by expert, tokens x d_model */
