@@ -45,12 +45,12 @@ static int write_shapes(const sb_results *r, const sb_shape_table *t, sb_error *
     FILE *f = open_data(r->dir, "shapes.tsv", path, sizeof path, err);
     if (f == NULL)
         return -1;
-    fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tlayers\td_model\tms_per_token\t"
+    fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tdecoder_layers\td_model\tms_per_token\t"
                "seconds\tquality\tquality_metric\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_shape_row *row = &t->rows[i];
-        fprintf(f, "%s\t%s\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.6g\t%.6g\t%.6g\t%s\n", row->shape, row->scaling,
-                row->params / 1e6, row->flops_per_token / 1e9, row->tokens_per_s, row->layers, row->d_model,
+        fprintf(f, "%s\t%s\t%.6g\t%.6g\t%.6g\t%d\t%.0f\t%.6g\t%.6g\t%.6g\t%s\n", row->shape, row->scaling,
+                row->params / 1e6, row->flops_per_token / 1e9, row->tokens_per_s, row->num_decoder_layers, row->d_model,
                 row->ms_per_token, row->seconds, row->quality, row->quality_metric != NULL ? row->quality_metric : "-");
     }
     return close_data(f, path, err);
@@ -158,14 +158,15 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
         if (rc == 0)
             rc = write_labels(r, t, sizes[a], x, y, rank, &throughput, err);
     }
-    /* latency.gp: two panels side by side, linear depth axis, log2 width axis, offsets 0.1 all round */
-    const sb_label_request panel = {.log_x = false, .log_y = false, .pad = {0.1, 0.1, 0.1, 0.1},
+    /* latency.gp: two panels side by side, linear decoder-depth axis, log2 width axis, log latency,
+     * offsets 0.1 all round */
+    const sb_label_request panel = {.log_x = false, .log_y = true, .pad = {0.1, 0.1, 0.1, 0.1},
                                     .width_px = 620, .height_px = 820};
     for (int a = 0; rc == 0 && a < 2; a++) {
         sb_label_request g = panel;
         g.log_x = a == 1;
         for (size_t i = 0; i < n; i++) {
-            x[i] = a == 0 ? t->rows[i].layers : t->rows[i].d_model;
+            x[i] = a == 0 ? t->rows[i].num_decoder_layers : t->rows[i].d_model;
             y[i] = t->rows[i].ms_per_token;
             rank[i] = strcmp(t->rows[i].scaling, "base") == 0 ? 0 : 1;
         }

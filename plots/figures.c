@@ -125,7 +125,8 @@ static void plan_latency(const sb_shape_table *t, sb_figures *out)
     char present[128];
     knobs(t, pick_latency, present, sizeof present);
     sb_figure *f = add(out, "latency_vs_depth_width", "latency.gp",
-                       "Generation latency per token (generate mode) vs depth (blocks) and width (d_model).");
+                       "Generation latency per token (generate mode, log scale) vs the decoder's depth (blocks) and width "
+                       "(d_model): each step runs the decoder's blocks in sequence.");
     set(f->vars, sizeof f->vars, "knobs='%s'", present);
     if (present[0] == '\0')
         set(f->skipped, sizeof f->skipped, "no measured generate-mode records in this run");

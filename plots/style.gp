@@ -15,7 +15,7 @@ set key outside right top box opaque
 set pointsize 2
 
 # shapes.tsv columns, as plots/draw.c writes them.
-SHAPE = 1; SCALING = 2; PARAMS_M = 3; GFLOP_PER_TOKEN = 4; TOKENS_PER_S = 5; LAYERS = 6; D_MODEL = 7
+SHAPE = 1; SCALING = 2; PARAMS_M = 3; GFLOP_PER_TOKEN = 4; TOKENS_PER_S = 5; DECODER_LAYERS = 6; D_MODEL = 7
 MS_PER_TOKEN = 8; SECONDS = 9; QUALITY = 10; METRIC = 11
 shapes = datadir.'/shapes.tsv'
 
