@@ -165,9 +165,26 @@ static void stack_traffic(const sb_config *cfg, sb_stack st, double wb, double b
     }
 }
 
-/* Forward: one entry per op class of sb_count's executed breakdown, plus the whole repetition. Encode and
- * generate: the whole repetition, its traffic the weights read (generate: the decoder's and the LM head's
- * once per token, as incremental decoding does) with the activations left out. */
+/* Bytes one incremental decoding step reads after `at` earlier steps: every decoder block's self-attention
+ * q, k, v, o and cross-attention q, o weights, its FFN (a sparse block: the router and one expert), its
+ * cross K/V cache (src rows) and self K/V cache (at + 1 rows), then the LM head. */
+static double generation_step_bytes(const sb_config *cfg, double wb, double src, double at)
+{
+    const double d = (double)cfg->d_model, inner = (double)sb_inner_dim(cfg), kv_mats = cfg->shared_kv ? 1 : 2;
+    double bytes = (double)cfg->vocab_size * d * wb;
+    for (int64_t b = 0; b < cfg->num_decoder_layers; b++) {
+        const bool sparse = sb_block_is_sparse(cfg, SB_STACK_DECODER, b);
+        const sb_ffn_kind kind = sparse ? cfg->expert_ffn : cfg->ffn;
+        const double ffn_mats = kind == SB_FFN_GATED_GELU ? 3 : 2;
+        bytes += ((2 + kv_mats) + 2) * d * inner * wb + ffn_mats * d * (double)cfg->d_ff * wb +
+                 (sparse ? d * (double)cfg->num_experts * wb : 0) + 4 * kv_mats * inner * (src + at + 1);
+    }
+    return bytes;
+}
+
+/* Forward: one entry per op class of sb_count's executed breakdown, plus the whole repetition. Encode: the
+ * encoder's traffic. Generate: the encoder's, the cross K/V projection's (once), and every step's
+ * (generation_step_bytes). */
 static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
                             const sb_counts *counts, const sb_peaks *peaks, double median_s)
 {
@@ -204,16 +221,16 @@ static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, cons
     } else if (s->mode == SB_MODE_ENCODE) {
         total_bytes = encoder_bytes;
     } else {
-        double params_bytes = (double)counts->memory_bytes.weights;
-        double decoder_weights = params_bytes - encoder_bytes; /* crude: the rest of the weights */
-        total_bytes = (double)counts->memory_bytes.weights +
-                      (double)(m->tokens_per_rep > 1 ? m->tokens_per_rep - 1 : 0) * (decoder_weights > 0 ? decoder_weights : 0);
+        const double src = (double)s->src_len, inner = (double)sb_inner_dim(cfg), kv_mats = cfg->shared_kv ? 1 : 2;
+        total_bytes = encoder_bytes + (double)cfg->num_decoder_layers * kv_mats * inner * (d * wb + 4 * src);
+        for (int64_t step = 0; step < m->tokens_per_rep; step++)
+            total_bytes += generation_step_bytes(cfg, wb, src, (double)step);
     }
     sb_roofline whole = sb_roofline_classify((double)m->flops_per_rep, total_bytes, median_s, peaks);
     cJSON_AddItemToObject(o, "total", sb_roofline_to_json(&whole));
     cJSON_AddStringToObject(o, "method",
                             "arithmetic intensity: analytic FLOPs over analytic bytes (weights read once, GEMM inputs "
-                            "and outputs once), bound against the measured sgemm and stream-copy peaks; "
+                            "and outputs once; generate: the decoder's weights, K/V caches and LM head once per step), bound against the measured sgemm and stream-copy peaks; "
                             "achieved_gflops per op class: the GEMM FLOPs executed inside the class's regions over "
                             "the wall time of those regions (engine profile, timed repetitions; of the sampled "
                             "model when extrapolated); total: the repetition's FLOPs over its median time");
