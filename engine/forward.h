@@ -43,7 +43,8 @@ struct sb_runtime {
     const sb_config *cfg;
     int64_t max_batch, max_src, max_tgt;
     sb_activation_plan plan;
-    void *arena; /* every activation buffer of the plan, carved below */
+    void *arena; /* every activation buffer of the plan, carved below (sb_pages_alloc) */
+    size_t arena_bytes, kv_cache_bytes;
     float *hidden, *normed, *encoder_output, *mask, *qkv, *context, *scores, *row_scale, *position_bias, *ffn_hidden,
         *router, *expert_in, *expert_out, *logits;
     int32_t *choice, *slot;              /* per token: chosen expert, row in expert_in or -1 (dropped) */
@@ -51,7 +52,8 @@ struct sb_runtime {
     int64_t *kept_counts;                /* per sparse block: E kept counts, behind its router stats */
     float *weight_scratch;               /* bf16 storage only: one weight matrix (or a row block) in fp32 */
     int64_t weight_scratch_floats;
-    float *kv_cache; /* generation, batch row 0: per decoder block self [K|V] rows (max_tgt), then cross (max_src) */
+    float *kv_cache; /* generation, batch row 0: per decoder block self [K|V] rows (max_tgt), then cross (max_src);
+                      * sb_pages_alloc */
     sb_stack_weights encoder, decoder;
     const sb_tensor *shared, *lm_head;
     sb_router_stats *stats;
@@ -62,6 +64,13 @@ struct sb_runtime {
 
 /* Loops shorter than this run on one thread: a parallel region costs more than the work. */
 #define SB_PARALLEL_MIN 4096
+
+/* ---- large buffers (pages.c) ----------------------------------------------------------------------------- */
+
+/* Zeroed, page-aligned memory for the weights, activation and KV-cache arenas, with transparent huge
+ * pages requested; NULL when the mapping fails. Freed with the same size. */
+void *sb_pages_alloc(size_t bytes);
+void sb_pages_free(void *p, size_t bytes);
 
 /* ---- profile spans (profile.c) ------------------------------------------------------------------------- */
 

@@ -102,8 +102,10 @@ int sb_runtime_create(sb_runtime **out, const sb_weights *w, int64_t batch, int6
         goto fail;
     }
     /* Untouched pages cost no memory: the KV cache and unused buffer tails stay out of the RSS. */
-    rt->arena = aligned_alloc(64, (size_t)aligned_floats(arena_bytes / 4) * 4);
-    rt->kv_cache = aligned_alloc(64, (size_t)aligned_floats(kv_floats) * 4);
+    rt->arena_bytes = (size_t)aligned_floats(arena_bytes / 4) * 4;
+    rt->kv_cache_bytes = (size_t)aligned_floats(kv_floats) * 4;
+    rt->arena = sb_pages_alloc(rt->arena_bytes);
+    rt->kv_cache = sb_pages_alloc(rt->kv_cache_bytes);
     rt->weight_scratch = scratch > 0 ? aligned_alloc(64, (size_t)aligned_floats(scratch) * 4) : NULL;
     rt->weight_scratch_floats = scratch;
     const size_t num_sparse =
@@ -133,8 +135,8 @@ void sb_runtime_free(sb_runtime *rt)
     sb_stack_weights_free(&rt->decoder);
     free(rt->stats);
     free(rt->weight_scratch);
-    free(rt->kv_cache);
-    free(rt->arena);
+    sb_pages_free(rt->kv_cache, rt->kv_cache_bytes);
+    sb_pages_free(rt->arena, rt->arena_bytes);
     free(rt);
 }
 

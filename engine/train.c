@@ -44,8 +44,9 @@ struct sb_trainer {
     uint64_t seed, stream;
     bool lb_choice_before_capacity;
     sb_train_plan plan;
-    float *arena;
-    float *grads;
+    float *arena; /* sb_pages_alloc, arena_bytes */
+    float *grads; /* sb_pages_alloc, grad_bytes */
+    size_t arena_bytes, grad_bytes;
     size_t grad_floats;
     sb_stack_weights weights[2];
     const sb_tensor *shared, *lm_head;
@@ -256,16 +257,15 @@ int sb_trainer_create(sb_trainer **out, const sb_weights *w, int64_t batch, int6
                 cfg->name, (long long)batch, (long long)src_len, (long long)tgt_len, need / (1 << 20));
         goto fail;
     }
-    const size_t arena_bytes = ((size_t)t->plan.total_bytes + 63) / 64 * 64;
-    const size_t grad_bytes = (t->grad_floats * 4 + 63) / 64 * 64;
-    t->arena = aligned_alloc(64, arena_bytes > 0 ? arena_bytes : 64);
-    t->grads = aligned_alloc(64, grad_bytes > 0 ? grad_bytes : 64);
+    t->arena_bytes = ((size_t)t->plan.total_bytes + 63) / 64 * 64;
+    t->grad_bytes = (t->grad_floats * 4 + 63) / 64 * 64;
+    t->arena = sb_pages_alloc(t->arena_bytes);
+    t->grads = sb_pages_alloc(t->grad_bytes);
     if (t->arena == NULL || t->grads == NULL) {
         sb_fail(err, "out of memory for %.1f MiB of training activations and gradients", need / (1 << 20));
         goto fail;
     }
-    /* Zero once: padding between tensors must read 0 in the gradient array, and never gets written. */
-    memset(t->grads, 0, t->grad_floats * 4);
+    /* Fresh pages read 0: padding between tensors must read 0 in the gradient array, and never gets written. */
     carve(t, t->arena);
     if (sb_resolve_model(w, &t->weights[SB_STACK_ENCODER], &t->weights[SB_STACK_DECODER], &t->shared, &t->lm_head,
                          err) != 0)
@@ -285,8 +285,8 @@ void sb_trainer_free(sb_trainer *t)
         sb_stack_weights_free(&t->weights[s]);
         free(t->stacks[s].blocks);
     }
-    free(t->arena);
-    free(t->grads);
+    sb_pages_free(t->arena, t->arena_bytes);
+    sb_pages_free(t->grads, t->grad_bytes);
     free(t);
 }
 

@@ -1,6 +1,6 @@
 /* weights.c — the parameter arena: the table of HF-named tensors a config implies, one allocation for all
  * of them, lookup by name, T5's random init, and the free-memory check that refuses oversized arenas. */
-#include "engine/engine.h"
+#include "engine/forward.h"
 
 #include <math.h>
 #include <omp.h>
@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* Tensor starts are rounded up to this many elements: 64-byte aligned in bf16, 128 in fp32. */
@@ -224,9 +223,8 @@ int sb_weights_alloc(sb_weights *w, const sb_config *cfg, sb_dtype dtype, sb_err
         goto too_big;
     if (check_fits(cfg, bytes, dtype, err) != 0)
         goto fail;
-    /* Anonymous pages: page aligned, zero, and only touched when written. */
-    void *arena = mmap(NULL, bytes > 0 ? (size_t)bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (arena == MAP_FAILED) {
+    void *arena = sb_pages_alloc((size_t)bytes);
+    if (arena == NULL) {
         sb_fail(err, "cannot allocate %.1f GiB for the weights of %s", (double)bytes / (1 << 30), cfg->name);
         goto fail;
     }
@@ -251,7 +249,7 @@ fail:
 void sb_weights_free(sb_weights *w)
 {
     if (w->arena != NULL)
-        munmap(w->arena, w->arena_bytes > 0 ? w->arena_bytes : 1);
+        sb_pages_free(w->arena, w->arena_bytes);
     free(w->tensors);
     free(w->by_name);
     memset(w, 0, sizeof *w);
