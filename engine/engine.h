@@ -82,6 +82,14 @@ sb_profile sb_profile_get(void);
 /* Monotonic wall clock in seconds. */
 double sb_now_seconds(void);
 
+/* ---- large buffers (pages.c) ----------------------------------------------------------------------------- */
+
+/* Zeroed, page-aligned memory with transparent huge pages requested, for the engine's arenas (weights,
+ * activations, KV cache, gradients) and for anything timed against them (the peaks, the benchmark's GEMM
+ * replay), so that both sides run on the same pages. NULL when the mapping fails; freed with its size. */
+void *sb_pages_alloc(size_t bytes);
+void sb_pages_free(void *p, size_t bytes);
+
 /* ---- random numbers ------------------------------------------------------------------------------- */
 
 /* One generator for everything seeded: weight init here, the probe's span-corruption masks and batch

@@ -65,13 +65,6 @@ struct sb_runtime {
 /* Loops shorter than this run on one thread: a parallel region costs more than the work. */
 #define SB_PARALLEL_MIN 4096
 
-/* ---- large buffers (pages.c) ----------------------------------------------------------------------------- */
-
-/* Zeroed, page-aligned memory for the weights, activation and KV-cache arenas, with transparent huge
- * pages requested; NULL when the mapping fails. Freed with the same size. */
-void *sb_pages_alloc(size_t bytes);
-void sb_pages_free(void *p, size_t bytes);
-
 /* ---- profile spans (profile.c) ------------------------------------------------------------------------- */
 
 /* A region's start: the clock and the FLOP tally. Closed by the thread that opened it, outside parallel

@@ -159,7 +159,8 @@ static double backend_rate(const sb_gemm_shape *shapes, size_t count, int thread
         const int64_t need = s->m * s->k + s->m * s->n + b_copies(s) * s->k * s->n;
         per_thread = need > per_thread ? need : per_thread;
     }
-    float *buf = aligned_alloc(64, (size_t)(per_thread * threads + 16) * sizeof *buf);
+    const size_t buf_bytes = (size_t)(per_thread * threads + 16) * sizeof(float);
+    float *buf = sb_pages_alloc(buf_bytes);
     if (buf == NULL)
         return -1;
     /* Small values: no denormals and no overflow whatever the shape. */
@@ -183,7 +184,7 @@ static double backend_rate(const sb_gemm_shape *shapes, size_t count, int thread
         cJSON_AddNumberToObject(o, "gflops_alone", f / t / 1e9);
         cJSON_AddItemToArray(out, o);
     }
-    free(buf);
+    sb_pages_free(buf, buf_bytes);
     return flops / seconds / 1e9;
 }
 

@@ -44,10 +44,11 @@ static double fastest_of(const double *seconds, int n)
 static int measure_sgemm(int64_t n, int reps, double *gflops, sb_error *err)
 {
     size_t elems = (size_t)(n * n);
-    float *a = aligned_alloc(64, 3 * elems * sizeof *a);
+    const size_t a_bytes = 3 * elems * sizeof(float);
+    float *a = sb_pages_alloc(a_bytes);
     double *t = malloc((size_t)reps * sizeof *t);
     if (a == NULL || t == NULL) {
-        free(a);
+        sb_pages_free(a, a_bytes);
         free(t);
         return sb_fail(err, "out of memory for a %lld x %lld sgemm", (long long)n, (long long)n);
     }
@@ -62,7 +63,7 @@ static int measure_sgemm(int64_t n, int reps, double *gflops, sb_error *err)
         t[r] = sb_now_seconds() - start;
     }
     *gflops = 2.0 * (double)n * (double)n * (double)n / fastest_of(t, reps) / 1e9;
-    free(a);
+    sb_pages_free(a, a_bytes);
     free(t);
     return 0;
 }
@@ -129,10 +130,11 @@ static double measure_fma_once(double seconds)
 static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
 {
     size_t n = (size_t)bytes / sizeof(float);
-    float *a = aligned_alloc(64, 2 * n * sizeof *a);
+    const size_t a_bytes = 2 * n * sizeof(float);
+    float *a = sb_pages_alloc(a_bytes);
     double *t = malloc((size_t)reps * sizeof *t);
     if (a == NULL || t == NULL) {
-        free(a);
+        sb_pages_free(a, a_bytes);
         free(t);
         return sb_fail(err, "out of memory for two %lld-byte stream arrays", (long long)bytes);
     }
@@ -154,7 +156,7 @@ static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
     /* STREAM's convention: bytes read plus bytes written (write-allocate traffic is not counted). */
     *gbps = 2.0 * (double)n * sizeof(float) / fastest_of(t, reps) / 1e9;
     bool copied = b[n - 1] == a[n - 1];
-    free(a);
+    sb_pages_free(a, a_bytes);
     free(t);
     return copied ? 0 : sb_fail(err, "stream copy produced wrong data");
 }
@@ -187,7 +189,8 @@ int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
 static void cache_key(const sb_sysinfo *s, char *out, size_t size)
 {
     char raw[512];
-    snprintf(raw, sizeof raw, "%s-%dc-%s-%s-%dt", s->cpu_model, s->logical_cores, s->gemm_backend,
+    /* "-hp": measured on huge pages, as the engine's arenas are (earlier caches were not). */
+    snprintf(raw, sizeof raw, "%s-%dc-%s-%s-%dt-hp", s->cpu_model, s->logical_cores, s->gemm_backend,
              s->openblas_core, s->threads);
     size_t j = 0;
     for (size_t i = 0; raw[i] != '\0' && j + 1 < size; i++) {
