@@ -130,16 +130,16 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
     size_t total = 0;
     for (size_t i = 0; i < seeds; i++)
         total += (size_t)r[i].steps;
-    m.timing.samples = malloc((total ? total : 1) * sizeof(double));
-    m.timing.parts[0] = malloc((total ? total : 1) * sizeof(double));
-    m.timing.parts[1] = calloc(total ? total : 1, sizeof(double));
-    if (m.timing.samples == NULL || m.timing.parts[0] == NULL || m.timing.parts[1] == NULL) {
+    if (sb_timing_reserve(&m.timing, total ? total : 1, NULL) != 0) {
         sb_measurement_free(&m);
         return NULL;
     }
+    /* A training step is one part, and the trainer is not profiled: no block time. */
     for (size_t i = 0, k = 0; i < seeds; i++)
-        for (int64_t j = 0; j < r[i].steps; j++, k++)
+        for (int64_t j = 0; j < r[i].steps; j++, k++) {
             m.timing.samples[k] = m.timing.parts[0][k] = r[i].step_seconds[j];
+            m.timing.parts[1][k] = m.timing.blocks[0][k] = m.timing.blocks[1][k] = 0;
+        }
     m.timing.reps = total;
     m.measured = true;
     m.flops_per_rep = (int64_t)r[0].flops_per_step;

@@ -61,13 +61,11 @@ int sb_extrapolate_timing(const sb_sample_plan *plan, const sb_timing *sampled, 
     memset(out, 0, sizeof *out);
     if (sampled->reps == 0)
         return sb_fail(err, "extrapolation needs samples of the sampled model");
-    size_t n = sampled->reps;
-    double **arrays[5] = {&out->samples, &out->parts[0], &out->parts[1], &out->blocks[0], &out->blocks[1]};
-    for (int a = 0; a < 5; a++)
-        if ((*arrays[a] = malloc(n * sizeof(double))) == NULL) {
-            sb_timing_free(out);
-            return sb_fail(err, "out of memory");
-        }
+    const size_t n = sampled->reps;
+    if (sb_timing_reserve(out, n, err) != 0) {
+        sb_timing_free(out);
+        return -1;
+    }
     /* Each repetition keeps its own fixed work and its own speed: the samples keep the run's spread. */
     for (size_t i = 0; i < n; i++) {
         out->samples[i] = 0;

@@ -225,6 +225,8 @@ typedef struct {
  * repetition when min_reps of it would not fit in max_time_s (too_slow set, no samples). */
 int sb_time_reps(sb_rep_fn fn, void *ctx, const sb_run_settings *s, bool stop_when_slow, sb_timing *out,
                  sb_error *err);
+/* Room for `capacity` samples in every per-repetition array (realloc: the samples so far are kept). */
+int sb_timing_reserve(sb_timing *t, size_t capacity, sb_error *err);
 void sb_timing_free(sb_timing *t);
 
 /* -- sampled-layer extrapolation (extrapolate.c) -- */

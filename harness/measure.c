@@ -21,17 +21,24 @@
 
 /* ---- the timing loop ----------------------------------------------------------------------------------- */
 
+int sb_timing_reserve(sb_timing *t, size_t capacity, sb_error *err)
+{
+    double **arrays[] = {&t->samples, &t->parts[0], &t->parts[1], &t->blocks[0], &t->blocks[1]};
+    for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++) {
+        double *grown = realloc(*arrays[a], capacity * sizeof(double));
+        if (grown == NULL)
+            return sb_fail(err, "out of memory for %zu timing samples", capacity);
+        *arrays[a] = grown;
+    }
+    return 0;
+}
+
 static int push_sample(sb_timing *t, size_t *cap, const sb_rep_times *times, sb_error *err)
 {
-    double **arrays[5] = {&t->samples, &t->parts[0], &t->parts[1], &t->blocks[0], &t->blocks[1]};
     if (t->reps == *cap) {
-        size_t n = *cap ? *cap * 2 : 16;
-        for (int a = 0; a < 5; a++) {
-            double *grown = realloc(*arrays[a], n * sizeof(double));
-            if (grown == NULL)
-                return sb_fail(err, "out of memory for %zu timing samples", n);
-            *arrays[a] = grown;
-        }
+        const size_t n = *cap ? *cap * 2 : 16;
+        if (sb_timing_reserve(t, n, err) != 0)
+            return -1;
         *cap = n;
     }
     for (int p = 0; p < 2; p++) {
