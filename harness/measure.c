@@ -506,9 +506,8 @@ static double expected_rep_s(const sb_config *cfg, const sb_run_settings *s, con
 /* Generation streams the decoder's weights and the LM head once per token, so its per-block time is a
  * memory-bandwidth figure; a sampled decoder whose weights fit the last-level cache is served from the
  * cache and runs faster per block than the full model can (t5-efficient-base generating on a 480 MiB L3,
- * 4 KiB pages:
- * 0.151 s per block at 4 of 12 blocks, 0.168 s at 12; the sampled figure came out 6 % low). How many
- * decoder blocks make the LM head and the blocks' weights exceed the cache (0 when the cache is unknown). */
+ * 4 KiB pages: 0.151 s per block at 4 of 12 blocks, 0.168 s at 12; the sampled figure came out 6 % low).
+ * How many decoder blocks make the LM head and the blocks' weights exceed the cache (0 when unknown). */
 static int decoder_blocks_beyond_cache(const sb_config *cfg, const sb_run_settings *s, int64_t *out, sb_error *err)
 {
     *out = 0;
