@@ -14,13 +14,15 @@ set xlabel 'depth: decoder blocks (count)'
 unset key
 at(p) = strcol(4) eq p ? strcol(3) : ''
 names = datadir.'/labels_latency_depth.tsv'
-plot for [k in knobs] shapes using DECODER_LAYERS:(lat(k)) with points pt 7 lc rgb knob_colour(k) notitle, \
+plot for [k in knobs] shapes using DECODER_LAYERS:(lat(k)):SHAPE with labels hypertext point pt 7 \
+         lc rgb knob_colour(k) notitle, \
      @names_r, @names_l, @names_a
 set xlabel 'width: d_model (features)'
 set logscale x 2
 unset ylabel
 set key inside top left box opaque font ',13'
 names = datadir.'/labels_latency_width.tsv'
-plot for [k in knobs] shapes using D_MODEL:(lat(k)) with points pt 7 lc rgb knob_colour(k) title knob_title(k), \
+plot for [k in knobs] shapes using D_MODEL:(lat(k)):SHAPE with labels hypertext point pt 7 lc rgb knob_colour(k) \
+         title knob_title(k), \
      @names_r, @names_l, @names_a
 unset multiplot

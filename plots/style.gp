@@ -1,10 +1,13 @@
 # style.gp — the look every shapebench picture shares: PNG (pngcairo) or SVG by `fmt`, fonts readable at
 # 100 %, the machine and BLAS core in the title, colours per scaling knob. Loaded by the other scripts.
+# SVGs are interactive (`mouse standalone`): every shape's point shows its name on hover, where the PNG
+# names only the points that have room.
 # Expects: fmt ('png' or 'svg'), out (path without extension), machine (one line), datadir.
 if (fmt eq 'png') {
     set terminal pngcairo size 1600,1000 noenhanced font 'DejaVu Sans,17' linewidth 2
 } else {
-    set terminal svg size 1600,1000 noenhanced font 'DejaVu Sans,17' linewidth 2 background rgb 'white'
+    set terminal svg size 1600,1000 mouse standalone noenhanced font 'DejaVu Sans,17' linewidth 2 \
+        background rgb 'white'
 }
 set output out.'.'.fmt
 set datafile separator "\t"
@@ -26,8 +29,9 @@ knob_title(k) = k eq 'base' ? 'base sizes' : k eq 'depth' ? 'depth (nl/el/dl)' :
                 k eq 'attention' ? 'attention (kv/nh/skv)' : k eq 'switch' ? 'Switch experts' : k
 
 # Log axes labelled at 1, 2 and 5 of every decade: a range within one or two decades still gets labels.
-# On x the 5s are unlabelled minor tics: "50000" and "100000" side by side would run into each other.
-log_x = "set logscale x; set format x '%g'; do for [e = -6:13] { set xtics add (10.0**e, 2 * 10.0**e); set xtics add ('' 5 * 10.0**e 1) }"
+# On x the 5s are unlabelled minor tics, and so are the 2s from 20000 on: five-digit labels side by side
+# ("10000" "20000") run into each other in the narrower pictures.
+log_x = "set logscale x; set format x '%g'; do for [e = -6:13] { set xtics add (10.0**e); if (e <= 3) { set xtics add (2 * 10.0**e) } else { set xtics add ('' 2 * 10.0**e 1) }; set xtics add ('' 5 * 10.0**e 1) }"
 log_y = "set logscale y; set format y '%g'; do for [e = -6:13] { set ytics add (10.0**e, 2 * 10.0**e, 5 * 10.0**e) }"
 
 # Names beside points, from a labels_*.tsv file in `names` (placed by plots/labels.c so none overlap).

@@ -21,11 +21,12 @@ names = datadir.'/'.labelfile
 at(p) = strcol(4) eq p ? strcol(3) : ''
 if (by_knob) {
     plot front using 1:2 with fsteps lw 3 lc rgb '#ff8c00' title 'Pareto frontier', \
-         for [k in knobs] shapes using (sized(k)):TOKENS_PER_S with points pt 7 lc rgb knob_colour(k) \
-             title knob_title(k), \
+         for [k in knobs] shapes using (sized(k)):TOKENS_PER_S:SHAPE with labels hypertext point pt 7 \
+             lc rgb knob_colour(k) title knob_title(k), \
          @names_r, @names_l, @names_a
 } else {
     plot front using 1:2 with fsteps lw 3 lc rgb '#ff8c00' title 'Pareto frontier', \
-         shapes using (sized('any')):TOKENS_PER_S with points pt 7 lc rgb '#1f77b4' title 'shape', \
+         shapes using (sized('any')):TOKENS_PER_S:SHAPE with labels hypertext point pt 7 lc rgb '#1f77b4' \
+             title 'shape', \
          @names_r, @names_l, @names_a
 }
