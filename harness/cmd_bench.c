@@ -45,6 +45,8 @@ static const struct {
 static const char *const fraction_target_models[] = {"t5-efficient-small", "t5-efficient-base"};
 #define FRACTION_TARGET 0.90
 #define RSS_TOLERANCE 0.10
+/* Rounds of (--reps forwards, then the backend's replay of their GEMM shapes) per model and backend. */
+#define BENCH_ROUNDS 3
 
 static void usage(FILE *out)
 {
@@ -53,10 +55,12 @@ static void usage(FILE *out)
             "                        [--reps N] [--src N] [--tgt N] [--gen-tokens N] [--out FILE]\n"
             "\n"
             "Engine speed on random-weight models, batch 1, fp32: seconds per sequence (encoder + teacher-forced\n"
-            "decoder, median of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate on the\n"
-            "same GEMM shapes (each distinct shape of the forward timed alone, its weights read cold as in the\n"
-            "forward, weighted by its FLOPs), greedy generation ms per generated token, and the peak RSS of one\n"
-            "forward (in a child process) against count's weights + activations. Prints a table, writes JSON.\n"
+            "decoder, median of 3 rounds of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate\n"
+            "on the same GEMM shapes (each distinct shape of the forward timed alone, its weights read cold as in\n"
+            "the forward, weighted by its FLOPs; timed after each round of forwards, the fraction is the median\n"
+            "of the rounds'), where a forward's time goes per op class, greedy generation ms per generated token,\n"
+            "and the peak RSS of one forward (in a child process) against count's weights + activations. Prints a\n"
+            "table, writes JSON.\n"
             "\n"
             "  --models L       comma-separated (default t5-efficient-tiny,t5-efficient-small,t5-efficient-base,\n"
             "                   switch-base-8)\n"
@@ -64,7 +68,7 @@ static void usage(FILE *out)
             "  --rss-model M    peak RSS measured for M (default t5-efficient-base; '' none)\n"
             "  --gemm L         backends, comma-separated (default openblas,onednn)\n"
             "  --threads N      GEMM and engine threads (default 2)\n"
-            "  --reps N         timed forwards per model and backend (default 7)\n"
+            "  --reps N         timed forwards per round, model and backend (default 5)\n"
             "  --src N          encoder tokens (default 512)\n"
             "  --tgt N          decoder tokens (default 114)\n"
             "  --gen-tokens N   tokens generated per timing (default 32)\n"
@@ -247,7 +251,8 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     if (sb_gemm_configure(backend, (int)o->threads, err) != 0)
         return -1;
     int32_t *ids = malloc((size_t)(o->src + o->tgt) * sizeof *ids);
-    double *samples = malloc((size_t)(o->reps > o->gen_tokens ? o->reps : o->gen_tokens) * sizeof *samples);
+    const int64_t timed = o->reps * BENCH_ROUNDS;
+    double *samples = malloc((size_t)(timed > o->gen_tokens ? timed : o->gen_tokens) * sizeof *samples);
     sb_gemm_shape *shapes = malloc(MAX_SHAPES * sizeof *shapes);
     int rc = -1;
     if (ids == NULL || samples == NULL || shapes == NULL) {
@@ -269,21 +274,44 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
         rc = num_shapes > MAX_SHAPES ? sb_fail(err, "more than %d distinct GEMM shapes", MAX_SHAPES) : -1;
         goto done;
     }
+    /* The forwards and the backend's replay alternate, round by round, and the fraction is the median of the
+     * rounds' ratios: this machine's speed drifts by several per cent within a minute, and a replay timed
+     * long after its forwards would put that drift into the fraction. */
     sb_profile_reset();
-    double total = 0;
-    for (int64_t r = 0; r < o->reps; r++) {
-        const double start = sb_now_seconds();
-        if ((rc = forward(rt, ids, o->src, dec, o->tgt, err)) != 0)
+    double total = 0, rates[BENCH_ROUNDS], fractions[BENCH_ROUNDS];
+    cJSON *shape_list = NULL;
+    for (int round = 0; round < BENCH_ROUNDS; round++) {
+        double *mine = samples + round * o->reps;
+        for (int64_t r = 0; r < o->reps; r++) {
+            const double start = sb_now_seconds();
+            if ((rc = forward(rt, ids, o->src, dec, o->tgt, err)) != 0) {
+                cJSON_Delete(shape_list);
+                goto done;
+            }
+            mine[r] = sb_now_seconds() - start;
+            total += mine[r];
+        }
+        const double engine = (double)row->flops / sb_stats_compute(mine, (size_t)o->reps).median / 1e9;
+        cJSON *list = cJSON_CreateArray();
+        rates[round] = backend_rate(shapes, num_shapes, (int)o->threads, list);
+        fractions[round] = engine / rates[round];
+        if (round == 0) {
+            shape_list = list;
+        } else {
+            cJSON_Delete(list);
+        }
+        if (!(rates[round] > 0)) {
+            cJSON_Delete(shape_list);
+            rc = sb_fail(err, "out of memory for the GEMM replay");
             goto done;
-        samples[r] = sb_now_seconds() - start;
-        total += samples[r];
+        }
     }
     const sb_profile profile = sb_profile_get();
-    row->mean_seconds = row->outside_seconds = total / (double)o->reps;
+    row->mean_seconds = row->outside_seconds = total / (double)timed;
     cJSON *classes = cJSON_CreateObject();
     for (int i = 0; i < SB_OP_CLASSES; i++) {
-        row->op_seconds[i] = profile.op_seconds[i] / (double)o->reps;
-        row->op_flops[i] = profile.op_flops[i] / o->reps;
+        row->op_seconds[i] = profile.op_seconds[i] / (double)timed;
+        row->op_flops[i] = profile.op_flops[i] / timed;
         row->outside_seconds -= row->op_seconds[i];
         if (row->op_flops[i] == 0)
             continue;
@@ -295,13 +323,12 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddStringToObject(classes, "method",
                             "engine profile over the timed forwards (mean per sequence): wall time of each op class's "
                             "regions and the GEMM FLOPs inside them; outside: the forward's time in no region");
-    const sb_stats st = sb_stats_compute(samples, (size_t)o->reps);
+    const sb_stats st = sb_stats_compute(samples, (size_t)timed);
     row->backend = backend;
     row->seconds = st.median;
     row->engine_gflops = (double)row->flops / st.median / 1e9;
-    cJSON *shape_list = cJSON_CreateArray();
-    row->sgemm_gflops = backend_rate(shapes, num_shapes, (int)o->threads, shape_list);
-    row->fraction = row->engine_gflops / row->sgemm_gflops;
+    row->sgemm_gflops = sb_stats_compute(rates, BENCH_ROUNDS).median;
+    row->fraction = sb_stats_compute(fractions, BENCH_ROUNDS).median;
     cJSON_AddStringToObject(record, "backend", sb_gemm_backend_name(backend));
     cJSON_AddStringToObject(record, "backend_version", sb_gemm_backend_version(backend));
     cJSON_AddItemToObject(record, "seconds_per_sequence", sb_stats_to_json(&st, samples));
@@ -309,6 +336,8 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddNumberToObject(record, "engine_gflops", row->engine_gflops);
     cJSON_AddNumberToObject(record, "sgemm_gflops_same_shapes", row->sgemm_gflops);
     cJSON_AddNumberToObject(record, "fraction_of_sgemm", row->fraction);
+    cJSON_AddItemToObject(record, "sgemm_gflops_per_round", cJSON_CreateDoubleArray(rates, BENCH_ROUNDS));
+    cJSON_AddItemToObject(record, "fraction_per_round", cJSON_CreateDoubleArray(fractions, BENCH_ROUNDS));
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
     cJSON_AddItemToObject(record, "op_classes", classes);
 
@@ -482,7 +511,7 @@ int sb_cmd_bench(int argc, char **argv)
     };
     char models[] = "t5-efficient-tiny,t5-efficient-small,t5-efficient-base,switch-base-8";
     char gen_models[] = "t5-efficient-small,t5-efficient-base";
-    bench_options o = {.rss_model = "t5-efficient-base", .threads = 2, .reps = 7, .src = 512, .tgt = 114,
+    bench_options o = {.rss_model = "t5-efficient-base", .threads = 2, .reps = 5, .src = 512, .tgt = 114,
                        .gen_tokens = 32, .out = "results/bench/bench.json",
                        .backends = {SB_GEMM_OPENBLAS, SB_GEMM_ONEDNN}, .num_backends = 2};
     split_list(models, o.models, &o.num_models);
