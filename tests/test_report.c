@@ -143,8 +143,18 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
         snprintf(path, sizeof path, "%s/plots/%s.svg", run_dir, names[i]);
         assert_nonempty(path);
     }
-    /* The frontier step line's data in increasing params (millions). */
+    /* Every measured shape's point carries its name (hover text) in the SVG, labelled in the PNG or not. */
     char path[256];
+    snprintf(path, sizeof path, "%s/plots/throughput_vs_params.svg", run_dir);
+    char *svg = test_read_file(path, NULL);
+    for (size_t i = 0; i < r.table.count; i++)
+        if (r.table.rows[i].measured && !isnan(r.table.rows[i].tokens_per_s)) {
+            char hover[SB_NAME_MAX + 64];
+            snprintf(hover, sizeof hover, "showHypertext(evt,'%s')", r.table.rows[i].shape);
+            cr_expect(strstr(svg, hover) != NULL, "%s has no hover name in the SVG", r.table.rows[i].shape);
+        }
+    free(svg);
+    /* The frontier step line's data in increasing params (millions). */
     snprintf(path, sizeof path, "%s/plots/data/frontier_params.tsv", run_dir);
     char *front = test_read_file(path, NULL);
     cr_assert(strstr(front, "15.5707\t9000\tt5-efficient-tiny\n60.5066\t4000\tt5-efficient-small\n"
