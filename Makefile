@@ -39,7 +39,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBS := $(BUILD)/libharness.a $(BUILD)/libplots.a $(BUILD)/libengine.a $(BUILD)/libvariants.a
 TEST_BIN := $(BUILD)/tests/shapebench-tests
 
-.PHONY: all deps test test-asan bench sweep plots clean help
+.PHONY: all deps test test-asan bench sweep plots clean help FORCE
 all: deps $(BIN)
 
 help:
@@ -91,10 +91,17 @@ $(BIN): $(call obj,harness/main.c) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-# tests/helpers.c (what several test files share) links into every suite, a TEST_SRCS subset too.
-$(TEST_BIN): $(call obj,$(TEST_SRCS) tests/helpers.c) $(LIBS)
+# tests/helpers.c (what several test files share) links into every suite, a TEST_SRCS subset too. The
+# list of test files is a prerequisite, rewritten only when it changes, so that `make test` after a
+# `make test TEST_SRCS=...` relinks the whole suite.
+TEST_LIST := $(BUILD)/tests/sources
+$(TEST_LIST): FORCE
+	@mkdir -p $(@D)
+	@echo '$(TEST_SRCS)' | cmp -s - $@ || echo '$(TEST_SRCS)' > $@
+$(TEST_BIN): $(call obj,$(TEST_SRCS) tests/helpers.c) $(LIBS) $(TEST_LIST)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(TEST_SRCS) tests/helpers.c) $(LIBS) $(LDLIBS) -lcriterion
+FORCE:
 
 # Tests run from the repository root (fixtures under tests/fixtures/); the binary is also built, since
 # some tests drive the CLI as a user would.
