@@ -133,6 +133,16 @@ Test(measure, sample_plans)
     cr_expect(p.depth[0] == 6, "capped at the full depth");
     sb_sample_plan_make(&cfg, 2, &p);
     cr_expect(p.depth[1] == 4, "two periods when four do not fit");
+
+    /* A generating decoder deeper than the cache: raised in whole periods, never past the full depth. */
+    sb_sample_plan_make(&cfg, SB_SAMPLE_PERIODS, &p);
+    sb_sample_plan_cover(&p, &cfg, SB_STACK_DECODER, 9);
+    cr_expect_eq(p.depth[1], 10, "9 blocks rounded up to whole periods of 2");
+    cr_expect_eq(p.depth[0], 6, "the other stack unchanged");
+    sb_sample_plan_cover(&p, &cfg, SB_STACK_DECODER, 3);
+    cr_expect_eq(p.depth[1], 10, "never lowered");
+    sb_sample_plan_cover(&p, &cfg, SB_STACK_DECODER, 40);
+    cr_expect_eq(p.depth[1], 12, "capped at the full depth");
 }
 
 /* Synthetic timings: fixed work plus blocks of one time each. Each repetition is extended by its own block
