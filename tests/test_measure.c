@@ -298,3 +298,42 @@ Test(measure, weights_cache_reuses_a_shapes_weights_and_frees_another_shapes)
     for (int i = 0; i < SB_WEIGHTS_CACHE_SLOTS; i++)
         cr_expect_not(cache.slot[i].used);
 }
+
+/* The record's roofline: a forward carries every op class at a measured rate; a generation step streams
+ * the decoder's weights per token, so its intensity sits far below the forward's and under the ridge. */
+static double roofline_number(const cJSON *record, const char *op, const char *field)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "roofline"), op), field);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+Test(measure, roofline_op_classes_are_timed_and_generation_is_memory_bound)
+{
+    const sb_peaks peaks = {.sgemm_gflops = 100, .fma_gflops = 200, .stream_copy_gbps = 10}; /* ridge 10 */
+    const sb_mode modes[] = {SB_MODE_FORWARD, SB_MODE_GENERATE};
+    double intensity[2];
+    for (int i = 0; i < 2; i++) {
+        sb_run_settings s = settings(0, 1, 0, 10);
+        s.mode = modes[i];
+        s.src_len = 64;
+        s.tgt_len = 16;
+        sb_measurement m;
+        sb_config cfg;
+        measure("t5-efficient-tiny", &s, &m, &cfg);
+        cr_assert(m.measured, "%s", m.verdict);
+        cJSON *record = sb_record_build("test", &cfg, &s, &m, NULL, &peaks);
+        cr_assert_not_null(record);
+        intensity[i] = roofline_number(record, "total", "arithmetic_intensity");
+        if (modes[i] == SB_MODE_FORWARD) {
+            const char *classes[] = {"attention_projections", "attention_scores", "ffn", "lm_head"};
+            for (size_t c = 0; c < 4; c++)
+                cr_expect_gt(roofline_number(record, classes[c], "achieved_gflops"), 0, "%s has no measured rate",
+                             classes[c]);
+        }
+        cJSON_Delete(record);
+        sb_measurement_free(&m);
+    }
+    cr_expect_lt(intensity[1], 10, "generate: %g FLOP/byte is not under the ridge", intensity[1]);
+    cr_expect_lt(intensity[1] * 4, intensity[0], "generate %g vs forward %g FLOP/byte", intensity[1], intensity[0]);
+}
