@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_t n)
@@ -82,10 +83,16 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
     const int64_t heads = rt->cfg->num_heads, dkv = rt->cfg->d_kv, bias_span = sb_position_bias_span(lq, lk);
     for (int64_t b = 0; b < batch; b++) {
         /* Heads in parallel, each thread's GEMMs single-threaded (BLAS does so inside a parallel region):
-         * the softmax between the two products parallelises with them and no head waits on a barrier. */
-#pragma omp parallel for schedule(dynamic, 1)
+         * the softmax between the two products parallelises with them and no head waits on a barrier. Each
+         * thread reuses one scores slot for all its heads, so the (lq, lk) scores stay in its L2 from one
+         * head to the next; with more threads than heads (the buffer has a slot per head) a head's own. */
+#pragma omp parallel
+        {
+            const int64_t slot_of_thread = omp_get_num_threads() <= heads ? omp_get_thread_num() : -1;
+#pragma omp for schedule(dynamic, 1)
         for (int64_t h = 0; h < heads; h++) {
-            float *scores = rt->scores + h * lq * lk, *scale = rt->row_scale + h * lq;
+            const int64_t slot = slot_of_thread >= 0 ? slot_of_thread : h;
+            float *scores = rt->scores + slot * lq * lk, *scale = rt->row_scale + slot * lq;
             const float *qh = q + b * lq * ldq + h * dkv;
             const float *kh = k + b * lk * ldkv + h * dkv;
             const float *vh = v + b * lk * ldkv + h * dkv;
@@ -100,6 +107,7 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
 #pragma omp simd
                 for (int64_t j = 0; j < dkv; j++)
                     ctx[i * ldc + j] *= scale[i];
+        }
         }
     }
 }
