@@ -269,9 +269,17 @@ typedef struct {
     bool scale_parameter;
 } adafactor_step;
 
-static double adafactor_lr(const adafactor_step *a, double param_rms)
+/* One tensor's step from its blocks' sums of squared parameters and of squared unscaled updates (n values):
+ * the relative learning rate, scaled by the parameter RMS, over the update-clipping factor; and the
+ * decoupled weight decay (-wd * lr). */
+static void adafactor_scale(const adafactor_step *a, const double *param_sq, const double *update_sq, int64_t nb,
+                            int64_t n, double *scale, double *decay)
 {
-    return a->rel * (a->scale_parameter ? fmax(a->eps2, param_rms) : 1.0);
+    const double param_rms = sqrt(sum_in_order(param_sq, nb) / (double)n);
+    const double lr = a->rel * (a->scale_parameter ? fmax(a->eps2, param_rms) : 1.0);
+    const double clip = fmax(sqrt(sum_in_order(update_sq, nb) / (double)n) / a->clip, 1.0);
+    *scale = lr / clip;
+    *decay = -a->wd * lr;
 }
 
 /* Factored second moments of a (rows, cols) tensor: row[rows], col[cols]; m[numel] the first moment or NULL. */
@@ -334,9 +342,8 @@ static void adafactor_factored(const adafactor_step *a, float *p, const float *g
         }
         update_sq[b] = us;
     }
-    const double lr = adafactor_lr(a, sqrt(sum_in_order(param_sq, nb) / (double)n));
-    const double clip = fmax(sqrt(sum_in_order(update_sq, nb) / (double)n) / a->clip, 1.0);
-    const double scale = lr / clip, decay = -a->wd * lr;
+    double scale, decay;
+    adafactor_scale(a, param_sq, update_sq, nb, n, &scale, &decay);
 
 #pragma omp parallel for if (par) schedule(static)
     for (int64_t i = 0; i < rows; i++) {
@@ -380,9 +387,8 @@ static void adafactor_vector(const adafactor_step *a, float *p, const float *g, 
         param_sq[b] = ps;
         update_sq[b] = us;
     }
-    const double lr = adafactor_lr(a, sqrt(sum_in_order(param_sq, nb) / (double)n));
-    const double clip = fmax(sqrt(sum_in_order(update_sq, nb) / (double)n) / a->clip, 1.0);
-    const double scale = lr / clip, decay = -a->wd * lr;
+    double scale, decay;
+    adafactor_scale(a, param_sq, update_sq, nb, n, &scale, &decay);
 #pragma omp parallel for if (par) schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         const int64_t begin = block_start(n, nb, b), end = block_start(n, nb, b + 1);
