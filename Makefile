@@ -68,7 +68,8 @@ deps:
 	  { echo "shapebench: apt-get install failed for:$$missing" >&2; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c
+# Order-only on deps: under `make -j` nothing compiles before the headers are installed.
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 

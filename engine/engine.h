@@ -33,6 +33,10 @@ int sb_gemm_threads(void);
  * lda/ldb/ldc are row strides. Adds 2*m*n*k to the FLOP tally. */
 void sb_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* Outside a parallel region sb_gemm splits C into one block per thread, each a single-threaded backend
+ * call (the default); off, the backend threads the product itself. For the benchmark's comparison. */
+void sb_gemm_set_partitioned(bool partitioned);
+bool sb_gemm_partitioned(void);
 /* Executed-FLOP tally since the last reset (all threads). */
 int64_t sb_gemm_flops(void);
 void sb_gemm_reset_flops(void);
