@@ -82,6 +82,8 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
 {
     const int64_t heads = rt->cfg->num_heads, dkv = rt->cfg->d_kv, bias_span = sb_position_bias_span(lq, lk);
     for (int64_t b = 0; b < batch; b++) {
+        /* A row without padding adds nothing: skip its zeros (bias + 0 is bias, bit for bit). */
+        const float *row_mask = mask != NULL && !sb_all_zero(mask + b * lk, lk) ? mask + b * lk : NULL;
         /* Heads in parallel, each thread's GEMMs single-threaded (BLAS does so inside a parallel region):
          * the softmax between the two products parallelises with them and no head waits on a barrier. Each
          * thread reuses one scores slot for all its heads, so the (lq, lk) scores stay in its L2 from one
@@ -101,7 +103,7 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
             for (int64_t i = 0; i < lq; i++)
                 scale[i] = sb_softmax_row(scores + i * lk,
                                       bias != NULL ? sb_position_bias_row(bias + h * bias_span, lq, i) : NULL,
-                                      mask != NULL ? mask + b * lk : NULL, lk);
+                                      row_mask, lk);
             sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, ctx, ldc);
             for (int64_t i = 0; i < lq; i++)
 #pragma omp simd
