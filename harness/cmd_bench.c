@@ -58,7 +58,8 @@ static void usage(FILE *out)
             "decoder, median of 3 rounds of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate\n"
             "on the same GEMM shapes (each distinct shape of the forward timed alone, its weights read cold as in\n"
             "the forward, weighted by its FLOPs; timed after each round of forwards, the fraction is the median\n"
-            "of the rounds'), where a forward's time goes per op class, greedy generation ms per generated token,\n"
+            "of the rounds'; the same shapes threaded by the library itself are reported beside it), where a\n"
+            "forward's time goes per op class, greedy generation ms per generated token,\n"
             "and the peak RSS of one forward (in a child process) against count's weights + activations. Prints a\n"
             "table, writes JSON.\n"
             "\n"
@@ -154,7 +155,8 @@ static double time_shape(const sb_gemm_shape *s, float *buf, int64_t per_thread,
     return sb_stats_compute(samples, n).median;
 }
 
-/* FLOP-weighted sgemm rate (GFLOP/s) of the backend over the recorded shapes; -1 when out of memory. */
+/* FLOP-weighted sgemm rate (GFLOP/s) of the backend over the recorded shapes, each shape's own rate into
+ * out unless it is NULL; -1 when out of memory. */
 static double backend_rate(const sb_gemm_shape *shapes, size_t count, int threads, cJSON *out)
 {
     int64_t per_thread = 0;
@@ -177,6 +179,8 @@ static double backend_rate(const sb_gemm_shape *shapes, size_t count, int thread
         const double t = time_shape(s, buf, per_thread, threads), f = 2.0 * (double)(s->m * s->n * s->k);
         flops += f * (double)s->calls;
         seconds += t * (double)s->calls;
+        if (out == NULL)
+            continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "op", s->trans_a ? (s->trans_b ? "TT" : "TN") : (s->trans_b ? "NT" : "NN"));
         cJSON_AddNumberToObject(o, "m", (double)s->m);
@@ -237,7 +241,7 @@ static int measure_rss(const bench_options *o, int64_t *rss_bytes, sb_error *err
 typedef struct {
     char model[SB_NAME_MAX];
     sb_gemm_backend backend;
-    double seconds, engine_gflops, sgemm_gflops, fraction, gen_ms;
+    double seconds, engine_gflops, sgemm_gflops, library_gflops, fraction, gen_ms;
     int64_t flops, gen_tokens;
     /* Per sequence (mean over the timed forwards), from the engine's profile: each op class's seconds and
      * FLOPs, and the seconds in none (norms, residuals, embeddings, position bias). */
@@ -307,6 +311,12 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
         }
     }
     const sb_profile profile = sb_profile_get();
+    /* The same shapes once more, each one backend call threaded by the library itself: what the wrapper's
+     * split of C (engine/gemm.c) gains over the backend's own schedule. */
+    const bool partitioned = sb_gemm_partitioned();
+    sb_gemm_set_partitioned(false);
+    row->library_gflops = backend_rate(shapes, num_shapes, (int)o->threads, NULL);
+    sb_gemm_set_partitioned(partitioned);
     row->mean_seconds = row->outside_seconds = total / (double)timed;
     cJSON *classes = cJSON_CreateObject();
     for (int i = 0; i < SB_OP_CLASSES; i++) {
@@ -336,6 +346,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddNumberToObject(record, "engine_gflops", row->engine_gflops);
     cJSON_AddNumberToObject(record, "sgemm_gflops_same_shapes", row->sgemm_gflops);
     cJSON_AddNumberToObject(record, "fraction_of_sgemm", row->fraction);
+    cJSON_AddNumberToObject(record, "library_threaded_sgemm_gflops_same_shapes", row->library_gflops);
     cJSON_AddItemToObject(record, "sgemm_gflops_per_round", cJSON_CreateDoubleArray(rates, BENCH_ROUNDS));
     cJSON_AddItemToObject(record, "fraction_per_round", cJSON_CreateDoubleArray(fractions, BENCH_ROUNDS));
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
@@ -415,17 +426,19 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
     printf("\nshapebench bench: batch 1, %" PRId64 " encoder + %" PRId64 " decoder tokens, fp32, %" PRId64
            " threads\n\n",
            o->src, o->tgt, o->threads);
-    printf("%-22s %-9s %12s %11s %13s %14s %9s %13s\n", "model", "backend", "s/sequence", "GFLOP/seq",
-           "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "gen ms/token");
+    printf("%-22s %-9s %12s %11s %13s %14s %9s %15s %13s\n", "model", "backend", "s/sequence", "GFLOP/seq",
+           "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "lib-thr GFLOP/s", "gen ms/token");
     for (size_t i = 0; i < num_rows; i++) {
         char gen[32] = "-";
         if (rows[i].gen_tokens > 0)
             snprintf(gen, sizeof gen, "%.2f", rows[i].gen_ms);
-        printf("%-22s %-9s %12.4f %11.2f %13.1f %14.1f %9.3f %13s\n", rows[i].model,
+        printf("%-22s %-9s %12.4f %11.2f %13.1f %14.1f %9.3f %15.1f %13s\n", rows[i].model,
                sb_gemm_backend_name(rows[i].backend), rows[i].seconds, (double)rows[i].flops / 1e9,
-               rows[i].engine_gflops, rows[i].sgemm_gflops, rows[i].fraction, gen);
+               rows[i].engine_gflops, rows[i].sgemm_gflops, rows[i].fraction, rows[i].library_gflops, gen);
     }
-    printf("* the backend's sgemm on the same GEMM shapes, each timed alone, FLOP-weighted\n");
+    printf("* the backend's sgemm on the same GEMM shapes, each timed alone through the engine's GEMM wrapper (C\n"
+           "  split into one single-threaded backend call per thread), FLOP-weighted; fraction = engine / that.\n"
+           "  lib-thr: the same shapes as one call each, threaded by the library itself.\n");
 
     printf("\nwhere a forward's time goes (engine profile, mean over the timed forwards): ms per sequence and "
            "GFLOP/s per op class; `none`: norms, residuals, embeddings, position bias\n");
