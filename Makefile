@@ -122,13 +122,17 @@ sweep: all
 plots: all
 	$(BIN) plots $(if $(RUN),--run $(RUN))
 
-# Engine speed, then the sampled-layer extrapolation against full runs on two shapes that fit whole, in the
-# order full, sampled, sampled, full so that drift of the shared machine falls on both alike. `compare`
-# prints the full runs against each other (the noise floor), then extrapolated / full with the samples of
-# the two runs of each pooled (the method must stay within 5 %).
+# Engine speed; OpenBLAS once more with its own kernel choice (OPENBLAS_CORETYPE unset for that command
+# alone: this environment pins the Haswell kernel, which the issue's OpenBLAS target is for); then the
+# sampled-layer extrapolation against full runs on two shapes that fit whole, in the order full, sampled,
+# sampled, full so that drift of the shared machine falls on both alike. `compare` prints the full runs
+# against each other (the noise floor), then extrapolated / full with the samples of the two runs of each
+# pooled (the method must stay within 5 %).
 BENCH_RUN = $(BIN) run $(EXTRAPOLATION_SHAPES) --mode forward,generate --min-reps 5 --min-time 0 --max-time 600
 bench: all
 	$(BIN) bench
+	env -u OPENBLAS_CORETYPE $(BIN) bench --models t5-efficient-small,t5-efficient-base --gemm openblas \
+	  --gen-models '' --rss-model '' --out results/bench/bench-openblas-own-core.json
 	rm -rf results/bench/full-1 results/bench/full-2 results/bench/sampled-1 results/bench/sampled-2
 	$(BENCH_RUN) --run bench-full-1 --out results/bench/full-1
 	$(BENCH_RUN) --extrapolate always --run bench-sampled-1 --out results/bench/sampled-1
