@@ -143,7 +143,8 @@ static inline float sb_exp_approx(float x)
     const float lo = -87.3365f, hi = 88.0f, round = 12582912.0f; /* 1.5 * 2^23 */
     float xc = x < lo ? lo : (x > hi ? hi : x);
     /* n = nearest integer to x / ln 2, by the 1.5 * 2^23 trick: floorf would stop the vectoriser */
-    float n = fmaf(xc, 1.44269504088896341f, round) - round;
+    float shifted = fmaf(xc, 1.44269504088896341f, round);
+    float n = shifted - round;
     float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, xc));
     float p = 1.9875691500e-4f;
     p = fmaf(p, r, 1.3981999507e-3f);
@@ -152,7 +153,11 @@ static inline float sb_exp_approx(float x)
     p = fmaf(p, r, 1.6666665459e-1f);
     p = fmaf(p, r, 5.0000001201e-1f);
     float y = fmaf(p, r * r, r) + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* 2^n from the low mantissa bits of `shifted` (one ulp there is 1), in unsigned arithmetic: converting
+     * n to int would be undefined for a NaN argument, whose result stays NaN through y whatever the scale */
+    uint32_t shifted_bits, round_bits = 0x4B400000u; /* the bits of 1.5 * 2^23 */
+    memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    uint32_t bits = (shifted_bits - round_bits + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x < lo ? 0.0f : y * scale;
