@@ -155,8 +155,9 @@ static inline float sb_exp_approx(float x)
     float y = fmaf(p, r * r, r) + 1.0f;
     /* 2^n from the low mantissa bits of `shifted` (one ulp there is 1), in unsigned arithmetic: converting
      * n to int would be undefined for a NaN argument, whose result stays NaN through y whatever the scale */
-    uint32_t shifted_bits, round_bits = 0x4B400000u; /* the bits of 1.5 * 2^23 */
+    uint32_t shifted_bits, round_bits;
     memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    memcpy(&round_bits, &round, sizeof round_bits);
     uint32_t bits = (shifted_bits - round_bits + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
