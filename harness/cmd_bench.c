@@ -1,7 +1,8 @@
 /* cmd_bench.c — `shapebench bench` (`make bench`): how fast the engine runs and how close it gets to its
  * GEMM backend. Per model and backend: seconds per sequence (median), the engine's GFLOP/s as a fraction of
  * the backend's sgemm rate on exactly the GEMM shapes of that forward (each timed in isolation, FLOP-
- * weighted), incremental generation ms per token, and the peak RSS of one forward against count's
+ * weighted), the floor its FLOPs set at the backend's best rate on a large product, incremental
+ * generation ms per token, and the peak RSS of one forward against count's
  * weights + activations. Writes a table and results/bench/bench.json. */
 #include "harness/cli.h"
 #include "harness/harness.h"
@@ -50,6 +51,9 @@ static const char *const fraction_target_models[] = {"t5-efficient-small", "t5-e
 #define RSS_TOLERANCE 0.10
 /* Rounds of (--reps forwards, then the backend's replay of their GEMM shapes) per model and backend. */
 #define BENCH_ROUNDS 3
+/* The backend's best case: its rate on a large square product, the floor's denominator. */
+#define LARGE_SGEMM_N 2048
+#define LARGE_SGEMM_REPS 3
 
 static void usage(FILE *out)
 {
@@ -61,7 +65,8 @@ static void usage(FILE *out)
             "decoder, median of 3 rounds of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate\n"
             "on the same GEMM shapes (each distinct shape of the forward timed alone, its weights read cold as in\n"
             "the forward, weighted by its FLOPs; timed after each round of forwards, the fraction is the median\n"
-            "of the rounds'; the same shapes threaded by the library itself are reported beside it), where a\n"
+            "of the rounds'; the same shapes threaded by the library itself are reported beside it), a floor\n"
+            "(the forward's FLOPs at the backend's best rate on a 2048^3 product, timed after each round), where a\n"
             "forward's time goes per op class, greedy generation ms per generated token,\n"
             "and the peak RSS of one forward (in a child process) against count's weights + activations. Prints a\n"
             "table and the targets met or not (at 512 + 114 tokens and 2 threads; OpenBLAS's s/sequence target\n"
@@ -246,6 +251,9 @@ typedef struct {
     char model[SB_NAME_MAX];
     sb_gemm_backend backend;
     double seconds, engine_gflops, sgemm_gflops, library_gflops, fraction, gen_ms;
+    /* The backend's best rate on a LARGE_SGEMM_N cube (fastest round), and the forward's FLOPs at that rate:
+     * what a sequence would take if every product ran as well as the library's best case. */
+    double large_sgemm_gflops, floor_seconds;
     int64_t flops, gen_tokens;
     /* Per sequence (mean over the timed forwards), from the engine's profile: each op class's seconds and
      * FLOPs, and the seconds in none (norms, residuals, embeddings, position bias). */
@@ -286,7 +294,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
      * rounds' ratios: this machine's speed drifts by several per cent within a minute, and a replay timed
      * long after its forwards would put that drift into the fraction. */
     sb_profile_reset();
-    double total = 0, rates[BENCH_ROUNDS], fractions[BENCH_ROUNDS];
+    double total = 0, rates[BENCH_ROUNDS], fractions[BENCH_ROUNDS], large_rates[BENCH_ROUNDS];
     cJSON *shape_list = NULL;
     for (int round = 0; round < BENCH_ROUNDS; round++) {
         double *mine = samples + round * o->reps;
@@ -311,6 +319,10 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
         if (!(rates[round] > 0)) {
             cJSON_Delete(shape_list);
             rc = sb_fail(err, "out of memory for the GEMM replay");
+            goto done;
+        }
+        if ((rc = sb_peak_sgemm_gflops(LARGE_SGEMM_N, LARGE_SGEMM_REPS, &large_rates[round], err)) != 0) {
+            cJSON_Delete(shape_list);
             goto done;
         }
     }
@@ -343,6 +355,8 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     row->engine_gflops = (double)row->flops / st.median / 1e9;
     row->sgemm_gflops = sb_stats_compute(rates, BENCH_ROUNDS).median;
     row->fraction = sb_stats_compute(fractions, BENCH_ROUNDS).median;
+    row->large_sgemm_gflops = sb_stats_compute(large_rates, BENCH_ROUNDS).max;
+    row->floor_seconds = (double)row->flops / row->large_sgemm_gflops / 1e9;
     cJSON_AddStringToObject(record, "backend", sb_gemm_backend_name(backend));
     cJSON_AddStringToObject(record, "backend_version", sb_gemm_backend_version(backend));
     cJSON_AddItemToObject(record, "seconds_per_sequence", sb_stats_to_json(&st, samples));
@@ -353,6 +367,15 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddNumberToObject(record, "library_threaded_sgemm_gflops_same_shapes", row->library_gflops);
     cJSON_AddItemToObject(record, "sgemm_gflops_per_round", cJSON_CreateDoubleArray(rates, BENCH_ROUNDS));
     cJSON_AddItemToObject(record, "fraction_per_round", cJSON_CreateDoubleArray(fractions, BENCH_ROUNDS));
+    cJSON *large = cJSON_AddObjectToObject(record, "large_sgemm");
+    cJSON_AddNumberToObject(large, "n", LARGE_SGEMM_N);
+    cJSON_AddNumberToObject(large, "gflops", row->large_sgemm_gflops);
+    cJSON_AddItemToObject(large, "gflops_per_round", cJSON_CreateDoubleArray(large_rates, BENCH_ROUNDS));
+    cJSON_AddNumberToObject(large, "floor_seconds_per_sequence", row->floor_seconds);
+    cJSON_AddStringToObject(large, "method",
+                            "n x n x n fp32 product through the engine's GEMM wrapper, fastest of 3 calls after a "
+                            "warm-up, once per round after the replay; gflops is the fastest round; floor = the "
+                            "forward's executed FLOPs at that rate");
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
     cJSON_AddItemToObject(record, "op_classes", classes);
 
@@ -412,7 +435,7 @@ done:
 
 /* ---- report ------------------------------------------------------------------------------------------------- */
 
-static void add_target(cJSON *targets, const char *what, double value, const char *op, double limit, bool met)
+static cJSON *add_target(cJSON *targets, const char *what, double value, const char *op, double limit, bool met)
 {
     cJSON *t = cJSON_CreateObject();
     cJSON_AddStringToObject(t, "target", what);
@@ -422,6 +445,7 @@ static void add_target(cJSON *targets, const char *what, double value, const cha
     cJSON_AddBoolToObject(t, "met", met);
     cJSON_AddItemToArray(targets, t);
     printf("  %-58s %10.4f %s %-8g %s\n", what, value, op, limit, met ? "met" : "NOT met");
+    return t;
 }
 
 static void report(const bench_options *o, const bench_row *rows, size_t num_rows, int64_t rss, int64_t expected,
@@ -433,19 +457,24 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
     for (size_t b = 0; b < o->num_backends; b++)
         printf("  %-9s %s\n", sb_gemm_backend_name(o->backends[b]), sb_gemm_backend_version(o->backends[b]));
     printf("\n");
-    printf("%-22s %-9s %12s %11s %13s %14s %9s %15s %13s\n", "model", "backend", "s/sequence", "GFLOP/seq",
-           "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "lib-thr GFLOP/s", "gen ms/token");
+    printf("%-22s %-9s %12s %12s %11s %13s %14s %9s %15s %13s\n", "model", "backend", "s/sequence",
+           "floor s/seq+", "GFLOP/seq", "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "lib-thr GFLOP/s",
+           "gen ms/token");
     for (size_t i = 0; i < num_rows; i++) {
         char gen[32] = "-";
         if (rows[i].gen_tokens > 0)
             snprintf(gen, sizeof gen, "%.2f", rows[i].gen_ms);
-        printf("%-22s %-9s %12.4f %11.2f %13.1f %14.1f %9.3f %15.1f %13s\n", rows[i].model,
-               sb_gemm_backend_name(rows[i].backend), rows[i].seconds, (double)rows[i].flops / 1e9,
+        printf("%-22s %-9s %12.4f %12.4f %11.2f %13.1f %14.1f %9.3f %15.1f %13s\n", rows[i].model,
+               sb_gemm_backend_name(rows[i].backend), rows[i].seconds, rows[i].floor_seconds,
+               (double)rows[i].flops / 1e9,
                rows[i].engine_gflops, rows[i].sgemm_gflops, rows[i].fraction, rows[i].library_gflops, gen);
     }
     printf("* the backend's sgemm on the same GEMM shapes, each timed alone through the engine's GEMM wrapper (C\n"
            "  split into one single-threaded backend call per thread), FLOP-weighted; fraction = engine / that.\n"
-           "  lib-thr: the same shapes as one call each, threaded by the library itself.\n");
+           "  lib-thr: the same shapes as one call each, threaded by the library itself.\n"
+           "+ floor: the forward's FLOPs at the backend's best rate on a %d x %d x %d product, measured beside\n"
+           "  each round (fastest): the time if every product ran as fast as the library's best case.\n",
+           LARGE_SGEMM_N, LARGE_SGEMM_N, LARGE_SGEMM_N);
 
     printf("\nwhere a forward's time goes (engine profile, mean over the timed forwards): ms per sequence and "
            "GFLOP/s per op class; `none`: norms, residuals, embeddings, position bias\n");
@@ -490,8 +519,14 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
                     cJSON_AddItemToArray(targets, nj);
                     continue;
                 }
-                add_target(targets, what, rows[i].seconds, "<=", speed_targets[t].max_seconds,
-                           rows[i].seconds <= speed_targets[t].max_seconds);
+                cJSON *judged = add_target(targets, what, rows[i].seconds, "<=", speed_targets[t].max_seconds,
+                                           rows[i].seconds <= speed_targets[t].max_seconds);
+                /* Beside the verdict, how much room the library left: a limit under the floor needs every
+                 * product faster than the backend's best case. */
+                cJSON_AddNumberToObject(judged, "floor_seconds", rows[i].floor_seconds);
+                printf("    floor at %s's %.1f GFLOP/s on a %d^3 product: %.4f s; the limit is %.1f %% of it\n",
+                       sb_gemm_backend_name(rows[i].backend), rows[i].large_sgemm_gflops, LARGE_SGEMM_N,
+                       rows[i].floor_seconds, 100 * speed_targets[t].max_seconds / rows[i].floor_seconds);
             }
         if (in_list(rows[i].model, fraction_target_models, 2)) {
             snprintf(what, sizeof what, "%.200s %s fraction of sgemm", rows[i].model,

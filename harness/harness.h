@@ -117,7 +117,7 @@ int64_t sb_last_level_cache_bytes(void);
 
 /* Measured machine peaks, the reference for MFU and the roofline. */
 typedef struct {
-    double sgemm_gflops;     /* median of sb_gemm on an n x n x n fp32 product */
+    double sgemm_gflops;     /* sb_peak_sgemm_gflops(sgemm_n, reps) */
     double fma_gflops;       /* fp32 FMA chains on every thread, in registers */
     double stream_copy_gbps; /* b[i] = a[i], bytes read + written per second (1e9 bytes) */
     int64_t sgemm_n;
@@ -137,6 +137,9 @@ typedef struct {
 
 sb_peak_sizes sb_peak_sizes_default(void);
 int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err);
+/* The current GEMM backend's rate (GFLOP/s) on an n x n x n fp32 product through sb_gemm: the fastest of
+ * reps calls after one warm-up call. */
+int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err);
 /* Peaks cached per machine in <cache_dir>/<key>.json, key from CPU model, cores, GEMM backend, OpenBLAS
  * core and threads (cache_dir NULL: results/.machine). Measures and writes the file when it is absent,
  * unreadable or `refresh`. */

@@ -41,7 +41,7 @@ static double fastest_of(const double *seconds, int n)
     return sb_stats_compute(seconds, (size_t)n).min;
 }
 
-static int measure_sgemm(int64_t n, int reps, double *gflops, sb_error *err)
+int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
 {
     size_t elems = (size_t)(n * n);
     const size_t a_bytes = 3 * elems * sizeof(float);
@@ -168,7 +168,7 @@ int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
     memset(out, 0, sizeof *out);
     out->sgemm_n = sizes->sgemm_n;
     out->stream_bytes = sizes->stream_bytes;
-    if (measure_sgemm(sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
+    if (sb_peak_sgemm_gflops(sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
         measure_stream(sizes->stream_bytes, sizes->reps, &out->stream_copy_gbps, err) != 0)
         return -1;
     double *g = malloc((size_t)sizes->reps * sizeof *g);
