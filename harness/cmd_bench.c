@@ -372,10 +372,12 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddNumberToObject(large, "gflops", row->large_sgemm_gflops);
     cJSON_AddItemToObject(large, "gflops_per_round", cJSON_CreateDoubleArray(large_rates, BENCH_ROUNDS));
     cJSON_AddNumberToObject(large, "floor_seconds_per_sequence", row->floor_seconds);
-    cJSON_AddStringToObject(large, "method",
-                            "n x n x n fp32 product through the engine's GEMM wrapper, fastest of 3 calls after a "
-                            "warm-up, once per round after the replay; gflops is the fastest round; floor = the "
-                            "forward's executed FLOPs at that rate");
+    char method[256];
+    snprintf(method, sizeof method,
+             "n x n x n fp32 product through the engine's GEMM wrapper, fastest of %d calls after a warm-up, once "
+             "per round after the replay; gflops is the fastest round; floor = the forward's executed FLOPs at "
+             "that rate", LARGE_SGEMM_REPS);
+    cJSON_AddStringToObject(large, "method", method);
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
     cJSON_AddItemToObject(record, "op_classes", classes);
 
