@@ -51,9 +51,6 @@ static const char *const fraction_target_models[] = {"t5-efficient-small", "t5-e
 #define RSS_TOLERANCE 0.10
 /* Rounds of (--reps forwards, then the backend's replay of their GEMM shapes) per model and backend. */
 #define BENCH_ROUNDS 3
-/* The backend's best case: its rate on a large square product, the floor's denominator. */
-#define LARGE_SGEMM_N 2048
-#define LARGE_SGEMM_REPS 3
 
 static void usage(FILE *out)
 {
@@ -251,9 +248,11 @@ typedef struct {
     char model[SB_NAME_MAX];
     sb_gemm_backend backend;
     double seconds, engine_gflops, sgemm_gflops, library_gflops, fraction, gen_ms;
-    /* The backend's best rate on a LARGE_SGEMM_N cube (fastest round), and the forward's FLOPs at that rate:
-     * what a sequence would take if every product ran as well as the library's best case. */
+    /* The backend's best rate on the machine peaks' sgemm cube (side large_sgemm_n, fastest round), and the
+     * forward's FLOPs at that rate: what a sequence would take if every product ran as well as the library's
+     * best case. */
     double large_sgemm_gflops, floor_seconds;
+    int64_t large_sgemm_n;
     int64_t flops, gen_tokens;
     /* Per sequence (mean over the timed forwards), from the engine's profile: each op class's seconds and
      * FLOPs, and the seconds in none (norms, residuals, embeddings, position bias). */
@@ -295,6 +294,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
      * long after its forwards would put that drift into the fraction. */
     sb_profile_reset();
     double total = 0, rates[BENCH_ROUNDS], fractions[BENCH_ROUNDS], large_rates[BENCH_ROUNDS];
+    const sb_peak_sizes peak = sb_peak_sizes_default();
     cJSON *shape_list = NULL;
     for (int round = 0; round < BENCH_ROUNDS; round++) {
         double *mine = samples + round * o->reps;
@@ -321,7 +321,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
             rc = sb_fail(err, "out of memory for the GEMM replay");
             goto done;
         }
-        if ((rc = sb_peak_sgemm_gflops(LARGE_SGEMM_N, LARGE_SGEMM_REPS, &large_rates[round], err)) != 0) {
+        if ((rc = sb_peak_sgemm_gflops(peak.sgemm_n, peak.reps, &large_rates[round], err)) != 0) {
             cJSON_Delete(shape_list);
             goto done;
         }
@@ -355,6 +355,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     row->engine_gflops = (double)row->flops / st.median / 1e9;
     row->sgemm_gflops = sb_stats_compute(rates, BENCH_ROUNDS).median;
     row->fraction = sb_stats_compute(fractions, BENCH_ROUNDS).median;
+    row->large_sgemm_n = peak.sgemm_n;
     row->large_sgemm_gflops = sb_stats_compute(large_rates, BENCH_ROUNDS).max;
     row->floor_seconds = (double)row->flops / row->large_sgemm_gflops / 1e9;
     cJSON_AddStringToObject(record, "backend", sb_gemm_backend_name(backend));
@@ -368,7 +369,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddItemToObject(record, "sgemm_gflops_per_round", cJSON_CreateDoubleArray(rates, BENCH_ROUNDS));
     cJSON_AddItemToObject(record, "fraction_per_round", cJSON_CreateDoubleArray(fractions, BENCH_ROUNDS));
     cJSON *large = cJSON_AddObjectToObject(record, "large_sgemm");
-    cJSON_AddNumberToObject(large, "n", LARGE_SGEMM_N);
+    cJSON_AddNumberToObject(large, "n", (double)peak.sgemm_n);
     cJSON_AddNumberToObject(large, "gflops", row->large_sgemm_gflops);
     cJSON_AddItemToObject(large, "gflops_per_round", cJSON_CreateDoubleArray(large_rates, BENCH_ROUNDS));
     cJSON_AddNumberToObject(large, "floor_seconds_per_sequence", row->floor_seconds);
@@ -376,7 +377,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     snprintf(method, sizeof method,
              "n x n x n fp32 product through the engine's GEMM wrapper, fastest of %d calls after a warm-up, once "
              "per round after the replay; gflops is the fastest round; floor = the forward's executed FLOPs at "
-             "that rate", LARGE_SGEMM_REPS);
+             "that rate", peak.reps);
     cJSON_AddStringToObject(large, "method", method);
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
     cJSON_AddItemToObject(record, "op_classes", classes);
@@ -474,9 +475,10 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
     printf("* the backend's sgemm on the same GEMM shapes, each timed alone through the engine's GEMM wrapper (C\n"
            "  split into one single-threaded backend call per thread), FLOP-weighted; fraction = engine / that.\n"
            "  lib-thr: the same shapes as one call each, threaded by the library itself.\n"
-           "+ floor: the forward's FLOPs at the backend's best rate on a %d x %d x %d product, measured beside\n"
-           "  each round (fastest): the time if every product ran as fast as the library's best case.\n",
-           LARGE_SGEMM_N, LARGE_SGEMM_N, LARGE_SGEMM_N);
+           "+ floor: the forward's FLOPs at the backend's best rate on a %" PRId64 "^3 product (the machine peaks'\n"
+           "  sgemm), measured beside each round (fastest): the time if every product ran as fast as the library's\n"
+           "  best case.\n",
+           sb_peak_sizes_default().sgemm_n);
 
     printf("\nwhere a forward's time goes (engine profile, mean over the timed forwards): ms per sequence and "
            "GFLOP/s per op class; `none`: norms, residuals, embeddings, position bias\n");
@@ -526,8 +528,8 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
                 /* Beside the verdict, how much room the library left: a limit under the floor needs every
                  * product faster than the backend's best case. */
                 cJSON_AddNumberToObject(judged, "floor_seconds", rows[i].floor_seconds);
-                printf("    floor at %s's %.1f GFLOP/s on a %d^3 product: %.4f s; the limit is %.1f %% of it\n",
-                       sb_gemm_backend_name(rows[i].backend), rows[i].large_sgemm_gflops, LARGE_SGEMM_N,
+                printf("    floor at %s's %.1f GFLOP/s on a %" PRId64 "^3 product: %.4f s; the limit is %.1f %% of it\n",
+                       sb_gemm_backend_name(rows[i].backend), rows[i].large_sgemm_gflops, rows[i].large_sgemm_n,
                        rows[i].floor_seconds, 100 * speed_targets[t].max_seconds / rows[i].floor_seconds);
             }
         if (in_list(rows[i].model, fraction_target_models, 2)) {
