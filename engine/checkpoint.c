@@ -94,7 +94,7 @@ static int write_atomic(const char *dir, const char *name, write_fn write, const
 
 int sb_checkpoint_save(const sb_weights *w, const char *dir, sb_error *err)
 {
-    if (make_dirs(dir, err) != 0)
+    if (sb_weights_require_plain(w, "saving a checkpoint", err) != 0 || make_dirs(dir, err) != 0)
         return -1;
     char *config = sb_config_to_json(&w->cfg);
     if (config == NULL)

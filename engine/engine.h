@@ -37,6 +37,25 @@ void sb_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float 
  * call (the default); off, the backend threads the product itself. For the benchmark's comparison. */
 void sb_gemm_set_partitioned(bool partitioned);
 bool sb_gemm_partitioned(void);
+/* Weights pre-packed for oneDNN's matmul. dnnl_sgemm, like every BLAS sgemm, re-packs its B operand (the
+ * weights) on every call; oneDNN's matmul primitive can instead read weights already laid out in its own
+ * blocked format (on AVX-512, 16 input x 64 output features per block), so a weight used by every forward is
+ * re-laid once. A weight (oc, c) is packable when that layout differs from the plain one, has the same size
+ * (no padding: the packed weight fits in place) and keeps each block of output features in the bytes of
+ * those rows (so adjacent packed weights are the packed form of their concatenation, as q, k, v are used).
+ * Needs oneDNN; false wherever its matmul keeps the plain layout (e.g. without AVX-512). */
+bool sb_gemm_packable(int64_t oc, int64_t c);
+/* Re-lays a packable weight (oc, c) in place, into the packed layout and back (bit for bit), through
+ * scratch of oc * c floats. */
+int sb_gemm_pack(int64_t oc, int64_t c, float *weight, float *scratch, sb_error *err);
+int sb_gemm_unpack(int64_t oc, int64_t c, float *weight, float *scratch, sb_error *err);
+/* Row-major C (m,n) = alpha * A (m,k) · Wᵀ + beta * C for a weight W (n,k) packed by sb_gemm_pack, on
+ * oneDNN's matmul (threaded by oneDNN; one primitive per shape, created on first use and cached). Adds
+ * 2*m*n*k to the FLOP tally and is recorded with packed_b set. Fails only when oneDNN does (no memory, or
+ * no implementation for the layout). */
+int sb_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *packed_w,
+                   float beta, float *c, int64_t ldc, sb_error *err);
+
 /* Executed-FLOP tally since the last reset (all threads). */
 int64_t sb_gemm_flops(void);
 void sb_gemm_reset_flops(void);
@@ -48,6 +67,7 @@ typedef struct {
     bool trans_a, trans_b;
     int64_t m, n, k;
     bool in_parallel;
+    bool packed_b; /* sb_gemm_packed: B is a pre-packed weight (trans_b) */
     int64_t calls;
 } sb_gemm_shape;
 /* Starts recording distinct shapes of later sb_gemm calls into shapes[capacity] (NULL stops). */
@@ -148,6 +168,7 @@ typedef struct {
     int64_t numel;
     size_t offset;      /* in elements from the arena start; every tensor starts 64-byte aligned */
     double init_std;    /* T5 init N(0, init_std^2); 0 for RMSNorm weights, which start at initializer_factor */
+    bool packed;        /* stored in oneDNN's matmul layout (sb_weights_pack), not HF's */
 } sb_tensor;
 
 typedef struct {
@@ -158,6 +179,7 @@ typedef struct {
     sb_tensor *tensors;  /* table in HF order (the order of named_parameters()) */
     size_t num_tensors;
     const sb_tensor **by_name; /* the table sorted by name, for sb_weights_find */
+    size_t num_packed;   /* tensors now in oneDNN's matmul layout (sb_weights_pack) */
 } sb_weights;
 
 /* Bytes this process can still allocate: MemAvailable, capped by the cgroup memory limit when lower. */
@@ -173,6 +195,21 @@ const sb_tensor *sb_weights_find(const sb_weights *w, const char *name);
 void *sb_tensor_data(const sb_weights *w, const sb_tensor *t);
 /* T5's init scheme (semantics.md), deterministic for a seed, independent of thread count. */
 void sb_weights_init_random(sb_weights *w, uint64_t seed);
+
+/* Pre-packing for oneDNN (see sb_gemm_packable). sb_weights_pack re-lays, in place, every dense linear
+ * weight of fp32 storage that is packable: attention q, k, v (or kv), o, the dense FFN's wi (wi_0, wi_1) and
+ * wo, an untied lm_head. Switch experts and routers, whose row counts change with the routing, the shared
+ * embedding (also read row by row), position-bias tables and norms keep HF layout, as does bf16 storage.
+ * Memory is unchanged (one packable tensor of scratch while it runs). While any tensor is packed,
+ * sb_tensor_data of it is not HF layout: the OpenBLAS forward, the trainer, the optimizer and checkpoint
+ * writes refuse the weights until sb_weights_unpack restores HF layout bit for bit. Loading or initialising
+ * tensors leaves them in HF layout. sb_weights_layout_for: packed for inference on oneDNN, HF layout for
+ * OpenBLAS. */
+int sb_weights_pack(sb_weights *w, sb_error *err);
+int sb_weights_unpack(sb_weights *w, sb_error *err);
+int sb_weights_layout_for(sb_weights *w, sb_gemm_backend backend, sb_error *err);
+/* The error every consumer that needs HF layout gives for packed weights (-1), else 0. */
+int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err);
 
 /* Storage conversions. bf16 and f16 are IEEE bit patterns; f32 -> bf16 rounds to nearest even (NaN stays
  * NaN, overflow gives inf). */

@@ -19,12 +19,48 @@ int64_t sb_kv_width(const sb_config *cfg)
     return (cfg->shared_kv ? 1 : 2) * sb_inner_dim(cfg);
 }
 
+int sb_pass_begin(sb_runtime *rt, sb_error *err)
+{
+    rt->failed = false;
+    if (rt->w->num_packed > 0 && sb_gemm_current() != SB_GEMM_ONEDNN)
+        return sb_fail(err,
+                       "%zu weight tensors are pre-packed for oneDNN's matmul, which the %s backend cannot read: "
+                       "sb_weights_layout_for the backend before running",
+                       rt->w->num_packed, sb_gemm_backend_name(sb_gemm_current()));
+    return 0;
+}
+
+int sb_pass_end(sb_runtime *rt, sb_error *err)
+{
+    if (!rt->failed)
+        return 0;
+    rt->failed = false;
+    if (err != NULL)
+        *err = rt->failure;
+    return -1;
+}
+
+// inp (N,C), packed weight of (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
+static void packed_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, int64_t oc,
+                                  int64_t c, const float *weight, float alpha, float beta)
+{
+    sb_error e;
+    if (sb_gemm_packed(n, oc, c, alpha, inp, c, weight, beta, out, ldo, &e) != 0 && !rt->failed) {
+        rt->failed = true;
+        rt->failure = e;
+    }
+}
+
 // inp (N,C), weight (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
 void sb_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, const sb_tensor *weight,
                        float alpha, float beta)
 {
     const int64_t oc = weight->shape[0], c = weight->shape[1];
     const char *data = sb_tensor_data(rt->w, weight);
+    if (weight->packed) {
+        packed_linear_forward(rt, out, ldo, inp, n, oc, c, (const float *)data, alpha, beta);
+        return;
+    }
     if (rt->w->dtype == SB_DTYPE_F32) {
         sb_gemm(false, true, n, oc, c, alpha, inp, c, (const float *)data, c, beta, out, ldo);
         return;
@@ -44,8 +80,17 @@ void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float 
                            const sb_tensor *const *weights, int count)
 {
     const int64_t oc = weights[0]->shape[0], c = weights[0]->shape[1];
-    if (rt->w->dtype == SB_DTYPE_F32 && sb_tensors_adjacent(weights, count)) {
-        sb_gemm(false, true, n, count * oc, c, 1.0f, inp, c, sb_tensor_data(rt->w, weights[0]), c, 0.0f, out, ldo);
+    bool same_layout = true;
+    for (int j = 1; j < count; j++)
+        same_layout = same_layout && weights[j]->packed == weights[0]->packed;
+    /* Packed weights keep each block of output features in its rows' bytes: adjacent ones are their
+     * concatenation packed. */
+    if (rt->w->dtype == SB_DTYPE_F32 && same_layout && sb_tensors_adjacent(weights, count)) {
+        const float *data = sb_tensor_data(rt->w, weights[0]);
+        if (weights[0]->packed)
+            packed_linear_forward(rt, out, ldo, inp, n, count * oc, c, data, 1.0f, 0.0f);
+        else
+            sb_gemm(false, true, n, count * oc, c, 1.0f, inp, c, data, c, 0.0f, out, ldo);
         return;
     }
     for (int j = 0; j < count; j++)
@@ -158,7 +203,7 @@ int sb_encode(sb_runtime *rt, int64_t batch, int64_t src_len, const int32_t *inp
     if (batch < 1 || batch > rt->max_batch || src_len < 1 || src_len > rt->max_src)
         return sb_fail(err, "encode of batch %lld x %lld tokens exceeds the runtime's %lld x %lld", (long long)batch,
                        (long long)src_len, (long long)rt->max_batch, (long long)rt->max_src);
-    if (sb_check_ids(rt->cfg, input_ids, batch * src_len, "input_ids", err) != 0)
+    if (sb_check_ids(rt->cfg, input_ids, batch * src_len, "input_ids", err) != 0 || sb_pass_begin(rt, err) != 0)
         return -1;
     rt->batch = batch;
     rt->src_len = src_len;
@@ -168,7 +213,7 @@ int sb_encode(sb_runtime *rt, int64_t batch, int64_t src_len, const int32_t *inp
         rt->mask[i] = attention_mask != NULL && attention_mask[i] == 0 ? -FLT_MAX : 0.0f;
     const sb_kv kv = {0};
     stack_forward(rt, &rt->encoder, input_ids, batch, src_len, &kv, rt->encoder_output);
-    return 0;
+    return sb_pass_end(rt, err);
 }
 
 int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids, sb_error *err)
@@ -178,7 +223,8 @@ int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids,
     if (tgt_len < 1 || tgt_len > rt->max_tgt)
         return sb_fail(err, "decode of %lld tokens exceeds the runtime's %lld", (long long)tgt_len,
                        (long long)rt->max_tgt);
-    if (sb_check_ids(rt->cfg, decoder_input_ids, rt->batch * tgt_len, "decoder_input_ids", err) != 0)
+    if (sb_check_ids(rt->cfg, decoder_input_ids, rt->batch * tgt_len, "decoder_input_ids", err) != 0 ||
+        sb_pass_begin(rt, err) != 0)
         return -1;
     rt->tgt_len = tgt_len;
     /* cross K/V go after the queries in the qkv buffer, which the plan sizes for both */
@@ -189,7 +235,7 @@ int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids,
     const sb_span span = sb_span_begin();
     sb_linear_forward(rt, rt->logits, rt->cfg->vocab_size, rt->normed, rt->batch * tgt_len, rt->lm_head, alpha, 0.0f);
     sb_span_op(SB_OP_LM_HEAD, span);
-    return 0;
+    return sb_pass_end(rt, err);
 }
 
 double sb_cross_entropy(const sb_runtime *rt, const int32_t *labels)

@@ -60,10 +60,21 @@ struct sb_runtime {
     size_t num_stats;
     sb_observer observer;
     int64_t batch, src_len, tgt_len; /* of the last sb_encode / sb_decode; src_len 0 before any encode */
+    bool failed;      /* a product of this pass failed (pre-packed weights only: oneDNN could not run it) */
+    sb_error failure; /* the first such failure, returned by the pass's entry point */
 };
 
 /* Loops shorter than this run on one thread: a parallel region costs more than the work. */
 #define SB_PARALLEL_MIN 4096
+
+/* ---- GEMM internals (gemm.c) ------------------------------------------------------------------------------ */
+
+/* Every product's bookkeeping, whichever path runs it: adds 2*m*n*k to the FLOP tally and records the shape
+ * when the benchmark is recording. */
+void sb_gemm_account(bool trans_a, bool trans_b, bool packed_b, int64_t m, int64_t n, int64_t k);
+
+/* Every tensor is about to be overwritten in HF layout (init, checkpoint read): none is packed any more. */
+void sb_weights_mark_plain(sb_weights *w);
 
 /* ---- profile spans (profile.c) ------------------------------------------------------------------------- */
 
@@ -103,6 +114,10 @@ static inline bool sb_tensors_adjacent(const sb_tensor *const *ws, int count)
 /* The tensor as fp32: its storage under f32, else converted into the weight scratch (valid until the next
  * call). Only for tensors that fit the scratch (all but the vocabulary tables). */
 const float *sb_weight_f32(sb_runtime *rt, const sb_tensor *t);
+/* A pass's entry and exit (sb_encode, sb_decode, sb_generate_greedy): begin refuses pre-packed weights on a
+ * backend other than oneDNN; end returns the first failure of the pass's products (-1), else 0. */
+int sb_pass_begin(sb_runtime *rt, sb_error *err);
+int sb_pass_end(sb_runtime *rt, sb_error *err);
 // inp (N,C), weight (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
 void sb_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, const sb_tensor *weight,
                        float alpha, float beta);

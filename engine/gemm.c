@@ -1,7 +1,7 @@
 /* gemm.c — the one GEMM wrapper every matrix product of the engine goes through: backend dispatch
  * (OpenBLAS or oneDNN's row-major dnnl_sgemm), the thread pool they share with the engine's OpenMP loops,
  * the executed-FLOP tally, and an optional recorder of distinct shapes for the benchmark. */
-#include "engine/engine.h"
+#include "engine/forward.h"
 
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -75,7 +75,7 @@ int sb_gemm_threads(void)
     return omp_get_max_threads();
 }
 
-static void record(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k)
+static void record(bool trans_a, bool trans_b, bool packed_b, int64_t m, int64_t n, int64_t k)
 {
     bool in_parallel = omp_in_parallel();
 #pragma omp critical(sb_gemm_record)
@@ -84,16 +84,23 @@ static void record(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k)
         size_t seen = record_count < record_capacity ? record_count : record_capacity;
         while (i < seen && !(record_shapes[i].trans_a == trans_a && record_shapes[i].trans_b == trans_b &&
                              record_shapes[i].m == m && record_shapes[i].n == n && record_shapes[i].k == k &&
-                             record_shapes[i].in_parallel == in_parallel))
+                             record_shapes[i].in_parallel == in_parallel && record_shapes[i].packed_b == packed_b))
             i++;
         if (i < seen) {
             record_shapes[i].calls++;
         } else {
             if (record_count < record_capacity)
-                record_shapes[record_count] = (sb_gemm_shape){trans_a, trans_b, m, n, k, in_parallel, 1};
+                record_shapes[record_count] = (sb_gemm_shape){trans_a, trans_b, m, n, k, in_parallel, packed_b, 1};
             record_count++;
         }
     }
+}
+
+void sb_gemm_account(bool trans_a, bool trans_b, bool packed_b, int64_t m, int64_t n, int64_t k)
+{
+    __atomic_fetch_add(&flop_tally, 2 * m * n * k, __ATOMIC_RELAXED);
+    if (record_shapes != NULL)
+        record(trans_a, trans_b, packed_b, m, n, k);
 }
 
 void sb_gemm_record(sb_gemm_shape *shapes, size_t capacity)
@@ -149,9 +156,7 @@ bool sb_gemm_partitioned(void)
 void sb_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    __atomic_fetch_add(&flop_tally, 2 * m * n * k, __ATOMIC_RELAXED);
-    if (record_shapes != NULL)
-        record(trans_a, trans_b, m, n, k);
+    sb_gemm_account(trans_a, trans_b, false, m, n, k);
     const int threads = partition_enabled && !omp_in_parallel() ? omp_get_max_threads() : 1;
     if (threads < 2 || m * n * k < PARTITION_MIN_MACS) {
         backend_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

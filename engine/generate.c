@@ -22,6 +22,8 @@ int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_
     if (max_new_tokens < 1 || max_new_tokens > rt->max_tgt)
         return sb_fail(err, "max_new_tokens = %lld must be in 1..%lld (the runtime's tgt_len)",
                        (long long)max_new_tokens, (long long)rt->max_tgt);
+    if (sb_pass_begin(rt, err) != 0)
+        return -1;
     const sb_observer observer = rt->observer;
     rt->observer = (sb_observer){0};
     rt->tgt_len = 0; /* the logits buffer holds single steps from now on */
@@ -66,5 +68,5 @@ int64_t sb_generate_greedy(sb_runtime *rt, int64_t max_new_tokens, int32_t *out_
             break;
     }
     rt->observer = observer;
-    return produced;
+    return sb_pass_end(rt, err) != 0 ? -1 : produced;
 }

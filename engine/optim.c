@@ -471,6 +471,8 @@ int sb_optimizer_step(sb_optimizer *opt, sb_weights *w, const float *grads, doub
     const char *name = sb_optim_name(s->kind);
     if (grads == NULL)
         return sb_fail(err, "%s: no gradients", name);
+    if (sb_weights_require_plain(w, name, err) != 0)
+        return -1;
     if (w->num_tensors != opt->num_tensors || w->arena_bytes != opt->arena_bytes || w->dtype != SB_DTYPE_F32)
         return sb_fail(err, "%s: these are not the weights the optimizer was created for (%s)", name, w->cfg.name);
     if (isnan(lr) || isinf(lr))

@@ -1,7 +1,7 @@
 /* safetensors.c — the model.safetensors format: an 8-byte little-endian header length N, N bytes of JSON
  * naming each tensor's dtype, shape and byte range, then the data. The reader trusts nothing: every header
  * field is checked against the file and the weights table before a byte of tensor data is touched. */
-#include "engine/engine.h"
+#include "engine/forward.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -330,6 +330,7 @@ int sb_safetensors_read(const char *path, sb_weights *w, sb_warn_fn warn, void *
     if (map == MAP_FAILED)
         return sb_fail(err, "%s: cannot map %lld bytes: %m", path, (long long)st.st_size);
     madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+    sb_weights_mark_plain(w);
     int rc = read_mapped(path, map, st.st_size, w, warn, warn_ctx, err);
     munmap(map, (size_t)st.st_size);
     return rc;
@@ -337,6 +338,8 @@ int sb_safetensors_read(const char *path, sb_weights *w, sb_warn_fn warn, void *
 
 int sb_safetensors_write(const sb_weights *w, FILE *out, sb_error *err)
 {
+    if (sb_weights_require_plain(w, "writing a safetensors file", err) != 0)
+        return -1;
     const char *dtype = w->dtype == SB_DTYPE_F32 ? "F32" : "BF16";
     const int64_t elem = sb_dtype_bytes(w->dtype);
     /* Each entry is the name plus at most ~140 characters of fields. */

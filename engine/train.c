@@ -204,6 +204,8 @@ int sb_trainer_create(sb_trainer **out, const sb_weights *w, int64_t batch, int6
                       const sb_trainer_options *options, sb_error *err)
 {
     *out = NULL;
+    if (sb_weights_require_plain(w, "the trainer", err) != 0)
+        return -1;
     if (w->dtype != SB_DTYPE_F32)
         return sb_fail(err, "training needs fp32 weight storage (got %s): open the model with --dtype f32",
                        sb_dtype_name(w->dtype));
@@ -522,7 +524,7 @@ static int forward(sb_trainer *t, const sb_train_batch *b, bool training, sb_tra
 {
     const sb_config *cfg = t->cfg;
     const int64_t n = t->batch * t->src_len, tt = t->batch * t->tgt_len, V = cfg->vocab_size;
-    if (sb_check_ids(cfg, b->input_ids, n, "input_ids", err) != 0 ||
+    if (sb_weights_require_plain(t->w, "the trainer", err) != 0 || sb_check_ids(cfg, b->input_ids, n, "input_ids", err) != 0 ||
         sb_check_ids(cfg, b->decoder_input_ids, tt, "decoder_input_ids", err) != 0)
         return -1;
     if (b->labels == NULL)

@@ -340,6 +340,7 @@ static void fill_chunk(const sb_weights *w, const sb_tensor *t, int64_t chunk, u
 
 void sb_weights_init_random(sb_weights *w, uint64_t seed)
 {
+    sb_weights_mark_plain(w);
 #pragma omp parallel
     {
         /* Round-robin over every (tensor, chunk) pair: balanced even when one tensor dominates. */

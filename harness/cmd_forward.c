@@ -75,9 +75,14 @@ static int parse_run_option(const char *cmd, int opt, const char *arg, run_optio
 
 static int open_model(char *cmd, const run_options *o, sb_weights *w, sb_error *err)
 {
-    if (sb_gemm_configure(o->backend, (int)o->threads, err) != 0)
+    if (sb_gemm_configure(o->backend, (int)o->threads, err) != 0 ||
+        sb_model_open(o->model, o->dtype, (uint64_t)o->seed, w, sb_cli_warn, cmd, err) != 0)
         return -1;
-    return sb_model_open(o->model, o->dtype, (uint64_t)o->seed, w, sb_cli_warn, cmd, err);
+    if (sb_weights_layout_for(w, o->backend, err) != 0) {
+        sb_weights_free(w);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- forward ------------------------------------------------------------------------------------------- */

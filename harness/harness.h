@@ -276,6 +276,7 @@ typedef struct {
     int64_t peak_rss_bytes;     /* getrusage ru_maxrss after the measurement */
     bool peak_rss_is_measurement; /* the peak was reset before (clear_refs), else it is the process's */
     int64_t weights_bytes, activations_bytes; /* engine arenas of the model timed (sampled when extrapolated) */
+    int64_t packed_tensors;     /* weight tensors pre-packed for oneDNN's matmul while timed (0: HF layout) */
     int64_t estimate_bytes;     /* analytic weights + activations + KV cache at full depth */
     /* CPU seconds of the timed repetitions over wall seconds times the threads used (1: every thread ran
      * the whole time), and the involuntary context switches meanwhile: other work on the cores shows as a

@@ -221,7 +221,7 @@ typedef struct {
     double step_block_share; /* generate: median share of a step's time inside the decoder's blocks */
     double op_seconds[SB_OP_CLASSES];
     int64_t op_flops[SB_OP_CLASSES];
-    int64_t weights_bytes, activations_bytes;
+    int64_t weights_bytes, activations_bytes, packed_tensors;
     sb_counters counters; /* values only (no open descriptors) */
     bool have_counters;
     sb_error counters_error;
@@ -363,6 +363,13 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
     /* Training updates its weights in place: they are its own, never the cache's. */
     if (cache_open(s->mode == SB_MODE_TRAIN ? NULL : cache, model, checkpoint, cfg, s, &own, &wp, err) != 0)
         return -1;
+    /* Inference on oneDNN reads its weights pre-packed (re-laid before timing, as a checkpoint is loaded
+     * before timing); training and OpenBLAS read HF layout. */
+    if (sb_weights_layout_for(wp, s->mode == SB_MODE_TRAIN ? SB_GEMM_OPENBLAS : s->gemm, err) != 0) {
+        if (wp == &own)
+            sb_weights_free(&own);
+        return -1;
+    }
     rep_ctx c = {.s = s};
     int rc = -1;
     int64_t src_n = s->batch * s->src_len, tgt_n = s->batch * s->tgt_len;
@@ -408,6 +415,7 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
     out->step_median_s = c.nstep_medians ? sb_stats_compute(c.step_medians, c.nstep_medians).median : NAN;
     out->step_block_share = c.nstep_medians ? sb_stats_compute(c.step_block_shares, c.nstep_medians).median : NAN;
     out->weights_bytes = (int64_t)wp->arena_bytes;
+    out->packed_tensors = (int64_t)wp->num_packed;
     out->activations_bytes = (int64_t)(c.trainer != NULL ? sb_trainer_activation_bytes(c.trainer)
                                                         : sb_runtime_activation_bytes(c.rt));
     rc = 0;
@@ -542,6 +550,7 @@ static void fail_verdict(sb_measurement *m, const char *reason)
 static void keep_run(sb_measurement *m, const run_result *r)
 {
     m->weights_bytes = r->weights_bytes;
+    m->packed_tensors = r->packed_tensors;
     m->activations_bytes = r->activations_bytes;
     m->have_counters = r->have_counters;
     m->counters = r->counters;

@@ -332,6 +332,7 @@ static cJSON *memory_json(const sb_measurement *m)
     cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)m->peak_rss_bytes);
     cJSON_AddStringToObject(o, "peak_rss_scope", m->peak_rss_is_measurement ? "measurement" : "process");
     cJSON_AddNumberToObject(o, "weights_bytes", (double)m->weights_bytes);
+    cJSON_AddNumberToObject(o, "weights_packed_tensors", (double)m->packed_tensors);
     cJSON_AddNumberToObject(o, "activations_bytes", (double)m->activations_bytes);
     cJSON_AddStringToObject(o, "arenas_of", m->extrapolated ? "the sampled model" : "the full model");
     cJSON_AddNumberToObject(o, "estimate_bytes", (double)m->estimate_bytes);

@@ -1,0 +1,129 @@
+/* packing.c — which weights are pre-packed for oneDNN's matmul and the in-place re-layout of the arena:
+ * the dense linear weights of every block (attention and FFN) and an untied LM head, each only when oneDNN
+ * has a same-size layout for it (sb_gemm_packable). The layout itself belongs to gemm_packed.c. */
+#include "engine/forward.h"
+
+#include <stdlib.h>
+
+/* The packable role of each linear weight, by the tensor table: a block's attention projections and dense
+ * FFN, an untied lm_head. Calls visit(t) for each; returns how many were visited, -1 on a table error. */
+static int64_t each_dense_linear(const sb_weights *w, void (*visit)(const sb_tensor *t, void *ctx), void *ctx,
+                                 sb_error *err)
+{
+    sb_stack_weights stacks[2] = {{0}, {0}};
+    const sb_tensor *shared = NULL, *lm_head = NULL;
+    int64_t visited = -1;
+    if (sb_resolve_model(w, &stacks[0], &stacks[1], &shared, &lm_head, err) == 0) {
+        visited = 0;
+        for (int s = 0; s < 2; s++)
+            for (int64_t i = 0; i < stacks[s].num_blocks; i++) {
+                const sb_block_weights *bw = &stacks[s].blocks[i];
+                const sb_tensor *linear[] = {bw->self.q,  bw->self.k,  bw->self.v,  bw->self.o, bw->cross.q,
+                                             bw->cross.k, bw->cross.v, bw->cross.o, bw->ffn.wi, bw->ffn.wi_1,
+                                             bw->ffn.wo};
+                /* sparse blocks: the experts' row counts follow the routing (a primitive per count) */
+                const size_t count = sizeof linear / sizeof linear[0] - (bw->router != NULL ? 3 : 0);
+                for (size_t j = 0; j < count; j++)
+                    if (linear[j] != NULL) {
+                        visit(linear[j], ctx);
+                        visited++;
+                    }
+            }
+        if (lm_head != shared) {
+            visit(lm_head, ctx);
+            visited++;
+        }
+    }
+    sb_stack_weights_free(&stacks[0]);
+    sb_stack_weights_free(&stacks[1]);
+    return visited;
+}
+
+typedef struct {
+    sb_weights *w;
+    bool to_packed;
+    int64_t largest;   /* first pass: elements of the largest tensor to re-lay */
+    float *scratch;    /* second pass */
+    sb_error *err;
+    int failed;
+} relayout_pass;
+
+static bool wants_relayout(const relayout_pass *p, const sb_tensor *t)
+{
+    return t->packed != p->to_packed && (!p->to_packed || sb_gemm_packable(t->shape[0], t->shape[1]));
+}
+
+static void measure(const sb_tensor *t, void *ctx)
+{
+    relayout_pass *p = ctx;
+    if (wants_relayout(p, t) && t->numel > p->largest)
+        p->largest = t->numel;
+}
+
+static void relayout(const sb_tensor *t, void *ctx)
+{
+    relayout_pass *p = ctx;
+    if (p->failed || !wants_relayout(p, t))
+        return;
+    float *data = sb_tensor_data(p->w, t);
+    const int rc = p->to_packed ? sb_gemm_pack(t->shape[0], t->shape[1], data, p->scratch, p->err)
+                                : sb_gemm_unpack(t->shape[0], t->shape[1], data, p->scratch, p->err);
+    if (rc != 0) {
+        p->failed = 1;
+        return;
+    }
+    /* the table is the caller's: this entry is w->tensors[t - w->tensors] */
+    p->w->tensors[t - p->w->tensors].packed = p->to_packed;
+    if (p->to_packed)
+        p->w->num_packed++;
+    else
+        p->w->num_packed--;
+}
+
+static int relayout_all(sb_weights *w, bool to_packed, sb_error *err)
+{
+    if (w->dtype != SB_DTYPE_F32 || (!to_packed && w->num_packed == 0))
+        return 0;
+    relayout_pass p = {.w = w, .to_packed = to_packed, .err = err};
+    if (each_dense_linear(w, measure, &p, err) < 0)
+        return -1;
+    if (p.largest == 0)
+        return 0;
+    p.scratch = malloc((size_t)p.largest * sizeof *p.scratch);
+    if (p.scratch == NULL)
+        return sb_fail(err, "out of memory for %.1f MiB of scratch to re-lay the weights",
+                       (double)p.largest * sizeof(float) / (1 << 20));
+    const int64_t visited = each_dense_linear(w, relayout, &p, err);
+    free(p.scratch);
+    return visited < 0 || p.failed ? -1 : 0;
+}
+
+int sb_weights_pack(sb_weights *w, sb_error *err)
+{
+    return relayout_all(w, true, err);
+}
+
+int sb_weights_unpack(sb_weights *w, sb_error *err)
+{
+    return relayout_all(w, false, err);
+}
+
+int sb_weights_layout_for(sb_weights *w, sb_gemm_backend backend, sb_error *err)
+{
+    return backend == SB_GEMM_ONEDNN ? sb_weights_pack(w, err) : sb_weights_unpack(w, err);
+}
+
+int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err)
+{
+    if (w->num_packed == 0)
+        return 0;
+    return sb_fail(err, "%s needs the weights in Hugging Face layout, but %zu tensors are pre-packed for oneDNN's "
+                        "matmul: sb_weights_unpack them first", what, w->num_packed);
+}
+
+void sb_weights_mark_plain(sb_weights *w)
+{
+    for (size_t i = 0; i < w->num_tensors; i++)
+        w->tensors[i].packed = false;
+    w->num_packed = 0;
+}
