@@ -95,6 +95,9 @@ static void check_fixture(const char *dir, sb_gemm_backend backend)
     cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
     sb_weights w = {0};
     cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
+    /* as the harness runs it: on oneDNN the dense weights pre-packed (both fixtures' sizes can be) */
+    cr_assert_eq(sb_weights_layout_for(&w, backend, &err), 0, "%s", err.msg);
+    cr_assert(backend == SB_GEMM_OPENBLAS ? w.num_packed == 0 : w.num_packed > 0 || !sb_gemm_packable(64, 64));
     const int64_t batch = 2, src = 16, tgt = 8, d = w.cfg.d_model;
     size_t n = 0;
     int32_t *input_ids = fixture_array(dir, "input_ids", &n, 4);

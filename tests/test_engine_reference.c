@@ -280,6 +280,24 @@ static sb_config small_config(void)
     return test_config(64, 32, 48, 4, 12, 2, 2); /* d_kv 12: inner 48 != d_model */
 }
 
+/* Dimensions oneDNN's matmul pre-packs (output features in 64s, input features in 16s: every attention and
+ * FFN weight); vocabulary 96 is not, so an untied lm_head stays in HF layout beside them. */
+static sb_config packable_config(void)
+{
+    return test_config(96, 64, 192, 4, 16, 2, 2);
+}
+
+/* w laid out for backend as the harness does it: on oneDNN every packable dense weight pre-packed. */
+static void lay_out_for(sb_weights *w, sb_gemm_backend backend)
+{
+    sb_error err = {0};
+    cr_assert_eq(sb_weights_layout_for(w, backend, &err), 0, "%s", err.msg);
+    if (backend != SB_GEMM_ONEDNN)
+        cr_assert_eq(w->num_packed, 0);
+    else if (sb_gemm_packable(w->cfg.d_model, w->cfg.d_model))
+        cr_assert_gt(w->num_packed, 0, "nothing was packed for oneDNN");
+}
+
 /* Deterministic token ids; the last batch row is right-padded by `pad` positions. */
 static void make_inputs(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad, int32_t *ids,
                         int32_t *mask, int32_t *dec_ids)
@@ -310,20 +328,22 @@ static void assert_close(const char *what, const float *got, const double *ref, 
 }
 
 /* The engine's encoder output and logits (and router statistics) against the reference. */
-static void check_against_reference(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad,
-                                    bool expect_drops)
+static void check_against_reference_on(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad,
+                                       bool expect_drops, sb_gemm_backend backend)
 {
     sb_error err = {0};
-    cr_assert_eq(sb_gemm_configure(SB_GEMM_OPENBLAS, 2, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 7);
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, pad, ids, mask, dec);
+    /* the reference reads the weights in HF layout, before the engine's layout for the backend */
+    ref_result r = reference(&w, batch, src, tgt, ids, mask, dec);
+    lay_out_for(&w, backend);
     sb_runtime *rt = NULL;
     cr_assert_eq(sb_runtime_create(&rt, &w, batch, src, tgt, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, batch, src, ids, mask, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
-    ref_result r = reference(&w, batch, src, tgt, ids, mask, dec);
     assert_close("encoder output", sb_encoder_output(rt), r.encoder_output, batch * src * c->d_model, 1e-4);
     assert_close("logits", sb_logits(rt), r.logits, batch * tgt * c->vocab_size, 1e-4);
 
@@ -363,6 +383,12 @@ static void check_against_reference(const sb_config *c, int64_t batch, int64_t s
     free(labels), free(r.encoder_output), free(r.logits), free(ids), free(mask), free(dec);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+}
+
+static void check_against_reference(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad,
+                                    bool expect_drops)
+{
+    check_against_reference_on(c, batch, src, tgt, pad, expect_drops, SB_GEMM_OPENBLAS);
 }
 
 /* ---- reference comparisons ------------------------------------------------------------------------------ */
@@ -428,6 +454,34 @@ Test(engine_reference, switch_no_drops_matches_dense_reference)
     check_against_reference(&c, 2, 16, 8, 3, false);
 }
 
+/* oneDNN on pre-packed weights: q, k, v packed one by one and used as one product, the residual added by the
+ * product itself (o, wo), an untied lm_head left in HF layout beside them. */
+Test(engine_reference, onednn_packed_dense_untied)
+{
+    sb_config c = packable_config();
+    c.tie_word_embeddings = false;
+    check_against_reference_on(&c, 2, 40, 12, 7, false, SB_GEMM_ONEDNN);
+}
+
+Test(engine_reference, onednn_packed_gated_shared_kv)
+{
+    sb_config c = packable_config();
+    c.ffn = SB_FFN_GATED_GELU;
+    c.shared_kv = true;
+    check_against_reference_on(&c, 2, 24, 9, 4, false, SB_GEMM_ONEDNN);
+}
+
+/* Switch on oneDNN: attention packed, the experts (row counts set by the routing) in HF layout. */
+Test(engine_reference, onednn_packed_switch_drops_tokens)
+{
+    sb_config c = packable_config();
+    c.num_layers = c.num_decoder_layers = 4;
+    c.num_experts = 4;
+    c.encoder_sparse_step = c.decoder_sparse_step = 2;
+    c.expert_capacity = 2;
+    check_against_reference_on(&c, 2, 24, 10, 6, true, SB_GEMM_ONEDNN);
+}
+
 /* bf16 storage: the forward must equal the fp32 forward on the bf16-rounded weights (compute is fp32),
  * and stay within bf16 rounding of the unrounded fp32 model. */
 Test(engine_reference, bf16_weights)
@@ -487,6 +541,7 @@ static void check_generation(const sb_config *c, sb_gemm_backend backend)
     cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 11);
+    lay_out_for(&w, backend);
     const int64_t src = 13, steps = 12;
     int32_t ids[13], mask[13], unused[1];
     make_inputs(c, 1, src, 1, 0, ids, mask, unused);
@@ -513,11 +568,11 @@ static void check_generation(const sb_config *c, sb_gemm_backend backend)
         cr_assert_geq(seconds[t], 0.0);
         prefix[t + 1] = best;
     }
-    double ref[64];
+    double *ref = malloc(sizeof(double) * c->vocab_size);
     for (int64_t v = 0; v < c->vocab_size; v++)
         ref[v] = sb_logits(rt)[(produced - 1) * c->vocab_size + v];
     assert_close("last step logits", last, ref, c->vocab_size, 1e-4);
-    free(last);
+    free(last), free(ref);
     cr_assert(produced == steps || generated[produced - 1] == c->eos_token_id);
     sb_runtime_free(rt);
     sb_weights_free(&w);
@@ -529,6 +584,14 @@ Test(engine_generate, dense_matches_teacher_forced)
     c.tie_word_embeddings = false;
     c.eos_token_id = c.vocab_size - 1; /* keep random weights from stopping at once */
     check_generation(&c, SB_GEMM_OPENBLAS);
+    check_generation(&c, SB_GEMM_ONEDNN);
+}
+
+Test(engine_generate, onednn_packed_matches_teacher_forced)
+{
+    sb_config c = packable_config();
+    c.tie_word_embeddings = false;
+    c.eos_token_id = c.vocab_size - 1;
     check_generation(&c, SB_GEMM_ONEDNN);
 }
 
@@ -553,11 +616,13 @@ Test(engine_generate, switch_matches_teacher_forced)
 
 /* ---- FLOP tally ----------------------------------------------------------------------------------------- */
 
-static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t tgt)
+static void check_flops_on(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, sb_gemm_backend backend)
 {
     sb_error err = {0};
+    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 5);
+    lay_out_for(&w, backend);
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, 2, ids, mask, dec);
     sb_runtime *rt = NULL;
@@ -591,6 +656,19 @@ static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t 
     free(ids), free(mask), free(dec);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+}
+
+static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t tgt)
+{
+    check_flops_on(c, batch, src, tgt, SB_GEMM_OPENBLAS);
+}
+
+/* Products on pre-packed weights are tallied and profiled like every other. */
+Test(engine_flops, onednn_packed_tally_equals_count)
+{
+    sb_config c = packable_config();
+    c.tie_word_embeddings = false;
+    check_flops_on(&c, 2, 17, 9, SB_GEMM_ONEDNN);
 }
 
 Test(engine_flops, dense_tally_equals_count)
