@@ -28,6 +28,10 @@ int sb_gemm_parse_backend(const char *name, sb_gemm_backend *out, sb_error *err)
 /* "OpenBLAS 0.3.21 core=Haswell threads=2" / "oneDNN 2.6.3": for result records. */
 const char *sb_gemm_backend_version(sb_gemm_backend backend);
 int sb_gemm_threads(void);
+/* Width in bits of the vector registers the backend's sgemm kernel computes in: OpenBLAS by the core whose
+ * kernels it runs (Haswell and Zen: 256; SkylakeX, Cooperlake, SapphireRapids: 512), oneDNN by its
+ * effective ISA (AVX-512: 512, AVX2: 256); 0 when not known. The FMA rate at that width bounds the kernel. */
+int sb_gemm_vector_bits(sb_gemm_backend backend);
 
 /* Row-major C (m,n) = alpha * op(A) (m,k) · op(B) (k,n) + beta * C, op = transpose when trans_*.
  * lda/ldb/ldc are row strides. Adds 2*m*n*k to the FLOP tally. */

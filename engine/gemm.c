@@ -8,6 +8,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static sb_gemm_backend current_backend = SB_GEMM_OPENBLAS;
 static bool partition_enabled = true;
@@ -73,6 +74,25 @@ const char *sb_gemm_backend_version(sb_gemm_backend backend)
 int sb_gemm_threads(void)
 {
     return omp_get_max_threads();
+}
+
+int sb_gemm_vector_bits(sb_gemm_backend backend)
+{
+    if (backend == SB_GEMM_ONEDNN) {
+        const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+        if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core)
+            return 512;
+        return (isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2 ? 256 : 0;
+    }
+    static const struct {
+        const char *core;
+        int bits;
+    } cores[] = {{"Haswell", 256}, {"Zen", 256}, {"SkylakeX", 512}, {"Cooperlake", 512}, {"SapphireRapids", 512}};
+    const char *name = openblas_get_corename();
+    for (size_t i = 0; name != NULL && i < sizeof cores / sizeof cores[0]; i++)
+        if (strcasecmp(name, cores[i].core) == 0)
+            return cores[i].bits;
+    return 0;
 }
 
 static void record(bool trans_a, bool trans_b, bool packed_b, int64_t m, int64_t n, int64_t k)

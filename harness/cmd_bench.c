@@ -61,10 +61,13 @@ static void usage(FILE *out)
             "Engine speed on random-weight models, batch 1, fp32: seconds per sequence (encoder + teacher-forced\n"
             "decoder, median of 3 rounds of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate\n"
             "on the same GEMM shapes (each distinct shape of the forward timed alone, its weights read cold as in\n"
-            "the forward, weighted by its FLOPs; timed after each round of forwards, the fraction is the median\n"
-            "of the rounds'; the same shapes threaded by the library itself are reported beside it), a floor\n"
-            "(the forward's FLOPs at the backend's best rate on a 2048^3 product, timed after each round), where a\n"
-            "forward's time goes per op class, greedy generation ms per generated token,\n"
+            "the forward, weighted by its FLOPs; oneDNN's products on pre-packed weights replayed as such; timed\n"
+            "after each round of forwards, the fraction is the median of the rounds'; the same shapes threaded\n"
+            "by the library itself are reported beside it), a floor\n"
+            "(the forward's FLOPs at the backend's best rate on a 2048^3 product, timed after each round), the\n"
+            "ceiling of the backend's kernel (FMA chains in registers of its vector width: 256 bits for OpenBLAS's\n"
+            "Haswell kernel) and the share of it a speed target needs, where a forward's time goes per op class,\n"
+            "greedy generation ms per generated token,\n"
             "and the peak RSS of one forward (in a child process) against count's weights + activations. Prints a\n"
             "table and the targets met or not (at 512 + 114 tokens and 2 threads; OpenBLAS's s/sequence target\n"
             "is for the Haswell kernel and is not judged with another core), writes JSON.\n"
@@ -259,6 +262,10 @@ typedef struct {
      * best case. */
     double large_sgemm_gflops, floor_seconds;
     int64_t large_sgemm_n;
+    /* The FMA rate at the width the backend's kernel computes in (0 bits: not known, no ceiling): no
+     * product of that kernel can beat it. */
+    int vector_bits;
+    double fma_ceiling_gflops;
     int64_t flops, gen_tokens;
     /* Per sequence (mean over the timed forwards), from the engine's profile: each op class's seconds and
      * FLOPs, and the seconds in none (norms, residuals, embeddings, position bias). */
@@ -385,6 +392,18 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
              "per round after the replay; gflops is the fastest round; floor = the forward's executed FLOPs at "
              "that rate", peak.reps);
     cJSON_AddStringToObject(large, "method", method);
+    row->vector_bits = sb_gemm_vector_bits(backend);
+    row->fma_ceiling_gflops = 0;
+    if (row->vector_bits > 0 &&
+        (rc = sb_peak_fma_gflops(row->vector_bits, peak.fma_seconds, peak.reps, &row->fma_ceiling_gflops, err)) != 0)
+        goto done;
+    if (row->vector_bits > 0) {
+        cJSON *ceiling = cJSON_AddObjectToObject(record, "fma_ceiling");
+        cJSON_AddNumberToObject(ceiling, "vector_bits", row->vector_bits);
+        cJSON_AddNumberToObject(ceiling, "gflops", row->fma_ceiling_gflops);
+        cJSON_AddStringToObject(ceiling, "method", "fp32 FMA chains in registers of the kernel's vector width on "
+                                                   "every thread, fastest of the machine peaks' repetitions");
+    }
     cJSON_AddItemToObject(record, "gemm_shapes", shape_list);
     cJSON_AddItemToObject(record, "op_classes", classes);
 
@@ -482,7 +501,8 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
                rows[i].engine_gflops, rows[i].sgemm_gflops, rows[i].fraction, rows[i].library_gflops, gen);
     }
     printf("* the backend's sgemm on the same GEMM shapes, each timed alone through the engine's GEMM wrapper (C\n"
-           "  split into one single-threaded backend call per thread), FLOP-weighted; fraction = engine / that.\n"
+           "  split into one single-threaded backend call per thread; oneDNN's products on pre-packed weights\n"
+           "  as its matmul on packed weights), FLOP-weighted; fraction = engine / that.\n"
            "  lib-thr: the same shapes as one call each, threaded by the library itself.\n"
            "+ floor: the forward's FLOPs at the backend's best rate on a %" PRId64 "^3 product (the machine peaks'\n"
            "  sgemm), measured beside each round (fastest): the time if every product ran as fast as the library's\n"
@@ -540,6 +560,17 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
                 printf("    floor at %s's %.1f GFLOP/s on a %" PRId64 "^3 product: %.4f s; the limit is %.1f %% of it\n",
                        sb_gemm_backend_name(rows[i].backend), rows[i].large_sgemm_gflops, rows[i].large_sgemm_n,
                        rows[i].floor_seconds, 100 * speed_targets[t].max_seconds / rows[i].floor_seconds);
+                /* and how much of the hardware the limit asks for: the forward's FLOPs over the limit, as a
+                 * share of the FMA rate at the kernel's vector width */
+                if (rows[i].fma_ceiling_gflops > 0) {
+                    const double needed =
+                        (double)rows[i].flops / speed_targets[t].max_seconds / 1e9 / rows[i].fma_ceiling_gflops;
+                    cJSON_AddNumberToObject(judged, "fma_ceiling_share_needed", needed);
+                    printf("    ceiling: %d-bit FMA on every thread at %.1f GFLOP/s; the %" PRId64
+                           "^3 product reaches %.1f %% of it, the limit needs %.1f %% over the whole forward\n",
+                           rows[i].vector_bits, rows[i].fma_ceiling_gflops, rows[i].large_sgemm_n,
+                           100 * rows[i].large_sgemm_gflops / rows[i].fma_ceiling_gflops, 100 * needed);
+                }
             }
         if (in_list(rows[i].model, fraction_target_models, 2)) {
             snprintf(what, sizeof what, "%.200s %s fraction of sgemm", rows[i].model,

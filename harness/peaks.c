@@ -68,7 +68,7 @@ int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
     return 0;
 }
 
-/* One native vector register of floats, so the chains below stay in registers. */
+/* The build's native vector width in bytes: the chains below stay in its registers. */
 #if defined(__AVX512F__)
 #define VECTOR_BYTES 64
 #elif defined(__AVX__)
@@ -76,8 +76,6 @@ int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
 #else
 #define VECTOR_BYTES 16
 #endif
-typedef float vfloat __attribute__((vector_size(VECTOR_BYTES)));
-#define LANES (VECTOR_BYTES / 4)
 /* FMA latency (4 cycles) times FMA ports (2) needs 8 independent chains to saturate a core; 12 leaves
  * slack and still fits in 16 AVX2 registers with the two constants. */
 #define CHAINS 12
@@ -90,27 +88,37 @@ typedef float vfloat __attribute__((vector_size(VECTOR_BYTES)));
 #define CONTRACT_FMA
 #endif
 
-/* `start` differs per call, so the compiler cannot run the chains once and reuse the result. */
-CONTRACT_FMA static float fma_chains(long iterations, float start, float mul, float add)
-{
-    vfloat acc[CHAINS], vmul = {0}, vadd = {0};
-    vmul += mul;
-    vadd += add;
-    for (int j = 0; j < CHAINS; j++)
-        acc[j] = vmul * (start + (float)j);
-    for (long it = 0; it < iterations; it++)
-#pragma GCC unroll 16
-        for (int j = 0; j < CHAINS; j++)
-            acc[j] = acc[j] * vmul + vadd;
-    float sum = 0.0f;
-    for (int j = 0; j < CHAINS; j++)
-        for (int l = 0; l < LANES; l++)
-            sum += acc[j][l];
-    return sum;
-}
+/* Defines name(): CHAINS FMA chains in vectors of `bytes`, `iterations` steps, the sum of every lane.
+ * `start` differs per call, so the compiler cannot run the chains once and reuse the result. */
+#define DEFINE_FMA_CHAINS(name, bytes)                                                                         \
+    CONTRACT_FMA static float name(long iterations, float start, float mul, float add)                         \
+    {                                                                                                          \
+        typedef float vec __attribute__((vector_size(bytes)));                                                 \
+        vec acc[CHAINS], vmul = {0}, vadd = {0};                                                               \
+        vmul += mul;                                                                                           \
+        vadd += add;                                                                                           \
+        for (int j = 0; j < CHAINS; j++)                                                                       \
+            acc[j] = vmul * (start + (float)j);                                                                \
+        for (long it = 0; it < iterations; it++)                                                               \
+            _Pragma("GCC unroll 16") for (int j = 0; j < CHAINS; j++) acc[j] = acc[j] * vmul + vadd;           \
+        float sum = 0.0f;                                                                                      \
+        for (int j = 0; j < CHAINS; j++)                                                                       \
+            for (int l = 0; l < (bytes) / 4; l++)                                                              \
+                sum += acc[j][l];                                                                              \
+        return sum;                                                                                            \
+    }
 
-/* Every thread runs chunks until `seconds` have passed; FLOPs over the wall time of the whole team. */
-static double measure_fma_once(double seconds)
+DEFINE_FMA_CHAINS(fma_chains_native, VECTOR_BYTES)
+#if VECTOR_BYTES > 32 && defined(__AVX2__) && defined(__FMA__)
+/* 256-bit chains beside wider native ones: the ceiling of an AVX2 kernel (OpenBLAS's Haswell) on a machine
+ * whose own width is 512, which runs 256-bit FMAs at the same or half the 512-bit FLOP rate by design. */
+DEFINE_FMA_CHAINS(fma_chains_256, 32)
+#define HAVE_FMA_256 1
+#endif
+
+/* Every thread runs chunks of `bits`-wide chains until `seconds` have passed; FLOPs over the wall time of
+ * the whole team. */
+static double measure_fma_once(double seconds, int bits)
 {
     double flops = 0.0, sink = 0.0;
     double start = sb_now_seconds();
@@ -118,13 +126,38 @@ static double measure_fma_once(double seconds)
     {
         long chunks = 0;
         do {
-            sink += fma_chains(CHUNK, (float)chunks, 0.9999f, 1e-4f); /* tends to 1: no overflow, no denormals */
+            /* tends to 1: no overflow, no denormals */
+#ifdef HAVE_FMA_256
+            if (bits == 256)
+                sink += fma_chains_256(CHUNK, (float)chunks, 0.9999f, 1e-4f);
+            else
+#endif
+                sink += fma_chains_native(CHUNK, (float)chunks, 0.9999f, 1e-4f);
             chunks++;
         } while (sb_now_seconds() - start < seconds);
-        flops += 2.0 * CHAINS * LANES * CHUNK * (double)chunks;
+        flops += 2.0 * CHAINS * (bits / 32) * CHUNK * (double)chunks;
     }
     double elapsed = sb_now_seconds() - start;
     return isnan(sink) ? NAN : flops / elapsed / 1e9; /* sink is read so the chains are not dead code */
+}
+
+int sb_peak_fma_gflops(int bits, double seconds, int reps, double *gflops, sb_error *err)
+{
+    bool runs = bits == VECTOR_BYTES * 8;
+#ifdef HAVE_FMA_256
+    runs = runs || bits == 256;
+#endif
+    if (!runs)
+        return sb_fail(err, "this build runs FMA chains %d bits wide%s, not %d", VECTOR_BYTES * 8,
+                       VECTOR_BYTES > 32 ? " and 256" : "", bits);
+    if (!(seconds > 0.0) || reps < 1)
+        return sb_fail(err, "an FMA peak needs time (%g s) and repetitions (%d)", seconds, reps);
+    *gflops = 0;
+    for (int r = 0; r < reps; r++) {
+        const double g = measure_fma_once(seconds / reps, bits);
+        *gflops = g > *gflops ? g : *gflops;
+    }
+    return *gflops > 0 ? 0 : sb_fail(err, "the %d-bit FMA peak measured no work", bits);
 }
 
 static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
@@ -171,13 +204,8 @@ int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
     if (sb_peak_sgemm_gflops(sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
         measure_stream(sizes->stream_bytes, sizes->reps, &out->stream_copy_gbps, err) != 0)
         return -1;
-    double *g = malloc((size_t)sizes->reps * sizeof *g);
-    if (g == NULL)
-        return sb_fail(err, "out of memory");
-    for (int r = 0; r < sizes->reps; r++)
-        g[r] = measure_fma_once(sizes->fma_seconds / sizes->reps);
-    out->fma_gflops = sb_stats_compute(g, (size_t)sizes->reps).max;
-    free(g);
+    if (sb_peak_fma_gflops(VECTOR_BYTES * 8, sizes->fma_seconds, sizes->reps, &out->fma_gflops, err) != 0)
+        return -1;
     if (!(out->sgemm_gflops > 0 && out->fma_gflops > 0 && out->stream_copy_gbps > 0))
         return sb_fail(err, "peak measurement gave a non-positive rate");
     return 0;
