@@ -68,6 +68,35 @@ Test(peaks, tiny_measurement_is_plausible)
     cr_assert_eq(p.sgemm_n, 128);
 }
 
+/* Each backend names the vector width its kernel computes in, and the FMA ceiling at that width is measured:
+ * OpenBLAS's Haswell kernel is AVX2 (256 bits), oneDNN on an AVX-512 machine uses 512. */
+Test(peaks, kernel_width_and_its_fma_ceiling)
+{
+    const int openblas = sb_gemm_vector_bits(SB_GEMM_OPENBLAS), onednn = sb_gemm_vector_bits(SB_GEMM_ONEDNN);
+    cr_assert(openblas == 0 || openblas == 256 || openblas == 512, "%d bits", openblas);
+    if (strstr(sb_gemm_backend_version(SB_GEMM_OPENBLAS), "core=Haswell") != NULL)
+        cr_assert_eq(openblas, 256);
+    const bool avx512_core = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    cr_assert_eq(onednn, avx512_core ? 512 : (__builtin_cpu_supports("avx2") ? 256 : 0));
+    const int widths[] = {openblas, onednn};
+    for (int i = 0; i < 2; i++) {
+        if (widths[i] == 0)
+            continue;
+        double gflops = 0;
+        sb_error err = {0};
+        cr_assert_eq(sb_peak_fma_gflops(widths[i], tiny.fma_seconds, tiny.reps, &gflops, &err), 0, "%s", err.msg);
+        cr_assert(gflops > 0.1 && gflops < 1e5, "%d-bit FMA %g GFLOP/s", widths[i], gflops);
+    }
+    double gflops = 0;
+    sb_error err = {0};
+    /* -march=native: the build's width is the machine's, and only a build without AVX runs 128 bits */
+    const int refused = __builtin_cpu_supports("avx") ? -1 : 0;
+    cr_assert_eq(sb_peak_fma_gflops(128, tiny.fma_seconds, tiny.reps, &gflops, &err), refused);
+    if (refused)
+        cr_assert(strstr(err.msg, "not 128") != NULL, "%s", err.msg);
+}
+
 Test(peaks, bad_sizes_are_refused)
 {
     sb_peak_sizes z = tiny;
