@@ -424,13 +424,19 @@ Test(engine_reference, shared_kv)
     check_against_reference(&c, 2, 18, 7, 4, false);
 }
 
+/* 4 + 4 blocks, every 2nd a Switch layer of 4 experts keeping 2 tokens each per sequence: most tokens drop. */
+static void switch_with_drops(sb_config *c)
+{
+    c->num_layers = c->num_decoder_layers = 4;
+    c->num_experts = 4;
+    c->encoder_sparse_step = c->decoder_sparse_step = 2;
+    c->expert_capacity = 2;
+}
+
 Test(engine_reference, switch_drops_tokens_over_capacity)
 {
     sb_config c = small_config();
-    c.num_layers = c.num_decoder_layers = 4;
-    c.num_experts = 4;
-    c.encoder_sparse_step = c.decoder_sparse_step = 2;
-    c.expert_capacity = 2;
+    switch_with_drops(&c);
     check_against_reference(&c, 2, 24, 10, 6, true);
 }
 
@@ -475,10 +481,7 @@ Test(engine_reference, onednn_packed_gated_shared_kv)
 Test(engine_reference, onednn_packed_switch_drops_tokens)
 {
     sb_config c = packable_config();
-    c.num_layers = c.num_decoder_layers = 4;
-    c.num_experts = 4;
-    c.encoder_sparse_step = c.decoder_sparse_step = 2;
-    c.expert_capacity = 2;
+    switch_with_drops(&c);
     check_against_reference_on(&c, 2, 24, 10, 6, true, SB_GEMM_ONEDNN);
 }
 
