@@ -266,6 +266,7 @@ typedef struct {
      * product of that kernel can beat it. */
     int vector_bits;
     double fma_ceiling_gflops;
+    char ceiling_unavailable[SB_ERROR_MAX]; /* why there is no ceiling, when there is none */
     int64_t flops, gen_tokens;
     /* Per sequence (mean over the timed forwards), from the engine's profile: each op class's seconds and
      * FLOPs, and the seconds in none (norms, residuals, embeddings, position bias). */
@@ -394,11 +395,17 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON_AddStringToObject(large, "method", method);
     row->vector_bits = sb_gemm_vector_bits(backend);
     row->fma_ceiling_gflops = 0;
-    if (row->vector_bits > 0 &&
-        (rc = sb_peak_fma_gflops(row->vector_bits, peak.fma_seconds, peak.reps, &row->fma_ceiling_gflops, err)) != 0)
-        goto done;
-    if (row->vector_bits > 0) {
-        cJSON *ceiling = cJSON_AddObjectToObject(record, "fma_ceiling");
+    row->ceiling_unavailable[0] = '\0';
+    cJSON *ceiling = cJSON_AddObjectToObject(record, "fma_ceiling");
+    sb_error why = {0};
+    if (row->vector_bits == 0)
+        sb_fail(&why, "the vector width of %s's kernel is not known", sb_gemm_backend_version(backend));
+    else if (sb_peak_fma_gflops(row->vector_bits, peak.fma_seconds, peak.reps, &row->fma_ceiling_gflops, &why) == 0)
+        why.msg[0] = '\0';
+    if (why.msg[0] != '\0') {
+        snprintf(row->ceiling_unavailable, sizeof row->ceiling_unavailable, "%s", why.msg);
+        cJSON_AddStringToObject(ceiling, "unavailable", why.msg);
+    } else {
         cJSON_AddNumberToObject(ceiling, "vector_bits", row->vector_bits);
         cJSON_AddNumberToObject(ceiling, "gflops", row->fma_ceiling_gflops);
         cJSON_AddStringToObject(ceiling, "method", "fp32 FMA chains in registers of the kernel's vector width on "
@@ -562,7 +569,9 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
                        rows[i].floor_seconds, 100 * speed_targets[t].max_seconds / rows[i].floor_seconds);
                 /* and how much of the hardware the limit asks for: the forward's FLOPs over the limit, as a
                  * share of the FMA rate at the kernel's vector width */
-                if (rows[i].fma_ceiling_gflops > 0) {
+                if (rows[i].ceiling_unavailable[0] != '\0') {
+                    printf("    ceiling: unavailable (%s)\n", rows[i].ceiling_unavailable);
+                } else {
                     const double needed =
                         (double)rows[i].flops / speed_targets[t].max_seconds / 1e9 / rows[i].fma_ceiling_gflops;
                     cJSON_AddNumberToObject(judged, "fma_ceiling_share_needed", needed);

@@ -136,9 +136,9 @@ typedef struct {
 } sb_peak_sizes;
 
 sb_peak_sizes sb_peak_sizes_default(void);
-/* fp32 FMA chains in registers `bits` wide (the build's native width, or 256 where the native one is wider)
- * on every thread, fastest of reps runs sharing `seconds`: the ceiling of a GEMM kernel computing at that
- * width (sb_gemm_vector_bits). Fails for a width this build does not run. */
+/* fp32 FMA chains in registers `bits` wide (the build's own width, or 256 / 512 where the CPU has AVX2 /
+ * AVX-512, whatever the build flags) on every thread, fastest of reps runs sharing `seconds`: the ceiling
+ * of a GEMM kernel computing at that width (sb_gemm_vector_bits). Fails, saying so, for another width. */
 int sb_peak_fma_gflops(int bits, double seconds, int reps, double *gflops, sb_error *err);
 int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err);
 /* The current GEMM backend's rate (GFLOP/s) on an n x n x n fp32 product through sb_gemm: the fastest of

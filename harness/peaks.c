@@ -88,10 +88,11 @@ int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
 #define CONTRACT_FMA
 #endif
 
-/* Defines name(): CHAINS FMA chains in vectors of `bytes`, `iterations` steps, the sum of every lane.
- * `start` differs per call, so the compiler cannot run the chains once and reuse the result. */
-#define DEFINE_FMA_CHAINS(name, bytes)                                                                         \
-    CONTRACT_FMA static float name(long iterations, float start, float mul, float add)                         \
+/* Defines name(): CHAINS FMA chains in vectors of `bytes`, `iterations` steps, the sum of every lane,
+ * with the function attributes that follow (a target ISA; none: the build's own). `start` differs per
+ * call, so the compiler cannot run the chains once and reuse the result. */
+#define DEFINE_FMA_CHAINS(name, bytes, ...)                                                                    \
+    CONTRACT_FMA __VA_ARGS__ static float name(long iterations, float start, float mul, float add)             \
     {                                                                                                          \
         typedef float vec __attribute__((vector_size(bytes)));                                                 \
         vec acc[CHAINS], vmul = {0}, vadd = {0};                                                               \
@@ -108,17 +109,34 @@ int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
         return sum;                                                                                            \
     }
 
+/* The build's own width (the machine peaks' FMA figure), and 256 and 512 bits whatever the build flags,
+ * run where the CPU has them: the ceilings of AVX2 and AVX-512 GEMM kernels (sb_gemm_vector_bits). */
 DEFINE_FMA_CHAINS(fma_chains_native, VECTOR_BYTES)
-#if VECTOR_BYTES > 32 && defined(__AVX2__) && defined(__FMA__)
-/* 256-bit chains beside wider native ones: the ceiling of an AVX2 kernel (OpenBLAS's Haswell) on a machine
- * whose own width is 512, which runs 256-bit FMAs at the same or half the 512-bit FLOP rate by design. */
-DEFINE_FMA_CHAINS(fma_chains_256, 32)
-#define HAVE_FMA_256 1
+#if defined(__x86_64__) && defined(__GNUC__)
+DEFINE_FMA_CHAINS(fma_chains_256, 32, __attribute__((target("avx2,fma"))))
+DEFINE_FMA_CHAINS(fma_chains_512, 64, __attribute__((target("avx512f"))))
+#define HAVE_WIDTH_CHAINS 1
 #endif
+
+typedef float (*fma_chains_fn)(long iterations, float start, float mul, float add);
+
+/* The chains `bits` wide this build and CPU run, NULL when none. */
+static fma_chains_fn chains_of_width(int bits)
+{
+    if (bits == VECTOR_BYTES * 8)
+        return fma_chains_native;
+#ifdef HAVE_WIDTH_CHAINS
+    if (bits == 256 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return fma_chains_256;
+    if (bits == 512 && __builtin_cpu_supports("avx512f"))
+        return fma_chains_512;
+#endif
+    return NULL;
+}
 
 /* Every thread runs chunks of `bits`-wide chains until `seconds` have passed; FLOPs over the wall time of
  * the whole team. */
-static double measure_fma_once(double seconds, int bits)
+static double measure_fma_once(double seconds, fma_chains_fn chains, int bits)
 {
     double flops = 0.0, sink = 0.0;
     double start = sb_now_seconds();
@@ -126,13 +144,7 @@ static double measure_fma_once(double seconds, int bits)
     {
         long chunks = 0;
         do {
-            /* tends to 1: no overflow, no denormals */
-#ifdef HAVE_FMA_256
-            if (bits == 256)
-                sink += fma_chains_256(CHUNK, (float)chunks, 0.9999f, 1e-4f);
-            else
-#endif
-                sink += fma_chains_native(CHUNK, (float)chunks, 0.9999f, 1e-4f);
+            sink += chains(CHUNK, (float)chunks, 0.9999f, 1e-4f); /* tends to 1: no overflow, no denormals */
             chunks++;
         } while (sb_now_seconds() - start < seconds);
         flops += 2.0 * CHAINS * (bits / 32) * CHUNK * (double)chunks;
@@ -143,18 +155,15 @@ static double measure_fma_once(double seconds, int bits)
 
 int sb_peak_fma_gflops(int bits, double seconds, int reps, double *gflops, sb_error *err)
 {
-    bool runs = bits == VECTOR_BYTES * 8;
-#ifdef HAVE_FMA_256
-    runs = runs || bits == 256;
-#endif
-    if (!runs)
-        return sb_fail(err, "this build runs FMA chains %d bits wide%s, not %d", VECTOR_BYTES * 8,
-                       VECTOR_BYTES > 32 ? " and 256" : "", bits);
+    const fma_chains_fn chains = chains_of_width(bits);
+    if (chains == NULL)
+        return sb_fail(err, "no %d-bit FMA on this CPU or in this build (its own width: %d bits)", bits,
+                       VECTOR_BYTES * 8);
     if (!(seconds > 0.0) || reps < 1)
         return sb_fail(err, "an FMA peak needs time (%g s) and repetitions (%d)", seconds, reps);
     *gflops = 0;
     for (int r = 0; r < reps; r++) {
-        const double g = measure_fma_once(seconds / reps, bits);
+        const double g = measure_fma_once(seconds / reps, chains, bits);
         *gflops = g > *gflops ? g : *gflops;
     }
     return *gflops > 0 ? 0 : sb_fail(err, "the %d-bit FMA peak measured no work", bits);
