@@ -2,7 +2,8 @@
  *
  *   - weights: every parameter in one contiguous arena with a table of named tensors (HF names), fp32 or
  *     bf16 storage, deterministic T5 init, Hugging Face checkpoint (config.json + model.safetensors) I/O;
- *   - one GEMM wrapper (OpenBLAS or oneDNN) that tallies the FLOPs it executes;
+ *   - one GEMM wrapper (OpenBLAS or oneDNN, on oneDNN with weights pre-packed for its matmul) that tallies
+ *     the FLOPs it executes;
  *   - a runtime: activations sized up front for (batch, src_len, tgt_len), encoder, teacher-forced
  *     decoder, logits, cross-entropy, incremental greedy generation with a KV cache, Switch router stats.
  *

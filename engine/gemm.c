@@ -1,6 +1,8 @@
-/* gemm.c — the one GEMM wrapper every matrix product of the engine goes through: backend dispatch
- * (OpenBLAS or oneDNN's row-major dnnl_sgemm), the thread pool they share with the engine's OpenMP loops,
- * the executed-FLOP tally, and an optional recorder of distinct shapes for the benchmark. */
+/* gemm.c — the GEMM wrapper every matrix product of the engine goes through: backend dispatch (OpenBLAS or
+ * oneDNN's row-major dnnl_sgemm), the thread pool they share with the engine's OpenMP loops, the
+ * executed-FLOP tally, and an optional recorder of distinct shapes for the benchmark. Products on weights
+ * pre-packed for oneDNN's matmul take the wrapper's other path (gemm_packed.c), with the same bookkeeping
+ * (sb_gemm_account). */
 #include "engine/forward.h"
 
 #include <cblas.h>
