@@ -213,6 +213,10 @@ void sb_weights_init_random(sb_weights *w, uint64_t seed);
 int sb_weights_pack(sb_weights *w, sb_error *err);
 int sb_weights_unpack(sb_weights *w, sb_error *err);
 int sb_weights_layout_for(sb_weights *w, sb_gemm_backend backend, sb_error *err);
+/* Whether sb_weights_layout_for pre-packs for oneDNN (the default); off, it leaves HF layout everywhere and
+ * oneDNN runs every product through dnnl_sgemm, as before pre-packing. For the benchmark's comparison. */
+void sb_weights_set_prepack(bool prepack);
+bool sb_weights_prepack(void);
 /* The error every consumer that needs HF layout gives for packed weights (-1), else 0. */
 int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err);
 

@@ -108,9 +108,21 @@ int sb_weights_unpack(sb_weights *w, sb_error *err)
     return relayout_all(w, false, err);
 }
 
+static bool prepack_enabled = true;
+
+void sb_weights_set_prepack(bool prepack)
+{
+    prepack_enabled = prepack;
+}
+
+bool sb_weights_prepack(void)
+{
+    return prepack_enabled;
+}
+
 int sb_weights_layout_for(sb_weights *w, sb_gemm_backend backend, sb_error *err)
 {
-    return backend == SB_GEMM_ONEDNN ? sb_weights_pack(w, err) : sb_weights_unpack(w, err);
+    return backend == SB_GEMM_ONEDNN && prepack_enabled ? sb_weights_pack(w, err) : sb_weights_unpack(w, err);
 }
 
 int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err)

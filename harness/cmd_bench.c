@@ -56,7 +56,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: shapebench bench [--models L] [--gen-models L] [--rss-model M] [--gemm L] [--threads N]\n"
-            "                        [--reps N] [--src N] [--tgt N] [--gen-tokens N] [--out FILE]\n"
+            "                        [--reps N] [--src N] [--tgt N] [--gen-tokens N] [--no-prepack] [--out FILE]\n"
             "\n"
             "Engine speed on random-weight models, batch 1, fp32: seconds per sequence (encoder + teacher-forced\n"
             "decoder, median of 3 rounds of --reps), the engine's GFLOP/s as a fraction of the backend's sgemm rate\n"
@@ -82,6 +82,8 @@ static void usage(FILE *out)
             "  --src N          encoder tokens (default 512)\n"
             "  --tgt N          decoder tokens (default 114)\n"
             "  --gen-tokens N   tokens generated per timing (default 32)\n"
+            "  --no-prepack     oneDNN on weights in HF layout through dnnl_sgemm, which packs them on every\n"
+            "                   call (default: pre-packed once for its matmul)\n"
             "  --out FILE       JSON results (default results/bench/bench.json)\n"
             "  --help           this text\n");
 }
@@ -493,7 +495,10 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
            " threads\n",
            o->src, o->tgt, o->threads);
     for (size_t b = 0; b < o->num_backends; b++)
-        printf("  %-9s %s\n", sb_gemm_backend_name(o->backends[b]), sb_gemm_backend_version(o->backends[b]));
+        printf("  %-9s %s%s\n", sb_gemm_backend_name(o->backends[b]), sb_gemm_backend_version(o->backends[b]),
+               o->backends[b] != SB_GEMM_ONEDNN ? ""
+               : sb_weights_prepack()           ? ", weights pre-packed for its matmul"
+                                                : ", weights in HF layout (--no-prepack)");
     printf("\n");
     printf("%-22s %-9s %12s %12s %11s %13s %14s %9s %15s %13s\n", "model", "backend", "s/sequence",
            "floor s/seq+", "GFLOP/seq", "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "lib-thr GFLOP/s",
@@ -628,6 +633,7 @@ int sb_cmd_bench(int argc, char **argv)
         {"threads", required_argument, NULL, 't'}, {"reps", required_argument, NULL, 'n'},
         {"src", required_argument, NULL, 's'}, {"tgt", required_argument, NULL, 'T'},
         {"gen-tokens", required_argument, NULL, 'G'}, {"out", required_argument, NULL, 'o'},
+        {"no-prepack", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     char models[] = "t5-efficient-tiny,t5-efficient-small,t5-efficient-base,switch-base-8";
@@ -682,6 +688,9 @@ int sb_cmd_bench(int argc, char **argv)
         case 'o':
             o.out = optarg;
             break;
+        case 'P':
+            sb_weights_set_prepack(false);
+            break;
         default:
             return sb_cli_error("bench", SB_EXIT_USAGE, "bad option '%s' (see --help)", argv[optind - 1]);
         }
@@ -711,6 +720,7 @@ int sb_cmd_bench(int argc, char **argv)
     cJSON_AddNumberToObject(settings, "threads", (double)o.threads);
     cJSON_AddNumberToObject(settings, "reps", (double)o.reps);
     cJSON_AddStringToObject(settings, "weights", "random (T5 init, seed 0)");
+    cJSON_AddBoolToObject(settings, "onednn_prepack", sb_weights_prepack());
     sb_sysinfo sys;
     const bool have_sys = sb_gemm_configure(o.backends[0], (int)o.threads, &err) == 0 &&
                           sb_sysinfo_collect(&sys, &err) == 0;

@@ -210,3 +210,21 @@ Test(packed, init_and_load_leave_hf_layout)
     sb_weights_free(&w);
     sb_weights_free(&fresh);
 }
+
+/* With pre-packing off (bench --no-prepack), the layout for oneDNN is HF's, and packed weights go back. */
+Test(packed, prepack_off_keeps_hf_layout_for_onednn)
+{
+    skip_without_layout();
+    sb_config c = packable_config();
+    sb_weights w = {0};
+    test_make_weights(&w, &c, SB_DTYPE_F32, 4);
+    sb_error err = {0};
+    cr_assert_eq(sb_weights_layout_for(&w, SB_GEMM_ONEDNN, &err), 0, "%s", err.msg);
+    cr_assert_gt(w.num_packed, 0);
+    sb_weights_set_prepack(false);
+    cr_assert_not(sb_weights_prepack());
+    cr_assert_eq(sb_weights_layout_for(&w, SB_GEMM_ONEDNN, &err), 0, "%s", err.msg);
+    cr_assert_eq(w.num_packed, 0);
+    sb_weights_set_prepack(true);
+    sb_weights_free(&w);
+}
