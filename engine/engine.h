@@ -201,10 +201,10 @@ void *sb_tensor_data(const sb_weights *w, const sb_tensor *t);
 /* T5's init scheme (semantics.md), deterministic for a seed, independent of thread count. */
 void sb_weights_init_random(sb_weights *w, uint64_t seed);
 
-/* Pre-packing for oneDNN (see sb_gemm_packable). sb_weights_pack re-lays, in place, every dense linear
- * weight of fp32 storage that is packable: attention q, k, v (or kv), o, the dense FFN's wi (wi_0, wi_1) and
- * wo, an untied lm_head. Switch experts and routers, whose row counts change with the routing, the shared
- * embedding (also read row by row), position-bias tables and norms keep HF layout, as does bf16 storage.
+/* Pre-packing for oneDNN (see sb_gemm_packable). sb_weights_pack re-lays, in place, every linear weight of
+ * fp32 storage that is packable: attention q, k, v (or kv), o, the FFN's or each Switch expert's wi (wi_0,
+ * wi_1) and wo, an untied lm_head. Routers (a handful of outputs), the shared embedding (also read row by
+ * row), position-bias tables and norms keep HF layout, as does bf16 storage.
  * Memory is unchanged (one packable tensor of scratch while it runs). While any tensor is packed,
  * sb_tensor_data of it is not HF layout: the OpenBLAS forward, the trainer, the optimizer and checkpoint
  * writes refuse the weights until sb_weights_unpack restores HF layout bit for bit. Loading or initialising

@@ -1,14 +1,26 @@
 /* packing.c — which weights are pre-packed for oneDNN's matmul and the in-place re-layout of the arena:
- * the dense linear weights of every block (attention and FFN) and an untied LM head, each only when oneDNN
- * has a same-size layout for it (sb_gemm_packable). The layout itself belongs to gemm_packed.c. */
+ * the linear weights of every block (attention, dense FFN, Switch experts) and an untied LM head, each only
+ * when oneDNN has a same-size layout for it (sb_gemm_packable). The layout itself belongs to gemm_packed.c. */
 #include "engine/forward.h"
 
 #include <stdlib.h>
 
-/* The packable role of each linear weight, by the tensor table: a block's attention projections and dense
- * FFN, an untied lm_head. Calls visit(t) for each; returns how many were visited, -1 on a table error. */
-static int64_t each_dense_linear(const sb_weights *w, void (*visit)(const sb_tensor *t, void *ctx), void *ctx,
-                                 sb_error *err)
+static void visit_ffn(const sb_ffn_weights *f, void (*visit)(const sb_tensor *t, void *ctx), void *ctx,
+                      int64_t *visited)
+{
+    const sb_tensor *linear[] = {f->wi, f->wi_1, f->wo};
+    for (size_t j = 0; j < sizeof linear / sizeof linear[0]; j++)
+        if (linear[j] != NULL) {
+            visit(linear[j], ctx);
+            (*visited)++;
+        }
+}
+
+/* The packable role of each linear weight, by the tensor table: a block's attention projections, its dense
+ * FFN or its experts (not the router: a handful of outputs), an untied lm_head. Calls visit(t) for each;
+ * returns how many were visited, -1 on a table error. */
+static int64_t each_linear(const sb_weights *w, void (*visit)(const sb_tensor *t, void *ctx), void *ctx,
+                           sb_error *err)
 {
     sb_stack_weights stacks[2] = {{0}, {0}};
     const sb_tensor *shared = NULL, *lm_head = NULL;
@@ -18,16 +30,17 @@ static int64_t each_dense_linear(const sb_weights *w, void (*visit)(const sb_ten
         for (int s = 0; s < 2; s++)
             for (int64_t i = 0; i < stacks[s].num_blocks; i++) {
                 const sb_block_weights *bw = &stacks[s].blocks[i];
-                const sb_tensor *linear[] = {bw->self.q,  bw->self.k,  bw->self.v,  bw->self.o, bw->cross.q,
-                                             bw->cross.k, bw->cross.v, bw->cross.o, bw->ffn.wi, bw->ffn.wi_1,
-                                             bw->ffn.wo};
-                /* sparse blocks: the experts' row counts follow the routing (a primitive per count) */
-                const size_t count = sizeof linear / sizeof linear[0] - (bw->router != NULL ? 3 : 0);
-                for (size_t j = 0; j < count; j++)
-                    if (linear[j] != NULL) {
-                        visit(linear[j], ctx);
+                const sb_tensor *attention[] = {bw->self.q,  bw->self.k,  bw->self.v,  bw->self.o,
+                                                bw->cross.q, bw->cross.k, bw->cross.v, bw->cross.o};
+                for (size_t j = 0; j < sizeof attention / sizeof attention[0]; j++)
+                    if (attention[j] != NULL) {
+                        visit(attention[j], ctx);
                         visited++;
                     }
+                if (bw->router == NULL)
+                    visit_ffn(&bw->ffn, visit, ctx, &visited);
+                for (int64_t e = 0; bw->router != NULL && e < w->cfg.num_experts; e++)
+                    visit_ffn(&bw->experts[e], visit, ctx, &visited);
             }
         if (lm_head != shared) {
             visit(lm_head, ctx);
@@ -85,7 +98,7 @@ static int relayout_all(sb_weights *w, bool to_packed, sb_error *err)
     if (w->dtype != SB_DTYPE_F32 || (!to_packed && w->num_packed == 0))
         return 0;
     relayout_pass p = {.w = w, .to_packed = to_packed, .err = err};
-    if (each_dense_linear(w, measure, &p, err) < 0)
+    if (each_linear(w, measure, &p, err) < 0)
         return -1;
     if (p.largest == 0)
         return 0;
@@ -93,7 +106,7 @@ static int relayout_all(sb_weights *w, bool to_packed, sb_error *err)
     if (p.scratch == NULL)
         return sb_fail(err, "out of memory for %.1f MiB of scratch to re-lay the weights",
                        (double)p.largest * sizeof(float) / (1 << 20));
-    const int64_t visited = each_dense_linear(w, relayout, &p, err);
+    const int64_t visited = each_linear(w, relayout, &p, err);
     free(p.scratch);
     return visited < 0 || p.failed ? -1 : 0;
 }

@@ -477,7 +477,7 @@ Test(engine_reference, onednn_packed_gated_shared_kv)
     check_against_reference_on(&c, 2, 24, 9, 4, false, SB_GEMM_ONEDNN);
 }
 
-/* Switch on oneDNN: attention packed, the experts (row counts set by the routing) in HF layout. */
+/* Switch on oneDNN: attention and experts packed (each routed row count its own primitive), routers not. */
 Test(engine_reference, onednn_packed_switch_drops_tokens)
 {
     sb_config c = packable_config();

@@ -74,8 +74,8 @@ Test(packed, product_matches_float64_with_alpha_beta_and_strides)
     free(a), free(w), free(wp), free(scratch), free(c), free(before);
 }
 
-/* An attention projection or dense-FFN matrix, by the end of its HF name (no Switch here). */
-static bool is_dense_linear(const char *name)
+/* An attention projection or FFN matrix (an expert's too), by the end of its HF name. */
+static bool is_linear(const char *name)
 {
     static const char *const roles[] = {".q.weight",  ".k.weight",    ".v.weight",    ".o.weight",
                                         ".wi.weight", ".wi_0.weight", ".wi_1.weight", ".wo.weight"};
@@ -105,7 +105,7 @@ Test(packed, weights_round_trip_bit_for_bit)
     size_t marked = 0;
     for (size_t i = 0; i < w.num_tensors; i++) {
         const sb_tensor *t = &w.tensors[i];
-        const bool linear = is_dense_linear(t->name);
+        const bool linear = is_linear(t->name);
         cr_assert_eq(t->packed, linear, "%s: packed %d", t->name, t->packed);
         marked += t->packed;
         const size_t bytes = (size_t)t->numel * sizeof(float);
@@ -123,6 +123,35 @@ Test(packed, weights_round_trip_bit_for_bit)
     cr_assert_eq(w.num_packed, 0);
     cr_assert_eq(memcmp(w.arena, original, w.arena_bytes), 0, "unpacking did not restore HF layout exactly");
     free(original);
+    sb_weights_free(&w);
+}
+
+/* Switch: every expert's wi and wo packed with the attention, the routers (4 outputs) and dense-block FFNs
+ * beside them as their roles say; the experts' products on packed weights are checked against the
+ * plain-loop reference in test_engine_reference.c. */
+Test(packed, switch_experts_packed_routers_not)
+{
+    skip_without_layout();
+    sb_config c = packable_config();
+    c.num_layers = c.num_decoder_layers = 4;
+    c.num_experts = 4;
+    c.encoder_sparse_step = c.decoder_sparse_step = 2;
+    sb_weights w = {0};
+    test_make_weights(&w, &c, SB_DTYPE_F32, 6);
+    sb_error err = {0};
+    cr_assert_eq(sb_weights_pack(&w, &err), 0, "%s", err.msg);
+    size_t experts = 0;
+    for (size_t i = 0; i < w.num_tensors; i++) {
+        const sb_tensor *t = &w.tensors[i];
+        const bool expert = strstr(t->name, ".experts.") != NULL, router = strstr(t->name, ".router.") != NULL;
+        cr_assert_eq(t->packed, is_linear(t->name), "%s: packed %d", t->name, t->packed);
+        cr_assert(!router || !t->packed, "%s", t->name);
+        experts += expert;
+    }
+    /* 2 sparse blocks per stack, 4 experts, wi and wo */
+    cr_assert_eq(experts, 2 * 2 * 4 * 2);
+    /* attention: 4 encoder blocks x 4, 4 decoder blocks x 8; FFN: 2 dense blocks per stack x 2; experts */
+    cr_assert_eq(w.num_packed, 4 * 4 + 4 * 8 + 2 * 2 * 2 + experts);
     sb_weights_free(&w);
 }
 
