@@ -130,36 +130,38 @@ static bool rows_stay_in_place(const dnnl_memory_desc_t *md, int64_t c)
     return b->strides[1] == c * out_block && b->strides[0] < b->strides[1];
 }
 
+/* The plain and packed layouts of a (oc, c) weight; false when it is not packable (see sb_gemm_packable).
+ * Callers hold the sb_gemm_packed critical section. */
+static bool packable_layouts(int64_t oc, int64_t c, dnnl_memory_desc_t *plain, dnnl_memory_desc_t *packed)
+{
+    plain_layout(oc, c, plain);
+    return packed_layout(oc, c, packed) == dnnl_success && !dnnl_memory_desc_equal(plain, packed) &&
+           dnnl_memory_desc_get_size(packed) == dnnl_memory_desc_get_size(plain) && rows_stay_in_place(packed, c);
+}
+
 bool sb_gemm_packable(int64_t oc, int64_t c)
 {
     dnnl_memory_desc_t plain, packed;
     bool ok = false;
-    plain_layout(oc, c, &plain);
 #pragma omp critical(sb_gemm_packed)
-    ok = packed_layout(oc, c, &packed) == dnnl_success && !dnnl_memory_desc_equal(&plain, &packed) &&
-         dnnl_memory_desc_get_size(&packed) == dnnl_memory_desc_get_size(&plain) && rows_stay_in_place(&packed, c);
+    ok = packable_layouts(oc, c, &plain, &packed);
     return ok;
 }
 
 /* weight -> scratch, then oneDNN's reorder scratch (from layout) -> weight (to layout). */
 static int relayout(int64_t oc, int64_t c, float *weight, float *scratch, bool to_packed, sb_error *err)
 {
-    if (!sb_gemm_packable(oc, c))
-        return sb_fail(err, "a (%lld, %lld) weight has no pre-packed layout in oneDNN's matmul here", (long long)oc,
-                       (long long)c);
     dnnl_memory_desc_t plain, packed;
-    dnnl_status_t st;
-    plain_layout(oc, c, &plain);
+    bool packable = false;
+    dnnl_status_t st = dnnl_success;
 #pragma omp critical(sb_gemm_packed)
-    {
+    if ((packable = packable_layouts(oc, c, &plain, &packed))) {
         dnnl_primitive_desc_t pd = NULL;
         dnnl_primitive_t reorder = NULL;
         dnnl_memory_t from = NULL, to = NULL;
-        st = packed_layout(oc, c, &packed);
         const dnnl_memory_desc_t *from_md = to_packed ? &plain : &packed, *to_md = to_packed ? &packed : &plain;
         memcpy(scratch, weight, (size_t)(oc * c) * sizeof *weight);
-        if (st == dnnl_success)
-            st = dnnl_reorder_primitive_desc_create(&pd, from_md, cpu_engine, to_md, cpu_engine, NULL);
+        st = dnnl_reorder_primitive_desc_create(&pd, from_md, cpu_engine, to_md, cpu_engine, NULL);
         if (st == dnnl_success)
             st = dnnl_primitive_create(&reorder, pd);
         if (st == dnnl_success)
@@ -177,6 +179,9 @@ static int relayout(int64_t oc, int64_t c, float *weight, float *scratch, bool t
         dnnl_primitive_destroy(reorder);
         dnnl_primitive_desc_destroy(pd);
     }
+    if (!packable)
+        return sb_fail(err, "a (%lld, %lld) weight has no pre-packed layout in oneDNN's matmul here", (long long)oc,
+                       (long long)c);
     if (st != dnnl_success)
         return sb_fail(err, "oneDNN reorder of a (%lld, %lld) weight %s its matmul layout: %s", (long long)oc,
                        (long long)c, to_packed ? "into" : "out of", status_text(st));

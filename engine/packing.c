@@ -55,29 +55,30 @@ static int64_t each_linear(const sb_weights *w, void (*visit)(const sb_tensor *t
 typedef struct {
     sb_weights *w;
     bool to_packed;
-    int64_t largest;   /* first pass: elements of the largest tensor to re-lay */
-    float *scratch;    /* second pass */
+    float *scratch; /* grown to the largest tensor re-laid so far */
+    int64_t scratch_floats;
     sb_error *err;
     int failed;
 } relayout_pass;
 
-static bool wants_relayout(const relayout_pass *p, const sb_tensor *t)
-{
-    return t->packed != p->to_packed && (!p->to_packed || sb_gemm_packable(t->shape[0], t->shape[1]));
-}
-
-static void measure(const sb_tensor *t, void *ctx)
-{
-    relayout_pass *p = ctx;
-    if (wants_relayout(p, t) && t->numel > p->largest)
-        p->largest = t->numel;
-}
-
 static void relayout(const sb_tensor *t, void *ctx)
 {
     relayout_pass *p = ctx;
-    if (p->failed || !wants_relayout(p, t))
+    /* Unpacking needs no check: whatever is packed was packable. */
+    if (p->failed || t->packed == p->to_packed || (p->to_packed && !sb_gemm_packable(t->shape[0], t->shape[1])))
         return;
+    if (t->numel > p->scratch_floats) {
+        free(p->scratch); /* its contents are dead: no realloc copy */
+        float *grown = p->scratch = malloc((size_t)t->numel * sizeof *grown);
+        p->scratch_floats = 0;
+        if (grown == NULL) {
+            sb_fail(p->err, "out of memory for %.1f MiB of scratch to re-lay %s",
+                    (double)t->numel * sizeof(float) / (1 << 20), t->name);
+            p->failed = 1;
+            return;
+        }
+        p->scratch_floats = t->numel;
+    }
     float *data = sb_tensor_data(p->w, t);
     const int rc = p->to_packed ? sb_gemm_pack(t->shape[0], t->shape[1], data, p->scratch, p->err)
                                 : sb_gemm_unpack(t->shape[0], t->shape[1], data, p->scratch, p->err);
@@ -98,14 +99,6 @@ static int relayout_all(sb_weights *w, bool to_packed, sb_error *err)
     if (w->dtype != SB_DTYPE_F32 || (!to_packed && w->num_packed == 0))
         return 0;
     relayout_pass p = {.w = w, .to_packed = to_packed, .err = err};
-    if (each_linear(w, measure, &p, err) < 0)
-        return -1;
-    if (p.largest == 0)
-        return 0;
-    p.scratch = malloc((size_t)p.largest * sizeof *p.scratch);
-    if (p.scratch == NULL)
-        return sb_fail(err, "out of memory for %.1f MiB of scratch to re-lay the weights",
-                       (double)p.largest * sizeof(float) / (1 << 20));
     const int64_t visited = each_linear(w, relayout, &p, err);
     free(p.scratch);
     return visited < 0 || p.failed ? -1 : 0;

@@ -364,8 +364,8 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
     if (cache_open(s->mode == SB_MODE_TRAIN ? NULL : cache, model, checkpoint, cfg, s, &own, &wp, err) != 0)
         return -1;
     /* Inference on oneDNN reads its weights pre-packed (re-laid before timing, as a checkpoint is loaded
-     * before timing); training and OpenBLAS read HF layout. */
-    if (sb_weights_layout_for(wp, s->mode == SB_MODE_TRAIN ? SB_GEMM_OPENBLAS : s->gemm, err) != 0) {
+     * before timing), OpenBLAS in HF layout; training's weights, its own and just opened, are in HF layout. */
+    if (s->mode != SB_MODE_TRAIN && sb_weights_layout_for(wp, s->gemm, err) != 0) {
         if (wp == &own)
             sb_weights_free(&own);
         return -1;

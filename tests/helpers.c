@@ -50,6 +50,11 @@ void test_remove_tree(const char *dir)
     cr_expect_eq(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0, "cannot remove %s", dir);
 }
 
+sb_config test_packable_config(void)
+{
+    return test_config(96, 64, 192, 4, 16, 2, 2);
+}
+
 sb_config test_config(int64_t vocab, int64_t d_model, int64_t d_ff, int64_t num_heads, int64_t d_kv, int64_t num_layers,
                       int64_t num_decoder_layers)
 {

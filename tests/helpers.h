@@ -18,6 +18,10 @@ void test_remove_tree(const char *dir);
 /* HF's defaults (sb_config_defaults) with these dimensions: the small models tests build by hand. */
 sb_config test_config(int64_t vocab, int64_t d_model, int64_t d_ff, int64_t num_heads, int64_t d_kv, int64_t num_layers,
                       int64_t num_decoder_layers);
+/* Dimensions oneDNN's matmul pre-packs (output features in 64s, input features in 16s: every attention and
+ * FFN weight); vocabulary 96 is not, so an untied lm_head stays in HF layout beside them. Tied, as HF's
+ * default. */
+sb_config test_packable_config(void);
 /* cfg validated, weights allocated as dtype and filled by T5's init from seed. */
 void test_make_weights(sb_weights *w, const sb_config *cfg, sb_dtype dtype, uint64_t seed);
 

@@ -280,13 +280,6 @@ static sb_config small_config(void)
     return test_config(64, 32, 48, 4, 12, 2, 2); /* d_kv 12: inner 48 != d_model */
 }
 
-/* Dimensions oneDNN's matmul pre-packs (output features in 64s, input features in 16s: every attention and
- * FFN weight); vocabulary 96 is not, so an untied lm_head stays in HF layout beside them. */
-static sb_config packable_config(void)
-{
-    return test_config(96, 64, 192, 4, 16, 2, 2);
-}
-
 /* w laid out for backend as the harness does it: on oneDNN every packable dense weight pre-packed. */
 static void lay_out_for(sb_weights *w, sb_gemm_backend backend)
 {
@@ -464,14 +457,14 @@ Test(engine_reference, switch_no_drops_matches_dense_reference)
  * product itself (o, wo), an untied lm_head left in HF layout beside them. */
 Test(engine_reference, onednn_packed_dense_untied)
 {
-    sb_config c = packable_config();
+    sb_config c = test_packable_config();
     c.tie_word_embeddings = false;
     check_against_reference_on(&c, 2, 40, 12, 7, false, SB_GEMM_ONEDNN);
 }
 
 Test(engine_reference, onednn_packed_gated_shared_kv)
 {
-    sb_config c = packable_config();
+    sb_config c = test_packable_config();
     c.ffn = SB_FFN_GATED_GELU;
     c.shared_kv = true;
     check_against_reference_on(&c, 2, 24, 9, 4, false, SB_GEMM_ONEDNN);
@@ -480,7 +473,7 @@ Test(engine_reference, onednn_packed_gated_shared_kv)
 /* Switch on oneDNN: attention and experts packed (each routed row count its own primitive), routers not. */
 Test(engine_reference, onednn_packed_switch_drops_tokens)
 {
-    sb_config c = packable_config();
+    sb_config c = test_packable_config();
     switch_with_drops(&c);
     check_against_reference_on(&c, 2, 24, 10, 6, true, SB_GEMM_ONEDNN);
 }
@@ -592,7 +585,7 @@ Test(engine_generate, dense_matches_teacher_forced)
 
 Test(engine_generate, onednn_packed_matches_teacher_forced)
 {
-    sb_config c = packable_config();
+    sb_config c = test_packable_config();
     c.tie_word_embeddings = false;
     c.eos_token_id = c.vocab_size - 1;
     check_generation(&c, SB_GEMM_ONEDNN);
@@ -669,7 +662,7 @@ static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t 
 /* Products on pre-packed weights are tallied and profiled like every other. */
 Test(engine_flops, onednn_packed_tally_equals_count)
 {
-    sb_config c = packable_config();
+    sb_config c = test_packable_config();
     c.tie_word_embeddings = false;
     check_flops_on(&c, 2, 17, 9, SB_GEMM_ONEDNN);
 }
