@@ -1,8 +1,7 @@
 # shapebench — build, test, sweep.  `make help` lists the targets.
 #
-# Modules and their one-way dependencies: harness -> engine -> variants (plots read results only).
-# Every library module is a static archive; bin/shapebench links them all; the Criterion suite links the
-# same archives, so tests exercise exactly the code the binary runs.
+# Every folder is a static library (LIBRARIES below, with their one-way dependencies); bin/shapebench links
+# them all; the Criterion suite links the same archives, so tests exercise exactly the code the binary runs.
 
 SHELL      := /bin/bash
 CC         ?= gcc
@@ -29,14 +28,16 @@ DEB_PACKAGES := gcc make libopenblas-openmp-dev libopenblas0-openmp libpfm4-dev 
                 gnuplot-nox libcriterion-dev libdnnl-dev sentencepiece \
                 $(if $(shell command -v npm 2>/dev/null),,npm)
 
-VARIANTS_SRC := $(sort $(wildcard variants/*.c))
-ENGINE_SRC   := $(sort $(wildcard engine/*.c))
-HARNESS_SRC  := $(sort $(filter-out harness/main.c,$(wildcard harness/*.c)))
-PLOTS_SRC    := $(sort $(wildcard plots/*.c))
-TEST_SRCS    ?= $(sort $(wildcard tests/test_*.c))
+# The libraries, one per folder, each with one header saying what it offers, from the top of the tree to
+# the bottom (the link order): the command line over measurement, the quality probe and the pictures; they
+# over the results record and the engine; the engine over the shapes; everything over common/.
+LIBRARIES  := cli probe harness plots record engine variants common
+lib_of      = $(BUILD)/lib$(subst /,-,$(1)).a
+src_of      = $(sort $(filter-out cli/main.c,$(wildcard $(1)/*.c)))
+TEST_SRCS  ?= $(sort $(wildcard tests/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
-LIBS := $(BUILD)/libharness.a $(BUILD)/libplots.a $(BUILD)/libengine.a $(BUILD)/libvariants.a
+LIBS := $(foreach l,$(LIBRARIES),$(call lib_of,$(l)))
 TEST_BIN := $(BUILD)/tests/shapebench-tests
 
 .PHONY: all deps test test-asan bench sweep plots clean help FORCE
@@ -79,16 +80,13 @@ $(BUILD)/harness/sysinfo.o: CPPFLAGS += -DSB_BUILD_FLAGS='"$(strip $(CFLAGS))"'
 # The registry embeds its TSV data with .incbin, which -MMD does not see.
 $(BUILD)/variants/registry.o: $(wildcard variants/data/*.tsv)
 
-$(BUILD)/libvariants.a: $(call obj,$(VARIANTS_SRC))
-$(BUILD)/libengine.a:   $(call obj,$(ENGINE_SRC))
-$(BUILD)/libharness.a:  $(call obj,$(HARNESS_SRC))
-$(BUILD)/libplots.a:    $(call obj,$(PLOTS_SRC))
+$(foreach l,$(LIBRARIES),$(eval $(call lib_of,$(l)): $(call obj,$(call src_of,$(l)))))
 $(BUILD)/lib%.a:
 	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(call obj,harness/main.c) $(LIBS)
+$(BIN): $(call obj,cli/main.c) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 

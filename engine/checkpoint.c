@@ -33,77 +33,36 @@ int sb_checkpoint_load(const char *dir, sb_dtype dtype, sb_weights *out, sb_warn
     return 0;
 }
 
-/* mkdir -p: every missing component of dir. */
-static int make_dirs(const char *dir, sb_error *err)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return sb_fail(err, "%s: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return sb_fail(err, "cannot create folder %s: %s", path, strerror(errno));
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sb_fail(err, "%s exists and is not a folder", dir);
-    return 0;
-}
-
-typedef int (*write_fn)(FILE *f, const void *what, sb_error *err);
-
-static int write_text(FILE *f, const void *text, sb_error *err)
+static int write_text(FILE *f, void *text, sb_error *err)
 {
     return fputs(text, f) >= 0 ? 0 : sb_fail(err, "cannot write config.json: %s", strerror(errno));
 }
 
-static int write_safetensors(FILE *f, const void *weights, sb_error *err)
+static int write_safetensors(FILE *f, void *weights, sb_error *err)
 {
     return sb_safetensors_write(weights, f, err);
 }
 
-/* Writes dir/name through a temporary file in the same folder renamed into place on success, so a crash
- * or a full disk leaves the previous file or none, never a truncated one. */
-static int write_atomic(const char *dir, const char *name, write_fn write, const void *what, sb_error *err)
+/* dir/name replaced whole (sb_write_file_atomic): a crash or a full disk leaves the previous file or none,
+ * never a truncated one. */
+static int write_into(const char *dir, const char *name, sb_write_fn write, void *what, sb_error *err)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
-    if (join(path, dir, name, err) != 0)
-        return -1;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return sb_fail(err, "%s: path too long", dir);
-    FILE *f = fopen(tmp, "wb");
-    if (f == NULL)
-        return sb_fail(err, "cannot create %s: %s", tmp, strerror(errno));
-    int rc = write(f, what, err);
-    if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
-    if (fclose(f) != 0 && rc == 0)
-        rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = sb_fail(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
+    char path[PATH_MAX];
+    return join(path, dir, name, err) != 0 ? -1 : sb_write_file_atomic(path, write, what, err);
 }
 
 int sb_checkpoint_save(const sb_weights *w, const char *dir, sb_error *err)
 {
-    if (sb_weights_require_plain(w, "saving a checkpoint", err) != 0 || make_dirs(dir, err) != 0)
+    if (sb_weights_require_plain(w, "saving a checkpoint", err) != 0 || sb_mkdir_p(dir, err) != 0)
         return -1;
     char *config = sb_config_to_json(&w->cfg);
     if (config == NULL)
         return sb_fail(err, "out of memory serialising config.json");
     /* Each file is replaced whole; the loader checks the pair against each other whatever happened
      * between the two renames. */
-    int rc = write_atomic(dir, "model.safetensors", write_safetensors, w, err);
+    int rc = write_into(dir, "model.safetensors", write_safetensors, (void *)w, err);
     if (rc == 0)
-        rc = write_atomic(dir, "config.json", write_text, config, err);
+        rc = write_into(dir, "config.json", write_text, config, err);
     free(config);
     return rc;
 }

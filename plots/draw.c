@@ -1,25 +1,14 @@
 /* draw.c — the data files gnuplot reads (tab-separated, under <run>/plots/data/) and the gnuplot runs that
- * turn them into PNG and SVG pictures. gnuplot is spawned without a shell: no path or name is interpreted. */
+ * turn them into PNG and SVG pictures. gnuplot runs without a shell (sb_run_tool): no path or name is
+ * interpreted. */
 #include "plots/plots.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-
-extern char **environ;
-
-static int make_dir(const char *path, sb_error *err)
-{
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return sb_fail(err, "cannot create %s: %s", path, strerror(errno));
-    return 0;
-}
 
 static FILE *open_data(const char *dir, const char *name, char *path, size_t size, sb_error *err)
 {
@@ -269,21 +258,14 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
                  fmt, q_out, q_dir, q_scripts, q_machine, fig->vars) >= (int)sizeof vars)
         return sb_fail(err, "run folder path too long: %s", r->dir);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0666);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
     char *argv[] = {"gnuplot", "-e", vars, script, NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "gnuplot", &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
+    int status = 0;
+    const int rc = sb_run_tool(argv, &(sb_tool_io){.out = log, .errf = log, .append = true}, &status, err);
+    if (rc == SB_TOOL_MISSING)
+        return sb_fail(err, "cannot run gnuplot (not found in PATH): install it with `make deps`");
     if (rc != 0)
-        return sb_fail(err, "cannot run gnuplot (%s): install it with `make deps`", strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return sb_fail(err, "waiting for gnuplot: %s", strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    if (status != 0)
         return sb_fail(err, "gnuplot failed on %s for %s.%s: see %s", fig->script, fig->name, fmt, log);
 
     char picture[SB_PATH_MAX + 80];
@@ -299,10 +281,10 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
 {
     char path[SB_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/plots", results->dir);
-    if (make_dir(path, err) != 0)
+    if (sb_mkdir_p(path, err) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/plots/data", results->dir);
-    if (make_dir(path, err) != 0)
+    if (sb_mkdir_p(path, err) != 0)
         return -1;
     int rc = write_shapes(results, table, err);
     if (rc == 0)

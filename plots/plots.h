@@ -7,20 +7,18 @@
  *   - one row per shape (its main measurement plus its generation latency), shared by pictures and report;
  *   - gnuplot pictures (the plots/ *.gp scripts; PNG and SVG) and REPORT.md / REPORT.html in the run folder.
  *
- * Reads results files only: depends on libc, cJSON and variants.h (for sb_error). Errors are returned as
- * values: functions that can fail return 0 on success and -1 with a one-line message in *err.
+ * Reads results files only: depends on record/, common/ and cJSON. Errors are returned as values: functions
+ * that can fail return 0 on success and -1 with a one-line message in *err.
  */
 #ifndef SHAPEBENCH_PLOTS_H
 #define SHAPEBENCH_PLOTS_H
 
-#include "variants/variants.h"
+#include "record/record.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
-
-#define SB_PATH_MAX 4096
 
 /* ---- results files -------------------------------------------------------------------------------- */
 

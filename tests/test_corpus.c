@@ -2,7 +2,7 @@
  * sentinel substitution (inputs + targets reconstruct the original), the batcher's layout and determinism,
  * Brown's POS-tag stripping, the document split, and — when the corpus is cached or can be fetched — the
  * real corpus and tokenizer. */
-#include "harness/harness.h"
+#include "probe/probe.h"
 #include "tests/helpers.h"
 
 #include <criterion/criterion.h>

@@ -2,7 +2,8 @@
  * span corruption (fixed seed, bounded steps), FLOPs budgets give every shape the same arithmetic, and the
  * results carry the held-out loss. Skipped, with the reason, where the corpus cannot be had (no cache in
  * data/ and no npm registry). */
-#include "harness/harness.h"
+#include "probe/probe.h"
+#include "record/record.h"
 
 #include <criterion/criterion.h>
 #include <math.h>

@@ -6,7 +6,9 @@
  * them. shapebench's extras (shared_kv, expert_ffn, capacity_factor) ride along as extra keys, which HF
  * keeps as plain attributes. Writing emits every field in sorted key order so the text is reproducible.
  */
-#include "variants/internal.h"
+#include "variants/variants.h"
+
+#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <math.h>

@@ -5,7 +5,9 @@
  * xxl-nl4 has 32 heads x 64). A new grammar combination keeps the size's own depth in a stack it does not
  * name: the tiny el/dl quirk belongs to those published checkpoints, not to the grammar.
  */
-#include "variants/internal.h"
+#include "variants/variants.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,9 @@
  * into the binary with .incbin (so shapebench works from any directory) and parsed at first use. Columns
  * are found by their header name, so one reader serves every file.
  */
-#include "variants/internal.h"
+#include "variants/variants.h"
+
+#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <pthread.h>

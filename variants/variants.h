@@ -6,31 +6,15 @@
  *   - HF-compatible config.json reading and writing;
  *   - exact analytic counts: parameters, FLOPs (paper and executed conventions), memory.
  *
- * This is the bottom module: it depends on libc and cJSON only. Errors are returned as values: every
- * function that can fail returns 0 on success and -1 on failure with a one-line message in *err.
+ * Depends on common/ and cJSON. Errors are returned as values: every function that can fail returns 0 on
+ * success and -1 on failure with a one-line message in *err.
  */
 #ifndef SHAPEBENCH_VARIANTS_H
 #define SHAPEBENCH_VARIANTS_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "common/common.h"
 
 #define SB_NAME_MAX 256
-#define SB_ERROR_MAX 512
-
-/* ---- errors --------------------------------------------------------------------------------------- */
-
-typedef struct {
-    char msg[SB_ERROR_MAX];
-} sb_error;
-
-/* Formats the message into err (when err is not NULL) and returns -1, so callers can `return sb_fail(...)`. */
-int sb_fail(sb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Checked 64-bit arithmetic: 0 on success, -1 on overflow (then *out is unspecified). */
-int sb_mul_i64(int64_t a, int64_t b, int64_t *out);
-int sb_add_i64(int64_t a, int64_t b, int64_t *out);
 
 /* ---- the config ----------------------------------------------------------------------------------- */
 
@@ -100,7 +84,6 @@ int64_t sb_expert_capacity(const sb_config *cfg, int64_t tokens_per_sequence);
  *   any of these followed by ":key=value,key=value"    overrides (HF key names)
  * Unknown names fail with the nearest known name suggested; `sh` variants fail (semantics unpublished).
  * Warnings (unknown config.json keys, conflicting registry rows) go to `warn` when not NULL. */
-typedef void (*sb_warn_fn)(void *ctx, const char *message);
 int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
 
 /* A published checkpoint (registry row) with the evidence for its shape. */
@@ -261,5 +244,19 @@ typedef struct {
 
 int sb_plan_train_activations(const sb_config *cfg, int64_t batch, int64_t src_len, int64_t tgt_len,
                               sb_train_plan *plan, sb_error *err);
+
+/* ---- shared by the variants/ sources (and their tests) ------------------------------------------- */
+
+struct cJSON;
+/* The shape of registry row `index` (< sb_registry_count()), name without org. */
+const sb_config *sb_registry_config(size_t index);
+/* Index of the row named `name` (without org), or -1. */
+ptrdiff_t sb_registry_find(const char *name);
+/* Why the embedded registry data failed to load, or NULL when it loaded (sb_registry_count() is 0 then). */
+const char *sb_registry_error(void);
+/* Applies `key=value` overrides, given as the members of a JSON object, to an existing shape: only the keys
+ * given change (num_sparse_*_layers recompute the step from the current depth). Keys are HF config.json
+ * names plus shapebench's extras; an unknown or ignored key is an error here, not a warning. */
+int sb_config_apply_overrides(sb_config *cfg, const struct cJSON *object, sb_error *err);
 
 #endif

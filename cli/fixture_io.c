@@ -1,6 +1,6 @@
 /* fixture_io.c — the int32 input arrays of a fixture-style folder (the format of tests/fixtures and of
  * `forward`'s output: DIR/expected.json indexes raw little-endian C-order files), for `forward` and `grad`. */
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* probe.c — the quality probe: train one shape on the Brown corpus with T5's span corruption for a FLOPs or
  * wall-clock budget, then measure its held-out loss. Together with the speed records this gives the
  * frontier its y-axis: quality per unit of cost, measured here rather than quoted. */
-#include "harness/harness.h"
+#include "probe/probe.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,6 @@
 /* cmd_init.c — `shapebench init`: a random-weight Hugging Face checkpoint (config.json + model.safetensors)
  * of any shape, with T5's init scheme, for the engine or for transformers to load. */
-#include "engine/engine.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <inttypes.h>

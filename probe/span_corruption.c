@@ -1,7 +1,7 @@
 /* span_corruption.c — T5's span-corruption objective (t5.data.preprocessors.span_corruption): lengths
  * (random_spans_helper), noise masks (random_spans_noise_mask), sentinel substitution
  * (noise_span_to_unique_sentinel / nonnoise_span_to_unique_sentinel) and the batches training consumes. */
-#include "harness/harness.h"
+#include "probe/probe.h"
 
 #include <math.h>
 #include <stdlib.h>

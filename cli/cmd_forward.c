@@ -1,7 +1,6 @@
 /* cmd_forward.c — `shapebench forward` (one teacher-forced forward on fixture-style inputs, writing the
  * arrays in the fixtures' format) and `shapebench generate` (greedy incremental decoding from ids). */
-#include "engine/engine.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -203,13 +202,6 @@ static void on_router(void *ctx, const sb_router_trace *r)
     free(kept), free(hf_index);
 }
 
-static int make_dir(const char *dir, sb_error *err)
-{
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return sb_fail(err, "cannot create %s: %s", dir, strerror(errno));
-    return 0;
-}
-
 static int run_forward(const run_options *ro, const char *inputs, output *o, sb_error *err)
 {
     sb_fixture_input in[3] = {{.key = "input_ids", .required = true},
@@ -296,7 +288,7 @@ int sb_cmd_forward(int argc, char **argv)
 
     sb_error err = {0};
     output o = {.dir = out_dir, .arrays = cJSON_CreateObject(), .routers = cJSON_CreateArray()};
-    if (make_dir(out_dir, &err) != 0)
+    if (sb_mkdir_p(out_dir, &err) != 0)
         return sb_cli_error("forward", SB_EXIT_FAILURE, "%s", err.msg);
     const char *files[2] = {"encoder_hidden_states.bin", "decoder_hidden_states.bin"};
     for (int s = 0; hidden && s < 2; s++) {

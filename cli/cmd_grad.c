@@ -1,8 +1,7 @@
 /* cmd_grad.c — `shapebench grad`: the loss and every parameter's gradient for fixture-style inputs plus
  * labels, written as grads.json and grads.safetensors (HF tensor names, F32), so that gradients can be diffed
  * against any framework. */
-#include "engine/engine.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -255,7 +254,7 @@ int sb_cmd_grad(int argc, char **argv)
     }
     if (optind != argc || a.model == NULL || a.inputs == NULL || a.out == NULL)
         return sb_cli_error("grad", SB_EXIT_USAGE, "--model, --inputs and --out are required (see --help)");
-    if (mkdir(a.out, 0777) != 0 && errno != EEXIST)
-        return sb_cli_error("grad", SB_EXIT_FAILURE, "cannot create %s: %s", a.out, strerror(errno));
+    if (sb_mkdir_p(a.out, &err) != 0)
+        return sb_cli_error("grad", SB_EXIT_FAILURE, "%s", err.msg);
     return run(&a, &err) == 0 ? SB_EXIT_OK : sb_cli_error("grad", SB_EXIT_FAILURE, "%s", err.msg);
 }

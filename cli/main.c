@@ -1,5 +1,5 @@
 /* main.c — `shapebench`: dispatches to the subcommand named by the first argument. */
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>

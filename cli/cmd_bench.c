@@ -4,8 +4,7 @@
  * weighted), the floor its FLOPs set at the backend's best rate on a large product, incremental
  * generation ms per token, and the peak RSS of one forward against count's
  * weights + activations. Writes a table and results/bench/bench.json. */
-#include "harness/cli.h"
-#include "harness/harness.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -599,30 +598,14 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
     }
 }
 
-static int make_parents(const char *path, sb_error *err)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return sb_fail(err, "cannot create %s: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    return 0;
-}
-
 static int write_json(const char *path, cJSON *root, sb_error *err)
 {
     char *text = cJSON_Print(root);
-    FILE *f = text != NULL && make_parents(path, err) == 0 ? fopen(path, "w") : NULL;
-    const bool ok = f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f != NULL && fclose(f) != 0)
-        return free(text), sb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    if (text == NULL)
+        return sb_fail(err, "out of memory formatting %s", path);
+    const int rc = sb_mkdir_parent(path, err) == 0 ? sb_write_text_atomic(path, text, true, err) : -1;
     free(text);
-    return ok ? 0 : sb_fail(err, "cannot write %s", path);
+    return rc;
 }
 
 int sb_cmd_bench(int argc, char **argv)

@@ -1,5 +1,5 @@
 /* cli.c — helpers shared by the subcommands: error and warning lines, number parsing. */
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,5 @@
-/* rng.c — seeding of the engine's generator (engine.h, section random numbers); the draw itself is inline
- * in engine.h. */
-#include "engine/engine.h"
+/* rng.c — seeding of the generator (common.h, section random numbers); the draw itself is inline there. */
+#include "common/common.h"
 
 uint64_t sb_mix64(uint64_t z)
 {

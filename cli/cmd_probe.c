@@ -2,8 +2,7 @@
  * an equal FLOPs budget and, separately, an equal wall-clock budget over several seeds; one record per shape
  * and budget with the held-out loss's mean and standard deviation, appended to a results folder like any
  * other run (resumable), so the plots gain their quality axis. */
-#include "harness/cli.h"
-#include "harness/harness.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <math.h>

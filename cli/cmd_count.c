@@ -1,5 +1,5 @@
 /* cmd_count.c — `shapebench count`: exact params, FLOPs and memory of a shape, as a table or JSON. */
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /* cmd_variants.c — `shapebench list` (every known name with its shape) and `shapebench config` (the
  * Hugging Face config.json of any model spec). */
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /* error.c — error values and checked 64-bit arithmetic, used by every module. */
-#include "variants/variants.h"
+#include "common/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>

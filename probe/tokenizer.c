@@ -1,7 +1,7 @@
 /* tokenizer.c — the quality probe's tokenizer: SentencePiece unigram as T5 uses it (pad 0, eos 1, unk 2,
  * no bos; sentinels at the top of the vocabulary), trained once on the train split with Debian's spm_train
  * and applied with spm_encode; the model and the encoded id streams are cached beside the text. */
-#include "harness/harness.h"
+#include "probe/probe.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -46,7 +46,7 @@ void sb_tokenizer_key(char *out, size_t cap)
             if (*p == '\0')
                 break;
         }
-    sb_data_fmt(out, cap, "spm-unigram-%d-x%d-%08" PRIx64, SB_SPM_VOCAB, SB_EXTRA_IDS, h >> 32);
+    sb_fmt(out, cap, "spm-unigram-%d-x%d-%08" PRIx64, SB_SPM_VOCAB, SB_EXTRA_IDS, h >> 32);
 }
 
 static bool exists(const char *path)
@@ -83,7 +83,7 @@ static int run_spm(char *const argv[], const char *cwd, const char *in, const ch
                    sb_error *err)
 {
     int status;
-    int rc = sb_run_tool(argv, cwd, in, out, log, &status, err);
+    int rc = sb_run_tool(argv, &(sb_tool_io){.cwd = cwd, .in = in, .out = out, .errf = log}, &status, err);
     if (rc == SB_CORPUS_UNAVAILABLE) {
         sb_fail(err, "%s not found: install SentencePiece's tools (Debian: `sudo apt-get install sentencepiece`, "
                      "or `sudo make deps`)",
@@ -101,7 +101,7 @@ static int run_spm(char *const argv[], const char *cwd, const char *in, const ch
 static int build(const char *dir, const char *tmp, const sb_corpus_options *opt, sb_error *err)
 {
     char log[4096 + 32], in[4096 + 32], txt[4096 + 32], bin[4096 + 32], path[4096 + 32];
-    sb_data_fmt(log, sizeof log, "%s/spm_train.log", tmp);
+    sb_fmt(log, sizeof log, "%s/spm_train.log", tmp);
     char *argv[NTRAIN_ARGS + 2];
     argv[0] = "spm_train";
     for (size_t i = 0; i < NTRAIN_ARGS; i++)
@@ -112,7 +112,7 @@ static int build(const char *dir, const char *tmp, const sb_corpus_options *opt,
     int rc = run_spm(argv, tmp, NULL, log, log, err);
     if (rc != 0)
         return rc;
-    sb_data_fmt(path, sizeof path, "%s/settings.txt", tmp);
+    sb_fmt(path, sizeof path, "%s/settings.txt", tmp);
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return sb_fail(err, "cannot write %s: %s", path, strerror(errno));
@@ -124,15 +124,15 @@ static int build(const char *dir, const char *tmp, const sb_corpus_options *opt,
     if (fclose(f) != 0)
         return sb_fail(err, "cannot write %s", path);
     char *version[] = {"spm_train", "--version", NULL};
-    sb_data_fmt(path, sizeof path, "%s/version.txt", tmp);
+    sb_fmt(path, sizeof path, "%s/version.txt", tmp);
     if ((rc = run_spm(version, NULL, NULL, path, log, err)) != 0)
         return rc;
     static const char *const side[2] = {"train", "heldout"};
     for (int s = 0; s < 2; s++) {
-        sb_data_fmt(in, sizeof in, "%s/%s.txt", dir, side[s]);
-        sb_data_fmt(txt, sizeof txt, "%s/%s.ids.txt", tmp, side[s]);
-        sb_data_fmt(bin, sizeof bin, "%s/%s.ids", tmp, side[s]);
-        sb_data_fmt(log, sizeof log, "%s/spm_encode.log", tmp);
+        sb_fmt(in, sizeof in, "%s/%s.txt", dir, side[s]);
+        sb_fmt(txt, sizeof txt, "%s/%s.ids.txt", tmp, side[s]);
+        sb_fmt(bin, sizeof bin, "%s/%s.ids", tmp, side[s]);
+        sb_fmt(log, sizeof log, "%s/spm_encode.log", tmp);
         char *enc[] = {"spm_encode", "--model=spm.model", "--output_format=id", NULL};
         if ((rc = run_spm(enc, tmp, in, txt, log, err)) != 0 || (rc = ids_text_to_binary(txt, bin, err)) != 0)
             return rc;
@@ -186,7 +186,7 @@ static int load_pieces(const char *path, sb_corpus *c, sb_error *err)
     fclose(f);
     for (int32_t k = 0; k < SB_EXTRA_IDS && n == SB_SPM_VOCAB; k++) {
         char name[32];
-        sb_data_fmt(name, sizeof name, "<extra_id_%d>", k);
+        sb_fmt(name, sizeof name, "<extra_id_%d>", k);
         if ((c->pieces[sb_sentinel_id(SB_PROBE_VOCAB, k)] = strdup(name)) == NULL)
             n = -1;
     }
@@ -199,24 +199,23 @@ int sb_tokenizer_prepare(const char *dir, sb_corpus *c, const sb_corpus_options 
 {
     char key[64], tmp[4096 + 128], path[4096 + 128];
     sb_tokenizer_key(key, sizeof key);
-    sb_data_fmt(c->tokenizer_dir, sizeof c->tokenizer_dir, "%s/%s", dir, key);
+    sb_fmt(c->tokenizer_dir, sizeof c->tokenizer_dir, "%s/%s", dir, key);
     c->vocab_size = SB_PROBE_VOCAB;
     c->spm_vocab_size = SB_SPM_VOCAB;
-    sb_data_fmt(path, sizeof path, "%s/heldout.ids", c->tokenizer_dir);
+    sb_fmt(path, sizeof path, "%s/heldout.ids", c->tokenizer_dir);
     if (!exists(path)) {
-        sb_data_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->tokenizer_dir, (long)getpid());
-        char *rm[] = {"rm", "-rf", "--", tmp, NULL};
-        int status, rc;
-        sb_run_tool(rm, NULL, NULL, NULL, NULL, &status, err);
+        sb_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->tokenizer_dir, (long)getpid());
+        int rc;
+        sb_remove_tree(tmp);
         if (mkdir(tmp, 0755) != 0)
             return sb_fail(err, "cannot create %s: %s", tmp, strerror(errno));
         if ((rc = build(dir, tmp, opt, err)) != 0) {
-            sb_run_tool(rm, NULL, NULL, NULL, NULL, &status, NULL);
+            sb_remove_tree(tmp);
             return rc;
         }
         if (rename(tmp, c->tokenizer_dir) != 0) { /* another process finished first: keep its folder */
             int e = errno;
-            sb_run_tool(rm, NULL, NULL, NULL, NULL, &status, NULL);
+            sb_remove_tree(tmp);
             if (!exists(path))
                 return sb_fail(err, "cannot move %s to %s: %s", tmp, c->tokenizer_dir, strerror(e));
         }
@@ -224,9 +223,9 @@ int sb_tokenizer_prepare(const char *dir, sb_corpus *c, const sb_corpus_options 
     }
     if (load_ids(path, &c->heldout_ids, err) != 0)
         return -1;
-    sb_data_fmt(path, sizeof path, "%s/train.ids", c->tokenizer_dir);
+    sb_fmt(path, sizeof path, "%s/train.ids", c->tokenizer_dir);
     if (load_ids(path, &c->train_ids, err) != 0)
         return -1;
-    sb_data_fmt(path, sizeof path, "%s/spm.vocab", c->tokenizer_dir);
+    sb_fmt(path, sizeof path, "%s/spm.vocab", c->tokenizer_dir);
     return load_pieces(path, c, err);
 }

@@ -1,7 +1,6 @@
 /* cmd_plots.c — `shapebench pareto`, `shapebench plots` and `shapebench report`: reading a run's results
  * back (plots/ module) into a Pareto frontier, gnuplot pictures and REPORT.md / REPORT.html. */
-#include "harness/cli.h"
-#include "plots/plots.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 

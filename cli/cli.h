@@ -7,7 +7,9 @@
 #ifndef SHAPEBENCH_CLI_H
 #define SHAPEBENCH_CLI_H
 
-#include "variants/variants.h"
+#include "harness/harness.h"
+#include "plots/plots.h"
+#include "probe/probe.h"
 
 enum { SB_EXIT_OK = 0, SB_EXIT_FAILURE = 1, SB_EXIT_USAGE = 2 };
 

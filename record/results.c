@@ -5,7 +5,7 @@
  * out in one write() on an O_APPEND descriptor followed by fsync, so a crash or kill -9 can at worst leave a
  * torn last line; opening the file for appending cuts it off (with a warning) before anything is added.
  */
-#include "harness/harness.h"
+#include "record/record.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,31 +68,6 @@ static int schema_version_of(const cJSON *record)
 
 /* ---- reading ------------------------------------------------------------------------------------------- */
 
-static int read_whole(int fd, const char *path, char **out, size_t *len, sb_error *err)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return sb_fail(err, "cannot stat %s: %s", path, strerror(errno));
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return sb_fail(err, "out of memory reading %s (%lld bytes)", path, (long long)st.st_size);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(buf);
-            return sb_fail(err, "cannot read %s: %s", path, n < 0 ? strerror(errno) : "file shrank while read");
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
-}
-
 /* Parses complete lines of buf[0..len) (len ends just after a newline, or is 0) into out. */
 static int parse_lines(const char *path, char *buf, size_t len, sb_record_set *out, sb_error *err)
 {
@@ -145,7 +120,7 @@ int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void 
         return sb_fail(err, "cannot open %s: %s", file, strerror(errno));
     char *buf;
     size_t len;
-    int rc = read_whole(fd, file, &buf, &len, err);
+    int rc = sb_read_fd(fd, file, &buf, &len, err);
     close(fd);
     if (rc != 0)
         return -1;
@@ -165,33 +140,11 @@ int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void 
 
 /* ---- appending ----------------------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir, sb_error *err)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return sb_fail(err, "path too long: %s", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return sb_fail(err, "cannot create %s: %s", path, strerror(errno));
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sb_fail(err, "%s is not a directory", dir);
-    return 0;
-}
-
 int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
-    if (mkdir_p(dir, err) != 0)
+    if (sb_mkdir_p(dir, err) != 0)
         return -1;
     if (snprintf(r->path, sizeof r->path, "%s/%s", dir, JSONL_NAME) >= (int)sizeof r->path)
         return sb_fail(err, "path too long: %s", dir);
@@ -200,7 +153,7 @@ int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *
         return sb_fail(err, "cannot open %s for appending: %s", r->path, strerror(errno));
     char *buf;
     size_t len;
-    if (read_whole(r->fd, r->path, &buf, &len, err) != 0)
+    if (sb_read_fd(r->fd, r->path, &buf, &len, err) != 0)
         goto fail;
     size_t complete = complete_length(buf, len);
     if (complete < len) {
@@ -456,34 +409,22 @@ int sb_records_print(const sb_record_set *s, sb_format format, FILE *out)
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }
 
-/* Writes `path` through a temporary file renamed over it, so readers see the old or the new whole file. */
+typedef struct {
+    const sb_record_set *set;
+    sb_format format;
+} printed_set;
+
+static int print_set(FILE *f, void *ctx, sb_error *err)
+{
+    const printed_set *p = ctx;
+    return sb_records_print(p->set, p->format, f) == 0 ? 0 : sb_fail(err, "write error: %s", strerror(errno));
+}
+
+/* `path` replaced whole (sb_write_file_atomic): readers see the old or the new whole file. */
 static int replace_file(const char *path, const sb_record_set *s, sb_format format, sb_error *err)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return sb_fail(err, "path too long: %s", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return sb_fail(err, "cannot create %s: %s", tmp, strerror(errno));
-    int rc = sb_records_print(s, format, f);
-    int e = errno;
-    if (rc == 0 && fsync(fileno(f)) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (fclose(f) != 0 && rc == 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        return sb_fail(err, "cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    printed_set p = {s, format};
+    return sb_write_file_atomic(path, print_set, &p, err);
 }
 
 int sb_records_write_csv(const sb_record_set *s, const char *path, sb_error *err)
@@ -526,7 +467,7 @@ int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
         sb_record_set_free(&in); /* cJSON_Delete(NULL) is a no-op for the moved records */
     }
     char path[PATH_MAX];
-    if (mkdir_p(out_dir, err) != 0)
+    if (sb_mkdir_p(out_dir, err) != 0)
         goto done;
     snprintf(path, sizeof path, "%s/%s", out_dir, JSONL_NAME);
     if (replace_file(path, &merged, SB_FORMAT_JSONL, err) != 0)

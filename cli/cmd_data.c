@@ -1,7 +1,6 @@
 /* cmd_data.c — `shapebench data`: prepares the quality probe's corpus and tokenizer (fetched and built once,
  * cached under data/) and prints what they hold. */
-#include "harness/cli.h"
-#include "harness/harness.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <inttypes.h>

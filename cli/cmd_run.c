@@ -1,7 +1,6 @@
 /* cmd_run.c — `shapebench run`, `sweep`, `merge` and `compare`: measuring lists of shapes into a results
  * folder (resumable, shardable), joining folders, and comparing two of them. */
-#include "harness/cli.h"
-#include "harness/harness.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <math.h>

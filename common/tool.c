@@ -1,0 +1,99 @@
+/* tool.c — external programs (npm, tar, spm_train, gnuplot, sha256sum) run without a shell: argv goes
+ * to the program as given, so no path or name is ever interpreted as a command. */
+#include "common/common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int spawn(char *const argv[], const sb_tool_io *io, int out_fd, pid_t *pid, sb_error *err)
+{
+    const sb_tool_io none = {0};
+    if (io == NULL)
+        io = &none;
+    const int write_flags = O_WRONLY | O_CREAT | (io->append ? O_APPEND : O_TRUNC);
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return sb_fail(err, "cannot run %s: out of memory", argv[0]);
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, io->in ? io->in : "/dev/null", O_RDONLY, 0);
+    if (rc == 0 && out_fd >= 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    else if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, io->out ? io->out : "/dev/null", write_flags, 0644);
+    if (rc == 0 && io->errf != NULL && io->out != NULL && strcmp(io->errf, io->out) == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    else if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 2, io->errf ? io->errf : "/dev/null", write_flags, 0644);
+    if (rc == 0 && io->cwd != NULL)
+        rc = posix_spawn_file_actions_addchdir_np(&fa, io->cwd);
+    if (rc == 0)
+        rc = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc == ENOENT) {
+        sb_fail(err, "%s not found in PATH", argv[0]);
+        return SB_TOOL_MISSING;
+    }
+    if (rc != 0)
+        return sb_fail(err, "cannot run %s: %s", argv[0], strerror(rc));
+    return 0;
+}
+
+static int wait_child(pid_t pid, int *exit_status, sb_error *err)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return sb_fail(err, "waitpid: %s", strerror(errno));
+    *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return 0;
+}
+
+int sb_run_tool(char *const argv[], const sb_tool_io *io, int *exit_status, sb_error *err)
+{
+    pid_t pid;
+    const int rc = spawn(argv, io, -1, &pid, err);
+    return rc != 0 ? rc : wait_child(pid, exit_status, err);
+}
+
+int sb_sha256_file(const char *path, char hex[65], sb_error *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return sb_fail(err, "pipe: %s", strerror(errno));
+    char *argv[] = {"sha256sum", "--", (char *)path, NULL};
+    pid_t pid;
+    const int rc = spawn(argv, NULL, fds[1], &pid, err);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return rc;
+    }
+    char buf[256];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        const ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
+        if (k > 0)
+            got += (size_t)k;
+        else if (k == 0 || errno != EINTR)
+            break;
+    }
+    close(fds[0]);
+    int status;
+    if (wait_child(pid, &status, err) != 0)
+        return -1;
+    buf[got] = '\0';
+    size_t n = 0;
+    while (n < 64 && isxdigit((unsigned char)buf[n]))
+        n++;
+    if (status != 0 || n != 64 || buf[64] != ' ')
+        return sb_fail(err, "sha256sum %s failed (exit %d)", path, status);
+    memcpy(hex, buf, 64);
+    hex[64] = '\0';
+    return 0;
+}
