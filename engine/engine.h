@@ -82,20 +82,10 @@ size_t sb_gemm_recorded(void);
 
 /* ---- where the time goes (profile.c) ----------------------------------------------------------------- */
 
-/* The op classes of sb_count's executed-FLOP breakdown. Each is timed as the region that does its work:
- * projections (q, k, v, o and the cross K/V), the attention core (QKᵀ, bias, mask, softmax, ·V, per head),
- * the FFN (or a Switch layer's experts with their dispatch and combine), the router (its GEMM and the
- * top-1 routing), the LM head GEMM. Norms, residuals, embeddings and the position bias belong to none. */
-typedef enum {
-    SB_OP_ATTENTION_PROJECTIONS,
-    SB_OP_ATTENTION_SCORES,
-    SB_OP_FFN,
-    SB_OP_ROUTER,
-    SB_OP_LM_HEAD,
-    SB_OP_CLASSES
-} sb_op_class;
-const char *sb_op_class_name(sb_op_class c); /* sb_count's names: "attention_projections", ... */
-
+/* Each op class (variants.h: sb_op_class) is timed as the region that does its work: projections (q, k, v, o
+ * and the cross K/V), the attention core (QKᵀ, bias, mask, softmax, ·V, per head), the FFN (or a Switch
+ * layer's experts with their dispatch and combine), the router (its GEMM and the top-1 routing), the LM head
+ * GEMM. Norms, residuals, embeddings and the position bias belong to none. */
 /* Totals of the runtime's forward work (encode, decode, generate; not the trainer's) since the last reset. */
 typedef struct {
     double op_seconds[SB_OP_CLASSES]; /* wall seconds inside each op class's regions */

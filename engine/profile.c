@@ -11,14 +11,6 @@
 
 static sb_profile profile;
 
-static const char *const op_class_names[SB_OP_CLASSES] = {"attention_projections", "attention_scores", "ffn",
-                                                          "router", "lm_head"};
-
-const char *sb_op_class_name(sb_op_class c)
-{
-    return c >= 0 && c < SB_OP_CLASSES ? op_class_names[c] : "?";
-}
-
 double sb_now_seconds(void)
 {
     struct timespec ts;

@@ -198,13 +198,15 @@ typedef struct {
     bool always_sample; /* time on sampled layers even when the full model fits (to validate the method) */
 } sb_run_settings;
 
+/* The thread count the settings resolve to: threads, or every thread OpenMP would use when it is 0. */
+int sb_run_settings_threads(const sb_run_settings *s);
 /* encode forward at batch 1, 512/114 tokens, f32, all threads, OpenBLAS, 1 warmup, 3 reps, 0.5..60 s. */
 void sb_run_settings_default(sb_run_settings *s);
 /* "shape|mode|b1|s512|t114|f32|openblas|t2": what makes two records the same measurement (resume, merge,
  * compare). threads 0 (all) is written as the count it resolves to, so a rerun matches. */
 void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX]);
 
-/* -- the timing loop (measure.c) -- */
+/* -- the timing loop (timing.c) -- */
 
 /* What one repetition of the timed work took. */
 typedef struct {
@@ -335,9 +337,6 @@ void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, 
 /* The record of results/README.md. sys and peaks may be NULL (then the system object lacks them). */
 cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
                        const sb_sysinfo *sys, const sb_peaks *peaks);
-/* "t5-efficient", "switch", "t5", "t5-v1_1" or "custom"; and the knob a shape scales (README). */
-const char *sb_shape_family(const char *name);
-const char *sb_shape_scaling(const char *name);
 
 /* -- sweeps (sweep.c) -- */
 

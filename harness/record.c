@@ -3,200 +3,22 @@
 #include "harness/harness.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mode_names[SB_MODE_COUNT] = {"encode", "forward", "generate", "train"};
-
-const char *sb_mode_name(sb_mode mode)
-{
-    return (unsigned)mode < SB_MODE_COUNT ? mode_names[mode] : "?";
-}
-
-int sb_mode_parse(const char *name, sb_mode *out, sb_error *err)
-{
-    for (int i = 0; i < SB_MODE_COUNT; i++)
-        if (strcmp(name, mode_names[i]) == 0) {
-            *out = (sb_mode)i;
-            return 0;
-        }
-    return sb_fail(err, "unknown mode '%s' (encode, forward or generate)", name);
-}
-
-void sb_run_settings_default(sb_run_settings *s)
-{
-    *s = (sb_run_settings){
-        .mode = SB_MODE_FORWARD,
-        .batch = 1,
-        .src_len = 512,
-        .tgt_len = 114,
-        .dtype = SB_DTYPE_F32,
-        .threads = 0,
-        .gemm = SB_GEMM_OPENBLAS,
-        .seed = 0,
-        .warmup = 1,
-        .min_reps = 3,
-        .min_time_s = 0.5,
-        .max_time_s = 60,
-    };
-}
-
-/* threads 0 means every thread OpenMP would use (OMP_NUM_THREADS, else the cores). */
-static int resolved_threads(const sb_run_settings *s)
-{
-    return s->threads > 0 ? s->threads : omp_get_max_threads();
-}
-
-void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX])
-{
-    snprintf(out, SB_KEY_MAX, "%s|%s|b%lld|s%lld|t%lld|%s|%s|t%d", shape, sb_mode_name(s->mode),
-             (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_dtype_name(s->dtype),
-             sb_gemm_backend_name(s->gemm), resolved_threads(s));
-}
-
-void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, int64_t preemptions, char *out,
-                    size_t cap)
-{
-    if (cpu_share < SB_CONTENDED_SHARE)
-        snprintf(out, cap,
-                 "contended: the timed repetitions got %.0f %% of their threads' CPU time (%lld preemptions): "
-                 "other processes were running; rerun on a quiet machine",
-                 100 * cpu_share, (long long)preemptions);
-    else
-        snprintf(out, cap, "%s", extrapolated ? "extrapolated" : sb_stats_noisy(stats) ? "noisy" : "ok");
-}
-
-/* ---- shape facts --------------------------------------------------------------------------------------- */
-
-const char *sb_shape_family(const char *name)
-{
-    for (size_t i = 0; i < sb_registry_count(); i++) {
-        const sb_registry_entry *e = sb_registry_get(i);
-        if (strcmp(e->name, name) == 0)
-            return e->family;
-    }
-    if (strstr(name, "switch") != NULL)
-        return "switch";
-    if (strncmp(name, "t5-efficient-", 13) == 0)
-        return "t5-efficient";
-    if (strncmp(name, "t5-v1_1-", 8) == 0)
-        return "t5-v1_1";
-    if (strncmp(name, "t5-", 3) == 0)
-        return "t5";
-    return "custom";
-}
-
-static const char *knob_scaling(const char *knob, size_t len)
-{
-    static const struct {
-        const char *prefix, *scaling;
-    } knobs[] = {{"nl", "depth"}, {"el", "depth"}, {"dl", "depth"}, {"dm", "width"},  {"ff", "width"},
-                 {"kv", "attention"}, {"nh", "attention"}, {"skv", "attention"}};
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        size_t n = strlen(knobs[i].prefix);
-        if (len >= n && strncmp(knob, knobs[i].prefix, n) == 0 && strspn(knob + n, "0123456789") == len - n)
-            return knobs[i].scaling;
-    }
-    return "other";
-}
-
-const char *sb_shape_scaling(const char *name)
-{
-    if (strstr(name, "switch") != NULL)
-        return "switch";
-    if (strncmp(name, "t5-efficient-", 13) != 0)
-        return strncmp(name, "t5-", 3) == 0 ? "base" : "other";
-    const char *knobs = strchr(name + 13, '-'); /* after the size */
-    const char *scaling = "base";
-    while (knobs != NULL) {
-        const char *k = knobs + 1;
-        knobs = strchr(k, '-');
-        const char *this = knob_scaling(k, knobs ? (size_t)(knobs - k) : strlen(k));
-        if (strcmp(scaling, "base") != 0 && strcmp(scaling, this) != 0)
-            return "other";
-        scaling = this;
-    }
-    return scaling;
-}
-
 /* ---- roofline ------------------------------------------------------------------------------------------ */
 
-/* Bytes each op class moves in one forward, to place it on the roofline: its weights read once plus its
- * GEMMs' fp32 inputs and outputs read or written once (a cache-less lower bound on traffic). */
-typedef struct {
-    double flops, bytes;
-} op_traffic;
-
-
-static void attention_traffic(const sb_config *cfg, double wb, double batch, double q_len, double kv_len,
-                              double kv_tokens_len, op_traffic *t)
-{
-    double d = (double)cfg->d_model, inner = (double)sb_inner_dim(cfg), h = (double)cfg->num_heads;
-    double kv_mats = cfg->shared_kv ? 1 : 2;
-    /* q and o over the queries, k/v over the keys' tokens */
-    t[SB_OP_ATTENTION_PROJECTIONS].bytes += (2 + kv_mats) * d * inner * wb + 4 * batch * (2 * q_len * (d + inner) +
-                                                                      kv_mats * kv_tokens_len * (d + inner));
-    t[SB_OP_ATTENTION_SCORES].bytes += 4 * batch * (2 * q_len * inner + 2 * kv_len * inner + 2 * h * q_len * kv_len);
-}
-
-static void ffn_traffic(const sb_config *cfg, sb_ffn_kind kind, double copies, double wb, double tokens,
-                        op_traffic *t)
-{
-    double d = (double)cfg->d_model, f = (double)cfg->d_ff, in_mats = kind == SB_FFN_GATED_GELU ? 2 : 1;
-    t[SB_OP_FFN].bytes += copies * (in_mats + 1) * d * f * wb + 4 * tokens * (2 * d + 2 * in_mats * f);
-}
-
-static void stack_traffic(const sb_config *cfg, sb_stack st, double wb, double batch, double len, double src,
-                          op_traffic *t)
-{
-    int64_t blocks = st == SB_STACK_ENCODER ? cfg->num_layers : cfg->num_decoder_layers;
-    double tokens = batch * len, e = (double)cfg->num_experts, d = (double)cfg->d_model;
-    for (int64_t b = 0; b < blocks; b++) {
-        attention_traffic(cfg, wb, batch, len, len, len, t);
-        if (st == SB_STACK_DECODER)
-            attention_traffic(cfg, wb, batch, len, src, src, t);
-        if (sb_block_is_sparse(cfg, st, b)) {
-            t[SB_OP_ROUTER].bytes += d * e * wb + 4 * tokens * (d + e);
-            ffn_traffic(cfg, cfg->expert_ffn, e, wb, tokens, t);
-        } else {
-            ffn_traffic(cfg, cfg->ffn, 1, wb, tokens, t);
-        }
-    }
-}
-
-/* Bytes one incremental decoding step reads after `at` earlier steps: every decoder block's self-attention
- * q, k, v, o and cross-attention q, o weights, its FFN (a sparse block: the router and one expert), its
- * cross K/V cache (src rows) and self K/V cache (at + 1 rows), then the LM head. */
-static double generation_step_bytes(const sb_config *cfg, double wb, double src, double at)
-{
-    const double d = (double)cfg->d_model, inner = (double)sb_inner_dim(cfg), kv_mats = cfg->shared_kv ? 1 : 2;
-    double bytes = (double)cfg->vocab_size * d * wb;
-    for (int64_t b = 0; b < cfg->num_decoder_layers; b++) {
-        const bool sparse = sb_block_is_sparse(cfg, SB_STACK_DECODER, b);
-        const sb_ffn_kind kind = sparse ? cfg->expert_ffn : cfg->ffn;
-        const double ffn_mats = kind == SB_FFN_GATED_GELU ? 3 : 2;
-        bytes += ((2 + kv_mats) + 2) * d * inner * wb + ffn_mats * d * (double)cfg->d_ff * wb +
-                 (sparse ? d * (double)cfg->num_experts * wb : 0) + 4 * kv_mats * inner * (src + at + 1);
-    }
-    return bytes;
-}
-
 /* Forward: one entry per op class of sb_count's executed breakdown, plus the whole repetition. Encode: the
- * encoder's traffic. Generate: the encoder's, the cross K/V projection's (once), and every step's
- * (generation_step_bytes). */
+ * encoder's traffic. Generate: the encoder's, the cross K/V projection's (once), and every step's. */
 static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
                             const sb_counts *counts, const sb_peaks *peaks, double median_s)
 {
-    double wb = (double)sb_dtype_bytes(s->dtype), batch = (double)s->batch, d = (double)cfg->d_model;
-    op_traffic t[SB_OP_CLASSES] = {{0, 0}};
-    stack_traffic(cfg, SB_STACK_ENCODER, wb, batch, (double)s->src_len, 0, t);
+    const sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, s->dtype};
+    sb_traffic traffic;
+    sb_count_traffic(cfg, &cs, &traffic);
     double encoder_bytes = 0;
     for (int i = 0; i < SB_OP_CLASSES; i++)
-        encoder_bytes += t[i].bytes;
-    op_traffic dec[SB_OP_CLASSES] = {{0, 0}};
-    stack_traffic(cfg, SB_STACK_DECODER, wb, batch, (double)s->tgt_len, (double)s->src_len, dec);
-    dec[SB_OP_LM_HEAD].bytes = (double)cfg->vocab_size * d * wb + 4 * batch * (double)s->tgt_len * (d + (double)cfg->vocab_size);
+        encoder_bytes += traffic.encoder[i];
     cJSON *o = cJSON_CreateObject();
     double total_bytes = 0;
     if (s->mode == SB_MODE_FORWARD) {
@@ -205,7 +27,7 @@ static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, cons
             (double)counts->flops_forward_executed.attention_scores, (double)counts->flops_forward_executed.ffn,
             (double)counts->flops_forward_executed.router, (double)counts->flops_forward_executed.lm_head};
         for (int i = 0; i < SB_OP_CLASSES; i++) {
-            double bytes = t[i].bytes + dec[i].bytes;
+            double bytes = traffic.encoder[i] + traffic.decoder[i];
             total_bytes += bytes;
             if (flops[i] <= 0)
                 continue;
@@ -221,10 +43,9 @@ static cJSON *roofline_json(const sb_config *cfg, const sb_run_settings *s, cons
     } else if (s->mode == SB_MODE_ENCODE) {
         total_bytes = encoder_bytes;
     } else {
-        const double src = (double)s->src_len, inner = (double)sb_inner_dim(cfg), kv_mats = cfg->shared_kv ? 1 : 2;
-        total_bytes = encoder_bytes + (double)cfg->num_decoder_layers * kv_mats * inner * (d * wb + 4 * src);
+        total_bytes = encoder_bytes + sb_cross_kv_traffic(cfg, &cs);
         for (int64_t step = 0; step < m->tokens_per_rep; step++)
-            total_bytes += generation_step_bytes(cfg, wb, src, (double)step);
+            total_bytes += sb_generation_step_traffic(cfg, &cs, step);
     }
     sb_roofline whole = sb_roofline_classify((double)m->flops_per_rep, total_bytes, median_s, peaks);
     cJSON_AddItemToObject(o, "total", sb_roofline_to_json(&whole));
@@ -262,7 +83,7 @@ static cJSON *settings_json(const sb_run_settings *s)
     cJSON_AddNumberToObject(o, "src_len", (double)s->src_len);
     cJSON_AddNumberToObject(o, "tgt_len", (double)s->tgt_len);
     cJSON_AddStringToObject(o, "dtype", sb_dtype_name(s->dtype));
-    cJSON_AddNumberToObject(o, "threads", resolved_threads(s));
+    cJSON_AddNumberToObject(o, "threads", sb_run_settings_threads(s));
     cJSON_AddStringToObject(o, "gemm", sb_gemm_backend_name(s->gemm));
     cJSON_AddNumberToObject(o, "seed", (double)s->seed);
     cJSON_AddNumberToObject(o, "warmup", (double)s->warmup);

@@ -44,6 +44,22 @@ static int parse_count(const char *text, size_t len, int64_t *out)
 
 enum { KNOB_NL, KNOB_EL, KNOB_DL, KNOB_DM, KNOB_FF, KNOB_KV, KNOB_NH, KNOB_SKV, KNOB_SH, KNOB_SHKV, NUM_KNOBS };
 static const char *const knob_names[NUM_KNOBS] = {"nl", "el", "dl", "dm", "ff", "kv", "nh", "skv", "sh", "shkv"};
+/* What each knob scales, the axis of the Scale Efficiently study it belongs to (sh variants: unsupported). */
+static const char *const knob_scaling[NUM_KNOBS] = {"depth",     "depth",     "depth", "width", "width",
+                                                    "attention", "attention", "attention", "other", "other"};
+
+/* The knob a token names: lower-case letters equal to a knob's name, then only digits; -1 otherwise. */
+static int knob_of(const char *token, size_t len, size_t *letters)
+{
+    size_t n = 0;
+    while (n < len && token[n] >= 'a' && token[n] <= 'z')
+        n++;
+    *letters = n;
+    for (int k = 0; k < NUM_KNOBS; k++)
+        if (strlen(knob_names[k]) == n && strncmp(token, knob_names[k], n) == 0)
+            return k;
+    return -1;
+}
 
 /* dm and ff count thousands in multiples of 1024 (dm1000 is 1024, ff3000 is 3072); below 1000, literal. */
 static int64_t width(int64_t value)
@@ -75,12 +91,7 @@ static int parse_grammar(const char *name, sb_config *cfg, sb_error *err)
         const char *token = p + 1;
         size_t len = strcspn(token, "-");
         size_t letters = 0;
-        while (letters < len && token[letters] >= 'a' && token[letters] <= 'z')
-            letters++;
-        int knob = -1;
-        for (int k = 0; k < NUM_KNOBS; k++)
-            if (strlen(knob_names[k]) == letters && strncmp(token, knob_names[k], letters) == 0)
-                knob = k;
+        const int knob = knob_of(token, len, &letters);
         if (len == 0)
             return sb_fail(err, "'%s': empty knob (a '-' too many)", name);
         if (knob < 0)
@@ -121,6 +132,49 @@ static int parse_grammar(const char *name, sb_config *cfg, sb_error *err)
         cfg->num_heads = value[KNOB_NH];
     cfg->shared_kv = seen[KNOB_SKV];
     return 0;
+}
+
+/* ---- what a name says about its shape ------------------------------------------------------------------ */
+
+const char *sb_shape_family(const char *name)
+{
+    for (size_t i = 0; i < sb_registry_count(); i++) {
+        const sb_registry_entry *e = sb_registry_get(i);
+        if (strcmp(e->name, name) == 0)
+            return e->family;
+    }
+    if (strstr(name, "switch") != NULL)
+        return "switch";
+    if (strncmp(name, "t5-efficient-", 13) == 0)
+        return "t5-efficient";
+    if (strncmp(name, "t5-v1_1-", 8) == 0)
+        return "t5-v1_1";
+    if (strncmp(name, "t5-", 3) == 0)
+        return "t5";
+    return "custom";
+}
+
+const char *sb_shape_scaling(const char *name)
+{
+    if (strstr(name, "switch") != NULL)
+        return "switch";
+    if (strncmp(name, "t5-efficient-", 13) != 0)
+        return strncmp(name, "t5-", 3) == 0 ? "base" : "other";
+    const char *knobs = strchr(name + 13, '-'); /* after the size */
+    const char *scaling = "base";
+    while (knobs != NULL) {
+        const char *token = knobs + 1;
+        knobs = strchr(token, '-');
+        const size_t len = knobs ? (size_t)(knobs - token) : strlen(token);
+        size_t letters;
+        const int knob = knob_of(token, len, &letters);
+        const char *this = knob >= 0 && strspn(token + letters, "0123456789") == len - letters ? knob_scaling[knob]
+                                                                                            : "other";
+        if (strcmp(scaling, "base") != 0 && strcmp(scaling, this) != 0)
+            return "other";
+        scaling = this;
+    }
+    return scaling;
 }
 
 /* ---- unknown names ----------------------------------------------------------------------------------- */

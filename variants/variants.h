@@ -86,6 +86,12 @@ int64_t sb_expert_capacity(const sb_config *cfg, int64_t tokens_per_sequence);
  * Warnings (unknown config.json keys, conflicting registry rows) go to `warn` when not NULL. */
 int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
 
+/* What a model name says about its shape, for grouping results: its family ("t5-efficient", "switch",
+ * "t5", "t5-v1_1" or "custom") and the axis it scales from its size's base shape ("base", "depth" for
+ * nl/el/dl, "width" for dm/ff, "attention" for kv/nh/skv, "switch", or "other" for mixed knobs). */
+const char *sb_shape_family(const char *name);
+const char *sb_shape_scaling(const char *name);
+
 /* A published checkpoint (registry row) with the evidence for its shape. */
 typedef struct {
     const char *name;     /* hub name without org, e.g. "t5-efficient-tiny-nh8" */
@@ -177,6 +183,34 @@ int sb_count(const sb_config *cfg, const sb_count_settings *settings, sb_counts 
 /* JSON text of sb_count's result with the config name, the settings and a `conventions` object naming each
  * figure's convention; integers are exact even past 2^53. malloc'd: free() it; NULL on allocation failure. */
 char *sb_counts_to_json(const sb_config *cfg, const sb_count_settings *settings, const sb_counts *counts);
+
+/* ---- memory traffic (traffic.c) ------------------------------------------------------------------ */
+
+/* The op classes of the FLOP breakdown, in sb_flops' order: the engine's profile times each, the traffic
+ * model below counts the bytes each moves. */
+typedef enum {
+    SB_OP_ATTENTION_PROJECTIONS,
+    SB_OP_ATTENTION_SCORES,
+    SB_OP_FFN,
+    SB_OP_ROUTER,
+    SB_OP_LM_HEAD,
+    SB_OP_CLASSES
+} sb_op_class;
+const char *sb_op_class_name(sb_op_class c); /* sb_flops' field names: "attention_projections", ... */
+
+/* Bytes each op class moves in one teacher-forced forward, per stack (the LM head in the decoder's): its
+ * weights read once plus its GEMMs' fp32 inputs and outputs read or written once, a cache-less lower bound. */
+typedef struct {
+    double encoder[SB_OP_CLASSES], decoder[SB_OP_CLASSES];
+} sb_traffic;
+void sb_count_traffic(const sb_config *cfg, const sb_count_settings *s, sb_traffic *out);
+/* Generation: the cross K/V projection, once per sequence (every decoder block's k, v weights and the
+ * encoder output they read, the K/V they write). */
+double sb_cross_kv_traffic(const sb_config *cfg, const sb_count_settings *s);
+/* Bytes one incremental decoding step reads after `at` earlier steps: every decoder block's self-attention
+ * q, k, v, o and cross-attention q, o weights, its FFN (a sparse block: the router and one expert), its
+ * cross K/V cache (src rows) and self K/V cache (at + 1 rows), then the LM head. */
+double sb_generation_step_traffic(const sb_config *cfg, const sb_count_settings *s, int64_t at);
 
 /* ---- activation plan (shared by count and the engine, so the estimate is the allocation) ----------- */
 

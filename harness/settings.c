@@ -1,0 +1,55 @@
+/* settings.c — what a measurement is asked to do: the modes, the default settings, and the key that names a
+ * measurement (the same settings give the same key, so a rerun resumes and shards merge). */
+#include "harness/harness.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const mode_names[SB_MODE_COUNT] = {"encode", "forward", "generate", "train"};
+
+const char *sb_mode_name(sb_mode mode)
+{
+    return (unsigned)mode < SB_MODE_COUNT ? mode_names[mode] : "?";
+}
+
+int sb_mode_parse(const char *name, sb_mode *out, sb_error *err)
+{
+    for (int i = 0; i < SB_MODE_COUNT; i++)
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (sb_mode)i;
+            return 0;
+        }
+    return sb_fail(err, "unknown mode '%s' (encode, forward or generate)", name);
+}
+
+void sb_run_settings_default(sb_run_settings *s)
+{
+    *s = (sb_run_settings){
+        .mode = SB_MODE_FORWARD,
+        .batch = 1,
+        .src_len = 512,
+        .tgt_len = 114,
+        .dtype = SB_DTYPE_F32,
+        .threads = 0,
+        .gemm = SB_GEMM_OPENBLAS,
+        .seed = 0,
+        .warmup = 1,
+        .min_reps = 3,
+        .min_time_s = 0.5,
+        .max_time_s = 60,
+    };
+}
+
+/* threads 0 means every thread OpenMP would use (OMP_NUM_THREADS, else the cores). */
+int sb_run_settings_threads(const sb_run_settings *s)
+{
+    return s->threads > 0 ? s->threads : omp_get_max_threads();
+}
+
+void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX])
+{
+    snprintf(out, SB_KEY_MAX, "%s|%s|b%lld|s%lld|t%lld|%s|%s|t%d", shape, sb_mode_name(s->mode),
+             (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_dtype_name(s->dtype),
+             sb_gemm_backend_name(s->gemm), sb_run_settings_threads(s));
+}
