@@ -31,7 +31,8 @@ DEB_PACKAGES := gcc make libopenblas-openmp-dev libopenblas0-openmp libpfm4-dev 
 # The libraries, one per folder, each with one header saying what it offers, from the top of the tree to
 # the bottom (the link order): the command line over measurement, the quality probe and the pictures; they
 # over the results record and the engine; the engine over the shapes; everything over common/.
-LIBRARIES  := cli probe harness plots record engine variants common
+LIBRARIES  := cli probe harness plots record engine/runtime engine/train engine/kernels engine/weights engine/exec \
+              variants common
 lib_of      = $(BUILD)/lib$(subst /,-,$(1)).a
 src_of      = $(sort $(filter-out cli/main.c,$(wildcard $(1)/*.c)))
 TEST_SRCS  ?= $(sort $(wildcard tests/test_*.c))

@@ -31,8 +31,20 @@ typedef struct {
     sb_gemm_backend backends[2];
     size_t num_backends;
     int64_t threads, reps, src, tgt, gen_tokens;
+    bool prepack; /* oneDNN on weights pre-packed for its matmul (off: --no-prepack) */
     const char *out;
 } bench_options;
+
+/* The execution context the benchmark runs a backend in. */
+static int open_exec(const bench_options *o, sb_gemm_backend backend, sb_exec **x, sb_error *err)
+{
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = backend;
+    xs.threads = (int)o->threads;
+    xs.prepack = o->prepack;
+    return sb_exec_create(x, &xs, err);
+}
 
 /* Targets the issue sets for this benchmark (batch 1, 512 + 114 tokens, fp32, 2 threads). OpenBLAS's is
  * for the kernel this environment pins (OPENBLAS_CORETYPE=Haswell); with another core it is not judged. */
@@ -141,7 +153,7 @@ static int64_t b_copies(const sb_gemm_shape *s)
 
 /* Seconds per call of one shape as the engine runs it: alone on every thread, or (in_parallel) one copy per
  * thread at once, each single-threaded, so a call's share of the wall time is wall / threads. */
-static double time_shape(const sb_gemm_shape *s, float *buf, int64_t per_thread, int threads)
+static double time_shape(sb_exec *x, const sb_gemm_shape *s, float *buf, int64_t per_thread, int threads)
 {
     const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n, copies_b = b_copies(s);
     const int copies = s->in_parallel ? threads : 1;
@@ -157,9 +169,9 @@ static double time_shape(const sb_gemm_shape *s, float *buf, int64_t per_thread,
             /* A packed product reads its weights in the packed order whatever they hold: timing one on
              * plain copies costs the same. Such products never fail where the forward ran them. */
             if (s->packed_b)
-                sb_gemm_packed(s->m, s->n, s->k, 1.0f, a, lda, b, 0.0f, c, s->n, NULL);
+                sb_gemm_packed(x, s->m, s->n, s->k, 1.0f, a, lda, b, 0.0f, c, s->n, NULL);
             else
-                sb_gemm(s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
+                sb_gemm(x, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
         }
         const double wall = sb_now_seconds() - start;
         if (call >= 0) { /* the first pass over the copies is a warm-up */
@@ -172,7 +184,7 @@ static double time_shape(const sb_gemm_shape *s, float *buf, int64_t per_thread,
 
 /* FLOP-weighted sgemm rate (GFLOP/s) of the backend over the recorded shapes, each shape's own rate into
  * out unless it is NULL; -1 when out of memory. */
-static double backend_rate(const sb_gemm_shape *shapes, size_t count, int threads, cJSON *out)
+static double backend_rate(sb_exec *x, const sb_gemm_shape *shapes, size_t count, int threads, cJSON *out)
 {
     int64_t per_thread = 0;
     for (size_t i = 0; i < count; i++) {
@@ -191,7 +203,7 @@ static double backend_rate(const sb_gemm_shape *shapes, size_t count, int thread
     double flops = 0, seconds = 0;
     for (size_t i = 0; i < count; i++) {
         const sb_gemm_shape *s = &shapes[i];
-        const double t = time_shape(s, buf, per_thread, threads), f = 2.0 * (double)(s->m * s->n * s->k);
+        const double t = time_shape(x, s, buf, per_thread, threads), f = 2.0 * (double)(s->m * s->n * s->k);
         flops += f * (double)s->calls;
         seconds += t * (double)s->calls;
         if (out == NULL)
@@ -227,12 +239,13 @@ static int measure_rss(const bench_options *o, int64_t *rss_bytes, sb_error *err
     if (pid == 0) {
         close(fds[0]);
         sb_weights w = {0};
+        sb_exec *x = NULL;
         sb_runtime *rt = NULL;
         int64_t result = -1;
         int32_t *ids = malloc((size_t)(o->src + o->tgt) * sizeof *ids);
-        if (ids != NULL && sb_gemm_configure(o->backends[0], (int)o->threads, err) == 0 &&
+        if (ids != NULL && open_exec(o, o->backends[0], &x, err) == 0 &&
             sb_model_open(o->rss_model, SB_DTYPE_F32, 0, &w, NULL, NULL, err) == 0 &&
-            sb_weights_layout_for(&w, o->backends[0], err) == 0 && sb_runtime_create(&rt, &w, 1, o->src, o->tgt, err) == 0) {
+            sb_weights_layout_for(&w, x, err) == 0 && sb_runtime_create(&rt, x, &w, 1, o->src, o->tgt, err) == 0) {
             make_inputs(&w.cfg, ids, o->src, ids + o->src, o->tgt);
             struct rusage ru;
             if (forward(rt, ids, o->src, ids + o->src, o->tgt, err) == 0 && getrusage(RUSAGE_SELF, &ru) == 0)
@@ -275,11 +288,10 @@ typedef struct {
     int64_t op_flops[SB_OP_CLASSES];
 } bench_row;
 
-static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config *cfg, sb_gemm_backend backend,
-                         bool generate, bench_row *row, cJSON *record, sb_error *err)
+static int bench_backend(const bench_options *o, sb_exec *x, sb_runtime *rt, const sb_config *cfg, bool generate,
+                         bench_row *row, cJSON *record, sb_error *err)
 {
-    if (sb_gemm_configure(backend, (int)o->threads, err) != 0)
-        return -1;
+    const sb_gemm_backend backend = sb_exec_backend(x);
     int32_t *ids = malloc((size_t)(o->src + o->tgt) * sizeof *ids);
     const int64_t timed = o->reps * BENCH_ROUNDS;
     double *samples = malloc((size_t)(timed > o->gen_tokens ? timed : o->gen_tokens) * sizeof *samples);
@@ -294,12 +306,12 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     /* warm-up, then one forward recording its GEMM shapes and FLOPs */
     if (forward(rt, ids, o->src, dec, o->tgt, err) != 0)
         goto done;
-    sb_gemm_record(shapes, MAX_SHAPES);
-    sb_gemm_reset_flops();
+    sb_exec_record(x, shapes, MAX_SHAPES);
+    sb_exec_reset_flops(x);
     rc = forward(rt, ids, o->src, dec, o->tgt, err);
-    const size_t num_shapes = sb_gemm_recorded();
-    sb_gemm_record(NULL, 0);
-    row->flops = sb_gemm_flops();
+    const size_t num_shapes = sb_exec_recorded(x);
+    sb_exec_record(x, NULL, 0);
+    row->flops = sb_exec_flops(x);
     if (rc != 0 || num_shapes > MAX_SHAPES) {
         rc = num_shapes > MAX_SHAPES ? sb_fail(err, "more than %d distinct GEMM shapes", MAX_SHAPES) : -1;
         goto done;
@@ -307,7 +319,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     /* The forwards and the backend's replay alternate, round by round, and the fraction is the median of the
      * rounds' ratios: this machine's speed drifts by several per cent within a minute, and a replay timed
      * long after its forwards would put that drift into the fraction. */
-    sb_profile_reset();
+    sb_exec_profile_reset(x);
     double total = 0, rates[BENCH_ROUNDS], fractions[BENCH_ROUNDS], large_rates[BENCH_ROUNDS];
     const sb_peak_sizes peak = sb_peak_sizes_default();
     cJSON *shape_list = NULL;
@@ -324,7 +336,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
         }
         const double engine = (double)row->flops / sb_stats_compute(mine, (size_t)o->reps).median / 1e9;
         cJSON *list = cJSON_CreateArray();
-        rates[round] = backend_rate(shapes, num_shapes, (int)o->threads, list);
+        rates[round] = backend_rate(x, shapes, num_shapes, (int)o->threads, list);
         fractions[round] = engine / rates[round];
         if (round == 0) {
             shape_list = list;
@@ -336,18 +348,18 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
             rc = sb_fail(err, "out of memory for the GEMM replay");
             goto done;
         }
-        if ((rc = sb_peak_sgemm_gflops(peak.sgemm_n, peak.reps, &large_rates[round], err)) != 0) {
+        if ((rc = sb_peak_sgemm_gflops(x, peak.sgemm_n, peak.reps, &large_rates[round], err)) != 0) {
             cJSON_Delete(shape_list);
             goto done;
         }
     }
-    const sb_profile profile = sb_profile_get();
+    const sb_profile profile = sb_exec_profile(x);
     /* The same shapes once more, each one backend call threaded by the library itself: what the wrapper's
-     * split of C (engine/gemm.c) gains over the backend's own schedule. */
-    const bool partitioned = sb_gemm_partitioned();
-    sb_gemm_set_partitioned(false);
-    row->library_gflops = backend_rate(shapes, num_shapes, (int)o->threads, NULL);
-    sb_gemm_set_partitioned(partitioned);
+     * split of C (engine/exec/gemm.c) gains over the backend's own schedule. */
+    const bool partitioned = sb_exec_partitioned(x);
+    sb_exec_set_partitioned(x, false);
+    row->library_gflops = backend_rate(x, shapes, num_shapes, (int)o->threads, NULL);
+    sb_exec_set_partitioned(x, partitioned);
     row->mean_seconds = row->outside_seconds = total / (double)timed;
     cJSON *classes = cJSON_CreateObject();
     for (int i = 0; i < SB_OP_CLASSES; i++) {
@@ -374,7 +386,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     row->large_sgemm_gflops = sb_stats_compute(large_rates, BENCH_ROUNDS).max;
     row->floor_seconds = (double)row->flops / row->large_sgemm_gflops / 1e9;
     cJSON_AddStringToObject(record, "backend", sb_gemm_backend_name(backend));
-    cJSON_AddStringToObject(record, "backend_version", sb_gemm_backend_version(backend));
+    cJSON_AddStringToObject(record, "backend_version", sb_exec_backend_version(x));
     cJSON_AddItemToObject(record, "seconds_per_sequence", sb_stats_to_json(&st, samples));
     cJSON_AddNumberToObject(record, "executed_flops", (double)row->flops);
     cJSON_AddNumberToObject(record, "engine_gflops", row->engine_gflops);
@@ -400,7 +412,7 @@ static int bench_backend(const bench_options *o, sb_runtime *rt, const sb_config
     cJSON *ceiling = cJSON_AddObjectToObject(record, "fma_ceiling");
     sb_error why = {0};
     if (row->vector_bits == 0)
-        sb_fail(&why, "the vector width of %s's kernel is not known", sb_gemm_backend_version(backend));
+        sb_fail(&why, "the vector width of %s's kernel is not known", sb_exec_backend_version(x));
     else if (sb_peak_fma_gflops(row->vector_bits, peak.fma_seconds, peak.reps, &row->fma_ceiling_gflops, &why) == 0)
         why.msg[0] = '\0';
     if (why.msg[0] != '\0') {
@@ -445,22 +457,26 @@ static int bench_model(const bench_options *o, const char *name, bench_row *rows
                        sb_error *err)
 {
     sb_weights w = {0};
+    sb_exec *x = NULL;
     sb_runtime *rt = NULL;
     int rc = -1;
-    if (sb_model_open(name, SB_DTYPE_F32, 0, &w, sb_cli_warn, command_name, err) != 0 ||
-        sb_runtime_create(&rt, &w, 1, o->src, o->gen_tokens > o->tgt ? o->gen_tokens : o->tgt, err) != 0)
+    if (sb_model_open(name, SB_DTYPE_F32, 0, &w, sb_cli_warn, command_name, err) != 0)
         goto done;
+    /* One model's weights, re-laid for each backend in turn and run by a runtime in that backend's context. */
     for (size_t b = 0; b < o->num_backends; b++) {
         bench_row *row = &rows[(*num_rows)++];
         snprintf(row->model, sizeof row->model, "%s", name);
         cJSON *record = cJSON_CreateObject();
         cJSON_AddStringToObject(record, "model", name);
         cJSON_AddItemToArray(records, record);
-        if (sb_weights_layout_for(&w, o->backends[b], err) != 0)
+        sb_runtime_free(rt);
+        sb_exec_free(x);
+        rt = NULL;
+        if (open_exec(o, o->backends[b], &x, err) != 0 || sb_weights_layout_for(&w, x, err) != 0 ||
+            sb_runtime_create(&rt, x, &w, 1, o->src, o->gen_tokens > o->tgt ? o->gen_tokens : o->tgt, err) != 0)
             goto done;
         cJSON_AddNumberToObject(record, "weights_packed_tensors", (double)w.num_packed);
-        if (bench_backend(o, rt, &w.cfg, o->backends[b], in_list(name, o->gen_models, o->num_gen_models), row, record,
-                          err) != 0)
+        if (bench_backend(o, x, rt, &w.cfg, in_list(name, o->gen_models, o->num_gen_models), row, record, err) != 0)
             goto done;
         fprintf(stderr, "shapebench bench: %s %s: %.4f s/sequence\n", name, sb_gemm_backend_name(o->backends[b]),
                 row->seconds);
@@ -469,6 +485,7 @@ static int bench_model(const bench_options *o, const char *name, bench_row *rows
 done:
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
     return rc;
 }
 
@@ -493,11 +510,14 @@ static void report(const bench_options *o, const bench_row *rows, size_t num_row
     printf("\nshapebench bench: batch 1, %" PRId64 " encoder + %" PRId64 " decoder tokens, fp32, %" PRId64
            " threads\n",
            o->src, o->tgt, o->threads);
-    for (size_t b = 0; b < o->num_backends; b++)
-        printf("  %-9s %s%s\n", sb_gemm_backend_name(o->backends[b]), sb_gemm_backend_version(o->backends[b]),
+    for (size_t b = 0; b < o->num_backends; b++) {
+        char version[160];
+        sb_gemm_backend_version(o->backends[b], (int)o->threads, version, sizeof version);
+        printf("  %-9s %s%s\n", sb_gemm_backend_name(o->backends[b]), version,
                o->backends[b] != SB_GEMM_ONEDNN ? ""
-               : sb_weights_prepack()           ? ", weights pre-packed for its matmul"
+               : o->prepack                     ? ", weights pre-packed for its matmul"
                                                 : ", weights in HF layout (--no-prepack)");
+    }
     printf("\n");
     printf("%-22s %-9s %12s %12s %11s %13s %14s %9s %15s %13s\n", "model", "backend", "s/sequence",
            "floor s/seq+", "GFLOP/seq", "engine GFLOP/s", "sgemm GFLOP/s*", "fraction", "lib-thr GFLOP/s",
@@ -622,7 +642,7 @@ int sb_cmd_bench(int argc, char **argv)
     char models[] = "t5-efficient-tiny,t5-efficient-small,t5-efficient-base,switch-base-8";
     char gen_models[] = "t5-efficient-small,t5-efficient-base";
     bench_options o = {.rss_model = "t5-efficient-base", .threads = 2, .reps = 5, .src = 512, .tgt = 114,
-                       .gen_tokens = 32, .out = "results/bench/bench.json",
+                       .gen_tokens = 32, .prepack = true, .out = "results/bench/bench.json",
                        .backends = {SB_GEMM_OPENBLAS, SB_GEMM_ONEDNN}, .num_backends = 2};
     split_list(models, o.models, &o.num_models);
     split_list(gen_models, o.gen_models, &o.num_gen_models);
@@ -672,7 +692,7 @@ int sb_cmd_bench(int argc, char **argv)
             o.out = optarg;
             break;
         case 'P':
-            sb_weights_set_prepack(false);
+            o.prepack = false;
             break;
         default:
             return sb_cli_error("bench", SB_EXIT_USAGE, "bad option '%s' (see --help)", argv[optind - 1]);
@@ -703,10 +723,11 @@ int sb_cmd_bench(int argc, char **argv)
     cJSON_AddNumberToObject(settings, "threads", (double)o.threads);
     cJSON_AddNumberToObject(settings, "reps", (double)o.reps);
     cJSON_AddStringToObject(settings, "weights", "random (T5 init, seed 0)");
-    cJSON_AddBoolToObject(settings, "onednn_prepack", sb_weights_prepack());
+    cJSON_AddBoolToObject(settings, "onednn_prepack", o.prepack);
     sb_sysinfo sys;
-    const bool have_sys = sb_gemm_configure(o.backends[0], (int)o.threads, &err) == 0 &&
-                          sb_sysinfo_collect(&sys, &err) == 0;
+    sb_exec *first = NULL;
+    const bool have_sys = open_exec(&o, o.backends[0], &first, &err) == 0 && sb_sysinfo_collect(&sys, first, &err) == 0;
+    sb_exec_free(first);
     if (have_sys)
         cJSON_AddItemToObject(root, "system", sb_sysinfo_to_json(&sys, NULL));
     cJSON *records = cJSON_AddArrayToObject(root, "results");

@@ -72,12 +72,22 @@ static int parse_run_option(const char *cmd, int opt, const char *arg, run_optio
     }
 }
 
-static int open_model(char *cmd, const run_options *o, sb_weights *w, sb_error *err)
+/* The execution context of the options (*x, NULL on failure). */
+static int open_exec(const run_options *o, sb_exec **x, sb_error *err)
 {
-    if (sb_gemm_configure(o->backend, (int)o->threads, err) != 0 ||
-        sb_model_open(o->model, o->dtype, (uint64_t)o->seed, w, sb_cli_warn, cmd, err) != 0)
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = o->backend;
+    xs.threads = (int)o->threads;
+    return sb_exec_create(x, &xs, err);
+}
+
+/* The model's weights in the layout x reads. */
+static int open_model(char *cmd, const run_options *o, sb_exec *x, sb_weights *w, sb_error *err)
+{
+    if (sb_model_open(o->model, o->dtype, (uint64_t)o->seed, w, sb_cli_warn, cmd, err) != 0)
         return -1;
-    if (sb_weights_layout_for(w, o->backend, err) != 0) {
+    if (sb_weights_layout_for(w, x, err) != 0) {
         sb_weights_free(w);
         return -1;
     }
@@ -202,7 +212,7 @@ static void on_router(void *ctx, const sb_router_trace *r)
     free(kept), free(hf_index);
 }
 
-static int run_forward(const run_options *ro, const char *inputs, output *o, sb_error *err)
+static int run_forward(sb_exec *x, const run_options *ro, const char *inputs, output *o, sb_error *err)
 {
     sb_fixture_input in[3] = {{.key = "input_ids", .required = true},
                               {.key = "attention_mask"},
@@ -219,10 +229,10 @@ static int run_forward(const run_options *ro, const char *inputs, output *o, sb_
         sb_fail(err, "%s: input_ids, attention_mask and decoder_input_ids disagree on the batch or length", inputs);
         goto done;
     }
-    if (open_model(forward_name, ro, &w, err) != 0)
+    if (open_model(forward_name, ro, x, &w, err) != 0)
         goto done;
     const int64_t batch = ids_shape[0], src = ids_shape[1], tgt = dec_shape[1], d = w.cfg.d_model;
-    if (sb_runtime_create(&rt, &w, batch, src, tgt, err) != 0)
+    if (sb_runtime_create(&rt, x, &w, batch, src, tgt, err) != 0)
         goto done;
     o->batch = batch;
     sb_runtime_observe(rt, &(sb_observer){on_hidden, on_router, o});
@@ -297,7 +307,8 @@ int sb_cmd_forward(int argc, char **argv)
         if ((o.hidden[s] = fopen(path, "wb")) == NULL)
             return sb_cli_error("forward", SB_EXIT_FAILURE, "cannot create %s: %s", path, strerror(errno));
     }
-    rc = run_forward(&ro, inputs, &o, &err);
+    sb_exec *x = NULL;
+    rc = open_exec(&ro, &x, &err) == 0 ? run_forward(x, &ro, inputs, &o, &err) : -1;
     for (int s = 0; s < 2; s++)
         if (o.hidden[s] != NULL && fclose(o.hidden[s]) != 0 && rc == 0)
             rc = sb_fail(&err, "cannot write %s/%s", out_dir, files[s]);
@@ -307,7 +318,7 @@ int sb_cmd_forward(int argc, char **argv)
         cJSON_AddItemToObject(index, "routers", o.routers);
         cJSON_AddStringToObject(index, "model", ro.model);
         cJSON_AddStringToObject(index, "dtype", sb_dtype_name(ro.dtype));
-        cJSON_AddStringToObject(index, "gemm", sb_gemm_backend_version(ro.backend));
+        cJSON_AddStringToObject(index, "gemm", sb_exec_backend_version(x));
         cJSON_AddStringToObject(index, "forward", "encoder + teacher-forced decoder, fp32 compute; Switch: dropped "
                                                   "tokens contribute 0");
         char *text = cJSON_Print(index);
@@ -322,6 +333,7 @@ int sb_cmd_forward(int argc, char **argv)
         cJSON_Delete(o.arrays);
         cJSON_Delete(o.routers);
     }
+    sb_exec_free(x);
     return rc == 0 ? SB_EXIT_OK : sb_cli_error("forward", SB_EXIT_FAILURE, "%s", err.msg);
 }
 
@@ -403,7 +415,9 @@ int sb_cmd_generate(int argc, char **argv)
     }
     sb_weights w = {0};
     sb_error err = {0};
-    if (open_model(generate_name, &ro, &w, &err) != 0) {
+    sb_exec *x = NULL;
+    if (open_exec(&ro, &x, &err) != 0 || open_model(generate_name, &ro, x, &w, &err) != 0) {
+        sb_exec_free(x);
         free(ids);
         return sb_cli_error("generate", SB_EXIT_FAILURE, "%s", err.msg);
     }
@@ -411,7 +425,7 @@ int sb_cmd_generate(int argc, char **argv)
     int32_t *out = malloc((size_t)max_new * sizeof *out);
     double *seconds = malloc((size_t)max_new * sizeof *seconds);
     int64_t produced = -1;
-    if (out != NULL && seconds != NULL && sb_runtime_create(&rt, &w, 1, n, max_new, &err) == 0 &&
+    if (out != NULL && seconds != NULL && sb_runtime_create(&rt, x, &w, 1, n, max_new, &err) == 0 &&
         sb_encode(rt, 1, n, ids, NULL, &err) == 0)
         produced = sb_generate_greedy(rt, max_new, out, seconds, &err);
     if (produced > 0) {
@@ -429,6 +443,7 @@ int sb_cmd_generate(int argc, char **argv)
     }
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
     free(ids), free(out), free(seconds);
     return produced > 0 ? SB_EXIT_OK : sb_cli_error("generate", SB_EXIT_FAILURE, "%s", err.msg);
 }

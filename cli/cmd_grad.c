@@ -53,8 +53,8 @@ typedef struct {
     sb_trainer_options options;
 } grad_args;
 
-static int write_json(const grad_args *a, const sb_weights *w, const sb_trainer *t, const sb_train_losses *l,
-                      const int64_t shape[3], sb_error *err)
+static int write_json(const grad_args *a, const sb_exec *x, const sb_weights *w, const sb_trainer *t,
+                      const sb_train_losses *l, const int64_t shape[3], sb_error *err)
 {
     const float *g = sb_trainer_grads(t);
     double norm = 0;
@@ -99,7 +99,7 @@ static int write_json(const grad_args *a, const sb_weights *w, const sb_trainer 
     cJSON_AddNumberToObject(root, "dropout_seed", (double)a->dropout_seed);
     cJSON_AddNumberToObject(root, "grad_norm", sqrt(norm));
     cJSON_AddNumberToObject(root, "tensors", (double)w->num_tensors);
-    cJSON_AddStringToObject(root, "gemm", sb_gemm_backend_version(a->backend));
+    cJSON_AddStringToObject(root, "gemm", sb_exec_backend_version(x));
     cJSON_AddStringToObject(root, "loss_convention",
                             "cross-entropy mean over labels != -100; Switch: + z_coef * (encoder + decoder router "
                             "z-loss) + aux_coef * (encoder + decoder load balancing), HF SwitchTransformers; "
@@ -130,23 +130,28 @@ static int run(const grad_args *a, sb_error *err)
     const int64_t *label_shape = in[3].shape;
     int rc = -1;
     sb_weights w = {0};
+    sb_exec *x = NULL;
     sb_trainer *t = NULL;
     if (dec_shape[0] != ids_shape[0] || label_shape[0] != ids_shape[0] || label_shape[1] != dec_shape[1] ||
         (mask != NULL && (mask_shape[0] != ids_shape[0] || mask_shape[1] != ids_shape[1]))) {
         sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes", a->inputs);
         goto done;
     }
-    if (sb_gemm_configure(a->backend, (int)a->threads, err) != 0 ||
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = a->backend;
+    xs.threads = (int)a->threads;
+    if (sb_exec_create(&x, &xs, err) != 0 ||
         sb_model_open(a->model, SB_DTYPE_F32, (uint64_t)a->seed, &w, sb_cli_warn, grad_name, err) != 0)
         goto done;
-    if (sb_trainer_create(&t, &w, ids_shape[0], ids_shape[1], dec_shape[1], &a->options, err) != 0)
+    if (sb_trainer_create(&t, x, &w, ids_shape[0], ids_shape[1], dec_shape[1], &a->options, err) != 0)
         goto done;
     const sb_train_batch batch = {ids, mask, dec, labels};
     sb_train_losses losses;
     if (sb_trainer_step(t, &batch, a->train, false, &losses, err) != 0)
         goto done;
     const int64_t shape[3] = {ids_shape[0], ids_shape[1], dec_shape[1]};
-    if (write_json(a, &w, t, &losses, shape, err) != 0)
+    if (write_json(a, x, &w, t, &losses, shape, err) != 0)
         goto done;
     /* the gradient array has the arena's layout: a weights view over it writes it under the HF names */
     sb_weights view = w;
@@ -169,6 +174,7 @@ static int run(const grad_args *a, sb_error *err)
 done:
     sb_trainer_free(t);
     sb_weights_free(&w);
+    sb_exec_free(x);
     sb_fixture_free(in, 4);
     return rc;
 }

@@ -283,6 +283,7 @@ int sb_cmd_probe(int argc, char **argv)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     sb_config *cfgs = calloc(nnames, sizeof *cfgs);
     sb_results_file res = {.fd = -1};
+    sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
     if (cfgs == NULL) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
@@ -293,15 +294,19 @@ int sb_cmd_probe(int argc, char **argv)
             rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
             goto done;
         }
-    if (sb_gemm_configure(ps.gemm, ps.threads, &err) != 0 || sb_results_open(&res, folder, sb_cli_warn, (void *)cmd, &err) != 0) {
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = ps.gemm;
+    xs.threads = ps.threads;
+    if (sb_exec_create(&x, &xs, &err) != 0 || sb_results_open(&res, folder, sb_cli_warn, (void *)cmd, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
     sb_sysinfo sys;
     sb_peaks peaks;
     sb_peak_sizes sizes = sb_peak_sizes_default();
-    bool have_sys = sb_sysinfo_collect(&sys, &err) == 0;
-    bool have_peaks = have_sys && sb_peaks_cached(&sys, &sizes, NULL, false, &peaks, &err) == 0;
+    bool have_sys = sb_sysinfo_collect(&sys, x, &err) == 0;
+    bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
 
     int64_t raw_len, tgt_len;
     if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {
@@ -389,6 +394,7 @@ int sb_cmd_probe(int argc, char **argv)
                      : sb_cli_error(cmd, SB_EXIT_FAILURE, "%zu of %zu shape x budget points failed (warnings above); "
                                                           "they have no record", failed, nnames * nbudgets);
 done:
+    sb_exec_free(x);
     sb_results_close(&res);
     free(cfgs);
     sb_corpus_free(&corpus);

@@ -77,9 +77,10 @@ static int run_jobs(const runner *rn, const sb_job_list *jobs)
         sb_sysinfo sys;
         sb_peaks peaks;
         sb_peak_sizes sizes = sb_peak_sizes_default();
-        bool have_sys = sb_gemm_configure(job->settings.gemm, job->settings.threads, &err) == 0 &&
-                        sb_sysinfo_collect(&sys, &err) == 0;
-        bool have_peaks = have_sys && sb_peaks_cached(&sys, &sizes, NULL, false, &peaks, &err) == 0;
+        sb_exec *x = NULL;
+        bool have_sys = sb_run_settings_exec(&job->settings, &x, &err) == 0 && sb_sysinfo_collect(&sys, x, &err) == 0;
+        bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
+        sb_exec_free(x);
         if (!have_peaks)
             sb_cli_warn((void *)rn->cmd, err.msg);
         sb_measurement m;

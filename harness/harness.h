@@ -101,7 +101,7 @@ typedef struct {
     char cpu_flags[256];  /* the flags that matter here, of avx avx2 fma avx512f avx512_bf16 amx_bf16 */
     int logical_cores;
     int64_t last_level_cache_bytes; /* sb_last_level_cache_bytes */
-    int threads;          /* used by GEMM and OpenMP (sb_gemm_threads) */
+    int threads;          /* used by GEMM and OpenMP (sb_exec_threads) */
     char gemm_backend[32];
     char gemm_version[160];
     char openblas_core[64];
@@ -113,7 +113,8 @@ typedef struct {
     double load_average[3];
 } sb_sysinfo;
 
-int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err);
+/* The machine, and the GEMM backend and threads of x. */
+int sb_sysinfo_collect(sb_sysinfo *s, const sb_exec *x, sb_error *err);
 /* The largest CPU cache (L3, else L2) in bytes, as the C library reads it from the CPU; 0 when unknown.
  * A virtual machine reports its host's, which other guests share. */
 int64_t sb_last_level_cache_bytes(void);
@@ -143,15 +144,15 @@ sb_peak_sizes sb_peak_sizes_default(void);
  * AVX-512, whatever the build flags) on every thread, fastest of reps runs sharing `seconds`: the ceiling
  * of a GEMM kernel computing at that width (sb_gemm_vector_bits). Fails, saying so, for another width. */
 int sb_peak_fma_gflops(int bits, double seconds, int reps, double *gflops, sb_error *err);
-int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err);
-/* The current GEMM backend's rate (GFLOP/s) on an n x n x n fp32 product through sb_gemm: the fastest of
- * reps calls after one warm-up call. */
-int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err);
+int sb_peaks_measure(sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err);
+/* x's GEMM rate (GFLOP/s) on an n x n x n fp32 product through sb_gemm: the fastest of reps calls after one
+ * warm-up call. */
+int sb_peak_sgemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err);
 /* Peaks cached per machine in <cache_dir>/<key>.json, key from CPU model, cores, GEMM backend, OpenBLAS
  * core and threads (cache_dir NULL: results/.machine). Measures and writes the file when it is absent,
  * unreadable or `refresh`. */
-int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir, bool refresh,
-                    sb_peaks *out, sb_error *err);
+int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir,
+                    bool refresh, sb_peaks *out, sb_error *err);
 /* The record's `system` object, with the peaks when not NULL. NULL on allocation failure. */
 cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks);
 
@@ -200,6 +201,9 @@ typedef struct {
 
 /* The thread count the settings resolve to: threads, or every thread OpenMP would use when it is 0. */
 int sb_run_settings_threads(const sb_run_settings *s);
+/* The execution context the settings measure in: their backend and threads, products split across the
+ * threads, oneDNN's weights pre-packed. */
+int sb_run_settings_exec(const sb_run_settings *s, sb_exec **out, sb_error *err);
 /* encode forward at batch 1, 512/114 tokens, f32, all threads, OpenBLAS, 1 warmup, 3 reps, 0.5..60 s. */
 void sb_run_settings_default(sb_run_settings *s);
 /* "shape|mode|b1|s512|t114|f32|openblas|t2": what makes two records the same measurement (resume, merge,

@@ -20,6 +20,7 @@
 /* ---- one model in one mode ----------------------------------------------------------------------------- */
 
 typedef struct {
+    sb_exec *x;              /* the products, their FLOP tally and the profile */
     sb_runtime *rt;
     sb_trainer *trainer;     /* train: forward + backward, then the optimizer updates `weights` */
     sb_optimizer *optimizer;
@@ -56,8 +57,8 @@ static int rep(void *opaque, sb_rep_times *times, sb_error *err)
             c->counters_open = false;
         }
     }
-    sb_gemm_reset_flops();
-    sb_profile_reset();
+    sb_exec_reset_flops(c->x);
+    sb_exec_profile_reset(c->x);
     double t0 = sb_now_seconds();
     if (s->mode == SB_MODE_TRAIN) {
         /* Labels: the decoder inputs themselves; what is learnt does not change the work. */
@@ -67,7 +68,7 @@ static int rep(void *opaque, sb_rep_times *times, sb_error *err)
             sb_optimizer_step(c->optimizer, c->weights, sb_trainer_grads(c->trainer), SB_OPTIM_LR_DEFAULT, err) != 0)
             return -1;
         times->parts_s[0] = sb_now_seconds() - t0;
-        c->flops[0] = sb_gemm_flops();
+        c->flops[0] = sb_exec_flops(c->x);
         c->flops[1] = 0;
         c->calls++;
         return 0;
@@ -75,7 +76,7 @@ static int rep(void *opaque, sb_rep_times *times, sb_error *err)
     if (sb_encode(c->rt, s->batch, s->src_len, c->input_ids, NULL, err) != 0)
         return -1;
     double t1 = sb_now_seconds();
-    c->flops[0] = sb_gemm_flops();
+    c->flops[0] = sb_exec_flops(c->x);
     if (s->mode == SB_MODE_FORWARD && sb_decode(c->rt, s->tgt_len, c->decoder_ids, err) != 0)
         return -1;
     /* A generate warmup decodes a few tokens only: every step touches all the decoder's weights and the
@@ -88,8 +89,8 @@ static int rep(void *opaque, sb_rep_times *times, sb_error *err)
         (c->generated_count = sb_generate_greedy(c->rt, new_tokens, c->generated, c->steps, err)) < 0)
         return -1;
     double t2 = sb_now_seconds();
-    c->flops[1] = sb_gemm_flops() - c->flops[0];
-    const sb_profile profile = sb_profile_get();
+    c->flops[1] = sb_exec_flops(c->x) - c->flops[0];
+    const sb_profile profile = sb_exec_profile(c->x);
     for (int p = 0; p < 2; p++) {
         times->blocks_s[p] = profile.block_seconds[p];
         c->block_flops[p] = profile.block_flops[p];
@@ -271,7 +272,7 @@ static int cache_open(sb_weights_cache *cache, const char *model, bool checkpoin
     return 0;
 }
 
-static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, const sb_run_settings *s,
+static int timed_run(sb_exec *x, const char *model, bool checkpoint, const sb_config *cfg, const sb_run_settings *s,
                      sb_weights_cache *cache, bool stop_when_slow, run_result *out, sb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -281,12 +282,12 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
         return -1;
     /* Inference on oneDNN reads its weights pre-packed (re-laid before timing, as a checkpoint is loaded
      * before timing), OpenBLAS in HF layout; training's weights, its own and just opened, are in HF layout. */
-    if (s->mode != SB_MODE_TRAIN && sb_weights_layout_for(wp, s->gemm, err) != 0) {
+    if (s->mode != SB_MODE_TRAIN && sb_weights_layout_for(wp, x, err) != 0) {
         if (wp == &own)
             sb_weights_free(&own);
         return -1;
     }
-    rep_ctx c = {.s = s};
+    rep_ctx c = {.x = x, .s = s};
     int rc = -1;
     int64_t src_n = s->batch * s->src_len, tgt_n = s->batch * s->tgt_len;
     c.input_ids = malloc((size_t)src_n * sizeof(int32_t));
@@ -305,10 +306,10 @@ static int timed_run(const char *model, bool checkpoint, const sb_config *cfg, c
         sb_optim_settings adafactor;
         sb_optim_defaults(SB_OPTIM_ADAFACTOR, &adafactor);
         c.weights = wp;
-        if (sb_trainer_create(&c.trainer, wp, s->batch, s->src_len, s->tgt_len, NULL, err) != 0 ||
+        if (sb_trainer_create(&c.trainer, x, wp, s->batch, s->src_len, s->tgt_len, NULL, err) != 0 ||
             sb_optimizer_create(&c.optimizer, wp, &adafactor, err) != 0)
             goto done;
-    } else if (sb_runtime_create(&c.rt, wp, s->batch, s->src_len, s->tgt_len, err) != 0) {
+    } else if (sb_runtime_create(&c.rt, x, wp, s->batch, s->src_len, s->tgt_len, err) != 0) {
         goto done;
     }
     if (sb_time_reps(rep, &c, s, stop_when_slow, &out->timing, err) != 0)
@@ -477,16 +478,13 @@ static void keep_run(sb_measurement *m, const run_result *r)
     snprintf(m->counters_error, sizeof m->counters_error, "%s", r->counters_error.msg);
 }
 
-void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks,
-                sb_weights_cache *cache, sb_measurement *m)
+static void measure_in(sb_exec *x, const char *model, const sb_config *cfg, const sb_run_settings *s,
+                       const sb_peaks *peaks, sb_weights_cache *cache, sb_measurement *m)
 {
-    memset(m, 0, sizeof *m);
-    m->ms_per_token = NAN;
-    cache_select_shape(cache, model, cfg, s);
     sb_error e;
     sb_counts counts;
     int64_t need;
-    if (sb_gemm_configure(s->gemm, s->threads, &e) != 0 || planned_bytes(cfg, s, &need, &counts, &e) != 0) {
+    if (planned_bytes(cfg, s, &need, &counts, &e) != 0) {
         fail_verdict(m, e.msg);
         return;
     }
@@ -521,7 +519,7 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
         sampled = false;
         cache_keep_only(cache, cfg, NULL);
         m->peak_rss_is_measurement = reset_peak_rss();
-        if (timed_run(model, checkpoint, cfg, s, cache, !checkpoint && !deep_is_full, &r, &e) != 0) {
+        if (timed_run(x, model, checkpoint, cfg, s, cache, !checkpoint && !deep_is_full, &r, &e) != 0) {
             fail_verdict(m, e.msg);
             return;
         }
@@ -568,7 +566,7 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
         }
         cache_keep_only(cache, &sc, NULL);
         m->peak_rss_is_measurement = reset_peak_rss();
-        if (timed_run(model, false, &sc, s, cache, false, &r, &e) != 0) {
+        if (timed_run(x, model, false, &sc, s, cache, false, &r, &e) != 0) {
             fail_verdict(m, e.msg);
             return;
         }
@@ -609,10 +607,26 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
     keep_run(m, &r);
     m->peak_rss_bytes = peak_rss_bytes();
     m->measured = true;
-    m->cpu_share = m->timing.wall_s > 0 ? m->timing.cpu_s / (m->timing.wall_s * sb_gemm_threads()) : NAN;
+    m->cpu_share = m->timing.wall_s > 0 ? m->timing.cpu_s / (m->timing.wall_s * sb_exec_threads(x)) : NAN;
     m->preemptions = m->timing.preemptions;
     sb_stats st = sb_stats_compute(m->timing.samples, m->timing.reps);
     sb_verdict_for(&st, m->extrapolated, m->cpu_share, m->preemptions, m->verdict, sizeof m->verdict);
+}
+
+void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks,
+                sb_weights_cache *cache, sb_measurement *m)
+{
+    memset(m, 0, sizeof *m);
+    m->ms_per_token = NAN;
+    cache_select_shape(cache, model, cfg, s);
+    sb_exec *x;
+    sb_error e;
+    if (sb_run_settings_exec(s, &x, &e) != 0) {
+        fail_verdict(m, e.msg);
+        return;
+    }
+    measure_in(x, model, cfg, s, peaks, cache, m);
+    sb_exec_free(x);
 }
 
 void sb_measurement_free(sb_measurement *m)

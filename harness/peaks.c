@@ -41,7 +41,7 @@ static double fastest_of(const double *seconds, int n)
     return sb_stats_compute(seconds, (size_t)n).min;
 }
 
-int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
+int sb_peak_sgemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err)
 {
     size_t elems = (size_t)(n * n);
     const size_t a_bytes = 3 * elems * sizeof(float);
@@ -56,10 +56,11 @@ int sb_peak_sgemm_gflops(int64_t n, int reps, double *gflops, sb_error *err)
     for (size_t i = 0; i < 3 * elems; i++)
         a[i] = (float)(i % 7) * 0.125f;
     /* The first call pays for thread start-up and packing buffers: not the machine's peak. */
-    sb_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    sb_exec_enter(x);
+    sb_gemm(x, false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
     for (int r = 0; r < reps; r++) {
         double start = sb_now_seconds();
-        sb_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        sb_gemm(x, false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         t[r] = sb_now_seconds() - start;
     }
     *gflops = 2.0 * (double)n * (double)n * (double)n / fastest_of(t, reps) / 1e9;
@@ -203,14 +204,15 @@ static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
     return copied ? 0 : sb_fail(err, "stream copy produced wrong data");
 }
 
-int sb_peaks_measure(const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
+int sb_peaks_measure(sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
 {
     if (check_sizes(sizes, err) != 0)
         return -1;
+    sb_exec_enter(x);
     memset(out, 0, sizeof *out);
     out->sgemm_n = sizes->sgemm_n;
     out->stream_bytes = sizes->stream_bytes;
-    if (sb_peak_sgemm_gflops(sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
+    if (sb_peak_sgemm_gflops(x, sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
         measure_stream(sizes->stream_bytes, sizes->reps, &out->stream_copy_gbps, err) != 0)
         return -1;
     if (sb_peak_fma_gflops(VECTOR_BYTES * 8, sizes->fma_seconds, sizes->reps, &out->fma_gflops, err) != 0)
@@ -300,8 +302,8 @@ static int save_cache(const char *dir, const char *path, const char *key, const 
     return rc;
 }
 
-int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir, bool refresh,
-                    sb_peaks *out, sb_error *err)
+int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir,
+                    bool refresh, sb_peaks *out, sb_error *err)
 {
     const char *dir = cache_dir != NULL ? cache_dir : "results/.machine";
     char key[256], path[1024];
@@ -311,7 +313,7 @@ int sb_peaks_cached(const sb_sysinfo *sys, const sb_peak_sizes *sizes, const cha
     if (!refresh && load_cache(path, sizes, out))
         return 0;
     double start = sb_now_seconds(), cpu = sb_cpu_seconds();
-    if (sb_peaks_measure(sizes, out, err) != 0)
+    if (sb_peaks_measure(x, sizes, out, err) != 0)
         return -1;
     double wall = sb_now_seconds() - start;
     /* Peaks measured while other work ran would make every later MFU too high: used for this run only,

@@ -53,3 +53,12 @@ void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_
              (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_dtype_name(s->dtype),
              sb_gemm_backend_name(s->gemm), sb_run_settings_threads(s));
 }
+
+int sb_run_settings_exec(const sb_run_settings *s, sb_exec **out, sb_error *err)
+{
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = s->gemm;
+    xs.threads = s->threads;
+    return sb_exec_create(out, &xs, err);
+}

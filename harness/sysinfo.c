@@ -82,7 +82,7 @@ int64_t sb_last_level_cache_bytes(void)
     return l3 > 0 ? (int64_t)l3 : l2 > 0 ? (int64_t)l2 : 0;
 }
 
-int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err)
+int sb_sysinfo_collect(sb_sysinfo *s, const sb_exec *x, sb_error *err)
 {
     memset(s, 0, sizeof *s);
     read_cpuinfo(s);
@@ -91,12 +91,11 @@ int sb_sysinfo_collect(sb_sysinfo *s, sb_error *err)
         return sb_fail(err, "sysconf(_SC_NPROCESSORS_ONLN) failed");
     s->logical_cores = (int)cores;
     s->last_level_cache_bytes = sb_last_level_cache_bytes();
-    s->threads = sb_gemm_threads();
-    sb_gemm_backend backend = sb_gemm_current();
-    snprintf(s->gemm_backend, sizeof s->gemm_backend, "%s", sb_gemm_backend_name(backend));
-    snprintf(s->gemm_version, sizeof s->gemm_version, "%s", sb_gemm_backend_version(backend));
+    s->threads = sb_exec_threads(x);
+    snprintf(s->gemm_backend, sizeof s->gemm_backend, "%s", sb_gemm_backend_name(sb_exec_backend(x)));
+    snprintf(s->gemm_version, sizeof s->gemm_version, "%s", sb_exec_backend_version(x));
     snprintf(s->openblas_core, sizeof s->openblas_core, "%s", openblas_get_corename());
-    s->openblas_threads = openblas_get_num_threads();
+    s->openblas_threads = sb_exec_threads(x); /* x runs OpenBLAS on its own thread count (sb_exec_enter) */
 #ifdef __clang__
     snprintf(s->compiler, sizeof s->compiler, "%s", __VERSION__); /* names itself: "Debian Clang 14..." */
 #else

@@ -103,6 +103,7 @@ int sb_probe_train(const sb_corpus *corpus, const sb_config *cfg, const sb_probe
         return sb_fail(err, "out of memory for %lld step times", (long long)planned_steps);
 
     sb_weights w = {0};
+    sb_exec *x = NULL;
     sb_trainer *t = NULL;
     sb_optimizer *opt = NULL;
     sb_span_batcher train = {0};
@@ -114,10 +115,14 @@ int sb_probe_train(const sb_corpus *corpus, const sb_config *cfg, const sb_probe
     options.dropout_seed = s->seed;
     sb_optim_settings os;
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &os); /* T5's: relative step, factored, update clipping */
-    if (sb_gemm_configure(s->gemm, s->threads, err) != 0 || sb_weights_alloc(&w, cfg, SB_DTYPE_F32, err) != 0)
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = s->gemm;
+    xs.threads = s->threads;
+    if (sb_exec_create(&x, &xs, err) != 0 || sb_weights_alloc(&w, cfg, SB_DTYPE_F32, err) != 0)
         goto done;
     sb_weights_init_random(&w, s->seed);
-    if (sb_trainer_create(&t, &w, s->batch, s->src_len, tgt_len, &options, err) != 0 ||
+    if (sb_trainer_create(&t, x, &w, s->batch, s->src_len, tgt_len, &options, err) != 0 ||
         sb_optimizer_create(&opt, &w, &os, err) != 0 ||
         sb_span_batch_alloc(&batch, s->batch, s->src_len, tgt_len, err) != 0)
         goto done;
@@ -162,6 +167,7 @@ done:
     sb_optimizer_free(opt);
     sb_trainer_free(t);
     sb_weights_free(&w);
+    sb_exec_free(x);
     if (rc != 0)
         sb_probe_result_free(out);
     return rc;

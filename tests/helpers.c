@@ -105,3 +105,15 @@ int test_run_cli(const char *args, char **out)
         free(text);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+sb_exec *test_exec(sb_gemm_backend backend, int threads)
+{
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = backend;
+    xs.threads = threads;
+    sb_exec *x = NULL;
+    sb_error err = {0};
+    cr_assert_eq(sb_exec_create(&x, &xs, &err), 0, "%s", err.msg);
+    return x;
+}

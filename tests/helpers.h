@@ -25,6 +25,9 @@ sb_config test_packable_config(void);
 /* cfg validated, weights allocated as dtype and filled by T5's init from seed. */
 void test_make_weights(sb_weights *w, const sb_config *cfg, sb_dtype dtype, uint64_t seed);
 
+/* An execution context on backend with `threads` threads (products split, oneDNN pre-packed); sb_exec_free it. */
+sb_exec *test_exec(sb_gemm_backend backend, int threads);
+
 /* Runs `$SHAPEBENCH_BIN args` through the shell, stderr discarded unless args redirect it (e.g. "2>&1" to
  * read it with stdout). out: its stdout (malloc'd), or NULL to discard it. Returns the exit status, -1 when
  * it did not exit. */

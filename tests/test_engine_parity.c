@@ -92,12 +92,12 @@ static void on_router(void *ctx, const sb_router_trace *r)
 static void check_fixture(const char *dir, sb_gemm_backend backend)
 {
     sb_error err = {0};
-    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(backend, 2);
     sb_weights w = {0};
     cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
     /* as the harness runs it: on oneDNN the dense weights pre-packed (both fixtures' sizes can be) */
-    cr_assert_eq(sb_weights_layout_for(&w, backend, &err), 0, "%s", err.msg);
-    cr_assert(backend == SB_GEMM_OPENBLAS ? w.num_packed == 0 : w.num_packed > 0 || !sb_gemm_packable(64, 64));
+    cr_assert_eq(sb_weights_layout_for(&w, x, &err), 0, "%s", err.msg);
+    cr_assert(backend == SB_GEMM_OPENBLAS ? w.num_packed == 0 : w.num_packed > 0 || !sb_gemm_packable(x, 64, 64));
     const int64_t batch = 2, src = 16, tgt = 8, d = w.cfg.d_model;
     size_t n = 0;
     int32_t *input_ids = fixture_array(dir, "input_ids", &n, 4);
@@ -109,7 +109,7 @@ static void check_fixture(const char *dir, sb_gemm_backend backend)
     t.hidden[0] = calloc((size_t)((t.layers[0] + 1) * batch * src * d), sizeof(float));
     t.hidden[1] = calloc((size_t)((t.layers[1] + 1) * batch * tgt * d), sizeof(float));
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, batch, src, tgt, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, batch, src, tgt, &err), 0, "%s", err.msg);
     sb_runtime_observe(rt, &(sb_observer){on_hidden, on_router, &t});
     cr_assert_eq(sb_encode(rt, batch, src, input_ids, mask, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_decode(rt, tgt, dec_ids, &err), 0, "%s", err.msg);
@@ -163,6 +163,7 @@ static void check_fixture(const char *dir, sb_gemm_backend backend)
     }
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
     free(t.hidden[0]), free(t.hidden[1]), free(input_ids), free(mask), free(dec_ids);
 }
 
@@ -184,6 +185,47 @@ Test(engine_parity, switch_mini_nodrop_openblas)
 Test(engine_parity, switch_mini_nodrop_onednn)
 {
     check_fixture("tests/fixtures/switch-mini-nodrop", SB_GEMM_ONEDNN);
+}
+
+/* Execution state belongs to a context, not the process: an OpenBLAS runtime and a oneDNN runtime (weights
+ * pre-packed, 1 and 2 threads) live side by side and take turns on the same fixture, each output right every
+ * time, and each context tallies only its own products. */
+Test(engine_parity, two_backends_in_one_process)
+{
+    const char *dir = "tests/fixtures/switch-mini-nodrop";
+    const int64_t batch = 2, src = 16, tgt = 8;
+    sb_error err = {0};
+    sb_exec *x[2] = {test_exec(SB_GEMM_OPENBLAS, 1), test_exec(SB_GEMM_ONEDNN, 2)};
+    sb_weights w[2];
+    sb_runtime *rt[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w[i], NULL, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(sb_weights_layout_for(&w[i], x[i], &err), 0, "%s", err.msg);
+        cr_assert_eq(sb_runtime_create(&rt[i], x[i], &w[i], batch, src, tgt, &err), 0, "%s", err.msg);
+    }
+    cr_assert(w[0].num_packed == 0 && (w[1].num_packed > 0 || !sb_gemm_packable(x[1], 64, 64)));
+    size_t n = 0;
+    int32_t *input_ids = fixture_array(dir, "input_ids", &n, 4);
+    int32_t *mask = fixture_array(dir, "attention_mask", &n, 4);
+    int32_t *dec_ids = fixture_array(dir, "decoder_input_ids", &n, 4);
+    float *logits = fixture_array(dir, "logits", &n, 4);
+    for (int turn = 0; turn < 4; turn++) {
+        const int i = turn % 2;
+        const int64_t other = sb_exec_flops(x[1 - i]);
+        sb_exec_reset_flops(x[i]);
+        cr_assert_eq(sb_encode(rt[i], batch, src, input_ids, mask, &err), 0, "%s", err.msg);
+        cr_assert_eq(sb_decode(rt[i], tgt, dec_ids, &err), 0, "%s", err.msg);
+        assert_close(i == 0 ? "logits (OpenBLAS)" : "logits (oneDNN)", sb_logits(rt[i]), logits, n);
+        cr_assert_gt(sb_exec_flops(x[i]), 0);
+        cr_assert_eq(sb_exec_flops(x[1 - i]), other, "a context tallies only its own products");
+    }
+    cr_assert_eq(sb_exec_flops(x[0]), sb_exec_flops(x[1]), "the same forward's FLOPs on either backend");
+    for (int i = 0; i < 2; i++) {
+        sb_runtime_free(rt[i]);
+        sb_weights_free(&w[i]);
+        sb_exec_free(x[i]);
+    }
+    free(input_ids), free(mask), free(dec_ids), free(logits);
 }
 
 /* `shapebench forward` writes the fixture's arrays under the fixture's names, dtypes and shapes: every array
@@ -246,8 +288,9 @@ Test(engine_parity, generate_command_matches_library, .timeout = 60)
     sb_error err = {0};
     sb_weights w = {0};
     cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, 1, 8, 6, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, 1, 8, 6, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, 1, 8, ids, NULL, &err), 0, "%s", err.msg);
     int32_t out[6];
     const int64_t n = sb_generate_greedy(rt, 6, out, NULL, &err);
@@ -260,6 +303,7 @@ Test(engine_parity, generate_command_matches_library, .timeout = 60)
     free(line);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
 }
 
 /* `shapebench bench` on a small setting: every row and the JSON fields the report is built from. */
@@ -302,9 +346,11 @@ Test(engine_parity, switch_fixture_has_routers)
     sb_weights w = {0};
     cr_assert_eq(sb_checkpoint_load("tests/fixtures/switch-mini-nodrop", SB_DTYPE_F32, &w, NULL, NULL, &err), 0,
                  "%s", err.msg);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, 2, 16, 8, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, 2, 16, 8, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_router_stats_count(rt), 4);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
 }

@@ -281,13 +281,13 @@ static sb_config small_config(void)
 }
 
 /* w laid out for backend as the harness does it: on oneDNN every packable dense weight pre-packed. */
-static void lay_out_for(sb_weights *w, sb_gemm_backend backend)
+static void lay_out_for(sb_weights *w, sb_exec *x)
 {
     sb_error err = {0};
-    cr_assert_eq(sb_weights_layout_for(w, backend, &err), 0, "%s", err.msg);
-    if (backend != SB_GEMM_ONEDNN)
+    cr_assert_eq(sb_weights_layout_for(w, x, &err), 0, "%s", err.msg);
+    if (sb_exec_backend(x) != SB_GEMM_ONEDNN)
         cr_assert_eq(w->num_packed, 0);
-    else if (sb_gemm_packable(w->cfg.d_model, w->cfg.d_model))
+    else if (sb_gemm_packable(x, w->cfg.d_model, w->cfg.d_model))
         cr_assert_gt(w->num_packed, 0, "nothing was packed for oneDNN");
 }
 
@@ -325,16 +325,16 @@ static void check_against_reference_on(const sb_config *c, int64_t batch, int64_
                                        bool expect_drops, sb_gemm_backend backend)
 {
     sb_error err = {0};
-    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(backend, 2);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 7);
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, pad, ids, mask, dec);
     /* the reference reads the weights in HF layout, before the engine's layout for the backend */
     ref_result r = reference(&w, batch, src, tgt, ids, mask, dec);
-    lay_out_for(&w, backend);
+    lay_out_for(&w, x);
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, batch, src, tgt, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, batch, src, tgt, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, batch, src, ids, mask, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
     assert_close("encoder output", sb_encoder_output(rt), r.encoder_output, batch * src * c->d_model, 1e-4);
@@ -376,6 +376,7 @@ static void check_against_reference_on(const sb_config *c, int64_t batch, int64_
     free(labels), free(r.encoder_output), free(r.logits), free(ids), free(mask), free(dec);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
 }
 
 static void check_against_reference(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad,
@@ -502,9 +503,10 @@ Test(engine_reference, bf16_weights)
     const sb_weights *models[] = {&w16, &rounded, &w32};
     float *logits[3];
     const int64_t n = batch * tgt * c.vocab_size;
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
     for (int m = 0; m < 3; m++) {
         sb_runtime *rt = NULL;
-        cr_assert_eq(sb_runtime_create(&rt, models[m], batch, src, tgt, &err), 0, "%s", err.msg);
+        cr_assert_eq(sb_runtime_create(&rt, x, models[m], batch, src, tgt, &err), 0, "%s", err.msg);
         cr_assert_eq(sb_encode(rt, batch, src, ids, mask, &err), 0, "%s", err.msg);
         cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
         logits[m] = malloc(sizeof(float) * n);
@@ -524,6 +526,7 @@ Test(engine_reference, bf16_weights)
     for (int m = 0; m < 3; m++)
         free(logits[m]);
     sb_weights_free(&w32), sb_weights_free(&w16), sb_weights_free(&rounded);
+    sb_exec_free(x);
 }
 
 /* ---- generation ------------------------------------------------------------------------------------------- */
@@ -534,15 +537,15 @@ Test(engine_reference, bf16_weights)
 static void check_generation(const sb_config *c, sb_gemm_backend backend)
 {
     sb_error err = {0};
-    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(backend, 2);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 11);
-    lay_out_for(&w, backend);
+    lay_out_for(&w, x);
     const int64_t src = 13, steps = 12;
     int32_t ids[13], mask[13], unused[1];
     make_inputs(c, 1, src, 1, 0, ids, mask, unused);
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, 1, src, steps, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, 1, src, steps, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, 1, src, ids, mask, &err), 0, "%s", err.msg);
     int32_t generated[12];
     double seconds[12];
@@ -572,6 +575,7 @@ static void check_generation(const sb_config *c, sb_gemm_backend backend)
     cr_assert(produced == steps || generated[produced - 1] == c->eos_token_id);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
 }
 
 Test(engine_generate, dense_matches_teacher_forced)
@@ -615,21 +619,21 @@ Test(engine_generate, switch_matches_teacher_forced)
 static void check_flops_on(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, sb_gemm_backend backend)
 {
     sb_error err = {0};
-    cr_assert_eq(sb_gemm_configure(backend, 2, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(backend, 2);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 5);
-    lay_out_for(&w, backend);
+    lay_out_for(&w, x);
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, 2, ids, mask, dec);
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, batch, src, tgt, &err), 0, "%s", err.msg);
-    sb_gemm_reset_flops();
-    sb_profile_reset();
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, batch, src, tgt, &err), 0, "%s", err.msg);
+    sb_exec_reset_flops(x);
+    sb_exec_profile_reset(x);
     cr_assert_eq(sb_encode(rt, batch, src, ids, mask, &err), 0, "%s", err.msg);
-    const int64_t encoder_flops = sb_gemm_flops();
+    const int64_t encoder_flops = sb_exec_flops(x);
     cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
-    const int64_t executed = sb_gemm_flops();
-    const sb_profile profile = sb_profile_get();
+    const int64_t executed = sb_exec_flops(x);
+    const sb_profile profile = sb_exec_profile(x);
     sb_counts counts;
     const sb_count_settings settings = {batch, src, tgt, SB_DTYPE_F32};
     cr_assert_eq(sb_count(c, &settings, &counts, &err), 0, "%s", err.msg);
@@ -637,21 +641,22 @@ static void check_flops_on(const sb_config *c, int64_t batch, int64_t src, int64
                  (long long)counts.flops_forward_executed.total);
     /* The profile puts every GEMM in its op class, exactly as count breaks the work down, and everything
      * but the LM head inside the stacks' blocks. */
-    const sb_flops *x = &counts.flops_forward_executed;
-    const int64_t want[SB_OP_CLASSES] = {x->attention_projections, x->attention_scores, x->ffn, x->router, x->lm_head};
+    const sb_flops *f = &counts.flops_forward_executed;
+    const int64_t want[SB_OP_CLASSES] = {f->attention_projections, f->attention_scores, f->ffn, f->router, f->lm_head};
     for (int i = 0; i < SB_OP_CLASSES; i++) {
         cr_expect_eq(profile.op_flops[i], want[i], "%s: profile %lld, count %lld", sb_op_class_name((sb_op_class)i),
                      (long long)profile.op_flops[i], (long long)want[i]);
         cr_expect(want[i] == 0 || profile.op_seconds[i] > 0, "%s took no time", sb_op_class_name((sb_op_class)i));
     }
     cr_expect_eq(profile.block_flops[SB_STACK_ENCODER], encoder_flops);
-    cr_expect_eq(profile.block_flops[SB_STACK_DECODER], executed - encoder_flops - x->lm_head);
+    cr_expect_eq(profile.block_flops[SB_STACK_DECODER], executed - encoder_flops - f->lm_head);
     cr_expect_gt(profile.block_seconds[SB_STACK_ENCODER], 0);
     cr_expect_eq(profile.step_block_seconds, 0, "no generation ran");
     cr_assert_eq((int64_t)sb_runtime_activation_bytes(rt), counts.memory_bytes.activations_forward);
     free(ids), free(mask), free(dec);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
 }
 
 static void check_flops(const sb_config *c, int64_t batch, int64_t src, int64_t tgt)
@@ -704,8 +709,9 @@ Test(engine_memory, base_forward_peak_rss_within_ten_percent, .timeout = 300)
     const int64_t src = 512, tgt = 114;
     int32_t *ids = malloc(4 * src), *mask = malloc(4 * src), *dec = malloc(4 * tgt);
     make_inputs(&cfg, 1, src, tgt, 0, ids, mask, dec);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
     sb_runtime *rt = NULL;
-    cr_assert_eq(sb_runtime_create(&rt, &w, 1, src, tgt, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, x, &w, 1, src, tgt, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, 1, src, ids, mask, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
     struct rusage ru;
@@ -720,4 +726,5 @@ Test(engine_memory, base_forward_peak_rss_within_ten_percent, .timeout = 300)
     free(ids), free(mask), free(dec);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    sb_exec_free(x);
 }

@@ -3,7 +3,7 @@
  * 16-lane exp bit for bit against the scalar one, and sb_softmax_row against a plain float64 softmax and
  * against its portable twin, on row lengths around every vector width, with and without position bias and
  * padding mask (including -FLT_MAX entries, HF's masked-out value). */
-#include "engine/forward.h"
+#include "engine/runtime/runtime.h"
 
 #include <criterion/criterion.h>
 #include <math.h>

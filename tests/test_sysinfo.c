@@ -1,6 +1,7 @@
 /* test_sysinfo.c — the system description is complete, the measured peaks are plausible, the per-machine
  * cache round-trips, and the roofline / MFU helpers classify as the ridge point says. */
 #include "harness/harness.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -17,7 +18,9 @@ Test(sysinfo, every_field_present)
 {
     sb_sysinfo s;
     sb_error err = {0};
-    cr_assert_eq(sb_sysinfo_collect(&s, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_sysinfo_collect(&s, x, &err), 0, "%s", err.msg);
+    sb_exec_free(x);
     const char *strings[] = {s.cpu_model, s.gemm_backend, s.gemm_version, s.openblas_core, s.compiler,
                              s.build_flags, s.git_commit, s.date};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
@@ -37,7 +40,9 @@ Test(sysinfo, every_field_present)
 Test(sysinfo, json_has_the_schema_fields)
 {
     sb_sysinfo s;
-    cr_assert_eq(sb_sysinfo_collect(&s, NULL), 0);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_sysinfo_collect(&s, x, NULL), 0);
+    sb_exec_free(x);
     sb_peaks p = {.sgemm_gflops = 100, .fma_gflops = 200, .stream_copy_gbps = 10};
     cJSON *o = sb_sysinfo_to_json(&s, &p);
     cr_assert_not_null(o);
@@ -58,7 +63,9 @@ Test(peaks, tiny_measurement_is_plausible)
 {
     sb_peaks p;
     sb_error err = {0};
-    cr_assert_eq(sb_peaks_measure(&tiny, &p, &err), 0, "%s", err.msg);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_peaks_measure(x, &tiny, &p, &err), 0, "%s", err.msg);
+    sb_exec_free(x);
     /* Anything that runs at all does more than 0.1 GFLOP/s and 0.1 GB/s, and no CPU of today reaches
      * 100 TFLOP/s or 10 TB/s. */
     cr_assert(p.sgemm_gflops > 0.1 && p.sgemm_gflops < 1e5, "sgemm %g GFLOP/s", p.sgemm_gflops);
@@ -75,7 +82,9 @@ Test(peaks, kernel_width_and_its_fma_ceiling)
 {
     const int openblas = sb_gemm_vector_bits(SB_GEMM_OPENBLAS), onednn = sb_gemm_vector_bits(SB_GEMM_ONEDNN);
     cr_assert(openblas == 0 || openblas == 256 || openblas == 512, "%d bits", openblas);
-    if (strstr(sb_gemm_backend_version(SB_GEMM_OPENBLAS), "core=Haswell") != NULL)
+    char version[160];
+    sb_gemm_backend_version(SB_GEMM_OPENBLAS, 1, version, sizeof version);
+    if (strstr(version, "core=Haswell") != NULL)
         cr_assert_eq(openblas, 256);
     const bool avx512_core = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
@@ -101,7 +110,9 @@ Test(peaks, bad_sizes_are_refused)
     z.reps = 0;
     sb_peaks p;
     sb_error err = {0};
-    cr_assert_eq(sb_peaks_measure(&z, &p, &err), -1);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_peaks_measure(x, &z, &p, &err), -1);
+    sb_exec_free(x);
     cr_assert(strstr(err.msg, "repetitions") != NULL, "%s", err.msg);
 }
 
@@ -112,25 +123,27 @@ Test(peaks, cache_round_trip)
     char sub[64];
     snprintf(sub, sizeof sub, "%s/a/b", dir); /* created on first write */
     sb_sysinfo s;
-    cr_assert_eq(sb_sysinfo_collect(&s, NULL), 0);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_sysinfo_collect(&s, x, NULL), 0);
     sb_error err = {0};
     sb_peaks first, second, third;
-    cr_assert_eq(sb_peaks_cached(&s, &tiny, sub, false, &first, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, false, &first, &err), 0, "%s", err.msg);
     cr_assert_not(first.from_cache);
-    cr_assert_eq(sb_peaks_cached(&s, &tiny, sub, false, &second, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, false, &second, &err), 0, "%s", err.msg);
     cr_assert(second.from_cache);
     cr_assert_float_eq(second.sgemm_gflops, first.sgemm_gflops, 1e-9 * first.sgemm_gflops);
     cr_assert_float_eq(second.fma_gflops, first.fma_gflops, 1e-9 * first.fma_gflops);
     cr_assert_float_eq(second.stream_copy_gbps, first.stream_copy_gbps, 1e-9 * first.stream_copy_gbps);
-    cr_assert_eq(sb_peaks_cached(&s, &tiny, sub, true, &third, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, true, &third, &err), 0, "%s", err.msg);
     cr_assert_not(third.from_cache, "refresh must measure again");
     sb_peak_sizes other = tiny;
     other.sgemm_n = 64;
-    cr_assert_eq(sb_peaks_cached(&s, &other, sub, false, &third, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &other, sub, false, &third, &err), 0, "%s", err.msg);
     cr_assert_not(third.from_cache, "peaks for other sizes must not be reused");
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+    sb_exec_free(x);
 }
 
 Test(peaks, roofline_and_mfu)
@@ -159,13 +172,15 @@ Test(peaks, contended_peaks_are_not_cached)
     char dir[] = "/tmp/shapebench-peaks-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     sb_sysinfo s;
-    cr_assert_eq(sb_sysinfo_collect(&s, NULL), 0);
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_sysinfo_collect(&s, x, NULL), 0);
     sb_peak_sizes strict = tiny;
     strict.min_cpu_share = 1.01;
     sb_error err = {0};
     sb_peaks first, second;
-    cr_assert_eq(sb_peaks_cached(&s, &strict, dir, false, &first, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &strict, dir, false, &first, &err), 0, "%s", err.msg);
     cr_expect(first.sgemm_gflops > 0);
-    cr_assert_eq(sb_peaks_cached(&s, &strict, dir, false, &second, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &strict, dir, false, &second, &err), 0, "%s", err.msg);
     cr_expect_not(second.from_cache, "a contended measurement must not be reused");
+    sb_exec_free(x);
 }

@@ -22,8 +22,8 @@
  * flops_train_step, the arena against count's activations_train, dropout determinism, gradient
  * accumulation, HF's Switch aux losses recomputed from the routing, loss decrease under SGD, and the
  * `grad` command on the t5-eff-relu-mini fixture. */
-#include "engine/backward.h"
-#include "engine/forward.h"
+#include "engine/kernels/kernels.h"
+#include "engine/runtime/runtime.h"
 #include "tests/helpers.h"
 
 #include <cjson/cJSON.h>
@@ -36,12 +36,23 @@
 
 /* ---- helpers ---------------------------------------------------------------------------------------------- */
 
+/* The execution context of this test's products: every thread OpenMP would use, unless the test's init
+ * asked for one (created on first use; each Criterion test runs in its own process). */
+static sb_exec *exec_of_test;
+
+static sb_exec *test_x(void)
+{
+    if (exec_of_test == NULL)
+        exec_of_test = test_exec(SB_GEMM_OPENBLAS, 0);
+    return exec_of_test;
+}
+
 /* The shapes here are tiny: on a loaded 2-core machine OpenMP's barriers cost more than the work (seconds
- * instead of 0.1 s per test). Each Criterion test runs in its own process, so this touches nothing else;
- * train_model.threads_do_not_change_gradients covers the parallel paths. */
+ * instead of 0.1 s per test). train_model.threads_do_not_change_gradients covers the parallel paths. */
 static void single_thread(void)
 {
-    sb_gemm_configure(SB_GEMM_OPENBLAS, 1, NULL);
+    exec_of_test = test_exec(SB_GEMM_OPENBLAS, 1);
+    sb_exec_enter(exec_of_test);
 }
 
 TestSuite(train_ops, .init = single_thread);
@@ -223,8 +234,8 @@ Test(train_ops, linear_with_scale)
     const float alpha = 0.35f; /* the tied LM head's d_model^-1/2 */
     float *x = random_floats(n * c, 1), *w = random_floats(oc * c, 1), *r = random_floats(n * oc, 1);
     float *out = malloc(n * oc * 4), *dx = malloc(n * c * 4), *dw = calloc(oc * c, 4);
-    sb_matmul_forward(out, oc, x, c, w, n, c, oc, alpha, 0.0f);
-    sb_matmul_backward(dx, c, 0.0f, dw, r, oc, x, w, n, c, oc, alpha);
+    sb_matmul_forward(test_x(), out, oc, x, c, w, n, c, oc, alpha, 0.0f);
+    sb_matmul_backward(test_x(), dx, c, 0.0f, dw, r, oc, x, w, n, c, oc, alpha);
     matmul_ctx e = {to_double(x, n * c), to_double(w, oc * c), malloc(n * oc * 8), r, n, c, oc, alpha};
     matmul_loss(&e);
     assert_forward("linear", out, e.out, n * oc);
@@ -297,8 +308,8 @@ static void check_attention(const char *label, bool with_bias, bool causal, bool
     float *dq = malloc(Bn * lq * a * 4), *dKV = malloc(Bn * lk * kvw * 4), *dprobs = malloc(H * lq * lk * 4);
     float *dbias = with_bias ? calloc(H * lq * lk, 4) : NULL;
     const float *v = kv + (shared_kv ? 0 : a);
-    sb_attention_forward_train(ctx, probs, pdrop, q, kv, v, bias, with_mask ? mask : NULL, &s, &drop);
-    sb_attention_backward(dq, dKV, dKV + (shared_kv ? 0 : a), dbias, dprobs, pdrop, r, q, kv, v, probs, &s, &drop);
+    sb_attention_forward_train(test_x(), ctx, probs, pdrop, q, kv, v, bias, with_mask ? mask : NULL, &s, &drop);
+    sb_attention_backward(test_x(), dq, dKV, dKV + (shared_kv ? 0 : a), dbias, dprobs, pdrop, r, q, kv, v, probs, &s, &drop);
 
     attention_ctx e = {to_double(q, Bn * lq * a), to_double(kv, Bn * lk * kvw), NULL,
                        with_bias ? to_double(bias, H * lq * lk) : NULL, malloc(Bn * lq * a * 8),
@@ -454,8 +465,8 @@ static void check_ffn(const char *label, sb_ffn_kind kind, double dropout)
     float *dx = malloc(n * d * 4), *dwi = calloc(f * d, 4), *dwi1 = calloc(f * d, 4), *dwo = calloc(d * f, 4);
     const sb_ffn_params p = {kind, d, f, wi, gated ? wi1 : NULL, wo};
     const sb_dropout drop = sb_dropout_make(dropout, 3, 1, 9);
-    sb_ffn_forward_train(out, hidden, act, x, n, &p, &drop);
-    sb_ffn_backward(dx, dwi, gated ? dwi1 : NULL, dwo, dh, act, r, x, hidden, n, &p, &drop);
+    sb_ffn_forward_train(test_x(), out, hidden, act, x, n, &p, &drop);
+    sb_ffn_backward(test_x(), dx, dwi, gated ? dwi1 : NULL, dwo, dh, act, r, x, hidden, n, &p, &drop);
     ffn_ctx e = {to_double(x, n * d), to_double(wi, f * d), to_double(wi1, f * d), to_double(wo, d * f),
                  malloc(n * d * 8), r, n, d, f, gated, &drop};
     ffn_loss(&e);
@@ -709,7 +720,7 @@ static void make_model(model *m, const sb_config *cfg, const sb_trainer_options 
     sb_error err = {0};
     cr_assert_eq(sb_weights_alloc(&m->w, cfg, SB_DTYPE_F32, &err), 0, "%s", err.msg);
     sb_weights_init_random(&m->w, seed);
-    cr_assert_eq(sb_trainer_create(&m->t, &m->w, TB, TS, TT, opt, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_trainer_create(&m->t, test_x(), &m->w, TB, TS, TT, opt, &err), 0, "%s", err.msg);
 }
 
 static void free_model(model *m)
@@ -1028,11 +1039,11 @@ static void check_parity(const char *dir)
     cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
     fixture_inputs in = load_inputs(dir);
     sb_runtime *rt;
-    cr_assert_eq(sb_runtime_create(&rt, &w, 2, 16, 8, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_runtime_create(&rt, test_x(), &w, 2, 16, 8, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, 2, 16, in.ids, in.mask, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_decode(rt, 8, in.dec, &err), 0, "%s", err.msg);
     sb_trainer *t;
-    cr_assert_eq(sb_trainer_create(&t, &w, 2, 16, 8, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_trainer_create(&t, test_x(), &w, 2, 16, 8, NULL, &err), 0, "%s", err.msg);
     const sb_train_batch batch = {in.ids, in.mask, in.dec, in.labels};
     sb_train_losses l;
     cr_assert_eq(sb_trainer_loss(t, &batch, false, &l, &err), 0, "%s", err.msg);
@@ -1084,14 +1095,14 @@ static void check_flops(const sb_config *cfg)
     sb_error err = {0};
     const sb_count_settings st = {.batch = TB, .src_len = TS, .tgt_len = TT, .dtype = SB_DTYPE_F32};
     cr_assert_eq(sb_count(cfg, &st, &c, &err), 0, "%s", err.msg);
-    sb_gemm_reset_flops();
+    sb_exec_reset_flops(test_x());
     cr_assert_eq(sb_trainer_loss(m.t, &t_batch, false, NULL, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_gemm_flops(), c.flops_forward_executed.total, "forward: %lld FLOPs, count says %lld",
-                 (long long)sb_gemm_flops(), (long long)c.flops_forward_executed.total);
-    sb_gemm_reset_flops();
+    cr_assert_eq(sb_exec_flops(test_x()), c.flops_forward_executed.total, "forward: %lld FLOPs, count says %lld",
+                 (long long)sb_exec_flops(test_x()), (long long)c.flops_forward_executed.total);
+    sb_exec_reset_flops(test_x());
     cr_assert_eq(sb_trainer_step(m.t, &t_batch, true, false, NULL, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_gemm_flops(), c.flops_train_step, "train step: %lld FLOPs, count says %lld",
-                 (long long)sb_gemm_flops(), (long long)c.flops_train_step);
+    cr_assert_eq(sb_exec_flops(test_x()), c.flops_train_step, "train step: %lld FLOPs, count says %lld",
+                 (long long)sb_exec_flops(test_x()), (long long)c.flops_train_step);
     cr_assert_eq((int64_t)sb_trainer_activation_bytes(m.t), c.memory_bytes.activations_train);
     free_model(&m);
 }
@@ -1121,7 +1132,7 @@ Test(train_model, arena_is_the_plan_for_every_shape, .init = single_thread)
         cr_assert_eq(sb_weights_alloc(&w, &shapes[i], SB_DTYPE_F32, &err), 0, "%s", err.msg);
         for (int64_t tgt = 1; tgt <= 7; tgt += 3) {
             sb_trainer *t;
-            cr_assert_eq(sb_trainer_create(&t, &w, 3, 6, tgt, NULL, &err), 0, "shape %zu: %s", i, err.msg);
+            cr_assert_eq(sb_trainer_create(&t, test_x(), &w, 3, 6, tgt, NULL, &err), 0, "shape %zu: %s", i, err.msg);
             sb_counts c;
             const sb_count_settings st = {.batch = 3, .src_len = 6, .tgt_len = tgt, .dtype = SB_DTYPE_F32};
             cr_assert_eq(sb_count(&shapes[i], &st, &c, &err), 0, "%s", err.msg);
@@ -1140,7 +1151,7 @@ Test(train_model, refuses_bf16_and_bad_labels, .init = single_thread)
     sb_error err = {0};
     sb_trainer *t = NULL;
     cr_assert_eq(sb_weights_alloc(&w, &cfg, SB_DTYPE_BF16, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_trainer_create(&t, &w, TB, TS, TT, NULL, &err), -1);
+    cr_assert_eq(sb_trainer_create(&t, test_x(), &w, TB, TS, TT, NULL, &err), -1);
     cr_assert_not_null(strstr(err.msg, "fp32"), "%s", err.msg);
     sb_weights_free(&w);
 
@@ -1337,9 +1348,9 @@ Test(train_model, threads_do_not_change_gradients)
     float *grads[2];
     double loss[2];
     for (int run = 0; run < 2; run++) {
-        cr_assert_eq(sb_gemm_configure(SB_GEMM_OPENBLAS, run == 0 ? 1 : 2, &err), 0);
+        sb_exec *x = test_exec(SB_GEMM_OPENBLAS, run == 0 ? 1 : 2);
         sb_trainer *t;
-        cr_assert_eq(sb_trainer_create(&t, &w, BB, SS, TTT, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(sb_trainer_create(&t, x, &w, BB, SS, TTT, NULL, &err), 0, "%s", err.msg);
         sb_train_losses l;
         sb_trainer_set_dropout_stream(t, 5);
         cr_assert_eq(sb_trainer_step(t, &batch, true, false, &l, &err), 0, "%s", err.msg);
@@ -1347,6 +1358,7 @@ Test(train_model, threads_do_not_change_gradients)
         grads[run] = malloc(sb_trainer_grad_floats(t) * 4);
         memcpy(grads[run], sb_trainer_grads(t), sb_trainer_grad_floats(t) * 4);
         sb_trainer_free(t);
+        sb_exec_free(x);
     }
     cr_assert_leq(fabs(loss[0] - loss[1]), 1e-6 * loss[0]);
     for (size_t i = 0; i < w.num_tensors; i++) {
@@ -1423,7 +1435,7 @@ Test(train_cli, grad_command_on_the_fixture, .timeout = 60)
     snprintf(path, sizeof path, "%s/out/grads.safetensors", dir);
     cr_assert_eq(sb_safetensors_read(path, &g, NULL, NULL, &err), 0, "%s", err.msg);
     sb_trainer *t;
-    cr_assert_eq(sb_trainer_create(&t, &w, 2, 16, 8, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_trainer_create(&t, test_x(), &w, 2, 16, 8, NULL, &err), 0, "%s", err.msg);
     const sb_train_batch batch = {in.ids, in.mask, in.dec, in.labels};
     cr_assert_eq(sb_trainer_step(t, &batch, false, false, NULL, &err), 0, "%s", err.msg);
     const float *lib = sb_trainer_grads(t), *file = g.arena;

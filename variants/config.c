@@ -130,6 +130,22 @@ int64_t sb_inner_dim(const sb_config *cfg)
     return cfg->num_heads * cfg->d_kv;
 }
 
+int64_t sb_kv_width(const sb_config *cfg)
+{
+    return (cfg->shared_kv ? 1 : 2) * sb_inner_dim(cfg);
+}
+
+int sb_check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err)
+{
+    if (ids == NULL)
+        return sb_fail(err, "%s is missing", what);
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= cfg->vocab_size)
+            return sb_fail(err, "%s[%lld] = %d is outside the vocabulary (size %lld)", what, (long long)i, (int)ids[i],
+                           (long long)cfg->vocab_size);
+    return 0;
+}
+
 bool sb_block_is_sparse(const sb_config *cfg, sb_stack stack, int64_t block)
 {
     int64_t step = stack == SB_STACK_ENCODER ? cfg->encoder_sparse_step : cfg->decoder_sparse_step;

@@ -67,6 +67,10 @@ int sb_config_validate(const sb_config *cfg, sb_error *err);
 
 /* Attention inner width num_heads * d_kv. */
 int64_t sb_inner_dim(const sb_config *cfg);
+/* Width of an attention [K|V] row: 2 * inner, or inner under shared_kv (one projection serves as both). */
+int64_t sb_kv_width(const sb_config *cfg);
+/* Every id of ids[n] in the vocabulary (ids NULL: missing); the error names `what` and the first bad one. */
+int sb_check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err);
 /* Whether block `block` (0-based) of a stack has a Switch sparse MLP instead of a dense FFN. */
 bool sb_block_is_sparse(const sb_config *cfg, sb_stack stack, int64_t block);
 int64_t sb_num_sparse_blocks(const sb_config *cfg, sb_stack stack);

@@ -1,7 +1,7 @@
 /* packing.c — which weights are pre-packed for oneDNN's matmul and the in-place re-layout of the arena:
  * the linear weights of every block (attention, dense FFN, Switch experts) and an untied LM head, each only
  * when oneDNN has a same-size layout for it (sb_gemm_packable). The layout itself belongs to gemm_packed.c. */
-#include "engine/forward.h"
+#include "engine/weights/weights.h"
 
 #include <stdlib.h>
 
@@ -54,6 +54,7 @@ static int64_t each_linear(const sb_weights *w, void (*visit)(const sb_tensor *t
 
 typedef struct {
     sb_weights *w;
+    sb_exec *x;
     bool to_packed;
     float *scratch; /* grown to the largest tensor re-laid so far */
     int64_t scratch_floats;
@@ -65,7 +66,7 @@ static void relayout(const sb_tensor *t, void *ctx)
 {
     relayout_pass *p = ctx;
     /* Unpacking needs no check: whatever is packed was packable. */
-    if (p->failed || t->packed == p->to_packed || (p->to_packed && !sb_gemm_packable(t->shape[0], t->shape[1])))
+    if (p->failed || t->packed == p->to_packed || (p->to_packed && !sb_gemm_packable(p->x, t->shape[0], t->shape[1])))
         return;
     if (t->numel > p->scratch_floats) {
         free(p->scratch); /* its contents are dead: no realloc copy */
@@ -80,8 +81,8 @@ static void relayout(const sb_tensor *t, void *ctx)
         p->scratch_floats = t->numel;
     }
     float *data = sb_tensor_data(p->w, t);
-    const int rc = p->to_packed ? sb_gemm_pack(t->shape[0], t->shape[1], data, p->scratch, p->err)
-                                : sb_gemm_unpack(t->shape[0], t->shape[1], data, p->scratch, p->err);
+    const int rc = p->to_packed ? sb_gemm_pack(p->x, t->shape[0], t->shape[1], data, p->scratch, p->err)
+                                : sb_gemm_unpack(p->x, t->shape[0], t->shape[1], data, p->scratch, p->err);
     if (rc != 0) {
         p->failed = 1;
         return;
@@ -94,41 +95,30 @@ static void relayout(const sb_tensor *t, void *ctx)
         p->w->num_packed--;
 }
 
-static int relayout_all(sb_weights *w, bool to_packed, sb_error *err)
+static int relayout_all(sb_weights *w, sb_exec *x, bool to_packed, sb_error *err)
 {
     if (w->dtype != SB_DTYPE_F32 || (!to_packed && w->num_packed == 0))
         return 0;
-    relayout_pass p = {.w = w, .to_packed = to_packed, .err = err};
+    relayout_pass p = {.w = w, .x = x, .to_packed = to_packed, .err = err};
     const int64_t visited = each_linear(w, relayout, &p, err);
     free(p.scratch);
     return visited < 0 || p.failed ? -1 : 0;
 }
 
-int sb_weights_pack(sb_weights *w, sb_error *err)
+int sb_weights_pack(sb_weights *w, sb_exec *x, sb_error *err)
 {
-    return relayout_all(w, true, err);
+    return relayout_all(w, x, true, err);
 }
 
-int sb_weights_unpack(sb_weights *w, sb_error *err)
+int sb_weights_unpack(sb_weights *w, sb_exec *x, sb_error *err)
 {
-    return relayout_all(w, false, err);
+    return relayout_all(w, x, false, err);
 }
 
-static bool prepack_enabled = true;
-
-void sb_weights_set_prepack(bool prepack)
+int sb_weights_layout_for(sb_weights *w, sb_exec *x, sb_error *err)
 {
-    prepack_enabled = prepack;
-}
-
-bool sb_weights_prepack(void)
-{
-    return prepack_enabled;
-}
-
-int sb_weights_layout_for(sb_weights *w, sb_gemm_backend backend, sb_error *err)
-{
-    return backend == SB_GEMM_ONEDNN && prepack_enabled ? sb_weights_pack(w, err) : sb_weights_unpack(w, err);
+    return sb_exec_backend(x) == SB_GEMM_ONEDNN && sb_exec_prepack(x) ? sb_weights_pack(w, x, err)
+                                                                     : sb_weights_unpack(w, x, err);
 }
 
 int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err)
@@ -137,11 +127,4 @@ int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *er
         return 0;
     return sb_fail(err, "%s needs the weights in Hugging Face layout, but %zu tensors are pre-packed for oneDNN's "
                         "matmul: sb_weights_unpack them first", what, w->num_packed);
-}
-
-void sb_weights_mark_plain(sb_weights *w)
-{
-    for (size_t i = 0; i < w->num_tensors; i++)
-        w->tensors[i].packed = false;
-    w->num_packed = 0;
 }

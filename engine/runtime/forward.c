@@ -1,101 +1,9 @@
-/* forward.c — the teacher-forced forward: linear layers over fp32 (or bf16-converted) weights, one T5
- * block, the encoder and decoder stacks, logits and cross-entropy. */
-#include "engine/forward.h"
+/* forward.c — the teacher-forced forward: one T5 block, the encoder and decoder stacks, logits and
+ * cross-entropy. */
+#include "engine/runtime/runtime.h"
 
 #include <float.h>
 #include <math.h>
-
-const float *sb_weight_f32(sb_runtime *rt, const sb_tensor *t)
-{
-    const void *data = sb_tensor_data(rt->w, t);
-    if (rt->w->dtype == SB_DTYPE_F32)
-        return data;
-    sb_dtype_to_f32(rt->w->dtype, data, rt->weight_scratch, t->numel);
-    return rt->weight_scratch;
-}
-
-int64_t sb_kv_width(const sb_config *cfg)
-{
-    return (cfg->shared_kv ? 1 : 2) * sb_inner_dim(cfg);
-}
-
-int sb_pass_begin(sb_runtime *rt, sb_error *err)
-{
-    rt->failed = false;
-    if (rt->w->num_packed > 0 && sb_gemm_current() != SB_GEMM_ONEDNN)
-        return sb_fail(err,
-                       "%zu weight tensors are pre-packed for oneDNN's matmul, which the %s backend cannot read: "
-                       "sb_weights_layout_for the backend before running",
-                       rt->w->num_packed, sb_gemm_backend_name(sb_gemm_current()));
-    return 0;
-}
-
-int sb_pass_end(sb_runtime *rt, sb_error *err)
-{
-    if (!rt->failed)
-        return 0;
-    rt->failed = false;
-    if (err != NULL)
-        *err = rt->failure;
-    return -1;
-}
-
-// inp (N,C), packed weight of (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
-static void packed_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, int64_t oc,
-                                  int64_t c, const float *weight, float alpha, float beta)
-{
-    sb_error e;
-    if (sb_gemm_packed(n, oc, c, alpha, inp, c, weight, beta, out, ldo, &e) != 0 && !rt->failed) {
-        rt->failed = true;
-        rt->failure = e;
-    }
-}
-
-// inp (N,C), weight (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
-void sb_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, const sb_tensor *weight,
-                       float alpha, float beta)
-{
-    const int64_t oc = weight->shape[0], c = weight->shape[1];
-    const char *data = sb_tensor_data(rt->w, weight);
-    if (weight->packed) {
-        packed_linear_forward(rt, out, ldo, inp, n, oc, c, (const float *)data, alpha, beta);
-        return;
-    }
-    if (rt->w->dtype == SB_DTYPE_F32) {
-        sb_gemm(false, true, n, oc, c, alpha, inp, c, (const float *)data, c, beta, out, ldo);
-        return;
-    }
-    /* bf16: compute stays fp32 on a converted copy, in row blocks that fit the scratch (the vocabulary
-     * tables are larger than any other tensor). */
-    const int64_t rows = rt->weight_scratch_floats / c, row_bytes = c * sb_dtype_bytes(rt->w->dtype);
-    for (int64_t r = 0; r < oc; r += rows) {
-        const int64_t m = oc - r < rows ? oc - r : rows;
-        sb_dtype_to_f32(rt->w->dtype, data + r * row_bytes, rt->weight_scratch, m * c);
-        sb_gemm(false, true, n, m, c, alpha, inp, c, rt->weight_scratch, c, beta, out + r, ldo);
-    }
-}
-
-// inp (N,C), weights[count] each (OC,C) -> out (N, ldo), columns j*OC.. = inp·weights[j]ᵀ
-void sb_projection_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
-                           const sb_tensor *const *weights, int count)
-{
-    const int64_t oc = weights[0]->shape[0], c = weights[0]->shape[1];
-    bool same_layout = true;
-    for (int j = 1; j < count; j++)
-        same_layout = same_layout && weights[j]->packed == weights[0]->packed;
-    /* Packed weights keep each block of output features in its rows' bytes: adjacent ones are their
-     * concatenation packed. */
-    if (rt->w->dtype == SB_DTYPE_F32 && same_layout && sb_tensors_adjacent(weights, count)) {
-        const float *data = sb_tensor_data(rt->w, weights[0]);
-        if (weights[0]->packed)
-            packed_linear_forward(rt, out, ldo, inp, n, count * oc, c, data, 1.0f, 0.0f);
-        else
-            sb_gemm(false, true, n, count * oc, c, 1.0f, inp, c, data, c, 0.0f, out, ldo);
-        return;
-    }
-    for (int j = 0; j < count; j++)
-        sb_linear_forward(rt, out + j * oc, ldo, inp, n, weights[j], 1.0f, 0.0f);
-}
 
 // q (B*lq, ldq), kv (B*lk, ldkv) rows [K|V] -> hidden (B*lq, d_model) += o(attention)
 static void attention_sublayer(sb_runtime *rt, const sb_attention_weights *aw, const float *q, int64_t ldq,
@@ -104,12 +12,12 @@ static void attention_sublayer(sb_runtime *rt, const sb_attention_weights *aw, c
 {
     const int64_t inner = sb_inner_dim(rt->cfg);
     const float *values = aw->v != NULL ? kv + inner : kv;
-    sb_span span = sb_span_begin();
+    sb_span span = sb_span_begin(rt->x);
     sb_attention_forward(rt, rt->context, inner, q, ldq, kv, values, ldkv, batch, lq, lk, bias, mask);
-    sb_span_op(SB_OP_ATTENTION_SCORES, span);
-    span = sb_span_begin();
+    sb_span_op(rt->x, SB_OP_ATTENTION_SCORES, span);
+    span = sb_span_begin(rt->x);
     sb_linear_forward(rt, rt->hidden, rt->cfg->d_model, rt->context, batch * lq, aw->o, 1.0f, 1.0f);
-    sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
+    sb_span_op(rt->x, SB_OP_ATTENTION_PROJECTIONS, span);
 }
 
 void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block, int64_t batch, int64_t len,
@@ -126,27 +34,27 @@ void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block,
     const int count = bw->self.v != NULL ? 3 : 2;
     /* The decoder's causal mask is inside its position bias; the encoder masks padded keys. */
     const float *self_mask = decoder ? NULL : rt->mask;
-    sb_span span = sb_span_begin();
+    sb_span span = sb_span_begin(rt->x);
     if (kv->self_kv == NULL) {
         sb_projection_forward(rt, rt->qkv, inner + kvw, rt->normed, n, self, count);
-        sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
+        sb_span_op(rt->x, SB_OP_ATTENTION_PROJECTIONS, span);
         attention_sublayer(rt, &bw->self, rt->qkv, inner + kvw, rt->qkv + inner, inner + kvw, batch, len, len,
                            rt->position_bias, self_mask);
     } else {
         sb_projection_forward(rt, rt->qkv, inner, rt->normed, n, self, 1);
         sb_projection_forward(rt, kv->self_kv + kv->at * kvw, kvw, rt->normed, n, self + 1, count - 1);
-        sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
+        sb_span_op(rt->x, SB_OP_ATTENTION_PROJECTIONS, span);
         attention_sublayer(rt, &bw->self, rt->qkv, inner, kv->self_kv, kvw, batch, len, kv->at + len,
                            rt->position_bias, self_mask);
     }
     if (decoder) {
         sb_rmsnorm_forward(rt->normed, rt->hidden, sb_weight_f32(rt, bw->ln_cross), n, d, eps);
         const sb_tensor *cross[3] = {bw->cross.q, bw->cross.k, bw->cross.v};
-        span = sb_span_begin();
+        span = sb_span_begin(rt->x);
         sb_projection_forward(rt, rt->qkv, inner, rt->normed, n, cross, 1);
         if (kv->project_cross)
             sb_projection_forward(rt, kv->cross_kv, kvw, rt->encoder_output, batch * rt->src_len, cross + 1, count - 1);
-        sb_span_op(SB_OP_ATTENTION_PROJECTIONS, span);
+        sb_span_op(rt->x, SB_OP_ATTENTION_PROJECTIONS, span);
         attention_sublayer(rt, &bw->cross, rt->qkv, inner, kv->cross_kv, kvw, batch, len, rt->src_len, NULL,
                            rt->mask);
     }
@@ -154,9 +62,9 @@ void sb_block_forward(sb_runtime *rt, const sb_stack_weights *sw, int64_t block,
     if (bw->router != NULL) {
         sb_switch_forward(rt, bw, sw->stack, block, rt->hidden, rt->normed, batch, len);
     } else {
-        span = sb_span_begin();
+        span = sb_span_begin(rt->x);
         sb_ffn_forward(rt, rt->hidden, rt->normed, n, &bw->ffn, 1.0f);
-        sb_span_op(SB_OP_FFN, span);
+        sb_span_op(rt->x, SB_OP_FFN, span);
     }
 }
 
@@ -164,17 +72,6 @@ static void observe_hidden(sb_runtime *rt, sb_stack stack, int64_t index, const 
 {
     if (rt->observer.hidden != NULL)
         rt->observer.hidden(rt->observer.ctx, stack, index, h, n, rt->cfg->d_model);
-}
-
-int sb_check_ids(const sb_config *cfg, const int32_t *ids, int64_t n, const char *what, sb_error *err)
-{
-    if (ids == NULL)
-        return sb_fail(err, "%s is missing", what);
-    for (int64_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= cfg->vocab_size)
-            return sb_fail(err, "%s[%lld] = %d is outside the vocabulary (size %lld)", what, (long long)i, (int)ids[i],
-                           (long long)cfg->vocab_size);
-    return 0;
 }
 
 /* Embedding, the stack's position bias (computed once, reused by every block), the blocks, the final
@@ -186,12 +83,12 @@ static void stack_forward(sb_runtime *rt, const sb_stack_weights *sw, const int3
     const bool decoder = sw->stack == SB_STACK_DECODER;
     sb_embedding_forward(rt, rt->hidden, ids, n);
     sb_position_bias_diagonals(rt->position_bias, sb_weight_f32(rt, sw->bias_table), rt->cfg, decoder, 0, len, len);
-    const sb_span blocks = sb_span_begin();
+    const sb_span blocks = sb_span_begin(rt->x);
     for (int64_t i = 0; i < sw->num_blocks; i++) {
         observe_hidden(rt, sw->stack, i, rt->hidden, n);
         sb_block_forward(rt, sw, i, batch, len, kv);
     }
-    sb_span_blocks(sw->stack, false, blocks);
+    sb_span_blocks(rt->x, sw->stack, false, blocks);
     sb_rmsnorm_forward(out, rt->hidden, sb_weight_f32(rt, sw->final_ln), n, rt->cfg->d_model,
                        (float)rt->cfg->layer_norm_epsilon);
     observe_hidden(rt, sw->stack, sw->num_blocks, out, n);
@@ -232,9 +129,9 @@ int sb_decode(sb_runtime *rt, int64_t tgt_len, const int32_t *decoder_input_ids,
     stack_forward(rt, &rt->decoder, decoder_input_ids, rt->batch, tgt_len, &kv, rt->normed);
     /* Tied embeddings: HF scales the decoder output by d_model^-1/2 before the shared table. */
     const float alpha = rt->cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)rt->cfg->d_model)) : 1.0f;
-    const sb_span span = sb_span_begin();
+    const sb_span span = sb_span_begin(rt->x);
     sb_linear_forward(rt, rt->logits, rt->cfg->vocab_size, rt->normed, rt->batch * tgt_len, rt->lm_head, alpha, 0.0f);
-    sb_span_op(SB_OP_LM_HEAD, span);
+    sb_span_op(rt->x, SB_OP_LM_HEAD, span);
     return sb_pass_end(rt, err);
 }
 

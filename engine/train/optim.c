@@ -23,7 +23,7 @@
  * into at most SB_OPTIM_BLOCKS fixed blocks whose partial sums are added in block order, so the result does
  * not depend on how OpenMP spreads the blocks over threads; inside a block `omp simd` reductions keep the
  * vector order the compiler fixed, the same in every thread. */
-#include "engine/engine.h"
+#include "engine/train/train.h"
 
 #include <math.h>
 #include <stdlib.h>

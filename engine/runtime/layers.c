@@ -1,7 +1,7 @@
 /* layers.c — the dense layer kernels of the T5 forward: embedding, RMSNorm, relative position bias,
  * attention per (batch, head) on strided GEMM views, and the relu / gated-gelu FFN. Computation is fp32;
  * every matrix product goes through sb_gemm. */
-#include "engine/forward.h"
+#include "engine/runtime/runtime.h"
 
 #include <float.h>
 #include <math.h>
@@ -16,63 +16,6 @@ void sb_embedding_forward(sb_runtime *rt, float *out, const int32_t *ids, int64_
 #pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         sb_dtype_to_f32(rt->w->dtype, table + ids[i] * row_bytes, out + i * c, c);
-}
-
-// inp (N,C), weight (C) -> out (N,C)
-void sb_rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t n, int64_t c, float eps)
-{
-#pragma omp parallel for if (n * c > SB_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++)
-        sb_rmsnorm_row(out + i * c, inp + i * c, weight, c, eps);
-}
-
-int64_t sb_relative_bucket(int64_t rel, bool bidirectional, int64_t num_buckets, int64_t max_distance)
-{
-    int64_t bucket = 0;
-    if (bidirectional) {
-        num_buckets /= 2;
-        if (rel > 0)
-            bucket = num_buckets;
-        rel = rel < 0 ? -rel : rel;
-    } else {
-        rel = rel < 0 ? -rel : 0;
-    }
-    const int64_t max_exact = num_buckets / 2;
-    if (rel < max_exact)
-        return bucket + rel;
-    /* float32 throughout, in HF's operation order: a different precision moves bucket boundaries. */
-    float scaled = logf((float)rel / (float)max_exact) / (float)log((double)max_distance / (double)max_exact) *
-                   (float)(num_buckets - max_exact);
-    int64_t large = max_exact + (int64_t)scaled;
-    return bucket + (large < num_buckets - 1 ? large : num_buckets - 1);
-}
-
-// table (num_buckets,H) -> diagonals (H, lq+lk-1): entry lq-1-i+j of head h is the bias of query q0+i
-// against key j, for the distance j - (q0+i)
-void sb_position_bias_diagonals(float *diagonals, const float *table, const sb_config *cfg, bool causal, int64_t q0,
-                                int64_t lq, int64_t lk)
-{
-    const int64_t heads = cfg->num_heads, span = sb_position_bias_span(lq, lk), first = -(q0 + lq - 1);
-    for (int64_t idx = 0; idx < span; idx++) {
-        const int64_t distance = first + idx;
-        const int64_t bucket = sb_relative_bucket(distance, !causal, cfg->relative_attention_num_buckets,
-                                                  cfg->relative_attention_max_distance);
-        /* bias + finfo.min rounds to finfo.min, which is what HF's causal mask gives above the diagonal. */
-        for (int64_t h = 0; h < heads; h++)
-            diagonals[h * span + idx] = causal && distance > 0 ? -FLT_MAX : table[bucket * heads + h];
-    }
-}
-
-// table (num_buckets,H) -> bias (H,lq,lk), via scratch (H, lq+lk-1): rows are windows of the diagonals
-void sb_position_bias_forward(float *bias, float *scratch, const float *table, const sb_config *cfg, bool causal,
-                              int64_t q0, int64_t lq, int64_t lk)
-{
-    const int64_t heads = cfg->num_heads, span = sb_position_bias_span(lq, lk);
-    sb_position_bias_diagonals(scratch, table, cfg, causal, q0, lq, lk);
-#pragma omp parallel for collapse(2) if (heads * lq * lk > SB_PARALLEL_MIN)
-    for (int64_t h = 0; h < heads; h++)
-        for (int64_t i = 0; i < lq; i++)
-            memcpy(bias + (h * lq + i) * lk, sb_position_bias_row(scratch + h * span, lq, i), (size_t)lk * sizeof *bias);
 }
 
 // q (B*lq, ldq), k, v (B*lk, ldkv), bias (H,lq,lk) or NULL, mask (B,lk) or NULL -> context (B*lq, ldc)
@@ -99,12 +42,12 @@ void sb_attention_forward(sb_runtime *rt, float *context, int64_t ldc, const flo
             const float *kh = k + b * lk * ldkv + h * dkv;
             const float *vh = v + b * lk * ldkv + h * dkv;
             float *ctx = context + b * lq * ldc + h * dkv;
-            sb_gemm(false, true, lq, lk, dkv, 1.0f, qh, ldq, kh, ldkv, 0.0f, scores, lk);
+            sb_gemm(rt->x, false, true, lq, lk, dkv, 1.0f, qh, ldq, kh, ldkv, 0.0f, scores, lk);
             for (int64_t i = 0; i < lq; i++)
                 scale[i] = sb_softmax_row(scores + i * lk,
                                       bias != NULL ? sb_position_bias_row(bias + h * bias_span, lq, i) : NULL,
                                       row_mask, lk);
-            sb_gemm(false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, ctx, ldc);
+            sb_gemm(rt->x, false, false, lq, dkv, lk, 1.0f, scores, lk, vh, ldkv, 0.0f, ctx, ldc);
             for (int64_t i = 0; i < lq; i++)
 #pragma omp simd
                 for (int64_t j = 0; j < dkv; j++)

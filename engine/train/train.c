@@ -3,8 +3,7 @@
  * decoder forward keeping what the backward needs, the losses (cross-entropy, Switch router z-loss and
  * load balancing as Hugging Face SwitchTransformers computes them), and the backward into one gradient array
  * laid out like the weight arena. The layer kernels are in backward.c. */
-#include "engine/backward.h"
-#include "engine/forward.h"
+#include "engine/train/train.h"
 
 #include <float.h>
 #include <math.h>
@@ -37,6 +36,7 @@ typedef struct {
 } train_stack;
 
 struct sb_trainer {
+    sb_exec *x; /* every product (borrowed: the caller's) */
     const sb_weights *w;
     const sb_config *cfg;
     int64_t batch, src_len, tgt_len;
@@ -200,8 +200,8 @@ void sb_trainer_options_default(sb_trainer_options *o)
                               .router_aux_loss_coef = -1.0, .lb_choice_before_capacity = false};
 }
 
-int sb_trainer_create(sb_trainer **out, const sb_weights *w, int64_t batch, int64_t src_len, int64_t tgt_len,
-                      const sb_trainer_options *options, sb_error *err)
+int sb_trainer_create(sb_trainer **out, sb_exec *x, const sb_weights *w, int64_t batch, int64_t src_len,
+                      int64_t tgt_len, const sb_trainer_options *options, sb_error *err)
 {
     *out = NULL;
     if (sb_weights_require_plain(w, "the trainer", err) != 0)
@@ -219,6 +219,7 @@ int sb_trainer_create(sb_trainer **out, const sb_weights *w, int64_t batch, int6
     if (t == NULL)
         return sb_fail(err, "out of memory for the trainer");
     const sb_config *cfg = &w->cfg;
+    t->x = x;
     t->w = w;
     t->cfg = cfg;
     t->batch = batch;
@@ -346,11 +347,11 @@ static void projection_forward(const sb_trainer *t, float *out, int64_t ldo, con
 {
     const int64_t oc = ws[0]->shape[0], c = ws[0]->shape[1];
     if (sb_tensors_adjacent(ws, count)) {
-        sb_matmul_forward(out, ldo, inp, c, W(t, ws[0]), n, c, count * oc, 1.0f, 0.0f);
+        sb_matmul_forward(t->x, out, ldo, inp, c, W(t, ws[0]), n, c, count * oc, 1.0f, 0.0f);
         return;
     }
     for (int j = 0; j < count; j++)
-        sb_matmul_forward(out + j * oc, ldo, inp, c, W(t, ws[j]), n, c, oc, 1.0f, 0.0f);
+        sb_matmul_forward(t->x, out + j * oc, ldo, inp, c, W(t, ws[j]), n, c, oc, 1.0f, 0.0f);
 }
 
 // dout (N, ldo) -> dinp (N,C) = dout·W + beta * dinp, dW += doutᵀ·inp, for the projection above
@@ -359,11 +360,11 @@ static void projection_backward(const sb_trainer *t, float *dinp, float beta, co
 {
     const int64_t oc = ws[0]->shape[0], c = ws[0]->shape[1];
     if (sb_tensors_adjacent(ws, count)) {
-        sb_matmul_backward(dinp, c, beta, G(t, ws[0]), dout, ldo, inp, W(t, ws[0]), n, c, count * oc, 1.0f);
+        sb_matmul_backward(t->x, dinp, c, beta, G(t, ws[0]), dout, ldo, inp, W(t, ws[0]), n, c, count * oc, 1.0f);
         return;
     }
     for (int j = 0; j < count; j++)
-        sb_matmul_backward(dinp, c, j == 0 ? beta : 1.0f, G(t, ws[j]), dout + j * oc, ldo, inp, W(t, ws[j]), n, c, oc,
+        sb_matmul_backward(t->x, dinp, c, j == 0 ? beta : 1.0f, G(t, ws[j]), dout + j * oc, ldo, inp, W(t, ws[j]), n, c, oc,
                            1.0f);
 }
 
@@ -385,7 +386,7 @@ static void switch_forward(sb_trainer *t, train_stack *ts, const sb_block_weight
         jitter_apply(t->router_in, t->normed, n * d, key, (float)cfg->router_jitter_noise);
         router_in = t->router_in;
     }
-    sb_matmul_forward(tb->router_logits, E, router_in, d, W(t, bw->router), n, d, E, 1.0f, 0.0f);
+    sb_matmul_forward(t->x, tb->router_logits, E, router_in, d, W(t, bw->router), n, d, E, 1.0f, 0.0f);
     tb->kept = sb_switch_route(t->sw_probs, tb->choice, t->sw_gate, tb->slot, tb->offset, t->sw_fill,
                                tb->router_logits, t->batch, ts->len, E, sb_expert_capacity(cfg, ts->len));
     sb_switch_gather(t->expert_in, t->normed, tb->slot, n, d);
@@ -395,7 +396,7 @@ static void switch_forward(sb_trainer *t, train_stack *ts, const sb_block_weight
             continue;
         const sb_ffn_params p = ffn_params(t, &bw->experts[e]);
         const sb_dropout drop = site(t, ts->stack, block, e, SITE_FFN_ACT);
-        sb_ffn_forward_train(tb->expert_out + first * d, tb->expert_hidden + first * Fe, t->ffn_act,
+        sb_ffn_forward_train(t->x, tb->expert_out + first * d, tb->expert_hidden + first * Fe, t->ffn_act,
                              t->expert_in + first * d, rows, &p, &drop);
     }
     sb_switch_combine_forward(t->sub, tb->expert_out, t->sw_gate, tb->slot, n, d);
@@ -427,9 +428,9 @@ static void block_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
     projection_forward(t, tb->qkv, a + kvw, t->normed, n, self, count);
     sb_attention_shape s = {t->batch, ts->len, ts->len, cfg->num_heads, cfg->d_kv, a + kvw, a + kvw, a};
     drop = site(t, ts->stack, i, -1, SITE_SELF_PROBS);
-    sb_attention_forward_train(tb->ctx, tb->probs, t->pdrop, tb->qkv, tb->qkv + a, tb->qkv + a + vcol, t->bias,
+    sb_attention_forward_train(t->x, tb->ctx, tb->probs, t->pdrop, tb->qkv, tb->qkv + a, tb->qkv + a + vcol, t->bias,
                                decoder ? NULL : t->mask, &s, &drop);
-    sb_matmul_forward(t->sub, d, tb->ctx, a, W(t, bw->self.o), n, a, d, 1.0f, 0.0f);
+    sb_matmul_forward(t->x, t->sub, d, tb->ctx, a, W(t, bw->self.o), n, a, d, 1.0f, 0.0f);
     drop = site(t, ts->stack, i, -1, SITE_SELF_OUT);
     residual_add(state(ts, k + 1, d), state(ts, k, d), t->sub, n * d, &drop);
 
@@ -442,9 +443,9 @@ static void block_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
         projection_forward(t, tb->ckv, kvw, enc->output, enc->tokens, cross + 1, count - 1);
         sb_attention_shape cs = {t->batch, ts->len, enc->len, cfg->num_heads, cfg->d_kv, a, kvw, a};
         drop = site(t, ts->stack, i, -1, SITE_CROSS_PROBS);
-        sb_attention_forward_train(tb->cctx, tb->cprobs, t->pdrop, tb->cq, tb->ckv, tb->ckv + vcol, NULL, t->mask, &cs,
+        sb_attention_forward_train(t->x, tb->cctx, tb->cprobs, t->pdrop, tb->cq, tb->ckv, tb->ckv + vcol, NULL, t->mask, &cs,
                                    &drop);
-        sb_matmul_forward(t->sub, d, tb->cctx, a, W(t, bw->cross.o), n, a, d, 1.0f, 0.0f);
+        sb_matmul_forward(t->x, t->sub, d, tb->cctx, a, W(t, bw->cross.o), n, a, d, 1.0f, 0.0f);
         drop = site(t, ts->stack, i, -1, SITE_CROSS_OUT);
         residual_add(state(ts, k + 1, d), state(ts, k, d), t->sub, n * d, &drop);
     }
@@ -456,7 +457,7 @@ static void block_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
     } else {
         const sb_ffn_params p = ffn_params(t, &bw->ffn);
         drop = site(t, ts->stack, i, -1, SITE_FFN_ACT);
-        sb_ffn_forward_train(t->sub, tb->ffn_hidden, t->ffn_act, t->normed, n, &p, &drop);
+        sb_ffn_forward_train(t->x, t->sub, tb->ffn_hidden, t->ffn_act, t->normed, n, &p, &drop);
     }
     drop = site(t, ts->stack, i, -1, SITE_FFN_OUT);
     residual_add(state(ts, k + 1, d), state(ts, k, d), t->sub, n * d, &drop);
@@ -524,9 +525,11 @@ static int forward(sb_trainer *t, const sb_train_batch *b, bool training, sb_tra
 {
     const sb_config *cfg = t->cfg;
     const int64_t n = t->batch * t->src_len, tt = t->batch * t->tgt_len, V = cfg->vocab_size;
-    if (sb_weights_require_plain(t->w, "the trainer", err) != 0 || sb_check_ids(cfg, b->input_ids, n, "input_ids", err) != 0 ||
+    if (sb_weights_require_plain(t->w, "the trainer", err) != 0 ||
+        sb_check_ids(cfg, b->input_ids, n, "input_ids", err) != 0 ||
         sb_check_ids(cfg, b->decoder_input_ids, tt, "decoder_input_ids", err) != 0)
         return -1;
+    sb_exec_enter(t->x);
     if (b->labels == NULL)
         return sb_fail(err, "labels are missing");
     int64_t counted = 0;
@@ -551,7 +554,7 @@ static int forward(sb_trainer *t, const sb_train_batch *b, bool training, sb_tra
     stack_forward(t, &t->stacks[SB_STACK_DECODER], &t->weights[SB_STACK_DECODER], b->decoder_input_ids);
     /* Tied embeddings: HF scales the decoder output by d_model^-1/2 before the shared table. */
     const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)cfg->d_model)) : 1.0f;
-    sb_matmul_forward(t->logits, V, t->stacks[SB_STACK_DECODER].output, cfg->d_model, W(t, t->lm_head), tt,
+    sb_matmul_forward(t->x, t->logits, V, t->stacks[SB_STACK_DECODER].output, cfg->d_model, W(t, t->lm_head), tt,
                       cfg->d_model, V, alpha, 0.0f);
     int64_t check = 0;
     const double ce = sb_cross_entropy_sum(t->logits, b->labels, tt, V, &check) / (double)counted;
@@ -586,7 +589,7 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
         const sb_ffn_weights *fw = &bw->experts[e];
         const sb_ffn_params p = ffn_params(t, fw);
         const sb_dropout drop = site(t, ts->stack, block, e, SITE_FFN_ACT);
-        sb_ffn_backward(t->expert_dx + first * d, G(t, fw->wi), fw->wi_1 != NULL ? G(t, fw->wi_1) : NULL,
+        sb_ffn_backward(t->x, t->expert_dx + first * d, G(t, fw->wi), fw->wi_1 != NULL ? G(t, fw->wi_1) : NULL,
                         G(t, fw->wo), t->ffn_dh, t->ffn_act, t->expert_dy + first * d, t->expert_in + first * d,
                         tb->expert_hidden + first * Fe, rows, &p, &drop);
     }
@@ -604,7 +607,7 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
     sb_router_backward(t->sw_dlogits, tb->router_logits, t->sw_probs, tb->choice, t->sw_dgate, ts->lb_frac, lb_scale,
                        z_scale, B, ts->len, E);
     if (!t->jitter_now) {
-        sb_matmul_backward(t->dnormed, d, 1.0f, G(t, bw->router), t->sw_dlogits, E, t->normed, W(t, bw->router), n,
+        sb_matmul_backward(t->x, t->dnormed, d, 1.0f, G(t, bw->router), t->sw_dlogits, E, t->normed, W(t, bw->router), n,
                            d, E, 1.0f);
         return;
     }
@@ -612,9 +615,9 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
     const uint64_t key = sb_dropout_key(t->seed, t->stream_now, site_id(ts->stack, block, -1, SITE_JITTER));
     const float eps = (float)cfg->router_jitter_noise;
     jitter_apply(t->router_in, t->normed, n * d, key, eps);
-    sb_matmul_backward(NULL, d, 0.0f, G(t, bw->router), t->sw_dlogits, E, t->router_in, W(t, bw->router), n, d, E,
+    sb_matmul_backward(t->x, NULL, d, 0.0f, G(t, bw->router), t->sw_dlogits, E, t->router_in, W(t, bw->router), n, d, E,
                        1.0f);
-    sb_gemm(false, false, n, d, E, 1.0f, t->sw_dlogits, E, W(t, bw->router), d, 0.0f, t->router_in, d);
+    sb_gemm(t->x, false, false, n, d, E, 1.0f, t->sw_dlogits, E, W(t, bw->router), d, 0.0f, t->router_in, d);
 #pragma omp parallel for if (n * d > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n * d; i++)
         t->dnormed[i] += t->router_in[i] * jitter_factor(key, (uint64_t)i, eps);
@@ -642,7 +645,7 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
     } else {
         const sb_ffn_params p = ffn_params(t, &bw->ffn);
         drop = site(t, ts->stack, i, -1, SITE_FFN_ACT);
-        sb_ffn_backward(t->dnormed, G(t, bw->ffn.wi), bw->ffn.wi_1 != NULL ? G(t, bw->ffn.wi_1) : NULL,
+        sb_ffn_backward(t->x, t->dnormed, G(t, bw->ffn.wi), bw->ffn.wi_1 != NULL ? G(t, bw->ffn.wi_1) : NULL,
                         G(t, bw->ffn.wo), t->ffn_dh, t->ffn_act, t->dsub, t->normed, tb->ffn_hidden, n, &p, &drop);
     }
     sb_rmsnorm_backward(t->dres, G(t, bw->ln_ffn), t->dnormed, state(ts, k, d), W(t, bw->ln_ffn), ts->rstd + k * n, n,
@@ -654,11 +657,11 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
         drop = site(t, ts->stack, i, -1, SITE_CROSS_OUT);
         sb_dropout_forward(t->dsub, t->dres, n * d, &drop, 0);
         sb_rmsnorm_recompute(t->normed, state(ts, k, d), W(t, bw->ln_cross), ts->rstd + k * n, n, d);
-        sb_matmul_backward(t->dctx, a, 0.0f, G(t, bw->cross.o), t->dsub, d, tb->cctx, W(t, bw->cross.o), n, a, d, 1.0f);
+        sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->cross.o), t->dsub, d, tb->cctx, W(t, bw->cross.o), n, a, d, 1.0f);
         float *dq = t->dqkv, *dkv = t->dqkv + n * a;
         sb_attention_shape cs = {t->batch, ts->len, enc->len, cfg->num_heads, cfg->d_kv, a, kvw, a};
         drop = site(t, ts->stack, i, -1, SITE_CROSS_PROBS);
-        sb_attention_backward(dq, dkv, dkv + vcol, NULL, t->dprobs, t->pdrop, t->dctx, tb->cq, tb->ckv, tb->ckv + vcol,
+        sb_attention_backward(t->x, dq, dkv, dkv + vcol, NULL, t->dprobs, t->pdrop, t->dctx, tb->cq, tb->ckv, tb->ckv + vcol,
                               tb->cprobs, &cs, &drop);
         const sb_tensor *cross[3] = {bw->cross.q, bw->cross.k, bw->cross.v};
         projection_backward(t, t->dnormed, 0.0f, dq, a, t->normed, n, cross, 1);
@@ -672,10 +675,10 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
     drop = site(t, ts->stack, i, -1, SITE_SELF_OUT);
     sb_dropout_forward(t->dsub, t->dres, n * d, &drop, 0);
     sb_rmsnorm_recompute(t->normed, state(ts, k, d), W(t, bw->ln_self), ts->rstd + k * n, n, d);
-    sb_matmul_backward(t->dctx, a, 0.0f, G(t, bw->self.o), t->dsub, d, tb->ctx, W(t, bw->self.o), n, a, d, 1.0f);
+    sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->self.o), t->dsub, d, tb->ctx, W(t, bw->self.o), n, a, d, 1.0f);
     sb_attention_shape s = {t->batch, ts->len, ts->len, cfg->num_heads, cfg->d_kv, a + kvw, a + kvw, a};
     drop = site(t, ts->stack, i, -1, SITE_SELF_PROBS);
-    sb_attention_backward(t->dqkv, t->dqkv + a, t->dqkv + a + vcol, t->dbias, t->dprobs, t->pdrop, t->dctx, tb->qkv,
+    sb_attention_backward(t->x, t->dqkv, t->dqkv + a, t->dqkv + a + vcol, t->dbias, t->dprobs, t->pdrop, t->dctx, tb->qkv,
                           tb->qkv + a, tb->qkv + a + vcol, tb->probs, &s, &drop);
     const sb_tensor *self[3] = {bw->self.q, bw->self.k, bw->self.v};
     projection_backward(t, t->dnormed, 0.0f, t->dqkv, a + kvw, t->normed, n, self, count);
@@ -715,7 +718,7 @@ static void backward(sb_trainer *t, const sb_train_batch *b)
     const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)d)) : 1.0f;
     /* tied: the LM head's gradient lands in shared.weight, with the embeddings'. The decoder output's
      * gradient goes to `sub`, which the backward does not otherwise use. */
-    sb_matmul_backward(t->sub, d, 0.0f, G(t, t->lm_head), t->logits, V, dec->output, W(t, t->lm_head), dec->tokens, d,
+    sb_matmul_backward(t->x, t->sub, d, 0.0f, G(t, t->lm_head), t->logits, V, dec->output, W(t, t->lm_head), dec->tokens, d,
                        V, alpha);
     memset(t->denc, 0, (size_t)(enc->tokens * d) * sizeof(float));
     stack_backward(t, dec, &t->weights[SB_STACK_DECODER], t->sub, b->decoder_input_ids);

@@ -1,6 +1,6 @@
 /* weights.c — the parameter arena: the table of HF-named tensors a config implies, one allocation for all
  * of them, lookup by name, T5's random init, and the free-memory check that refuses oversized arenas. */
-#include "engine/forward.h"
+#include "engine/weights/weights.h"
 
 #include <math.h>
 #include <omp.h>
@@ -123,56 +123,6 @@ static void build_table(table_builder *b, const sb_config *cfg)
 static int compare_names(const void *a, const void *b)
 {
     return strcmp((*(const sb_tensor *const *)a)->name, (*(const sb_tensor *const *)b)->name);
-}
-
-/* ---- free memory ------------------------------------------------------------------------------------- */
-
-/* First integer in a file after `key` (or at its start when key is NULL); -1 when absent or "max". */
-static int64_t read_number(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    char line[256];
-    int64_t value = -1;
-    while (fgets(line, sizeof line, f) != NULL) {
-        const char *at = key == NULL ? line : strstr(line, key);
-        if (at == NULL || (key != NULL && at != line))
-            continue;
-        at += key == NULL ? 0 : strlen(key);
-        char *end = NULL;
-        long long v = strtoll(at, &end, 10);
-        if (end != at)
-            value = v;
-        break;
-    }
-    fclose(f);
-    return value;
-}
-
-int64_t sb_memory_available_bytes(void)
-{
-    int64_t kib = read_number("/proc/meminfo", "MemAvailable:");
-    int64_t avail = kib >= 0 ? kib * 1024 : -1;
-    if (avail < 0) {
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        avail = pages > 0 && page > 0 ? (int64_t)pages * page : INT64_MAX;
-    }
-    /* A container's limit is invisible in /proc/meminfo (cgroup v2, then v1). */
-    static const char *const limits[][2] = {
-        {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
-        {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"},
-    };
-    for (size_t i = 0; i < 2; i++) {
-        int64_t limit = read_number(limits[i][0], NULL), used = read_number(limits[i][1], NULL);
-        if (limit > 0 && used >= 0) {
-            int64_t left = limit > used ? limit - used : 0;
-            if (left < avail)
-                avail = left;
-            break;
-        }
-    }
-    return avail;
 }
 
 /* ---- allocation and lookup ---------------------------------------------------------------------------- */
@@ -352,4 +302,11 @@ void sb_weights_init_random(sb_weights *w, uint64_t seed)
                     fill_chunk(w, t, c, seed);
         }
     }
+}
+
+void sb_weights_mark_plain(sb_weights *w)
+{
+    for (size_t i = 0; i < w->num_tensors; i++)
+        w->tensors[i].packed = false;
+    w->num_packed = 0;
 }

@@ -1,10 +1,8 @@
 /* backward.c — the training kernels: each op's training forward (keeping what its backward needs) and its
- * backward, on flat fp32 arrays (shapes in backward.h). The forwards run the inference kernels' row
- * arithmetic itself (forward.h: softmax, RMSNorm, the router), so a training forward without dropout
- * reproduces the inference forward. Every matrix product goes through sb_gemm, so the FLOP tally covers the
- * backward. */
-#include "engine/backward.h"
-#include "engine/forward.h"
+ * backward, on flat fp32 arrays (shapes in kernels.h). The forwards run the inference kernels' row
+ * arithmetic itself (softmax, RMSNorm, the router), so a training forward without dropout reproduces the
+ * inference forward. Every matrix product goes through sb_gemm, so the FLOP tally covers the backward. */
+#include "engine/kernels/kernels.h"
 
 #include <float.h>
 #include <math.h>
@@ -124,18 +122,18 @@ void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 
 /* ---- linear ------------------------------------------------------------------------------------------- */
 
-void sb_matmul_forward(float *out, int64_t ldo, const float *inp, int64_t ldi, const float *weight, int64_t n,
+void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, const float *weight, int64_t n,
                        int64_t c, int64_t oc, float alpha, float beta)
 {
-    sb_gemm(false, true, n, oc, c, alpha, inp, ldi, weight, c, beta, out, ldo);
+    sb_gemm(x, false, true, n, oc, c, alpha, inp, ldi, weight, c, beta, out, ldo);
 }
 
-void sb_matmul_backward(float *dinp, int64_t ldi, float beta_inp, float *dweight, const float *dout, int64_t ldo,
+void sb_matmul_backward(sb_exec *x, float *dinp, int64_t ldi, float beta_inp, float *dweight, const float *dout, int64_t ldo,
                         const float *inp, const float *weight, int64_t n, int64_t c, int64_t oc, float alpha)
 {
     if (dinp != NULL)
-        sb_gemm(false, false, n, c, oc, alpha, dout, ldo, weight, c, beta_inp, dinp, ldi);
-    sb_gemm(true, false, oc, c, n, alpha, dout, ldo, inp, ldi, 1.0f, dweight, c);
+        sb_gemm(x, false, false, n, c, oc, alpha, dout, ldo, weight, c, beta_inp, dinp, ldi);
+    sb_gemm(x, true, false, oc, c, n, alpha, dout, ldo, inp, ldi, 1.0f, dweight, c);
 }
 
 /* ---- attention ---------------------------------------------------------------------------------------- */
@@ -160,7 +158,7 @@ static void drop_probs(float *out, const float *p, int64_t b, int64_t h, const s
         out[idx] = p[idx] * sb_dropout_factor(drop, first + (uint64_t)idx);
 }
 
-void sb_attention_forward_train(float *context, float *probs, float *pdrop, const float *q, const float *k,
+void sb_attention_forward_train(sb_exec *x, float *context, float *probs, float *pdrop, const float *q, const float *k,
                                 const float *v, const float *bias, const float *mask, const sb_attention_shape *s,
                                 const sb_dropout *drop)
 {
@@ -174,7 +172,7 @@ void sb_attention_forward_train(float *context, float *probs, float *pdrop, cons
             float *p = probs + (b * H + h) * lq * lk;
             const float *qh = q + b * lq * s->ldq + h * dkv, *kh = k + b * lk * s->ldkv + h * dkv;
             const float *vh = v + b * lk * s->ldkv + h * dkv;
-            sb_gemm(false, true, lq, lk, dkv, 1.0f, qh, s->ldq, kh, s->ldkv, 0.0f, p, lk);
+            sb_gemm(x, false, true, lq, lk, dkv, 1.0f, qh, s->ldq, kh, s->ldkv, 0.0f, p, lk);
             for (int64_t i = 0; i < lq; i++)
                 softmax_row_train(p + i * lk, bias != NULL ? bias + (h * lq + i) * lk : NULL,
                                   mask != NULL ? mask + b * lk : NULL, lk);
@@ -183,13 +181,13 @@ void sb_attention_forward_train(float *context, float *probs, float *pdrop, cons
                 drop_probs(pdrop + h * lq * lk, p, b, h, s, drop);
                 a = pdrop + h * lq * lk;
             }
-            sb_gemm(false, false, lq, dkv, lk, 1.0f, a, lk, vh, s->ldkv, 0.0f, context + b * lq * s->ldc + h * dkv,
+            sb_gemm(x, false, false, lq, dkv, lk, 1.0f, a, lk, vh, s->ldkv, 0.0f, context + b * lq * s->ldc + h * dkv,
                     s->ldc);
         }
     }
 }
 
-void sb_attention_backward(float *dq, float *dk, float *dv, float *dbias, float *dprobs, float *pdrop,
+void sb_attention_backward(sb_exec *x, float *dq, float *dk, float *dv, float *dbias, float *dprobs, float *pdrop,
                            const float *dcontext, const float *q, const float *k, const float *v, const float *probs,
                            const sb_attention_shape *s, const sb_dropout *drop)
 {
@@ -210,8 +208,8 @@ void sb_attention_backward(float *dq, float *dk, float *dv, float *dbias, float 
                 a = pdrop + h * lq * lk;
             }
             // context = a·v: da = dcontext·vᵀ (lq,lk), dv = aᵀ·dcontext (lk,dkv)
-            sb_gemm(false, true, lq, lk, dkv, 1.0f, dctx, s->ldc, vh, s->ldkv, 0.0f, dp, lk);
-            sb_gemm(true, false, lk, dkv, lq, 1.0f, a, lk, dctx, s->ldc, 0.0f, dvh, s->ldkv);
+            sb_gemm(x, false, true, lq, lk, dkv, 1.0f, dctx, s->ldc, vh, s->ldkv, 0.0f, dp, lk);
+            sb_gemm(x, true, false, lk, dkv, lq, 1.0f, a, lk, dctx, s->ldc, 0.0f, dvh, s->ldkv);
             if (dropping) {
                 const uint64_t first = (uint64_t)((b * H + h) * lq * lk);
                 for (int64_t idx = 0; idx < lq * lk; idx++)
@@ -236,8 +234,8 @@ void sb_attention_backward(float *dq, float *dk, float *dv, float *dbias, float 
                 }
             }
             // scores = q·kᵀ: dq = dscores·k (lq,dkv), dk = dscoresᵀ·q (lk,dkv), added to dv under shared_kv
-            sb_gemm(false, false, lq, dkv, lk, 1.0f, dp, lk, kh, s->ldkv, 0.0f, dqh, s->ldq);
-            sb_gemm(true, false, lk, dkv, lq, 1.0f, dp, lk, qh, s->ldq, shared ? 1.0f : 0.0f, dkh, s->ldkv);
+            sb_gemm(x, false, false, lq, dkv, lk, 1.0f, dp, lk, kh, s->ldkv, 0.0f, dqh, s->ldq);
+            sb_gemm(x, true, false, lk, dkv, lq, 1.0f, dp, lk, qh, s->ldq, shared ? 1.0f : 0.0f, dkh, s->ldkv);
         }
     }
 }
@@ -297,14 +295,14 @@ static void ffn_activation(float *act, const float *hidden, int64_t n, const sb_
         sb_dropout_forward(act, p->kind == SB_FFN_GATED_GELU ? act : hidden, size, drop, 0);
 }
 
-void sb_ffn_forward_train(float *out, float *hidden, float *act, const float *inp, int64_t n, const sb_ffn_params *p,
+void sb_ffn_forward_train(sb_exec *x, float *out, float *hidden, float *act, const float *inp, int64_t n, const sb_ffn_params *p,
                           const sb_dropout *drop)
 {
     const int64_t d = p->d_model, f = p->d_ff, size = n * f;
-    sb_matmul_forward(hidden, f, inp, d, p->wi, n, d, f, 1.0f, 0.0f);
+    sb_matmul_forward(x, hidden, f, inp, d, p->wi, n, d, f, 1.0f, 0.0f);
     const float *a = hidden;
     if (p->kind == SB_FFN_GATED_GELU) {
-        sb_matmul_forward(hidden + size, f, inp, d, p->wi_1, n, d, f, 1.0f, 0.0f);
+        sb_matmul_forward(x, hidden + size, f, inp, d, p->wi_1, n, d, f, 1.0f, 0.0f);
         ffn_activation(act, hidden, n, p, drop);
         a = act;
     } else {
@@ -316,10 +314,10 @@ void sb_ffn_forward_train(float *out, float *hidden, float *act, const float *in
             a = act;
         }
     }
-    sb_matmul_forward(out, d, a, f, p->wo, n, f, d, 1.0f, 0.0f);
+    sb_matmul_forward(x, out, d, a, f, p->wo, n, f, d, 1.0f, 0.0f);
 }
 
-void sb_ffn_backward(float *dinp, float *dwi, float *dwi_1, float *dwo, float *dh, float *act, const float *dout,
+void sb_ffn_backward(sb_exec *x, float *dinp, float *dwi, float *dwi_1, float *dwo, float *dh, float *act, const float *dout,
                      const float *inp, const float *hidden, int64_t n, const sb_ffn_params *p, const sb_dropout *drop)
 {
     const int64_t d = p->d_model, f = p->d_ff, size = n * f;
@@ -330,7 +328,7 @@ void sb_ffn_backward(float *dinp, float *dwi, float *dwi_1, float *dwo, float *d
         a = act;
     }
     // out = a·woᵀ: dwo += doutᵀ·a, da = dout·wo (N,d_ff) into dh
-    sb_matmul_backward(dh, f, 0.0f, dwo, dout, d, a, p->wo, n, f, d, 1.0f);
+    sb_matmul_backward(x, dh, f, 0.0f, dwo, dout, d, a, p->wo, n, f, d, 1.0f);
     if (dropping)
         sb_dropout_forward(dh, dh, size, drop, 0);
     if (gated) {
@@ -348,9 +346,9 @@ void sb_ffn_backward(float *dinp, float *dwi, float *dwi_1, float *dwo, float *d
         for (int64_t i = 0; i < size; i++)
             dh[i] = hidden[i] > 0.0f ? dh[i] : 0.0f;
     }
-    sb_matmul_backward(dinp, d, 0.0f, dwi, dh, f, inp, p->wi, n, d, f, 1.0f);
+    sb_matmul_backward(x, dinp, d, 0.0f, dwi, dh, f, inp, p->wi, n, d, f, 1.0f);
     if (gated)
-        sb_matmul_backward(dinp, d, 1.0f, dwi_1, dh + size, f, inp, p->wi_1, n, d, f, 1.0f);
+        sb_matmul_backward(x, dinp, d, 1.0f, dwi_1, dh + size, f, inp, p->wi_1, n, d, f, 1.0f);
 }
 
 /* ---- Switch router ------------------------------------------------------------------------------------ */

@@ -1,5 +1,5 @@
 /* dtype.c — conversions between fp32 and the 16-bit storage formats (bf16 in the arena, f16 in files). */
-#include "engine/engine.h"
+#include "engine/weights/weights.h"
 
 #include <math.h>
 #include <string.h>

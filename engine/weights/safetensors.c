@@ -1,7 +1,7 @@
 /* safetensors.c — the model.safetensors format: an 8-byte little-endian header length N, N bytes of JSON
  * naming each tensor's dtype, shape and byte range, then the data. The reader trusts nothing: every header
  * field is checked against the file and the weights table before a byte of tensor data is touched. */
-#include "engine/forward.h"
+#include "engine/weights/weights.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* checkpoint.c — Hugging Face checkpoint folders (config.json + model.safetensors): loading, saving
  * without ever leaving a half-written file, and opening a model that is either a folder or a name. */
-#include "engine/engine.h"
+#include "engine/weights/weights.h"
 
 #include <errno.h>
 #include <limits.h>

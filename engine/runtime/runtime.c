@@ -1,7 +1,7 @@
 /* runtime.c — the runtime's lifetime: every activation buffer carved from one allocation sized by
  * sb_plan_activations, the generation KV cache, the tensor table resolved once into per-block weights, and
  * the accessors. The forward itself is in forward.c and generate.c. */
-#include "engine/forward.h"
+#include "engine/runtime/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +14,23 @@ static int64_t aligned_floats(int64_t n)
 }
 
 /* Each sparse block's router statistics, in block order (encoder first), over the kept-count storage. */
-static void wire_router_stats(sb_runtime *rt, sb_stack_weights *sw)
+static int wire_router_stats(sb_runtime *rt, const sb_stack_weights *sw, sb_error *err)
 {
     const int64_t experts = rt->cfg->num_experts;
+    sb_router_stats **of_block = calloc((size_t)sw->num_blocks + 1, sizeof *of_block);
+    if (of_block == NULL)
+        return sb_fail(err, "out of memory for the router statistics");
+    rt->block_stats[sw->stack] = of_block;
     for (int64_t i = 0; i < sw->num_blocks; i++) {
-        sb_block_weights *bw = &sw->blocks[i];
-        if (bw->router == NULL)
+        if (sw->blocks[i].router == NULL)
             continue;
         sb_router_stats *st = &rt->stats[rt->num_stats];
-        bw->stats = st;
-        bw->per_expert = rt->kept_counts + (int64_t)rt->num_stats * experts;
-        *st = (sb_router_stats){.stack = sw->stack, .block = i, .per_expert = bw->per_expert};
+        *st = (sb_router_stats){
+            .stack = sw->stack, .block = i, .per_expert = rt->kept_counts + (int64_t)rt->num_stats * experts};
+        of_block[i] = st;
         rt->num_stats++;
     }
+    return 0;
 }
 
 /* Points each buffer of the plan into the arena; returns the floats used. Routing indices follow them: per
@@ -72,13 +76,14 @@ static int64_t scratch_floats(const sb_weights *w)
     return most;
 }
 
-int sb_runtime_create(sb_runtime **out, const sb_weights *w, int64_t batch, int64_t src_len, int64_t tgt_len,
-                      sb_error *err)
+int sb_runtime_create(sb_runtime **out, sb_exec *x, const sb_weights *w, int64_t batch, int64_t src_len,
+                      int64_t tgt_len, sb_error *err)
 {
     *out = NULL;
     sb_runtime *rt = calloc(1, sizeof *rt);
     if (rt == NULL)
         return sb_fail(err, "out of memory for the runtime");
+    rt->x = x;
     rt->w = w;
     rt->cfg = &w->cfg;
     rt->max_batch = batch;
@@ -116,10 +121,9 @@ int sb_runtime_create(sb_runtime **out, const sb_weights *w, int64_t batch, int6
         goto fail;
     }
     carve(rt, true);
-    if (sb_resolve_model(w, &rt->encoder, &rt->decoder, &rt->shared, &rt->lm_head, err) != 0)
+    if (sb_resolve_model(w, &rt->encoder, &rt->decoder, &rt->shared, &rt->lm_head, err) != 0 ||
+        wire_router_stats(rt, &rt->encoder, err) != 0 || wire_router_stats(rt, &rt->decoder, err) != 0)
         goto fail;
-    wire_router_stats(rt, &rt->encoder);
-    wire_router_stats(rt, &rt->decoder);
     *out = rt;
     return 0;
 fail:
@@ -134,6 +138,8 @@ void sb_runtime_free(sb_runtime *rt)
     sb_stack_weights_free(&rt->encoder);
     sb_stack_weights_free(&rt->decoder);
     free(rt->stats);
+    free(rt->block_stats[0]);
+    free(rt->block_stats[1]);
     free(rt->weight_scratch);
     sb_pages_free(rt->kv_cache, rt->kv_cache_bytes);
     sb_pages_free(rt->arena, rt->arena_bytes);
