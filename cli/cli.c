@@ -1,4 +1,4 @@
-/* cli.c — helpers shared by the subcommands: error and warning lines, number parsing. */
+/* cli.c — what the subcommands share: the error and warning lines, and loading a run to read back. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -22,15 +22,15 @@ void sb_cli_warn(void *cmd_name, const char *message)
     fprintf(stderr, "shapebench %s: warning: %s\n", (const char *)cmd_name, message);
 }
 
-int sb_cli_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out)
+/* Loads a run with published quality attached; `where` NULL means the newest run under results/. */
+int sb_cli_load_run(const char *cmd, const char *where, sb_results *results)
 {
-    if (text == NULL || *text == '\0')
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < min || value > max)
-        return -1;
-    *out = value;
-    return 0;
+    sb_error err;
+    if (sb_results_load(where, results, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    if (sb_results_attach_published_quality(results, &err) != 0) {
+        sb_results_free(results);
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    }
+    return SB_EXIT_OK;
 }

@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
@@ -88,7 +87,7 @@ static void usage(FILE *out)
             "  --gen-models L   generation timed for these (default t5-efficient-small,t5-efficient-base; '' none)\n"
             "  --rss-model M    peak RSS measured for M (default t5-efficient-base; '' none)\n"
             "  --gemm L         backends, comma-separated (default openblas,onednn)\n"
-            "  --threads N      GEMM and engine threads (default 2)\n"
+            "  --threads N      " SB_HELP_THREADS " (default 2)\n"
             "  --reps N         timed forwards per round, model and backend (default 5)\n"
             "  --src N          encoder tokens (default 512)\n"
             "  --tgt N          decoder tokens (default 114)\n"
@@ -630,14 +629,16 @@ static int write_json(const char *path, cJSON *root, sb_error *err)
 
 int sb_cmd_bench(int argc, char **argv)
 {
+    const char *cmd = command_name;
+    enum { O_MODELS = SB_OPT_OWN, O_GEN_MODELS, O_RSS_MODEL, O_REPS, O_SRC, O_TGT, O_GEN_TOKENS, O_NO_PREPACK };
     static const struct option options[] = {
-        {"models", required_argument, NULL, 'm'}, {"gen-models", required_argument, NULL, 'g'},
-        {"rss-model", required_argument, NULL, 'r'}, {"gemm", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'}, {"reps", required_argument, NULL, 'n'},
-        {"src", required_argument, NULL, 's'}, {"tgt", required_argument, NULL, 'T'},
-        {"gen-tokens", required_argument, NULL, 'G'}, {"out", required_argument, NULL, 'o'},
-        {"no-prepack", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"models", required_argument, NULL, O_MODELS},   {"gen-models", required_argument, NULL, O_GEN_MODELS},
+        {"rss-model", required_argument, NULL, O_RSS_MODEL}, SB_OPTION_GEMM,
+        SB_OPTION_THREADS,                                {"reps", required_argument, NULL, O_REPS},
+        {"src", required_argument, NULL, O_SRC},          {"tgt", required_argument, NULL, O_TGT},
+        {"gen-tokens", required_argument, NULL, O_GEN_TOKENS}, SB_OPTION_OUT,
+        {"no-prepack", no_argument, NULL, O_NO_PREPACK},  SB_OPTION_HELP,
+        {NULL, 0, NULL, 0},
     };
     char models[] = "t5-efficient-tiny,t5-efficient-small,t5-efficient-base,switch-base-8";
     char gen_models[] = "t5-efficient-small,t5-efficient-base";
@@ -647,62 +648,41 @@ int sb_cmd_bench(int argc, char **argv)
     split_list(models, o.models, &o.num_models);
     split_list(gen_models, o.gen_models, &o.num_gen_models);
     sb_error err = {0};
-    const char *backend_names[MAX_LIST];
-    size_t num_backend_names = 0;
-    int opt;
+    int opt, threads = 2;
+    optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        int bad = 0;
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
         switch (opt) {
-        case 'h':
+        case SB_OPT_HELP:
             usage(stdout);
             return SB_EXIT_OK;
-        case 'm':
-            bad = split_list(optarg, o.models, &o.num_models) != 0 || o.num_models == 0;
+        case O_MODELS:
+            if (split_list(optarg, o.models, &o.num_models) != 0 || o.num_models == 0)
+                rc = sb_cli_error(cmd, SB_EXIT_USAGE, "--models '%s' must list 1 to %d names", optarg, MAX_LIST);
             break;
-        case 'g':
-            bad = split_list(optarg, o.gen_models, &o.num_gen_models);
+        case O_GEN_MODELS:
+            if (split_list(optarg, o.gen_models, &o.num_gen_models) != 0)
+                rc = sb_cli_error(cmd, SB_EXIT_USAGE, "--gen-models '%s' lists more than %d names", optarg, MAX_LIST);
             break;
-        case 'r':
-            o.rss_model = optarg;
-            break;
-        case 'b':
-            bad = split_list(optarg, backend_names, &num_backend_names) != 0 || num_backend_names == 0 ||
-                  num_backend_names > 2;
-            for (size_t i = 0; !bad && i < num_backend_names; i++)
-                bad = sb_gemm_parse_backend(backend_names[i], &o.backends[i], &err) != 0;
-            o.num_backends = num_backend_names;
-            break;
-        case 't':
-            bad = sb_cli_parse_i64(optarg, 1, 4096, &o.threads);
-            break;
-        case 'n':
-            bad = sb_cli_parse_i64(optarg, 1, 1000, &o.reps);
-            break;
-        case 's':
-            bad = sb_cli_parse_i64(optarg, 1, 1 << 20, &o.src);
-            break;
-        case 'T':
-            bad = sb_cli_parse_i64(optarg, 1, 1 << 20, &o.tgt);
-            break;
-        case 'G':
-            bad = sb_cli_parse_i64(optarg, 1, 1 << 20, &o.gen_tokens);
-            break;
-        case 'o':
-            o.out = optarg;
-            break;
-        case 'P':
-            o.prepack = false;
-            break;
-        default:
-            return sb_cli_error("bench", SB_EXIT_USAGE, "bad option '%s' (see --help)", argv[optind - 1]);
+        case O_RSS_MODEL: o.rss_model = optarg; break;
+        case SB_OPT_GEMM: rc = sb_opt_gemm_list(cmd, optarg, o.backends, &o.num_backends); break;
+        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &threads); break;
+        case O_REPS: rc = sb_opt_integer(cmd, "reps", optarg, 1, 1000, &o.reps); break;
+        case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 1, 1 << 20, &o.src); break;
+        case O_TGT: rc = sb_opt_integer(cmd, "tgt", optarg, 1, 1 << 20, &o.tgt); break;
+        case O_GEN_TOKENS: rc = sb_opt_integer(cmd, "gen-tokens", optarg, 1, 1 << 20, &o.gen_tokens); break;
+        case SB_OPT_OUT: o.out = optarg; break;
+        case O_NO_PREPACK: o.prepack = false; break;
+        default: rc = sb_opt_bad(cmd, opt, argv, options); break;
         }
-        if (bad)
-            return sb_cli_error("bench", SB_EXIT_USAGE, "bad value '%s' for %s (see --help)", optarg,
-                                argv[optind - 1]);
+        if (rc != SB_EXIT_OK)
+            return rc;
     }
     if (optind != argc)
-        return sb_cli_error("bench", SB_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "unexpected argument '%s' (shapebench bench --help)", argv[optind]);
+    /* 0: every thread OpenMP would use, fixed here since the benchmark times one copy of a product per thread */
+    o.threads = threads > 0 ? threads : omp_get_max_threads();
 
     int64_t rss = 0, expected = 0;
     if (o.rss_model[0] != '\0') {

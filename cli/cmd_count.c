@@ -1,7 +1,6 @@
 /* cmd_count.c — `shapebench count`: exact params, FLOPs and memory of a shape, as a table or JSON. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,7 @@ static void usage(FILE *out)
             "  --src N          encoder tokens per sequence (default 512)\n"
             "  --tgt N          decoder tokens per sequence (default 114)\n"
             "  --batch N        sequences (default 1)\n"
-            "  --dtype D        weight storage: f32 (default) or bf16; activations are fp32\n"
+            "  --dtype D        " SB_HELP_DTYPE " (default f32)\n"
             "  --json           one JSON object instead of the table\n"
             "  --help           this text\n");
 }
@@ -112,48 +111,32 @@ static char command_name[] = "count";
 
 int sb_cmd_count(int argc, char **argv)
 {
+    enum { O_SRC = SB_OPT_OWN, O_TGT, O_BATCH, O_JSON };
     static const struct option options[] = {
-        {"src", required_argument, NULL, 's'},   {"tgt", required_argument, NULL, 't'},
-        {"batch", required_argument, NULL, 'b'}, {"dtype", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {"src", required_argument, NULL, O_SRC},     {"tgt", required_argument, NULL, O_TGT},
+        {"batch", required_argument, NULL, O_BATCH}, SB_OPTION_DTYPE,
+        {"json", no_argument, NULL, O_JSON},         SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
+    const char *cmd = command_name;
     sb_count_settings settings = {.batch = 1, .src_len = 512, .tgt_len = 114, .dtype = SB_DTYPE_F32};
     bool json = false;
     int opt;
+    optind = 1;
     opterr = 0;
-    int index = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, &index)) != -1) {
-        int64_t *target = opt == 's' ? &settings.src_len : opt == 't' ? &settings.tgt_len : &settings.batch;
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
         switch (opt) {
-        case 's':
-        case 't':
-        case 'b':
-            if (sb_cli_parse_i64(optarg, 1, INT64_MAX, target) != 0)
-                return sb_cli_error("count", SB_EXIT_USAGE, "--%s '%s' is not a whole number >= 1",
-                                    options[index].name, optarg);
-            break;
-        case 'd':
-            if (strcmp(optarg, "f32") == 0)
-                settings.dtype = SB_DTYPE_F32;
-            else if (strcmp(optarg, "bf16") == 0)
-                settings.dtype = SB_DTYPE_BF16;
-            else
-                return sb_cli_error("count", SB_EXIT_USAGE, "unknown --dtype '%s' (f32 or bf16)", optarg);
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return SB_EXIT_OK;
-        case ':':
-            return sb_cli_error("count", SB_EXIT_USAGE, "option '%s' needs a value (see --help)", argv[optind - 1]);
-        default:
-            if (optopt != 0)
-                return sb_cli_error("count", SB_EXIT_USAGE, "unknown option '-%c' (see --help)", optopt);
-            return sb_cli_error("count", SB_EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+        case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 1, INT64_MAX, &settings.src_len); break;
+        case O_TGT: rc = sb_opt_integer(cmd, "tgt", optarg, 1, INT64_MAX, &settings.tgt_len); break;
+        case O_BATCH: rc = sb_opt_integer(cmd, "batch", optarg, 1, INT64_MAX, &settings.batch); break;
+        case SB_OPT_DTYPE: rc = sb_opt_dtype(cmd, optarg, &settings.dtype); break;
+        case O_JSON: json = true; break;
+        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
+        default: rc = sb_opt_bad(cmd, opt, argv, options); break;
         }
+        if (rc != SB_EXIT_OK)
+            return rc;
     }
     if (argc - optind != 1)
         return sb_cli_error("count", SB_EXIT_USAGE, "expected one model NAME, got %d (see --help)", argc - optind);

@@ -2,7 +2,6 @@
  * cached under data/) and prints what they hold. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,45 +50,35 @@ static void print_ids(const sb_corpus *c, const int32_t *ids, int64_t n)
 
 int sb_cmd_data(int argc, char **argv)
 {
+    const char *cmd = command_name;
+    enum { O_DATA_DIR = SB_OPT_OWN, O_OFFLINE, O_SRC, O_SHOW_EXAMPLE };
     static const struct option options[] = {
-        {"data-dir", required_argument, NULL, 'd'}, {"offline", no_argument, NULL, 'o'},
-        {"src", required_argument, NULL, 's'},      {"show-example", no_argument, NULL, 'e'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"data-dir", required_argument, NULL, O_DATA_DIR}, {"offline", no_argument, NULL, O_OFFLINE},
+        {"src", required_argument, NULL, O_SRC},           {"show-example", no_argument, NULL, O_SHOW_EXAMPLE},
+        SB_OPTION_HELP,                                    {NULL, 0, NULL, 0},
     };
     const char *dir = "data";
     sb_corpus_options opt = {.log = progress, .log_ctx = command_name};
     int64_t src = 512;
     bool example = false;
     int o;
+    optind = 1;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
         switch (o) {
-        case 'd':
-            dir = optarg;
-            break;
-        case 'o':
-            opt.offline = true;
-            break;
-        case 's':
-            if (sb_cli_parse_i64(optarg, 8, 4096, &src) != 0)
-                return sb_cli_error("data", SB_EXIT_USAGE, "--src '%s' is not a whole number in 8..4096", optarg);
-            break;
-        case 'e':
-            example = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return SB_EXIT_OK;
-        case ':':
-            return sb_cli_error("data", SB_EXIT_USAGE, "option '%s' needs a value (see --help)", argv[optind - 1]);
-        default:
-            if (optopt != 0)
-                return sb_cli_error("data", SB_EXIT_USAGE, "unknown option '-%c' (see --help)", optopt);
-            return sb_cli_error("data", SB_EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+        case O_DATA_DIR: dir = optarg; break;
+        case O_OFFLINE: opt.offline = true; break;
+        case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 8, 4096, &src); break;
+        case O_SHOW_EXAMPLE: example = true; break;
+        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
+        default: rc = sb_opt_bad(cmd, o, argv, options); break;
         }
+        if (rc != SB_EXIT_OK)
+            return rc;
     }
     if (optind != argc)
-        return sb_cli_error("data", SB_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "unexpected argument '%s' (shapebench data --help)", argv[optind]);
 
     sb_corpus c;
     sb_error err;

@@ -5,7 +5,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,16 +38,15 @@ static void usage(FILE *out)
             "  --aux-loss-coef C  load-balancing coefficient (default: the config's, HF 0.001)\n"
             "  --lb-choice        load balancing counts the router's choice before capacity (Switch paper)\n"
             "                     instead of HF's capacity-masked index (a dropped token counts as expert 0)\n"
-            "  --gemm B           openblas (default) or onednn\n"
-            "  --threads N        threads for GEMM and the engine's loops (default: OpenMP's)\n"
-            "  --seed N           seed of random weights for a model name (default 0)\n"
+            "  --gemm B           " SB_HELP_GEMM " (default openblas)\n"
+            "  --threads N        " SB_HELP_THREADS " (default 0)\n"
+            "  --seed N           " SB_HELP_SEED " (default 0)\n"
             "  --help             this text\n");
 }
 
 typedef struct {
-    const char *model, *inputs, *out;
-    sb_gemm_backend backend;
-    int64_t threads, seed, dropout_seed;
+    sb_cli_model m; /* its dtype stays f32: training keeps fp32 weights */
+    const char *inputs, *out;
     bool train;
     sb_trainer_options options;
 } grad_args;
@@ -63,7 +61,7 @@ static int write_json(const grad_args *a, const sb_exec *x, const sb_weights *w,
             norm += (double)g[w->tensors[i].offset + k] * g[w->tensors[i].offset + k];
     const bool sparse = w->cfg.num_experts > 0;
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "model", a->model);
+    cJSON_AddStringToObject(root, "model", a->m.model);
     cJSON_AddStringToObject(root, "config", w->cfg.name);
     cJSON_AddStringToObject(root, "inputs", a->inputs);
     cJSON_AddNumberToObject(root, "batch", (double)shape[0]);
@@ -96,7 +94,7 @@ static int write_json(const grad_args *a, const sb_exec *x, const sb_weights *w,
     }
     cJSON_AddBoolToObject(root, "train", a->train);
     cJSON_AddNumberToObject(root, "dropout_rate", a->train ? sb_trainer_dropout_rate(t) : 0.0);
-    cJSON_AddNumberToObject(root, "dropout_seed", (double)a->dropout_seed);
+    cJSON_AddNumberToObject(root, "dropout_seed", (double)a->options.dropout_seed);
     cJSON_AddNumberToObject(root, "grad_norm", sqrt(norm));
     cJSON_AddNumberToObject(root, "tensors", (double)w->num_tensors);
     cJSON_AddStringToObject(root, "gemm", sb_exec_backend_version(x));
@@ -137,12 +135,7 @@ static int run(const grad_args *a, sb_error *err)
         sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes", a->inputs);
         goto done;
     }
-    sb_exec_settings xs;
-    sb_exec_settings_default(&xs);
-    xs.backend = a->backend;
-    xs.threads = (int)a->threads;
-    if (sb_exec_create(&x, &xs, err) != 0 ||
-        sb_model_open(a->model, SB_DTYPE_F32, (uint64_t)a->seed, &w, sb_cli_warn, grad_name, err) != 0)
+    if (sb_cli_model_open(grad_name, &a->m, false, &x, &w, err) != 0)
         goto done;
     if (sb_trainer_create(&t, x, &w, ids_shape[0], ids_shape[1], dec_shape[1], &a->options, err) != 0)
         goto done;
@@ -192,75 +185,54 @@ static int parse_coef(const char *text, double *out)
 
 int sb_cmd_grad(int argc, char **argv)
 {
-    enum { OPT_GEMM = 256, OPT_THREADS, OPT_SEED, OPT_TRAIN, OPT_DROPOUT, OPT_DROPOUT_SEED, OPT_Z, OPT_AUX, OPT_LB };
+    const char *cmd = grad_name;
+    enum { O_INPUTS = SB_OPT_OWN, O_TRAIN, O_DROPOUT, O_DROPOUT_SEED, O_Z, O_AUX, O_LB };
     static const struct option options[] = {
-        {"model", required_argument, NULL, 'm'},       {"inputs", required_argument, NULL, 'i'},
-        {"out", required_argument, NULL, 'o'},         {"gemm", required_argument, NULL, OPT_GEMM},
-        {"threads", required_argument, NULL, OPT_THREADS}, {"seed", required_argument, NULL, OPT_SEED},
-        {"train", no_argument, NULL, OPT_TRAIN},       {"dropout", required_argument, NULL, OPT_DROPOUT},
-        {"dropout-seed", required_argument, NULL, OPT_DROPOUT_SEED},
-        {"z-loss-coef", required_argument, NULL, OPT_Z}, {"aux-loss-coef", required_argument, NULL, OPT_AUX},
-        {"lb-choice", no_argument, NULL, OPT_LB},      {"help", no_argument, NULL, 'h'},
+        SB_OPTION_MODEL,  {"inputs", required_argument, NULL, O_INPUTS},
+        SB_OPTION_OUT,    SB_OPTION_GEMM,
+        SB_OPTION_THREADS, SB_OPTION_SEED,
+        {"train", no_argument, NULL, O_TRAIN},             {"dropout", required_argument, NULL, O_DROPOUT},
+        {"dropout-seed", required_argument, NULL, O_DROPOUT_SEED},
+        {"z-loss-coef", required_argument, NULL, O_Z},     {"aux-loss-coef", required_argument, NULL, O_AUX},
+        {"lb-choice", no_argument, NULL, O_LB},            SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
-    grad_args a = {.backend = SB_GEMM_OPENBLAS};
+    grad_args a = {.m = {.backend = SB_GEMM_OPENBLAS, .dtype = SB_DTYPE_F32}};
     sb_trainer_options_default(&a.options);
     sb_error err = {0};
     int opt;
+    optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
         switch (opt) {
-        case 'h':
-            usage(stdout);
-            return SB_EXIT_OK;
-        case 'm':
-            a.model = optarg;
-            break;
-        case 'i':
-            a.inputs = optarg;
-            break;
-        case 'o':
-            a.out = optarg;
-            break;
-        case OPT_GEMM:
-            if (sb_gemm_parse_backend(optarg, &a.backend, &err) != 0)
-                return sb_cli_error("grad", SB_EXIT_USAGE, "%s", err.msg);
-            break;
-        case OPT_THREADS:
-            if (sb_cli_parse_i64(optarg, 1, 4096, &a.threads) != 0)
-                return sb_cli_error("grad", SB_EXIT_USAGE, "--threads '%s' is not a whole number in 1..4096", optarg);
-            break;
-        case OPT_SEED:
-        case OPT_DROPOUT_SEED:
-            if (sb_cli_parse_i64(optarg, 0, INT64_MAX, opt == OPT_SEED ? &a.seed : &a.dropout_seed) != 0)
-                return sb_cli_error("grad", SB_EXIT_USAGE, "--%s '%s' is not a whole number >= 0",
-                                    opt == OPT_SEED ? "seed" : "dropout-seed", optarg);
-            if (opt == OPT_DROPOUT_SEED)
-                a.options.dropout_seed = (uint64_t)a.dropout_seed;
-            break;
-        case OPT_TRAIN:
-            a.train = true;
-            break;
-        case OPT_DROPOUT:
+        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
+        case O_INPUTS: a.inputs = optarg; break;
+        case SB_OPT_OUT: a.out = optarg; break;
+        case O_DROPOUT_SEED: rc = sb_opt_seed(cmd, optarg, &a.options.dropout_seed); break;
+        case O_TRAIN: a.train = true; break;
+        case O_DROPOUT:
             if (parse_coef(optarg, &a.options.dropout_rate) != 0 || a.options.dropout_rate >= 1)
-                return sb_cli_error("grad", SB_EXIT_USAGE, "--dropout '%s' is not a rate in [0, 1)", optarg);
+                rc = sb_cli_error(cmd, SB_EXIT_USAGE, "--dropout '%s' is not a rate in [0, 1)", optarg);
             break;
-        case OPT_Z:
-        case OPT_AUX:
-            if (parse_coef(optarg, opt == OPT_Z ? &a.options.router_z_loss_coef : &a.options.router_aux_loss_coef) != 0)
-                return sb_cli_error("grad", SB_EXIT_USAGE, "--%s '%s' is not a number >= 0",
-                                    opt == OPT_Z ? "z-loss-coef" : "aux-loss-coef", optarg);
+        case O_Z:
+        case O_AUX:
+            if (parse_coef(optarg, opt == O_Z ? &a.options.router_z_loss_coef : &a.options.router_aux_loss_coef) != 0)
+                rc = sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' is not a number >= 0",
+                                  opt == O_Z ? "z-loss-coef" : "aux-loss-coef", optarg);
             break;
-        case OPT_LB:
-            a.options.lb_choice_before_capacity = true;
-            break;
+        case O_LB: a.options.lb_choice_before_capacity = true; break;
         default:
-            return sb_cli_error("grad", SB_EXIT_USAGE, "bad option '%s' (see --help)", argv[optind - 1]);
+            if ((rc = sb_cli_model_option(cmd, opt, optarg, &a.m)) < 0)
+                rc = sb_opt_bad(cmd, opt, argv, options);
+            break;
         }
+        if (rc != SB_EXIT_OK)
+            return rc;
     }
-    if (optind != argc || a.model == NULL || a.inputs == NULL || a.out == NULL)
-        return sb_cli_error("grad", SB_EXIT_USAGE, "--model, --inputs and --out are required (see --help)");
+    if (optind != argc || a.m.model == NULL || a.inputs == NULL || a.out == NULL)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--model, --inputs and --out are required (shapebench grad --help)");
     if (sb_mkdir_p(a.out, &err) != 0)
-        return sb_cli_error("grad", SB_EXIT_FAILURE, "%s", err.msg);
-    return run(&a, &err) == 0 ? SB_EXIT_OK : sb_cli_error("grad", SB_EXIT_FAILURE, "%s", err.msg);
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    return run(&a, &err) == 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
 }

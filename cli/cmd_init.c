@@ -2,7 +2,6 @@
  * of any shape, with T5's init scheme, for the engine or for transformers to load. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +17,8 @@ static void usage(FILE *out)
             "and thread count. DIR is created if missing; existing files are replaced whole.\n"
             "\n"
             "  --out DIR        checkpoint folder (required)\n"
-            "  --dtype D        tensor storage: f32 (default) or bf16\n"
-            "  --seed N         random seed, 0..2^63-1 (default 0)\n"
+            "  --dtype D        " SB_HELP_DTYPE " (default f32)\n"
+            "  --seed N         " SB_HELP_SEED " (default 0)\n"
             "  --help           this text\n");
 }
 
@@ -28,56 +27,39 @@ static char command_name[] = "init";
 
 int sb_cmd_init(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"out", required_argument, NULL, 'o'},  {"dtype", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    const char *cmd = command_name;
+    static const struct option options[] = {SB_OPTION_OUT, SB_OPTION_DTYPE, SB_OPTION_SEED, SB_OPTION_HELP,
+                                            {NULL, 0, NULL, 0}};
     const char *out = NULL;
     sb_dtype dtype = SB_DTYPE_F32;
-    int64_t seed = 0;
+    uint64_t seed = 0;
     int opt;
+    optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
         switch (opt) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'd':
-            if (strcmp(optarg, "f32") == 0)
-                dtype = SB_DTYPE_F32;
-            else if (strcmp(optarg, "bf16") == 0)
-                dtype = SB_DTYPE_BF16;
-            else
-                return sb_cli_error("init", SB_EXIT_USAGE, "unknown --dtype '%s' (f32 or bf16)", optarg);
-            break;
-        case 's':
-            if (sb_cli_parse_i64(optarg, 0, INT64_MAX, &seed) != 0)
-                return sb_cli_error("init", SB_EXIT_USAGE, "--seed '%s' is not a whole number >= 0", optarg);
-            break;
-        case 'h':
-            usage(stdout);
-            return SB_EXIT_OK;
-        case ':':
-            return sb_cli_error("init", SB_EXIT_USAGE, "option '%s' needs a value (see --help)", argv[optind - 1]);
-        default:
-            if (optopt != 0)
-                return sb_cli_error("init", SB_EXIT_USAGE, "unknown option '-%c' (see --help)", optopt);
-            return sb_cli_error("init", SB_EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+        case SB_OPT_OUT: out = optarg; break;
+        case SB_OPT_DTYPE: rc = sb_opt_dtype(cmd, optarg, &dtype); break;
+        case SB_OPT_SEED: rc = sb_opt_seed(cmd, optarg, &seed); break;
+        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
+        default: rc = sb_opt_bad(cmd, opt, argv, options); break;
         }
+        if (rc != SB_EXIT_OK)
+            return rc;
     }
     if (argc - optind != 1)
-        return sb_cli_error("init", SB_EXIT_USAGE, "expected one model NAME, got %d (see --help)", argc - optind);
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "expected one model NAME, got %d (see --help)", argc - optind);
     if (out == NULL)
-        return sb_cli_error("init", SB_EXIT_USAGE, "--out DIR is required (see --help)");
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--out DIR is required (see --help)");
 
     sb_config cfg;
     sb_weights w;
     sb_error err;
     if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, command_name, &err) != 0 ||
         sb_weights_alloc(&w, &cfg, dtype, &err) != 0)
-        return sb_cli_error("init", SB_EXIT_FAILURE, "%s", err.msg);
-    sb_weights_init_random(&w, (uint64_t)seed);
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    sb_weights_init_random(&w, seed);
     int rc = sb_checkpoint_save(&w, out, &err);
     int64_t params = 0;
     for (size_t i = 0; i < w.num_tensors; i++)
@@ -85,8 +67,8 @@ int sb_cmd_init(int argc, char **argv)
     size_t tensors = w.num_tensors;
     sb_weights_free(&w);
     if (rc != 0)
-        return sb_cli_error("init", SB_EXIT_FAILURE, "%s", err.msg);
-    printf("%s: %s, %zu tensors, %" PRId64 " parameters, %s, seed %" PRId64 "\n", out, cfg.name, tensors, params,
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    printf("%s: %s, %zu tensors, %" PRId64 " parameters, %s, seed %" PRIu64 "\n", out, cfg.name, tensors, params,
            sb_dtype_name(dtype), seed);
     return SB_EXIT_OK;
 }

@@ -4,7 +4,6 @@
  * other run (resumable), so the plots gain their quality axis. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +31,7 @@ static void usage(FILE *out)
             "  --batch N        sequences per step (default 8)\n"
             "  --src N          input tokens per sequence (default 128; targets follow: 29 at 128)\n"
             "  --eval N         held-out examples evaluated (default 256)\n"
-            "  --threads N      threads (default: all)\n"
+            "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: the preset, else probe)\n"
             "  --out DIR        results folder (default results/<run>)\n"
@@ -193,52 +192,40 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
 
 int sb_cmd_probe(int argc, char **argv)
 {
+    enum { O_BUDGET = SB_OPT_OWN, O_PRESET, O_SEEDS, O_BATCH, O_SRC, O_EVAL, O_DATA_DIR };
     static const struct option options[] = {
-        {"budget", required_argument, NULL, 'b'}, {"preset", required_argument, NULL, 'p'},
-        {"seeds", required_argument, NULL, 'n'},  {"batch", required_argument, NULL, 'B'},
-        {"src", required_argument, NULL, 's'},    {"eval", required_argument, NULL, 'e'},
-        {"threads", required_argument, NULL, 't'}, {"data-dir", required_argument, NULL, 'd'},
-        {"run", required_argument, NULL, 'r'},    {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"budget", required_argument, NULL, O_BUDGET}, {"preset", required_argument, NULL, O_PRESET},
+        {"seeds", required_argument, NULL, O_SEEDS},   {"batch", required_argument, NULL, O_BATCH},
+        {"src", required_argument, NULL, O_SRC},       {"eval", required_argument, NULL, O_EVAL},
+        SB_OPTION_THREADS,                             {"data-dir", required_argument, NULL, O_DATA_DIR},
+        SB_OPTION_RUN,                                 SB_OPTION_OUT,
+        SB_OPTION_HELP,                                {NULL, 0, NULL, 0},
     };
     const char *cmd = "probe", *preset = NULL, *budget_text = NULL, *data_dir = "data", *run = NULL, *out = NULL;
     sb_probe_settings ps;
     sb_probe_settings_default(&ps);
-    int64_t seeds = 3, v;
+    int64_t seeds = 3;
     int o;
+    optind = 1;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
         switch (o) {
-        case 'b': budget_text = optarg; break;
-        case 'p': preset = optarg; break;
-        case 'n':
-            if (sb_cli_parse_i64(optarg, 1, 64, &seeds) != 0)
-                return sb_cli_error(cmd, SB_EXIT_USAGE, "--seeds '%s' is not a whole number in 1..64", optarg);
-            break;
-        case 'B':
-            if (sb_cli_parse_i64(optarg, 1, 4096, &ps.batch) != 0)
-                return sb_cli_error(cmd, SB_EXIT_USAGE, "--batch '%s' is not a whole number in 1..4096", optarg);
-            break;
-        case 's':
-            if (sb_cli_parse_i64(optarg, 16, 1024, &ps.src_len) != 0)
-                return sb_cli_error(cmd, SB_EXIT_USAGE, "--src '%s' is not a whole number in 16..1024", optarg);
-            break;
-        case 'e':
-            if (sb_cli_parse_i64(optarg, 1, 1000000, &ps.eval_examples) != 0)
-                return sb_cli_error(cmd, SB_EXIT_USAGE, "--eval '%s' is not a whole number in 1..1000000", optarg);
-            break;
-        case 't':
-            if (sb_cli_parse_i64(optarg, 0, 4096, &v) != 0)
-                return sb_cli_error(cmd, SB_EXIT_USAGE, "--threads '%s' is not a whole number in 0..4096", optarg);
-            ps.threads = (int)v;
-            break;
-        case 'd': data_dir = optarg; break;
-        case 'r': run = optarg; break;
-        case 'o': out = optarg; break;
-        case 'h': usage(stdout); return SB_EXIT_OK;
-        case ':': return sb_cli_error(cmd, SB_EXIT_USAGE, "%s needs a value", argv[optind - 1]);
-        default: return sb_cli_error(cmd, SB_EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+        case O_BUDGET: budget_text = optarg; break;
+        case O_PRESET: preset = optarg; break;
+        case O_SEEDS: rc = sb_opt_integer(cmd, "seeds", optarg, 1, 64, &seeds); break;
+        case O_BATCH: rc = sb_opt_integer(cmd, "batch", optarg, 1, 4096, &ps.batch); break;
+        case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 16, 1024, &ps.src_len); break;
+        case O_EVAL: rc = sb_opt_integer(cmd, "eval", optarg, 1, 1000000, &ps.eval_examples); break;
+        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &ps.threads); break;
+        case O_DATA_DIR: data_dir = optarg; break;
+        case SB_OPT_RUN: run = optarg; break;
+        case SB_OPT_OUT: out = optarg; break;
+        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
+        default: rc = sb_opt_bad(cmd, o, argv, options); break;
         }
+        if (rc != SB_EXIT_OK)
+            return rc;
     }
     const char *const *names = (const char *const *)argv + optind;
     size_t nnames = (size_t)(argc - optind);

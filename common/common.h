@@ -102,6 +102,14 @@ const char *sb_strbuf_text(const sb_strbuf *b);
 bool sb_strbuf_failed(const sb_strbuf *b);
 void sb_strbuf_free(sb_strbuf *b);
 
+/* ---- suggestions ---------------------------------------------------------------------------------- */
+
+/* Optimal string alignment distance between a and b (a swapped pair of letters counts as one edit);
+ * SIZE_MAX when b is longer than 256 characters. */
+size_t sb_edit_distance(const char *a, const char *b);
+/* The known word nearest to `word`, when it is within max(2, length / 3) edits; NULL otherwise. */
+const char *sb_nearest(const char *word, const char *const *known, size_t count);
+
 /* ---- random numbers ------------------------------------------------------------------------------- */
 
 /* One generator for everything seeded: weight init, dropout keys, the probe's span-corruption masks and

@@ -19,6 +19,16 @@ const char *sb_dtype_name(sb_dtype dtype)
     return dtype == SB_DTYPE_BF16 ? "bf16" : "f32";
 }
 
+int sb_dtype_parse(const char *name, sb_dtype *out, sb_error *err)
+{
+    for (int d = SB_DTYPE_F32; d <= SB_DTYPE_BF16; d++)
+        if (strcmp(name, sb_dtype_name((sb_dtype)d)) == 0) {
+            *out = (sb_dtype)d;
+            return 0;
+        }
+    return sb_fail(err, "unknown dtype '%s' (f32 or bf16)", name);
+}
+
 /* ---- checked arithmetic with a sticky flag, so the formulas below read like the math -------------- */
 
 typedef struct {

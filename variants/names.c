@@ -179,47 +179,15 @@ const char *sb_shape_scaling(const char *name)
 
 /* ---- unknown names ----------------------------------------------------------------------------------- */
 
-/* Optimal string alignment distance: a swapped pair of letters ("bsae") counts as one edit. Three rolling
- * rows: the one being filled and the two before it. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (m >= SB_NAME_MAX)
-        return SIZE_MAX;
-    size_t rows[3][SB_NAME_MAX + 1];
-    for (size_t j = 0; j <= m; j++)
-        rows[0][j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t *cur = rows[i % 3], *up = rows[(i + 2) % 3], *up2 = rows[(i + 1) % 3];
-        cur[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t best = up[j - 1] + (a[i - 1] != b[j - 1]);
-            if (up[j] + 1 < best)
-                best = up[j] + 1;
-            if (cur[j - 1] + 1 < best)
-                best = cur[j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && up2[j - 2] + 1 < best)
-                best = up2[j - 2] + 1;
-            cur[j] = best;
-        }
-    }
-    return rows[n % 3][m];
-}
-
 static int fail_unknown(const char *name, sb_error *err)
 {
-    const char *best = NULL;
-    size_t best_distance = SIZE_MAX;
-    for (size_t i = 0; i < sb_registry_count(); i++) {
-        const char *candidate = sb_registry_get(i)->name;
-        size_t distance = edit_distance(name, candidate);
-        if (distance < best_distance) {
-            best = candidate;
-            best_distance = distance;
-        }
-    }
-    size_t limit = strlen(name) / 3 > 2 ? strlen(name) / 3 : 2;
-    if (best != NULL && best_distance <= limit)
+    const size_t n = sb_registry_count();
+    const char **names = malloc((n + 1) * sizeof *names);
+    for (size_t i = 0; names != NULL && i < n; i++)
+        names[i] = sb_registry_get(i)->name;
+    const char *best = names != NULL ? sb_nearest(name, names, n) : NULL;
+    free(names);
+    if (best != NULL)
         return sb_fail(err, "unknown model '%s'; did you mean '%s'? ('shapebench list' shows every name)", name, best);
     return sb_fail(err, "unknown model '%s': not a known name, a t5-efficient-<size>-<knobs> name or a config.json "
                         "path ('shapebench list' shows every name)", name);

@@ -125,7 +125,8 @@ char *sb_config_to_json(const sb_config *cfg);
 
 typedef enum { SB_DTYPE_F32 = 0, SB_DTYPE_BF16 = 1 } sb_dtype;
 int64_t sb_dtype_bytes(sb_dtype dtype);
-const char *sb_dtype_name(sb_dtype dtype);
+const char *sb_dtype_name(sb_dtype dtype); /* "f32" | "bf16" */
+int sb_dtype_parse(const char *name, sb_dtype *out, sb_error *err);
 
 typedef struct {
     int64_t batch;

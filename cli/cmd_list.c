@@ -1,13 +1,12 @@
-/* cmd_variants.c — `shapebench list` (every known name with its shape) and `shapebench config` (the
- * Hugging Face config.json of any model spec). */
+/* cmd_list.c — `shapebench list`: every known model name with its shape and the evidence for it. */
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static const char cmd[] = "list";
 static const char *const families[] = {"t5-efficient", "switch", "t5", "t5-v1_1"};
 
 static const char *ffn_name(sb_ffn_kind kind)
@@ -43,7 +42,7 @@ static int print_json(const char *family)
 {
     cJSON *array = cJSON_CreateArray();
     if (array == NULL)
-        return sb_cli_error("list", SB_EXIT_FAILURE, "out of memory");
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
     for (size_t i = 0; i < sb_registry_count(); i++) {
         const sb_registry_entry *e = sb_registry_get(i);
         sb_config cfg;
@@ -51,7 +50,7 @@ static int print_json(const char *family)
             continue;
         if (row_shape(e, &cfg) != 0) {
             cJSON_Delete(array);
-            return sb_cli_error("list", SB_EXIT_FAILURE, "registry row '%s' does not resolve", e->name);
+            return sb_cli_error(cmd, SB_EXIT_FAILURE, "registry row '%s' does not resolve", e->name);
         }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(array, o);
@@ -80,7 +79,7 @@ static int print_json(const char *family)
     char *text = cJSON_Print(array);
     cJSON_Delete(array);
     if (text == NULL)
-        return sb_cli_error("list", SB_EXIT_FAILURE, "out of memory");
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
     puts(text);
     free(text);
     return SB_EXIT_OK;
@@ -96,7 +95,7 @@ static int print_table(const char *family)
         if (family != NULL && strcmp(e->family, family) != 0)
             continue;
         if (row_shape(e, &cfg) != 0)
-            return sb_cli_error("list", SB_EXIT_FAILURE, "registry row '%s' does not resolve", e->name);
+            return sb_cli_error(cmd, SB_EXIT_FAILURE, "registry row '%s' does not resolve", e->name);
         const char *flag = flags(e);
         printf("%-42s %-12s %4lld %4lld %7lld %6lld %5lld %5lld %7lld %-10s %-5s %-9s %s%s%s%s\n", e->name, e->family,
                (long long)cfg.num_layers, (long long)cfg.num_decoder_layers, (long long)cfg.d_model,
@@ -109,26 +108,27 @@ static int print_table(const char *family)
 
 int sb_cmd_list(int argc, char **argv)
 {
+    enum { O_FAMILY = SB_OPT_OWN, O_JSON };
     static const struct option options[] = {
-        {"family", required_argument, NULL, 'f'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
+        {"family", required_argument, NULL, O_FAMILY},
+        {"json", no_argument, NULL, O_JSON},
+        SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     const char *family = NULL;
     bool json = false;
     int c;
-    optind = 0;
+    optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "f:jh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         switch (c) {
-        case 'f':
+        case O_FAMILY:
             family = optarg;
             break;
-        case 'j':
+        case O_JSON:
             json = true;
             break;
-        case 'h':
+        case SB_OPT_HELP:
             printf("usage: shapebench list [--family F] [--json]\n\n"
                    "Every known model name with its shape: layers (encoder/decoder), d_model, d_ff, d_kv, heads,\n"
                    "experts, FFN, tied embeddings, and the evidence for published T5-Efficient shapes (config,\n"
@@ -138,63 +138,21 @@ int sb_cmd_list(int argc, char **argv)
                    "  --json       a JSON array instead of the table\n");
             return SB_EXIT_OK;
         default:
-            return sb_cli_error("list", SB_EXIT_USAGE, "bad option '%s' (see shapebench list --help)",
-                                argv[optind - 1]);
+            return sb_opt_bad(cmd, c, argv, options);
         }
     }
     if (optind < argc)
-        return sb_cli_error("list", SB_EXIT_USAGE, "unexpected argument '%s' (see shapebench list --help)",
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "unexpected argument '%s' (shapebench list --help)",
                             argv[optind]);
     if (family != NULL) {
         bool known = false;
         for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
             known |= strcmp(family, families[i]) == 0;
         if (!known)
-            return sb_cli_error("list", SB_EXIT_USAGE, "unknown family '%s' (t5-efficient, switch, t5, t5-v1_1)",
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "unknown family '%s' (t5-efficient, switch, t5, t5-v1_1)",
                                 family);
     }
     if (sb_registry_count() == 0)
-        return sb_cli_error("list", SB_EXIT_FAILURE, "the built-in model registry is empty (a broken build?)");
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "the built-in model registry is empty (a broken build?)");
     return json ? print_json(family) : print_table(family);
-}
-
-int sb_cmd_config(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (c != 'h')
-            return sb_cli_error("config", SB_EXIT_USAGE, "bad option '%s' (see shapebench config --help)",
-                                argv[optind - 1]);
-        printf("usage: shapebench config MODEL\n\n"
-               "Prints the Hugging Face config.json of MODEL, which is any of:\n"
-               "  [google/]t5-efficient-<size>[-<knob><value>...]   published name or a new grammar combination\n"
-               "                                                    (knobs nl el dl dm ff kv nh skv)\n"
-               "  switch-base-{8..256} switch-large-128 switch-xxl-128 switch-c-2048\n"
-               "  t5-small|base|large|3b|11b  t5-v1_1-small|base|large|xl|xxl\n"
-               "  path/to/config.json, or a folder holding one\n"
-               "  <any of these>+switch<E>[/step<N>]                 Switch version (E experts, every N-th block)\n"
-               "  <any of these>:key=value,...                       overrides with HF config.json keys\n"
-               "Reading the output back (shapebench config out.json) prints the same text.\n");
-        return SB_EXIT_OK;
-    }
-    if (argc - optind != 1)
-        return sb_cli_error("config", SB_EXIT_USAGE, "expected one MODEL argument, got %d (see --help)",
-                            argc - optind);
-    static char command[] = "config";
-    sb_config cfg;
-    sb_error err;
-    if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, command, &err) != 0)
-        return sb_cli_error("config", SB_EXIT_FAILURE, "%s", err.msg);
-    char *text = sb_config_to_json(&cfg);
-    if (text == NULL)
-        return sb_cli_error("config", SB_EXIT_FAILURE, "out of memory");
-    int rc = fputs(text, stdout) == EOF ? sb_cli_error("config", SB_EXIT_FAILURE, "cannot write to stdout") : 0;
-    free(text);
-    return rc;
 }

@@ -1,0 +1,157 @@
+/* jobs.c — what `run` and `sweep` share: measuring a list of jobs into a results folder (skipping the keys
+ * already there, retrying contended points, one record appended per point), and where a run's folder is. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Times a contended measurement is retried, after 5 s, 10 s, ... of waiting for the other work to end. */
+#define SB_CONTENDED_RETRIES 2
+
+static int resolve_jobs(const sb_cli_runner *rn, const sb_job_list *jobs, sb_config *cfgs, char (*keys)[SB_KEY_MAX])
+{
+    for (size_t i = 0; i < jobs->count; i++) {
+        sb_error err;
+        if (sb_config_resolve(jobs->items[i].model, &cfgs[i], sb_cli_warn, (void *)rn->cmd, &err) != 0)
+            return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "%s", err.msg);
+        sb_record_key(cfgs[i].name, &jobs->items[i].settings, keys[i]);
+    }
+    return SB_EXIT_OK;
+}
+
+/* Measures every job whose key is not in the results yet, appending each record as it finishes; then
+ * rewrites the CSV and prints this invocation's records. */
+int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
+{
+    sb_config *cfgs = calloc(jobs->count ? jobs->count : 1, sizeof *cfgs);
+    char(*keys)[SB_KEY_MAX] = calloc(jobs->count ? jobs->count : 1, sizeof *keys);
+    sb_results_file res = {.fd = -1};
+    sb_record_set shown = {0};
+    sb_weights_cache cache;
+    sb_weights_cache_init(&cache);
+    int rc = SB_EXIT_FAILURE;
+    sb_error err;
+    if (cfgs == NULL || keys == NULL) {
+        sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "out of memory for %zu jobs", jobs->count);
+        goto done;
+    }
+    if ((rc = resolve_jobs(rn, jobs, cfgs, keys)) != SB_EXIT_OK)
+        goto done;
+    rc = SB_EXIT_FAILURE;
+    if (sb_results_open(&res, rn->out, sb_cli_warn, (void *)rn->cmd, &err) != 0) {
+        sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    size_t todo = 0;
+    for (size_t i = 0; i < jobs->count; i++)
+        todo += !sb_results_has(&res, keys[i]);
+    if (todo < jobs->count)
+        fprintf(stderr, "shapebench %s: resuming %s: %zu of %zu already measured\n", rn->cmd, res.path,
+                jobs->count - todo, jobs->count);
+    sb_progress progress;
+    sb_progress_start(&progress, stderr, todo);
+    size_t done_count = 0;
+    for (size_t i = 0; i < jobs->count; i++) {
+        if (sb_results_has(&res, keys[i]))
+            continue;
+        const sb_job *job = &jobs->items[i];
+        char label[SB_KEY_MAX + 16];
+        snprintf(label, sizeof label, "%s %s", cfgs[i].name, sb_mode_name(job->settings.mode));
+        sb_progress_update(&progress, done_count, label);
+
+        /* System and peaks first: the peaks tell sb_measure when a forward cannot fit its time budget.
+         * They are measured once per machine, backend and thread count, then read from results/.machine. */
+        sb_sysinfo sys;
+        sb_peaks peaks;
+        sb_peak_sizes sizes = sb_peak_sizes_default();
+        sb_exec *x = NULL;
+        bool have_sys = sb_run_settings_exec(&job->settings, &x, &err) == 0 && sb_sysinfo_collect(&sys, x, &err) == 0;
+        bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
+        sb_exec_free(x);
+        if (!have_peaks)
+            sb_cli_warn((void *)rn->cmd, err.msg);
+        sb_measurement m;
+        sb_measure(job->model, &cfgs[i], &job->settings, have_peaks ? &peaks : NULL, &cache, &m);
+        /* Other work on the cores makes a figure describe the load: wait for it to pass, a few times. */
+        for (int retry = 1; retry <= SB_CONTENDED_RETRIES && strncmp(m.verdict, "contended", 9) == 0; retry++) {
+            fprintf(stderr, "shapebench %s: %s %s: %s; retry %d of %d in %d s\n", rn->cmd, cfgs[i].name,
+                    sb_mode_name(job->settings.mode), m.verdict, retry, SB_CONTENDED_RETRIES, 5 * retry);
+            sleep((unsigned)(5 * retry));
+            sb_measurement_free(&m);
+            sb_measure(job->model, &cfgs[i], &job->settings, have_peaks ? &peaks : NULL, &cache, &m);
+        }
+        cJSON *record = sb_record_build(rn->run, &cfgs[i], &job->settings, &m, have_sys ? &sys : NULL,
+                                        have_peaks ? &peaks : NULL);
+        sb_measurement_free(&m);
+        if (record == NULL) {
+            sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", keys[i]);
+            goto done;
+        }
+        if (sb_results_append(&res, record, &err) != 0) {
+            sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
+            goto done;
+        }
+        done_count++;
+    }
+    sb_progress_finish(&progress);
+    char csv[sizeof res.path + 8];
+    snprintf(csv, sizeof csv, "%s/results.csv", rn->out);
+    if (sb_records_write_csv(&res.existing, csv, &err) != 0) {
+        sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    /* The table shows this command's points, measured now or before. */
+    for (size_t i = 0; i < jobs->count; i++) {
+        const cJSON *r = sb_record_set_find(&res.existing, keys[i]);
+        if (r != NULL && sb_record_set_find(&shown, keys[i]) == NULL)
+            sb_record_set_add(&shown, cJSON_Duplicate(r, true), &err);
+    }
+    sb_records_print(&shown, rn->format, stdout);
+    fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", rn->cmd, res.existing.count, res.path);
+    rc = SB_EXIT_OK;
+done:
+    sb_weights_cache_free(&cache);
+    sb_record_set_free(&shown);
+    sb_results_close(&res);
+    free(cfgs);
+    free(keys);
+    return rc;
+}
+
+/* The run name from --run, else --out's last component, else `fallback`; the folder from --out, else
+ * results/<run>. */
+void sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
+                      size_t run_cap, char *out_buf, size_t out_cap)
+{
+    if (run != NULL) {
+        snprintf(run_buf, run_cap, "%s", run);
+    } else if (out != NULL) {
+        size_t len = strlen(out);
+        while (len > 1 && out[len - 1] == '/')
+            len--;
+        size_t start = len;
+        while (start > 0 && out[start - 1] != '/')
+            start--;
+        snprintf(run_buf, run_cap, "%.*s", (int)(len - start), out + start);
+    } else {
+        snprintf(run_buf, run_cap, "%s", fallback);
+    }
+    if (out != NULL)
+        snprintf(out_buf, out_cap, "%s", out);
+    else
+        snprintf(out_buf, out_cap, "results/%s", run_buf);
+    rn->run = run_buf;
+    rn->out = out_buf;
+}
+
+/* Generation decodes batch row 0 only, so generate points at other batch sizes would time wasted work. */
+void sb_cli_drop_generate_batches(sb_job_list *jobs)
+{
+    size_t kept = 0;
+    for (size_t j = 0; j < jobs->count; j++)
+        if (jobs->items[j].settings.mode != SB_MODE_GENERATE || jobs->items[j].settings.batch == 1)
+            jobs->items[kept++] = jobs->items[j];
+    jobs->count = kept;
+}

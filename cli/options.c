@@ -1,0 +1,138 @@
+/* options.c — the options several subcommands share, each parsed in one place with one range and one
+ * message, and the one-line answer to an unknown option or a missing value. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sb_opt_integer(const char *cmd, const char *option, const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    if (sb_parse_i64(text, min, max, out) == 0)
+        return SB_EXIT_OK;
+    if (max == INT64_MAX)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be a whole number >= %lld", option, text,
+                            (long long)min);
+    return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be a whole number in %lld..%lld", option, text,
+                        (long long)min, (long long)max);
+}
+
+int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !(v >= 0) || v > 1e6)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be a number of seconds in [0, 1e6]", option, text);
+    *out = v;
+    return SB_EXIT_OK;
+}
+
+int sb_opt_threads(const char *cmd, const char *text, int *out)
+{
+    int64_t v;
+    const int rc = sb_opt_integer(cmd, "threads", text, 0, SB_THREADS_MAX, &v);
+    if (rc == SB_EXIT_OK)
+        *out = (int)v;
+    return rc;
+}
+
+int sb_opt_threads_list(const char *cmd, const char *text, sb_i64_list *out)
+{
+    sb_error err;
+    free(out->v);
+    if (sb_parse_list(text, 0, SB_THREADS_MAX, out, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--threads: %s", err.msg);
+    return SB_EXIT_OK;
+}
+
+int sb_opt_gemm(const char *cmd, const char *text, sb_gemm_backend *out)
+{
+    sb_error err;
+    return sb_gemm_parse_backend(text, out, &err) == 0 ? SB_EXIT_OK
+                                                         : sb_cli_error(cmd, SB_EXIT_USAGE, "--gemm: %s", err.msg);
+}
+
+int sb_opt_dtype(const char *cmd, const char *text, sb_dtype *out)
+{
+    sb_error err;
+    return sb_dtype_parse(text, out, &err) == 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype: %s", err.msg);
+}
+
+/* Comma-separated values of one of the parsers above, at most cap of them. */
+typedef int (*value_parser)(const char *cmd, const char *text, void *out);
+
+static int parse_list(const char *cmd, const char *option, const char *text, value_parser parse, void *out,
+                      size_t size, size_t cap, size_t *n)
+{
+    char buf[256];
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%.40s...' is too long", option, text);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == cap)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' lists more than %zu values", option, text, cap);
+        if (parse(cmd, tok, (char *)out + *n * size) != SB_EXIT_OK)
+            return SB_EXIT_USAGE;
+        (*n)++;
+    }
+    return *n > 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_USAGE, "--%s needs at least one value", option);
+}
+
+static int parse_gemm_value(const char *cmd, const char *text, void *out)
+{
+    return sb_opt_gemm(cmd, text, out);
+}
+
+static int parse_dtype_value(const char *cmd, const char *text, void *out)
+{
+    return sb_opt_dtype(cmd, text, out);
+}
+
+int sb_opt_gemm_list(const char *cmd, const char *text, sb_gemm_backend out[2], size_t *n)
+{
+    return parse_list(cmd, "gemm", text, parse_gemm_value, out, sizeof *out, 2, n);
+}
+
+int sb_opt_dtype_list(const char *cmd, const char *text, sb_dtype out[2], size_t *n)
+{
+    return parse_list(cmd, "dtype", text, parse_dtype_value, out, sizeof *out, 2, n);
+}
+
+int sb_opt_seed(const char *cmd, const char *text, uint64_t *out)
+{
+    int64_t v;
+    const int rc = sb_opt_integer(cmd, "seed", text, 0, INT64_MAX, &v);
+    if (rc == SB_EXIT_OK)
+        *out = (uint64_t)v;
+    return rc;
+}
+
+int sb_opt_format(const char *cmd, const char *text, sb_format *out)
+{
+    sb_error err;
+    return sb_format_parse(text, out, &err) == 0 ? SB_EXIT_OK
+                                                   : sb_cli_error(cmd, SB_EXIT_USAGE, "--format: %s", err.msg);
+}
+
+int sb_opt_bad(const char *cmd, int getopt_result, char **argv, const struct option *options)
+{
+    const char *given = argv[optind - 1];
+    if (getopt_result == ':')
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "%s needs a value (shapebench %s --help)", given, cmd);
+    char name[64];
+    const char *dashes = given[0] == '-' && given[1] == '-' ? given + 2 : NULL;
+    if (dashes == NULL) /* a short option: optopt holds it */
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "bad option '-%c' (shapebench %s --help)", optopt, cmd);
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(dashes, "="), dashes);
+    const char *known[64];
+    size_t n = 0;
+    for (const struct option *o = options; o->name != NULL && n < 64; o++)
+        known[n++] = o->name;
+    const char *near = sb_nearest(name, known, n);
+    if (near != NULL)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "bad option '--%s'; did you mean '--%s'? (shapebench %s --help)",
+                            name, near, cmd);
+    return sb_cli_error(cmd, SB_EXIT_USAGE, "bad option '--%s' (shapebench %s --help)", name, cmd);
+}
