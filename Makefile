@@ -106,6 +106,7 @@ FORCE:
 # Tests run from the repository root (fixtures under tests/fixtures/); the binary is also built, since
 # some tests drive the CLI as a user would.
 test: deps $(BIN) $(TEST_BIN)
+	tests/check_layers.sh $(BUILD) $(LIBRARIES)
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) SHAPEBENCH_BIN=$(abspath $(BIN)) $(TEST_BIN) --jobs 2 $(TEST_ARGS)
 
 test-asan:

@@ -26,7 +26,7 @@ void sb_cli_warn(void *cmd_name, const char *message)
 int sb_cli_load_run(const char *cmd, const char *where, sb_results *results)
 {
     sb_error err;
-    if (sb_results_load(where, results, &err) != 0)
+    if (sb_results_load(where, results, sb_cli_warn, (void *)cmd, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     if (sb_results_attach_published_quality(results, &err) != 0) {
         sb_results_free(results);

@@ -157,5 +157,6 @@ int sb_cmd_bench(int argc, char **argv);
 int sb_cmd_grad(int argc, char **argv);
 int sb_cmd_data(int argc, char **argv);
 int sb_cmd_probe(int argc, char **argv);
+int sb_cmd_schema(int argc, char **argv);
 
 #endif

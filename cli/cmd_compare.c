@@ -48,8 +48,7 @@ static size_t side_samples(const compare_side *side, const char *key, double **o
     *out = NULL;
     for (size_t i = 0; i < side->count; i++) {
         const cJSON *record = sb_record_set_find(&side->sets[i], key);
-        const cJSON *samples = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "timing"),
-                                                                "samples");
+        const cJSON *samples = sb_record_field(record, SB_F_TIMING_SAMPLES);
         const cJSON *v;
         cJSON_ArrayForEach(v, samples)
         {
@@ -69,12 +68,6 @@ static size_t side_samples(const compare_side *side, const char *key, double **o
         }
     }
     return n;
-}
-
-static double number_at(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 int sb_cmd_compare(int argc, char **argv)
@@ -123,11 +116,11 @@ int sb_cmd_compare(int argc, char **argv)
         sb_mann_whitney(sbuf, nb, sa, na, &u, &p, NULL);
         const char *change = !(p < 0.05) ? "–" : mb < ma ? "faster" : "slower";
         significant += p < 0.05;
-        const cJSON *set = cJSON_GetObjectItemCaseSensitive(first->items[i], "settings");
-        const char *shape = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first->items[i], "shape"));
-        const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(set, "mode"));
+        const cJSON *r = first->items[i];
+        const char *shape = sb_field_string(r, SB_F_SHAPE), *mode = sb_field_string(r, SB_F_SETTINGS_MODE);
         printf("| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.3f | %.3g | %s |\n", shape ? shape : key,
-               mode ? mode : "?", number_at(set, "batch"), number_at(set, "src_len"), number_at(set, "tgt_len"),
+               mode ? mode : "?", sb_field_number(r, SB_F_SETTINGS_BATCH), sb_field_number(r, SB_F_SETTINGS_SRC_LEN),
+               sb_field_number(r, SB_F_SETTINGS_TGT_LEN),
                ma * 1e3, mb * 1e3, mb / ma, p, change);
         free(sa);
         free(sbuf);

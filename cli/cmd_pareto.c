@@ -30,7 +30,7 @@ static void print_markdown(const char *xf, const char *yf, const candidate *c, c
     printf("| shape | mode | %s | %s |\n|---|---|--:|--:|\n", xf, yf);
     for (size_t i = 0; i < kept; i++) {
         const cJSON *r = c[frontier[i]].record;
-        const char *shape = sb_record_string(r, "shape"), *mode = sb_record_string(r, "settings.mode");
+        const char *shape = sb_field_string(r, SB_F_SHAPE), *mode = sb_field_string(r, SB_F_SETTINGS_MODE);
         printf("| %s | %s | %.6g | %.6g |\n", shape != NULL ? shape : "?", mode != NULL ? mode : "?",
                p[frontier[i]].x, p[frontier[i]].y);
     }
@@ -59,8 +59,8 @@ static int print_json(const char *xf, sb_pareto_dir dx, const char *yf, sb_paret
         const cJSON *r = c[frontier[i]].record;
         cJSON *item = cJSON_CreateObject();
         cJSON_AddItemToArray(list, item);
-        cJSON_AddStringToObject(item, "shape", sb_record_string(r, "shape"));
-        cJSON_AddStringToObject(item, "key", sb_record_string(r, "key"));
+        cJSON_AddStringToObject(item, "shape", sb_field_string(r, SB_F_SHAPE));
+        cJSON_AddStringToObject(item, "key", sb_field_string(r, SB_F_KEY));
         cJSON_AddNumberToObject(item, "line", (double)c[frontier[i]].line);
         cJSON_AddNumberToObject(item, "x", p[frontier[i]].x);
         cJSON_AddNumberToObject(item, "y", p[frontier[i]].y);
@@ -129,7 +129,7 @@ int sb_cmd_pareto(int argc, char **argv)
         else if (sb_record_number(r, yf, &p[n].y, &why) != 0)
             bad = yf;
         if (bad != NULL) {
-            const char *shape = sb_record_string(r, "shape");
+            const char *shape = sb_field_string(r, SB_F_SHAPE);
             fprintf(stderr, "shapebench pareto: warning: %s:%zu (%s): %s is %s; record left out\n", results.file,
                     results.lines[i], shape != NULL ? shape : "no shape", bad, why);
             continue;

@@ -154,10 +154,10 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
     if (rec == NULL)
         return NULL;
 
-    cJSON_ReplaceItemInObjectCaseSensitive(rec, "key", cJSON_CreateString(key));
+    sb_record_put_string(rec, SB_F_KEY, key);
 
     double losses[64];
-    cJSON *q = cJSON_CreateObject(), *per_seed = cJSON_CreateArray();
+    cJSON *per_seed = cJSON_CreateArray();
     for (size_t i = 0; i < seeds; i++) {
         losses[i] = r[i].heldout_loss;
         cJSON *o = cJSON_CreateObject();
@@ -170,23 +170,19 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
         cJSON_AddNumberToObject(o, "train_loss_last", r[i].train_loss_last);
         cJSON_AddItemToArray(per_seed, o);
     }
-    cJSON_AddStringToObject(q, "metric", "heldout_loss");
-    cJSON_AddNumberToObject(q, "value", mean_of(losses, seeds));
-    double sd = stddev_of(losses, seeds);
-    if (isnan(sd))
-        cJSON_AddNullToObject(q, "stddev");
-    else
-        cJSON_AddNumberToObject(q, "stddev", sd);
-    cJSON_AddNumberToObject(q, "seeds", (double)seeds);
-    cJSON_AddStringToObject(q, "budget_kind", sb_budget_kind_name(b->kind));
-    cJSON_AddNumberToObject(q, "budget", b->value);
-    cJSON_AddNumberToObject(q, "eval_examples", (double)ps->eval_examples);
-    cJSON_AddNumberToObject(q, "heldout_tokens", (double)r[0].heldout_tokens);
-    cJSON_AddItemToObject(q, "per_seed", per_seed);
-    cJSON_AddStringToObject(q, "source",
-                            "shapebench probe: Adafactor (T5 defaults) on Brown corpus span corruption, mean "
-                            "cross-entropy (nats/token) over the fixed held-out examples");
-    cJSON_ReplaceItemInObjectCaseSensitive(rec, "quality", q);
+    sb_record_put(rec, SB_F_QUALITY, cJSON_CreateObject());
+    sb_record_put_string(rec, SB_F_QUALITY_METRIC, "heldout_loss");
+    sb_record_put_number(rec, SB_F_QUALITY_VALUE, mean_of(losses, seeds));
+    sb_record_put_number(rec, SB_F_QUALITY_STDDEV, stddev_of(losses, seeds));
+    sb_record_put_number(rec, SB_F_QUALITY_SEEDS, (double)seeds);
+    sb_record_put_string(rec, SB_F_QUALITY_BUDGET_KIND, sb_budget_kind_name(b->kind));
+    sb_record_put_number(rec, SB_F_QUALITY_BUDGET, b->value);
+    sb_record_put_number(rec, SB_F_QUALITY_EVAL_EXAMPLES, (double)ps->eval_examples);
+    sb_record_put_number(rec, SB_F_QUALITY_HELDOUT_TOKENS, (double)r[0].heldout_tokens);
+    sb_record_put(rec, SB_F_QUALITY_PER_SEED, per_seed);
+    sb_record_put_string(rec, SB_F_QUALITY_SOURCE,
+                         "shapebench probe: Adafactor (T5 defaults) on Brown corpus span corruption, mean "
+                         "cross-entropy (nats/token) over the fixed held-out examples");
     return rec;
 }
 
@@ -358,22 +354,16 @@ int sb_cmd_probe(int argc, char **argv)
     printf("|---|--:|---|--:|--:|--:|--:|\n");
     for (size_t k = 0; k < res.existing.count; k++) {
         const cJSON *rec = res.existing.items[k];
-        const cJSON *q = cJSON_GetObjectItemCaseSensitive(rec, "quality");
-        const cJSON *seeds0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(q, "per_seed"), 0);
-        const cJSON *sd = cJSON_GetObjectItemCaseSensitive(q, "stddev");
-        const cJSON *tp = cJSON_GetObjectItemCaseSensitive(rec, "throughput");
-        const cJSON *spsv = cJSON_GetObjectItemCaseSensitive(tp, "sequences_per_s");
-        const double steps_per_s = cJSON_IsNumber(spsv) ? spsv->valuedouble / (double)ps.batch : NAN;
+        const cJSON *seeds0 = cJSON_GetArrayItem(sb_record_field(rec, SB_F_QUALITY_PER_SEED), 0);
+        const double sd = sb_field_number(rec, SB_F_QUALITY_STDDEV);
+        const double steps_per_s = sb_field_number(rec, SB_F_THROUGHPUT_SEQUENCES_PER_S) / (double)ps.batch;
         char sd_text[32] = "–";
-        if (cJSON_IsNumber(sd))
-            snprintf(sd_text, sizeof sd_text, "%.4f", sd->valuedouble);
-        printf("| %s | %.0f | %s %g | %.4f | %s | %.0f | %.2f |\n",
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "shape")),
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "analytic"),
-                                                                     "params")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "budget_kind")),
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "budget")),
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "value")), sd_text,
+        if (!isnan(sd))
+            snprintf(sd_text, sizeof sd_text, "%.4f", sd);
+        const char *shape = sb_field_string(rec, SB_F_SHAPE), *kind = sb_field_string(rec, SB_F_QUALITY_BUDGET_KIND);
+        printf("| %s | %.0f | %s %g | %.4f | %s | %.0f | %.2f |\n", shape != NULL ? shape : "?",
+               sb_field_number(rec, SB_F_ANALYTIC_PARAMS), kind != NULL ? kind : "?",
+               sb_field_number(rec, SB_F_QUALITY_BUDGET), sb_field_number(rec, SB_F_QUALITY_VALUE), sd_text,
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(seeds0, "steps")), steps_per_s);
     }
     fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", cmd, res.existing.count, res.path);

@@ -14,6 +14,7 @@ static const sb_command commands[] = {
     {"compare", sb_cmd_compare, "speed ratio and Mann-Whitney U test between two result sets"},
     {"init", sb_cmd_init, "write a random-weight HF checkpoint (config.json + model.safetensors)"},
     {"pareto", sb_cmd_pareto, "Pareto frontier of two record fields (Markdown or JSON)"},
+    {"schema", sb_cmd_schema, "every field of a result record: path, type, unit, CSV column, meaning"},
     {"plots", sb_cmd_plots, "gnuplot pictures and REPORT.md/.html of a run"},
     {"report", sb_cmd_report, "REPORT.md/.html of a run (no drawing)"},
     {"forward", sb_cmd_forward, "one forward on fixture-style inputs: encoder output, logits, router arrays"},

@@ -207,15 +207,15 @@ static int write_roofline(const sb_results *r, const sb_shape_table *t, sb_error
         return -1;
     fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\n");
     for (size_t i = 0; i < t->count; i++) {
-        const cJSON *roof = t->rows[i].measured ? cJSON_GetObjectItemCaseSensitive(t->rows[i].main, "roofline") : NULL;
+        const cJSON *roof = t->rows[i].measured ? sb_record_field(t->rows[i].main, SB_F_ROOFLINE) : NULL;
         const cJSON *op;
         cJSON_ArrayForEach(op, roof) {
             double ai, achieved;
-            if (op->string == NULL || sb_record_number(op, "arithmetic_intensity", &ai, NULL) != 0)
+            if (op->string == NULL || sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0)
                 continue;
             /* An op class without a rate (schema 1 records) goes on its ceiling in the picture. */
             char rate[32] = "untimed";
-            if (sb_record_number(op, "achieved_gflops", &achieved, NULL) == 0)
+            if (sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0)
                 snprintf(rate, sizeof rate, "%.6g", achieved);
             fprintf(f, "%s\t%s\t%.6g\t%s\n", t->rows[i].shape, op->string, ai, rate);
         }

@@ -142,10 +142,10 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
     double sgemm, fma, bw;
     const cJSON *sys = NULL;
     for (size_t i = 0; i < results->count && sys == NULL; i++)
-        if (sb_record_number(results->records[i], "system.sgemm_gflops", &sgemm, NULL) == 0)
+        if (!isnan(sgemm = sb_field_number(results->records[i], SB_F_SYSTEM_SGEMM_GFLOPS)))
             sys = results->records[i];
-    if (sys == NULL || sb_record_number(sys, "system.fma_gflops", &fma, NULL) != 0 ||
-        sb_record_number(sys, "system.stream_copy_gbps", &bw, NULL) != 0 || bw <= 0) {
+    if (sys == NULL || isnan(fma = sb_field_number(sys, SB_F_SYSTEM_FMA_GFLOPS)) ||
+        !((bw = sb_field_number(sys, SB_F_SYSTEM_STREAM_COPY_GBPS)) > 0)) {
         set(f->skipped, sizeof f->skipped,
             "no measured machine peaks (system.sgemm_gflops, stream_copy_gbps) in this run");
         return;
@@ -155,15 +155,15 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
     char timed[160] = "", untimed[160] = "";
     double lo = INFINITY, hi = 0;
     for (size_t i = 0; i < t->count; i++) {
-        const cJSON *roof = t->rows[i].measured ? cJSON_GetObjectItemCaseSensitive(t->rows[i].main, "roofline") : NULL;
+        const cJSON *roof = t->rows[i].measured ? sb_record_field(t->rows[i].main, SB_F_ROOFLINE) : NULL;
         const cJSON *op;
         cJSON_ArrayForEach(op, roof) {
             double ai, achieved;
-            if (op->string == NULL || sb_record_number(op, "arithmetic_intensity", &ai, NULL) != 0 || ai <= 0)
+            if (op->string == NULL || sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0 || ai <= 0)
                 continue;
             lo = fmin(lo, ai);
             hi = fmax(hi, ai);
-            add_word(sb_record_number(op, "achieved_gflops", &achieved, NULL) == 0 ? timed : untimed, 160, op->string);
+            add_word(sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0 ? timed : untimed, 160, op->string);
         }
     }
     if (timed[0] == '\0' && untimed[0] == '\0') {

@@ -20,34 +20,29 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* ---- results files -------------------------------------------------------------------------------- */
+/* ---- results files ------------------------------------------------------------------------------ */
 
 typedef struct {
     char file[SB_PATH_MAX]; /* the results.jsonl read */
     char dir[SB_PATH_MAX];  /* its folder: where plots/ and REPORT.* go */
-    cJSON **records;        /* one parsed object per non-empty line */
-    size_t *lines;          /* 1-based line number of each record, for messages */
+    sb_record_set set;      /* the records, read by record/'s reader */
+    cJSON **records;        /* set.items */
+    size_t *lines;          /* set.lines: 1-based line number of each record, for messages */
     size_t count;
 } sb_results;
 
 /* `where` is a run folder, a results.jsonl file, or a run name under results/. NULL picks the newest run
  * under results/ (by the modification time of its results.jsonl). A missing or empty run fails with a
- * message saying to run `make sweep PRESET=smoke` first; a line that is not a JSON object fails naming it. */
-int sb_results_load(const char *where, sb_results *out, sb_error *err);
+ * message saying to run `make sweep PRESET=smoke` first; the lines are read as every results reader reads
+ * them (sb_records_load: a torn last line left out with a warning to `warn`, anything else that is not a
+ * record an error); records of mixed schema versions are refused. */
+int sb_results_load(const char *where, sb_results *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
 void sb_results_free(sb_results *results);
 
-/* The number at a dotted path (`analytic.params`, `throughput.tokens_per_s`). An object with a numeric
- * `total` stands for it, so `analytic.flops_forward_paper` is its total. Returns 0, or -1 with *why set to
- * "missing", "null", "not a number" or "not finite". */
-int sb_record_number(const cJSON *record, const char *path, double *out, const char **why);
-/* The string at a dotted path, or NULL. */
-const char *sb_record_string(const cJSON *record, const char *path);
 /* The `system` object of the run's first record that has one (NULL if none), and a one-line description
  * of it for titles: "CPU model, GEMM backend + OpenBLAS core, N threads". */
 const cJSON *sb_results_system(const sb_results *results);
 void sb_results_machine(const sb_results *results, char *out, size_t size);
-/* Measured records: verdict ok, noisy or extrapolated. Skipped and failed ones carry no measurement. */
-bool sb_record_measured(const cJSON *record);
 
 /* ---- quality -------------------------------------------------------------------------------------- */
 

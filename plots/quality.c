@@ -126,8 +126,8 @@ int sb_results_attach_published_quality(sb_results *results, sb_error *err)
         }
         for (size_t i = 0; i < results->count && rc == 0; i++) {
             cJSON *record = results->records[i];
-            const char *shape = sb_record_string(record, "shape");
-            const cJSON *own = cJSON_GetObjectItemCaseSensitive(record, "quality");
+            const char *shape = sb_field_string(record, SB_F_SHAPE);
+            const cJSON *own = sb_record_field(record, SB_F_QUALITY);
             if (shape != NULL && strcmp(shape, name) == 0 && (own == NULL || cJSON_IsNull(own)))
                 rc = set_quality(record, v, err);
         }

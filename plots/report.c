@@ -10,36 +10,46 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *text(const cJSON *record, const char *path)
+static const char *known(const char *s)
 {
-    const char *s = sb_record_string(record, path);
     return s != NULL && *s != '\0' ? s : "unknown";
 }
 
-static const char *field(sb_doc_cell out, const cJSON *record, const char *path, const char *format)
+static const char *text(const cJSON *record, sb_field_id id)
+{
+    return known(sb_field_string(record, id));
+}
+
+/* A field of the `system` object itself (sb_results_system). */
+static const char *sys_text(const cJSON *sys, sb_field_id id)
+{
+    return known(sb_record_string(sys, sb_field_key(id)));
+}
+
+static const char *sys_number(sb_doc_cell out, const cJSON *sys, sb_field_id id, const char *format)
 {
     double v;
-    return sb_doc_number(out, record != NULL && sb_record_number(record, path, &v, NULL) == 0 ? v : NAN, format);
+    return sb_doc_number(out, sys != NULL && sb_record_number(sys, sb_field_key(id), &v, NULL) == 0 ? v : NAN, format);
 }
 
 static const char *verdict_of(const sb_shape_row *row)
 {
-    return text(row->main != NULL ? row->main : row->generate, "verdict");
+    return text(row->main != NULL ? row->main : row->generate, SB_F_VERDICT);
 }
 
 /* ---- machine, settings, method -------------------------------------------------------------------- */
 
 /* "v1, v2": the distinct values a field takes over the run's records. */
-static const char *distinct(const sb_results *r, const char *path, char *out, size_t size)
+static const char *distinct(const sb_results *r, sb_field_id id, char *out, size_t size)
 {
     out[0] = '\0';
     for (size_t i = 0; i < r->count; i++) {
         char value[64], padded[1100], needle[80];
-        double d;
-        const char *s = sb_record_string(r->records[i], path);
+        const double d = sb_field_number(r->records[i], id);
+        const char *s = sb_field_string(r->records[i], id);
         if (s != NULL)
             snprintf(value, sizeof value, "%s", s);
-        else if (sb_record_number(r->records[i], path, &d, NULL) == 0)
+        else if (!isnan(d))
             snprintf(value, sizeof value, "%g", d);
         else
             continue;
@@ -62,33 +72,33 @@ static void machine_section(sb_doc *doc, const sb_results *r)
     char v[6][1024];
     char flags[256] = "";
     const cJSON *flag;
-    cJSON_ArrayForEach(flag, cJSON_GetObjectItemCaseSensitive(sys, "cpu_flags")) {
+    cJSON_ArrayForEach(flag, cJSON_GetObjectItemCaseSensitive(sys, sb_field_key(SB_F_SYSTEM_CPU_FLAGS))) {
         size_t used = strlen(flags);
         if (cJSON_IsString(flag))
             snprintf(flags + used, sizeof flags - used, "%s%s", used > 0 ? " " : "", flag->valuestring);
     }
     sb_doc_heading(doc, 2, "Machine and settings");
-    sb_doc_text(doc, true, "CPU: %s, %s logical cores, %s threads used; SIMD flags: %s", text(sys, "cpu_model"),
-                field(a, sys, "logical_cores", "%.0f"), field(b, sys, "threads", "%.0f"),
+    sb_doc_text(doc, true, "CPU: %s, %s logical cores, %s threads used; SIMD flags: %s", sys_text(sys, SB_F_SYSTEM_CPU_MODEL),
+                sys_number(a, sys, SB_F_SYSTEM_LOGICAL_CORES, "%.0f"), sys_number(b, sys, SB_F_SYSTEM_THREADS, "%.0f"),
                 flags[0] != '\0' ? flags : "not recorded");
-    sb_doc_text(doc, true, "GEMM: %s (%s), OpenBLAS core %s", text(sys, "gemm_backend"), text(sys, "gemm_version"),
-                text(sys, "openblas_core"));
+    sb_doc_text(doc, true, "GEMM: %s (%s), OpenBLAS core %s", sys_text(sys, SB_F_SYSTEM_GEMM_BACKEND), sys_text(sys, SB_F_SYSTEM_GEMM_VERSION),
+                sys_text(sys, SB_F_SYSTEM_OPENBLAS_CORE));
     sb_doc_text(doc, true, "Measured peaks: sgemm %s GFLOP/s, FMA loop %s GFLOP/s, stream copy %s GB/s",
-                field(a, sys, "sgemm_gflops", "%.1f"), field(b, sys, "fma_gflops", "%.1f"),
-                field(c, sys, "stream_copy_gbps", "%.1f"));
-    sb_doc_text(doc, true, "Build: %s, flags %s, commit %s, date %s", text(sys, "compiler"), text(sys, "build_flags"),
-                text(sys, "git_commit"), text(sys, "date"));
+                sys_number(a, sys, SB_F_SYSTEM_SGEMM_GFLOPS, "%.1f"), sys_number(b, sys, SB_F_SYSTEM_FMA_GFLOPS, "%.1f"),
+                sys_number(c, sys, SB_F_SYSTEM_STREAM_COPY_GBPS, "%.1f"));
+    sb_doc_text(doc, true, "Build: %s, flags %s, commit %s, date %s", sys_text(sys, SB_F_SYSTEM_COMPILER), sys_text(sys, SB_F_SYSTEM_BUILD_FLAGS),
+                sys_text(sys, SB_F_SYSTEM_GIT_COMMIT), sys_text(sys, SB_F_SYSTEM_DATE));
     sb_doc_text(doc, true, "Settings: modes %s; batch %s sequences; src_len %s tokens; tgt_len %s tokens; dtype %s",
-                distinct(r, "settings.mode", v[0], sizeof v[0]), distinct(r, "settings.batch", v[1], sizeof v[1]),
-                distinct(r, "settings.src_len", v[2], sizeof v[2]), distinct(r, "settings.tgt_len", v[3], sizeof v[3]),
-                distinct(r, "settings.dtype", v[4], sizeof v[4]));
+                distinct(r, SB_F_SETTINGS_MODE, v[0], sizeof v[0]), distinct(r, SB_F_SETTINGS_BATCH, v[1], sizeof v[1]),
+                distinct(r, SB_F_SETTINGS_SRC_LEN, v[2], sizeof v[2]), distinct(r, SB_F_SETTINGS_TGT_LEN, v[3], sizeof v[3]),
+                distinct(r, SB_F_SETTINGS_DTYPE, v[4], sizeof v[4]));
     sb_doc_text(doc, true, "Repetitions: warmup %s, at least %s timed, min_time_s %s s, max_time_s %s s",
-                distinct(r, "settings.warmup", v[0], sizeof v[0]), distinct(r, "settings.min_reps", v[1], sizeof v[1]),
-                distinct(r, "settings.min_time_s", v[2], sizeof v[2]),
-                distinct(r, "settings.max_time_s", v[3], sizeof v[3]));
+                distinct(r, SB_F_SETTINGS_WARMUP, v[0], sizeof v[0]), distinct(r, SB_F_SETTINGS_MIN_REPS, v[1], sizeof v[1]),
+                distinct(r, SB_F_SETTINGS_MIN_TIME_S, v[2], sizeof v[2]),
+                distinct(r, SB_F_SETTINGS_MAX_TIME_S, v[3], sizeof v[3]));
     size_t measured = 0, extrapolated = 0, contended = 0, skipped = 0, failed = 0;
     for (size_t i = 0; i < r->count; i++) {
-        const char *verdict = text(r->records[i], "verdict");
+        const char *verdict = text(r->records[i], SB_F_VERDICT);
         measured += sb_record_measured(r->records[i]);
         extrapolated += strcmp(verdict, "extrapolated") == 0;
         contended += strncmp(verdict, "contended", 9) == 0;
@@ -137,7 +147,7 @@ static void exceptions_section(sb_doc *doc, const sb_results *r)
     size_t shown = 0;
     for (size_t i = 0; i < r->count; i++) {
         const cJSON *rec = r->records[i];
-        const char *verdict = text(rec, "verdict");
+        const char *verdict = text(rec, SB_F_VERDICT);
         bool extrapolated = strcmp(verdict, "extrapolated") == 0;
         if (!extrapolated && strncmp(verdict, "skipped", 7) != 0 && strncmp(verdict, "failed", 6) != 0 &&
             strncmp(verdict, "contended", 9) != 0)
@@ -146,8 +156,8 @@ static void exceptions_section(sb_doc *doc, const sb_results *r)
             sb_doc_table(doc, 4, headers);
         char head[64];
         snprintf(head, sizeof head, "%.*s", (int)strcspn(verdict, ":"), verdict);
-        const char *cells[] = {text(rec, "shape"), text(rec, "settings.mode"), head,
-                               extrapolated ? text(rec, "extrapolation.method") : reason(verdict)};
+        const char *cells[] = {text(rec, SB_F_SHAPE), text(rec, SB_F_SETTINGS_MODE), head,
+                               extrapolated ? text(rec, SB_F_EXTRAPOLATION_METHOD) : reason(verdict)};
         sb_doc_row(doc, cells);
     }
     if (shown > 0)
@@ -324,7 +334,7 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
         return sb_fail(err, "cannot write %s: %s", doc.md == NULL ? md_path : html_path, strerror(e));
     }
     char title[SB_PATH_MAX + 64];
-    const char *run = sb_record_string(results->records[0], "run");
+    const char *run = sb_field_string(results->records[0], SB_F_RUN);
     snprintf(title, sizeof title, "shapebench report: %s", run != NULL ? run : results->dir);
     sb_doc_begin(&doc, title);
     machine_section(&doc, results);

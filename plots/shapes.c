@@ -6,15 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double num(const cJSON *record, const char *path)
-{
-    double v;
-    return record != NULL && sb_record_number(record, path, &v, NULL) == 0 ? v : NAN;
-}
-
 static const char *mode_of(const cJSON *record)
 {
-    const char *mode = sb_record_string(record, "settings.mode");
+    const char *mode = sb_field_string(record, SB_F_SETTINGS_MODE);
     return mode != NULL ? mode : "";
 }
 
@@ -66,34 +60,34 @@ static void fill(sb_shape_row *row, const sb_results *results)
 {
     const cJSON *r = row->main != NULL ? row->main : row->generate;
     row->measured = row->main != NULL && sb_record_measured(row->main);
-    const char *scaling = sb_record_string(r, "scaling");
+    const char *scaling = sb_field_string(r, SB_F_SCALING);
     row->scaling = scaling != NULL ? scaling : "other";
-    row->params = num(r, "analytic.params");
-    row->params_active = num(r, "analytic.params_active");
-    row->tokens_per_s = row->measured ? num(row->main, "throughput.tokens_per_s") : NAN;
-    row->flops_per_token = row->measured ? num(row->main, "throughput.gflops_per_s") * 1e9 / row->tokens_per_s : NAN;
-    row->seconds = row->measured ? num(row->main, "timing.median") : NAN;
-    row->peak_rss_bytes = row->measured ? num(row->main, "memory.peak_rss_bytes") : NAN;
+    row->params = sb_field_number(r, SB_F_ANALYTIC_PARAMS);
+    row->params_active = sb_field_number(r, SB_F_ANALYTIC_PARAMS_ACTIVE);
+    row->tokens_per_s = row->measured ? sb_field_number(row->main, SB_F_THROUGHPUT_TOKENS_PER_S) : NAN;
+    row->flops_per_token = row->measured ? sb_field_number(row->main, SB_F_THROUGHPUT_GFLOPS_PER_S) * 1e9 / row->tokens_per_s : NAN;
+    row->seconds = row->measured ? sb_field_number(row->main, SB_F_TIMING_MEDIAN) : NAN;
+    row->peak_rss_bytes = row->measured ? sb_field_number(row->main, SB_F_MEMORY_PEAK_RSS_BYTES) : NAN;
     row->ms_per_token = row->generate != NULL && sb_record_measured(row->generate)
-                            ? num(row->generate, "throughput.ms_per_token") : NAN;
-    row->num_layers = (int)num(r, "config.num_layers");
-    row->num_decoder_layers = (int)num(r, "config.num_decoder_layers");
-    row->layers = num(r, "config.num_layers") + num(r, "config.num_decoder_layers");
-    row->d_model = num(r, "config.d_model");
-    row->d_ff = num(r, "config.d_ff");
-    row->d_kv = num(r, "config.d_kv");
-    row->num_heads = num(r, "config.num_heads");
-    row->num_experts = num(r, "config.num_experts");
+                            ? sb_field_number(row->generate, SB_F_THROUGHPUT_MS_PER_TOKEN) : NAN;
+    row->num_layers = (int)sb_field_number(r, SB_F_CONFIG_NUM_LAYERS);
+    row->num_decoder_layers = (int)sb_field_number(r, SB_F_CONFIG_NUM_DECODER_LAYERS);
+    row->layers = sb_field_number(r, SB_F_CONFIG_NUM_LAYERS) + sb_field_number(r, SB_F_CONFIG_NUM_DECODER_LAYERS);
+    row->d_model = sb_field_number(r, SB_F_CONFIG_D_MODEL);
+    row->d_ff = sb_field_number(r, SB_F_CONFIG_D_FF);
+    row->d_kv = sb_field_number(r, SB_F_CONFIG_D_KV);
+    row->num_heads = sb_field_number(r, SB_F_CONFIG_NUM_HEADS);
+    row->num_experts = sb_field_number(r, SB_F_CONFIG_NUM_EXPERTS);
     if (isnan(row->num_experts))
         row->num_experts = 0; /* dense configs may omit the Switch keys */
     row->quality = NAN;
     for (size_t i = 0; i < results->count && isnan(row->quality); i++) {
         const cJSON *q = results->records[i];
-        const char *shape = sb_record_string(q, "shape");
-        if (shape != NULL && strcmp(shape, row->shape) == 0 && !isnan(num(q, "quality.value"))) {
-            row->quality = num(q, "quality.value");
-            row->quality_metric = sb_record_string(q, "quality.metric");
-            row->quality_source = sb_record_string(q, "quality.source");
+        const char *shape = sb_field_string(q, SB_F_SHAPE);
+        if (shape != NULL && strcmp(shape, row->shape) == 0 && !isnan(sb_field_number(q, SB_F_QUALITY_VALUE))) {
+            row->quality = sb_field_number(q, SB_F_QUALITY_VALUE);
+            row->quality_metric = sb_field_string(q, SB_F_QUALITY_METRIC);
+            row->quality_source = sb_field_string(q, SB_F_QUALITY_SOURCE);
         }
     }
 }
@@ -107,7 +101,7 @@ int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_erro
         return sb_fail(err, "out of memory for %zu records", results->count);
     for (size_t i = 0; i < results->count; i++) {
         const cJSON *record = results->records[i];
-        const char *shape = sb_record_string(record, "shape");
+        const char *shape = sb_field_string(record, SB_F_SHAPE);
         const char *mode = mode_of(record);
         bool is_main = out->main_mode != NULL && strcmp(mode, out->main_mode) == 0;
         if (shape == NULL || (!is_main && strcmp(mode, "generate") != 0))

@@ -42,7 +42,7 @@ typedef struct {
 static void load(run *r, const char *where)
 {
     sb_error err = {{0}};
-    cr_assert_eq(sb_results_load(where, &r->results, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_results_load(where, &r->results, NULL, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_results_attach_published_quality(&r->results, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_shape_table_build(&r->results, &r->table, &err), 0, "%s", err.msg);
     sb_figures_plan(&r->table, &r->results, &r->figures);
@@ -278,7 +278,7 @@ Test(report, empty_run_says_what_to_run_first)
     char empty[128];
     snprintf(empty, sizeof empty, "%s/empty", run_dir);
     cr_assert_eq(mkdir(empty, 0777), 0);
-    cr_assert_eq(sb_results_load(empty, &r.results, &err), -1, "an empty folder loaded");
+    cr_assert_eq(sb_results_load(empty, &r.results, NULL, NULL, &err), -1, "an empty folder loaded");
     cr_assert(strstr(err.msg, "make sweep PRESET=smoke") != NULL, "%s", err.msg);
 
     const char *bin = getenv("SHAPEBENCH_BIN");

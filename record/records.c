@@ -1,0 +1,319 @@
+/* records.c — record sets and the files that hold them: the one reader of results.jsonl, the one schema-version
+ * check, crash-safe append, and merge.
+ *
+ * The one invariant: results.jsonl is a sequence of complete lines, each a whole record. Each record goes
+ * out in one write() on an O_APPEND descriptor followed by fsync, so a crash or kill -9 can at worst leave a
+ * torn last line; a reader leaves it out with a warning, and opening the file for appending cuts it off
+ * (with the same warning) before anything is added.
+ */
+#include "record/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JSONL_NAME "results.jsonl"
+#define CSV_NAME "results.csv"
+
+/* ---- record sets --------------------------------------------------------------------------------------- */
+
+static int set_add_at(sb_record_set *s, cJSON *record, size_t line, sb_error *err)
+{
+    if (s->count == s->cap) {
+        const size_t cap = s->cap ? s->cap * 2 : 16;
+        cJSON **items = realloc(s->items, cap * sizeof *items);
+        if (items != NULL)
+            s->items = items;
+        size_t *lines = items != NULL ? realloc(s->lines, cap * sizeof *lines) : NULL;
+        if (lines == NULL)
+            return sb_fail(err, "out of memory for %zu records", cap);
+        s->lines = lines;
+        s->cap = cap;
+    }
+    s->items[s->count] = record;
+    s->lines[s->count] = line;
+    s->count++;
+    return 0;
+}
+
+int sb_record_set_add(sb_record_set *s, cJSON *record, sb_error *err)
+{
+    return set_add_at(s, record, 0, err);
+}
+
+const char *sb_record_key_of(const cJSON *record)
+{
+    return sb_field_string(record, SB_F_KEY);
+}
+
+const cJSON *sb_record_set_find(const sb_record_set *s, const char *key)
+{
+    /* Linear: sweeps hold hundreds of records, and each is looked up once. */
+    for (size_t i = 0; i < s->count; i++) {
+        const char *k = sb_record_key_of(s->items[i]);
+        if (k != NULL && strcmp(k, key) == 0)
+            return s->items[i];
+    }
+    return NULL;
+}
+
+void sb_record_set_free(sb_record_set *s)
+{
+    for (size_t i = 0; i < s->count; i++)
+        cJSON_Delete(s->items[i]);
+    free(s->items);
+    free(s->lines);
+    memset(s, 0, sizeof *s);
+}
+
+static int schema_version_of(const cJSON *record)
+{
+    const double v = sb_field_number(record, SB_F_SCHEMA_VERSION);
+    return v >= 0 && v <= 1e6 && v == (int)v ? (int)v : -1;
+}
+
+int sb_record_set_schema(const sb_record_set *s, int required, const char *what, int *version, sb_error *err)
+{
+    const int first = s->count > 0 ? schema_version_of(s->items[0]) : -1;
+    for (size_t i = 0; i < s->count; i++) {
+        const int v = schema_version_of(s->items[i]);
+        if (v != first)
+            return sb_fail(err, "%s mixes schema versions %d and %d (line %zu): merge only results of one version",
+                           what, first, v, s->lines[i]);
+        if (required >= 0 && v != required)
+            return sb_fail(err, "%s holds schema version %d records, this shapebench writes version %d: use another "
+                                "--out", what, v, required);
+    }
+    if (version != NULL)
+        *version = first;
+    return 0;
+}
+
+/* ---- the reader ---------------------------------------------------------------------------------------- */
+
+/* Length of buf up to and including its last newline; the rest is a torn line. */
+static size_t complete_length(const char *buf, size_t len)
+{
+    while (len > 0 && buf[len - 1] != '\n')
+        len--;
+    return len;
+}
+
+static void warn_torn(const char *path, size_t bytes, bool cut, sb_warn_fn warn, void *warn_ctx)
+{
+    if (warn == NULL)
+        return;
+    char msg[SB_PATH_MAX + 160];
+    snprintf(msg, sizeof msg, "%s: a torn last line (%zu bytes, left by an interrupted run) is left out%s", path,
+             bytes, cut ? " and cut off the file before appending" : "");
+    warn(warn_ctx, msg);
+}
+
+/* Parses the complete lines of buf[0..len) (len ends just after a newline, or is 0) into out: each a JSON
+ * object with a string key, nothing else on the line. */
+static int parse_lines(const char *path, const char *buf, size_t len, sb_record_set *out, sb_error *err)
+{
+    size_t line_no = 0;
+    for (const char *p = buf; p < buf + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+        const size_t n = (size_t)(nl - p);
+        line_no++;
+        if (memchr(p, '\0', n) != NULL)
+            return sb_fail(err, "%s line %zu holds a NUL byte: not a shapebench record (repair or remove the file)",
+                           path, line_no);
+        const char *end = NULL;
+        cJSON *record = cJSON_ParseWithLengthOpts(p, n, &end, false);
+        while (record != NULL && end < nl && (*end == ' ' || *end == '\t' || *end == '\r'))
+            end++;
+        if (record == NULL || end != nl || !cJSON_IsObject(record) || sb_record_key_of(record) == NULL) {
+            cJSON_Delete(record);
+            return sb_fail(err, "%s line %zu is not a shapebench record: repair or remove the file", path, line_no);
+        }
+        if (set_add_at(out, record, line_no, err) != 0) {
+            cJSON_Delete(record);
+            return -1;
+        }
+        p = nl + 1;
+    }
+    return 0;
+}
+
+static void jsonl_path(const char *path, char *out, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(out, cap, "%s/%s", path, JSONL_NAME);
+    else
+        snprintf(out, cap, "%s", path);
+}
+
+int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char file[SB_PATH_MAX];
+    jsonl_path(path, file, sizeof file);
+    char *buf;
+    size_t len;
+    if (sb_read_file(file, &buf, &len, err) != 0)
+        return -1;
+    const size_t complete = complete_length(buf, len);
+    if (complete < len)
+        warn_torn(file, len - complete, false, warn, warn_ctx);
+    const int rc = parse_lines(file, buf, complete, out, err);
+    free(buf);
+    if (rc != 0)
+        sb_record_set_free(out);
+    return rc;
+}
+
+/* ---- appending ----------------------------------------------------------------------------------------- */
+
+int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    if (sb_mkdir_p(dir, err) != 0)
+        return -1;
+    if (snprintf(r->path, sizeof r->path, "%s/%s", dir, JSONL_NAME) >= (int)sizeof r->path)
+        return sb_fail(err, "path too long: %s", dir);
+    r->fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (r->fd < 0)
+        return sb_fail(err, "cannot open %s for appending: %s", r->path, strerror(errno));
+    char *buf;
+    size_t len;
+    if (sb_read_fd(r->fd, r->path, &buf, &len, err) != 0)
+        goto fail;
+    const size_t complete = complete_length(buf, len);
+    if (complete < len) {
+        if (ftruncate(r->fd, (off_t)complete) != 0 || fsync(r->fd) != 0) {
+            free(buf);
+            sb_fail(err, "cannot cut the torn last line off %s: %s", r->path, strerror(errno));
+            goto fail;
+        }
+        warn_torn(r->path, len - complete, true, warn, warn_ctx);
+    }
+    const int rc = parse_lines(r->path, buf, complete, &r->existing, err);
+    free(buf);
+    if (rc != 0 || sb_record_set_schema(&r->existing, SB_SCHEMA_VERSION, r->path, NULL, err) != 0)
+        goto fail;
+    return 0;
+fail:
+    sb_results_close(r);
+    return -1;
+}
+
+bool sb_results_has(const sb_results_file *r, const char *key)
+{
+    return sb_record_set_find(&r->existing, key) != NULL;
+}
+
+int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err)
+{
+    char *text = cJSON_PrintUnformatted(record);
+    if (text == NULL) {
+        cJSON_Delete(record);
+        return sb_fail(err, "out of memory formatting a record");
+    }
+    size_t len = strlen(text);
+    text[len] = '\n'; /* cJSON's terminator becomes the line's end: the line goes out in one write */
+    struct stat st;
+    int rc = -1;
+    if (fstat(r->fd, &st) != 0) {
+        sb_fail(err, "cannot stat %s: %s", r->path, strerror(errno));
+        goto done;
+    }
+    /* One write() puts the whole line out; should it come back short (a signal, a full disk), the rest is
+     * retried so the real error surfaces, and on error the part already written is cut back off. */
+    for (size_t off = 0; off < len + 1;) {
+        ssize_t n = write(r->fd, text + off, len + 1 - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            if (off > 0 && ftruncate(r->fd, st.st_size) != 0)
+                sb_fail(err, "cannot write %s: %s (and cannot remove the partial line: %s)", r->path, strerror(e),
+                        strerror(errno));
+            else
+                sb_fail(err, "cannot write %s: %s", r->path, strerror(e));
+            goto done;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(r->fd) != 0) {
+        sb_fail(err, "cannot sync %s: %s", r->path, strerror(errno));
+        goto done;
+    }
+    rc = sb_record_set_add(&r->existing, record, err);
+    if (rc == 0)
+        record = NULL;
+done:
+    free(text);
+    cJSON_Delete(record);
+    return rc;
+}
+
+void sb_results_close(sb_results_file *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    sb_record_set_free(&r->existing);
+}
+
+/* ---- merge --------------------------------------------------------------------------------------------- */
+
+int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir, size_t *written,
+                     sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    sb_record_set merged = {0};
+    int version = -1;
+    const char *version_from = NULL;
+    int rc = -1;
+    for (size_t d = 0; d < ndirs; d++) {
+        sb_record_set in;
+        int v;
+        if (sb_records_load(dirs[d], &in, warn, warn_ctx, err) != 0)
+            goto done;
+        if (sb_record_set_schema(&in, -1, dirs[d], &v, err) != 0) {
+            sb_record_set_free(&in);
+            goto done;
+        }
+        if (in.count > 0 && version_from != NULL && v != version) {
+            sb_fail(err, "schema versions differ: %s has %d, %s has %d; merge only results of one version",
+                    version_from, version, dirs[d], v);
+            sb_record_set_free(&in);
+            goto done;
+        }
+        if (in.count > 0 && version_from == NULL) {
+            version = v;
+            version_from = dirs[d];
+        }
+        for (size_t i = 0; i < in.count; i++) {
+            if (sb_record_set_find(&merged, sb_record_key_of(in.items[i])) != NULL)
+                continue;
+            if (sb_record_set_add(&merged, in.items[i], err) != 0) {
+                sb_record_set_free(&in);
+                goto done;
+            }
+            in.items[i] = NULL;
+        }
+        sb_record_set_free(&in); /* cJSON_Delete(NULL) is a no-op for the moved records */
+    }
+    char path[SB_PATH_MAX];
+    if (sb_mkdir_p(out_dir, err) != 0)
+        goto done;
+    snprintf(path, sizeof path, "%s/%s", out_dir, JSONL_NAME);
+    if (sb_records_write(&merged, SB_FORMAT_JSONL, path, err) != 0)
+        goto done;
+    snprintf(path, sizeof path, "%s/%s", out_dir, CSV_NAME);
+    if (sb_records_write_csv(&merged, path, err) != 0)
+        goto done;
+    *written = merged.count;
+    rc = 0;
+done:
+    sb_record_set_free(&merged);
+    return rc;
+}
