@@ -26,7 +26,8 @@ static void forward_usage(FILE *out)
                  "\n"
                  "  --inputs DIR     folder with expected.json and the input arrays (required)\n"
                  "  --out DIR        output folder, created if missing (required)\n"
-                 "  --hidden-states  also write every layer's input and the final norm output\n" SB_MODEL_OPTIONS_HELP "  --help           this text\n");
+                 "  --hidden-states  also write every layer's input and the final norm output\n" SB_MODEL_OPTIONS_HELP
+                 "  --help           this text\n");
 }
 
 /* The output folder and its index, filled as arrays are written. */

@@ -21,7 +21,8 @@ int sb_cli_model_open(const char *cmd, const sb_cli_model *m, bool lay_out, sb_e
     xs.backend = m->backend;
     xs.threads = m->threads;
     *x = NULL;
-    if (sb_exec_create(x, &xs, err) != 0 || sb_model_open(m->model, m->dtype, m->seed, w, sb_cli_warn, (void *)cmd, err) != 0)
+    if (sb_exec_create(x, &xs, err) != 0 ||
+        sb_model_open(m->model, m->dtype, m->seed, w, sb_cli_warn, (void *)cmd, err) != 0)
         return -1;
     if (lay_out && sb_weights_layout_for(w, *x, err) != 0) {
         sb_weights_free(w);

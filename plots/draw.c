@@ -223,16 +223,14 @@ static int write_roofline(const sb_results *r, const sb_shape_table *t, sb_error
     return close_data(f, path, err);
 }
 
-/* gnuplot single-quoted strings escape a quote by doubling it. */
-static void quoted(char *out, size_t size, const char *text)
+/* `name='value'; ` for gnuplot -e: a single-quoted gnuplot string, which escapes a quote by doubling it and
+ * interprets nothing else. */
+static void gnuplot_var(sb_strbuf *b, const char *name, const char *value)
 {
-    size_t n = 0;
-    for (; *text != '\0' && n + 3 < size; text++) {
-        if (*text == '\'')
-            out[n++] = '\'';
-        out[n++] = *text;
-    }
-    out[n] = '\0';
+    sb_strbuf_printf(b, "%s='", name);
+    for (const char *p = value; *p != '\0'; p++)
+        sb_strbuf_append(b, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+    sb_strbuf_append(b, "'; ", 3);
 }
 
 static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fmt, const char *machine,
@@ -245,22 +243,26 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
     memcpy(scriptdir, script, sizeof scriptdir);
     *strrchr(scriptdir, '/') = '\0';
 
-    char q_dir[2 * SB_PATH_MAX], q_scripts[2 * SB_PATH_MAX], q_machine[512], vars[6 * SB_PATH_MAX];
-    char out_stem[SB_PATH_MAX + 64], q_out[2 * sizeof out_stem], log[SB_PATH_MAX + 32];
-    quoted(q_dir, sizeof q_dir, r->dir);
-    quoted(q_scripts, sizeof q_scripts, scriptdir);
-    quoted(q_machine, sizeof q_machine, machine);
+    char out_stem[SB_PATH_MAX + 64], datadir[SB_PATH_MAX + 32], log[SB_PATH_MAX + 32];
     if (snprintf(out_stem, sizeof out_stem, "%s/plots/%s", r->dir, fig->name) >= (int)sizeof out_stem ||
+        snprintf(datadir, sizeof datadir, "%s/plots/data", r->dir) >= (int)sizeof datadir ||
         snprintf(log, sizeof log, "%s/plots/gnuplot.log", r->dir) >= (int)sizeof log)
         return sb_fail(err, "run folder path too long: %s", r->dir);
-    quoted(q_out, sizeof q_out, out_stem);
-    if (snprintf(vars, sizeof vars, "fmt='%s'; out='%s'; datadir='%s/plots/data'; scriptdir='%s'; machine='%s'; %s",
-                 fmt, q_out, q_dir, q_scripts, q_machine, fig->vars) >= (int)sizeof vars)
-        return sb_fail(err, "run folder path too long: %s", r->dir);
-
-    char *argv[] = {"gnuplot", "-e", vars, script, NULL};
+    sb_strbuf vars = {0};
+    gnuplot_var(&vars, "fmt", fmt);
+    gnuplot_var(&vars, "out", out_stem);
+    gnuplot_var(&vars, "datadir", datadir);
+    gnuplot_var(&vars, "scriptdir", scriptdir);
+    gnuplot_var(&vars, "machine", machine);
+    sb_strbuf_printf(&vars, "%s", fig->vars);
+    if (sb_strbuf_failed(&vars)) {
+        sb_strbuf_free(&vars);
+        return sb_fail(err, "out of memory for gnuplot's variables");
+    }
+    char *argv[] = {"gnuplot", "-e", (char *)sb_strbuf_text(&vars), script, NULL};
     int status = 0;
     const int rc = sb_run_tool(argv, &(sb_tool_io){.out = log, .errf = log, .append = true}, &status, err);
+    sb_strbuf_free(&vars);
     if (rc == SB_TOOL_MISSING)
         return sb_fail(err, "cannot run gnuplot (not found in PATH): install it with `make deps`");
     if (rc != 0)

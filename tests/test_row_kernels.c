@@ -1,4 +1,4 @@
-/* test_row_kernels.c — the element-wise kernels of engine/forward.h that the attention and the gelu run on
+/* test_row_kernels.c — the element-wise kernels of engine/kernels/kernels.h that the attention and the gelu run on
  * every score and activation: sb_exp_approx against double exp over the whole float range it serves, the
  * 16-lane exp bit for bit against the scalar one, and sb_softmax_row against a plain float64 softmax and
  * against its portable twin, on row lengths around every vector width, with and without position bias and

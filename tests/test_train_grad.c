@@ -1,4 +1,4 @@
-/* test_train_grad.c — the training engine (engine/train.c, engine/backward.c).
+/* test_train_grad.c — the training engine (engine/train/train.c, engine/kernels/backward.c).
  *
  * Per op: each fp32 training kernel's backward against central finite differences of an independent
  * float64 reference forward written here (loss = sum(out * R) for a fixed random R, so dL/dout = R is what

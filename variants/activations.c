@@ -41,7 +41,7 @@ int sb_plan_activations(const sb_config *cfg, int64_t batch, int64_t src_len, in
     plan->context = product(&overflow, tokens, inner, 1, 1);
     plan->scores = product(&overflow, cfg->num_heads, len, len, 1);
     plan->row_scale = product(&overflow, cfg->num_heads, len, 1, 1);
-    /* the diagonals of one stack's (len, len) bias per head: engine/forward.h */
+    /* the diagonals of one stack's (len, len) bias per head: engine/kernels/kernels.h */
     plan->position_bias = product(&overflow, cfg->num_heads, 2 * len - 1, 1, 1);
     plan->ffn_hidden = product(&overflow, tokens, cfg->d_ff, gated ? 2 : 1, 1);
     plan->logits = product(&overflow, batch, tgt_len, cfg->vocab_size, 1);

@@ -122,14 +122,15 @@ void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 
 /* ---- linear ------------------------------------------------------------------------------------------- */
 
-void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, const float *weight, int64_t n,
-                       int64_t c, int64_t oc, float alpha, float beta)
+void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, const float *weight,
+                       int64_t n, int64_t c, int64_t oc, float alpha, float beta)
 {
     sb_gemm(x, false, true, n, oc, c, alpha, inp, ldi, weight, c, beta, out, ldo);
 }
 
-void sb_matmul_backward(sb_exec *x, float *dinp, int64_t ldi, float beta_inp, float *dweight, const float *dout, int64_t ldo,
-                        const float *inp, const float *weight, int64_t n, int64_t c, int64_t oc, float alpha)
+void sb_matmul_backward(sb_exec *x, float *dinp, int64_t ldi, float beta_inp, float *dweight, const float *dout,
+                        int64_t ldo, const float *inp, const float *weight, int64_t n, int64_t c, int64_t oc,
+                        float alpha)
 {
     if (dinp != NULL)
         sb_gemm(x, false, false, n, c, oc, alpha, dout, ldo, weight, c, beta_inp, dinp, ldi);
@@ -295,8 +296,8 @@ static void ffn_activation(float *act, const float *hidden, int64_t n, const sb_
         sb_dropout_forward(act, p->kind == SB_FFN_GATED_GELU ? act : hidden, size, drop, 0);
 }
 
-void sb_ffn_forward_train(sb_exec *x, float *out, float *hidden, float *act, const float *inp, int64_t n, const sb_ffn_params *p,
-                          const sb_dropout *drop)
+void sb_ffn_forward_train(sb_exec *x, float *out, float *hidden, float *act, const float *inp, int64_t n,
+                          const sb_ffn_params *p, const sb_dropout *drop)
 {
     const int64_t d = p->d_model, f = p->d_ff, size = n * f;
     sb_matmul_forward(x, hidden, f, inp, d, p->wi, n, d, f, 1.0f, 0.0f);
@@ -317,8 +318,9 @@ void sb_ffn_forward_train(sb_exec *x, float *out, float *hidden, float *act, con
     sb_matmul_forward(x, out, d, a, f, p->wo, n, f, d, 1.0f, 0.0f);
 }
 
-void sb_ffn_backward(sb_exec *x, float *dinp, float *dwi, float *dwi_1, float *dwo, float *dh, float *act, const float *dout,
-                     const float *inp, const float *hidden, int64_t n, const sb_ffn_params *p, const sb_dropout *drop)
+void sb_ffn_backward(sb_exec *x, float *dinp, float *dwi, float *dwi_1, float *dwo, float *dh, float *act,
+                     const float *dout, const float *inp, const float *hidden, int64_t n, const sb_ffn_params *p,
+                     const sb_dropout *drop)
 {
     const int64_t d = p->d_model, f = p->d_ff, size = n * f;
     const bool gated = p->kind == SB_FFN_GATED_GELU, dropping = sb_dropout_active(drop);

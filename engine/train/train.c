@@ -364,8 +364,8 @@ static void projection_backward(const sb_trainer *t, float *dinp, float beta, co
         return;
     }
     for (int j = 0; j < count; j++)
-        sb_matmul_backward(t->x, dinp, c, j == 0 ? beta : 1.0f, G(t, ws[j]), dout + j * oc, ldo, inp, W(t, ws[j]), n, c, oc,
-                           1.0f);
+        sb_matmul_backward(t->x, dinp, c, j == 0 ? beta : 1.0f, G(t, ws[j]), dout + j * oc, ldo, inp, W(t, ws[j]), n, c,
+                           oc, 1.0f);
 }
 
 static sb_ffn_params ffn_params(const sb_trainer *t, const sb_ffn_weights *fw)
@@ -443,8 +443,8 @@ static void block_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
         projection_forward(t, tb->ckv, kvw, enc->output, enc->tokens, cross + 1, count - 1);
         sb_attention_shape cs = {t->batch, ts->len, enc->len, cfg->num_heads, cfg->d_kv, a, kvw, a};
         drop = site(t, ts->stack, i, -1, SITE_CROSS_PROBS);
-        sb_attention_forward_train(t->x, tb->cctx, tb->cprobs, t->pdrop, tb->cq, tb->ckv, tb->ckv + vcol, NULL, t->mask, &cs,
-                                   &drop);
+        sb_attention_forward_train(t->x, tb->cctx, tb->cprobs, t->pdrop, tb->cq, tb->ckv, tb->ckv + vcol, NULL, t->mask,
+                                   &cs, &drop);
         sb_matmul_forward(t->x, t->sub, d, tb->cctx, a, W(t, bw->cross.o), n, a, d, 1.0f, 0.0f);
         drop = site(t, ts->stack, i, -1, SITE_CROSS_OUT);
         residual_add(state(ts, k + 1, d), state(ts, k, d), t->sub, n * d, &drop);
@@ -607,8 +607,8 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
     sb_router_backward(t->sw_dlogits, tb->router_logits, t->sw_probs, tb->choice, t->sw_dgate, ts->lb_frac, lb_scale,
                        z_scale, B, ts->len, E);
     if (!t->jitter_now) {
-        sb_matmul_backward(t->x, t->dnormed, d, 1.0f, G(t, bw->router), t->sw_dlogits, E, t->normed, W(t, bw->router), n,
-                           d, E, 1.0f);
+        sb_matmul_backward(t->x, t->dnormed, d, 1.0f, G(t, bw->router), t->sw_dlogits, E, t->normed, W(t, bw->router),
+                           n, d, E, 1.0f);
         return;
     }
     /* jittered router input x * j: dW from it, then d(x*j)·j into dnormed */
@@ -657,12 +657,13 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
         drop = site(t, ts->stack, i, -1, SITE_CROSS_OUT);
         sb_dropout_forward(t->dsub, t->dres, n * d, &drop, 0);
         sb_rmsnorm_recompute(t->normed, state(ts, k, d), W(t, bw->ln_cross), ts->rstd + k * n, n, d);
-        sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->cross.o), t->dsub, d, tb->cctx, W(t, bw->cross.o), n, a, d, 1.0f);
+        sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->cross.o), t->dsub, d, tb->cctx, W(t, bw->cross.o), n, a, d,
+                           1.0f);
         float *dq = t->dqkv, *dkv = t->dqkv + n * a;
         sb_attention_shape cs = {t->batch, ts->len, enc->len, cfg->num_heads, cfg->d_kv, a, kvw, a};
         drop = site(t, ts->stack, i, -1, SITE_CROSS_PROBS);
-        sb_attention_backward(t->x, dq, dkv, dkv + vcol, NULL, t->dprobs, t->pdrop, t->dctx, tb->cq, tb->ckv, tb->ckv + vcol,
-                              tb->cprobs, &cs, &drop);
+        sb_attention_backward(t->x, dq, dkv, dkv + vcol, NULL, t->dprobs, t->pdrop, t->dctx, tb->cq, tb->ckv,
+                              tb->ckv + vcol, tb->cprobs, &cs, &drop);
         const sb_tensor *cross[3] = {bw->cross.q, bw->cross.k, bw->cross.v};
         projection_backward(t, t->dnormed, 0.0f, dq, a, t->normed, n, cross, 1);
         /* every decoder block's cross-attention reads the encoder output: their gradients add up */
@@ -678,8 +679,8 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
     sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->self.o), t->dsub, d, tb->ctx, W(t, bw->self.o), n, a, d, 1.0f);
     sb_attention_shape s = {t->batch, ts->len, ts->len, cfg->num_heads, cfg->d_kv, a + kvw, a + kvw, a};
     drop = site(t, ts->stack, i, -1, SITE_SELF_PROBS);
-    sb_attention_backward(t->x, t->dqkv, t->dqkv + a, t->dqkv + a + vcol, t->dbias, t->dprobs, t->pdrop, t->dctx, tb->qkv,
-                          tb->qkv + a, tb->qkv + a + vcol, tb->probs, &s, &drop);
+    sb_attention_backward(t->x, t->dqkv, t->dqkv + a, t->dqkv + a + vcol, t->dbias, t->dprobs, t->pdrop, t->dctx,
+                          tb->qkv, tb->qkv + a, tb->qkv + a + vcol, tb->probs, &s, &drop);
     const sb_tensor *self[3] = {bw->self.q, bw->self.k, bw->self.v};
     projection_backward(t, t->dnormed, 0.0f, t->dqkv, a + kvw, t->normed, n, self, count);
     sb_rmsnorm_backward(t->dres, G(t, bw->ln_self), t->dnormed, state(ts, k, d), W(t, bw->ln_self), ts->rstd + k * n,
@@ -718,8 +719,8 @@ static void backward(sb_trainer *t, const sb_train_batch *b)
     const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)d)) : 1.0f;
     /* tied: the LM head's gradient lands in shared.weight, with the embeddings'. The decoder output's
      * gradient goes to `sub`, which the backward does not otherwise use. */
-    sb_matmul_backward(t->x, t->sub, d, 0.0f, G(t, t->lm_head), t->logits, V, dec->output, W(t, t->lm_head), dec->tokens, d,
-                       V, alpha);
+    sb_matmul_backward(t->x, t->sub, d, 0.0f, G(t, t->lm_head), t->logits, V, dec->output, W(t, t->lm_head),
+                       dec->tokens, d, V, alpha);
     memset(t->denc, 0, (size_t)(enc->tokens * d) * sizeof(float));
     stack_backward(t, dec, &t->weights[SB_STACK_DECODER], t->sub, b->decoder_input_ids);
     stack_backward(t, enc, &t->weights[SB_STACK_ENCODER], t->denc, b->input_ids);

@@ -1,5 +1,5 @@
 /* tensor_table.c — the weights' tensor table resolved once, by Hugging Face name, into the per-block view
- * the forward and the trainer index (forward.h): both run the same model, so both read it the same way. */
+ * the forward and the trainer index (weights.h): both run the same model, so both read it the same way. */
 #include "engine/weights/weights.h"
 
 #include <stdarg.h>
