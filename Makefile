@@ -131,8 +131,8 @@ plots: all
 BENCH_RUN = $(BIN) run $(EXTRAPOLATION_SHAPES) --mode forward,generate --min-reps 5 --min-time 0 --max-time 600
 bench: all
 	$(BIN) bench
-	env -u OPENBLAS_CORETYPE $(BIN) bench --models t5-efficient-small,t5-efficient-base --gemm openblas \
-	  --gen-models '' --rss-model '' --out results/bench/bench-openblas-own-core.json
+	env -u OPENBLAS_CORETYPE $(BIN) bench --models t5-efficient-small,t5-efficient-base --gemm openblas --dtype f32 \
+	  --gen-models '' --train-models '' --rss-model '' --out results/bench/bench-openblas-own-core.json
 	rm -rf results/bench/full-1 results/bench/full-2 results/bench/sampled-1 results/bench/sampled-2
 	$(BENCH_RUN) --run bench-full-1 --out results/bench/full-1
 	$(BENCH_RUN) --extrapolate always --run bench-sampled-1 --out results/bench/sampled-1

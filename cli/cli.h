@@ -61,7 +61,9 @@ enum {
 #define SB_THREADS_MAX 4096
 #define SB_HELP_THREADS "threads of GEMM and the engine's loops (0: all)"
 #define SB_HELP_GEMM "GEMM backend: openblas or onednn"
-#define SB_HELP_DTYPE "weight storage: f32 or bf16 (compute is fp32)"
+#define SB_HELP_STORAGE "weight storage: f32 or bf16"
+#define SB_HELP_PRECISION                                                                                      \
+    "f32, bf16 (bf16 products on oneDNN) or bf16-storage (bf16 weights, fp32 products)"
 #define SB_HELP_SEED "seed of random weights and inputs, 0 or more"
 #define SB_HELP_FORMAT "table on stdout: md, csv or jsonl"
 
@@ -71,8 +73,11 @@ int sb_opt_threads(const char *cmd, const char *text, int *out);
 int sb_opt_threads_list(const char *cmd, const char *text, sb_i64_list *out);
 int sb_opt_gemm(const char *cmd, const char *text, sb_gemm_backend *out);
 int sb_opt_gemm_list(const char *cmd, const char *text, sb_gemm_backend out[2], size_t *n);
-int sb_opt_dtype(const char *cmd, const char *text, sb_dtype *out);
-int sb_opt_dtype_list(const char *cmd, const char *text, sb_dtype out[2], size_t *n);
+/* --dtype as weight storage (count, init) or as a precision (what runs compute in: run, sweep, forward,
+ * generate, grad, probe). */
+int sb_opt_storage(const char *cmd, const char *text, sb_dtype *out);
+int sb_opt_precision(const char *cmd, const char *text, sb_precision *out);
+int sb_opt_precision_list(const char *cmd, const char *text, sb_precision out[SB_PRECISIONS], size_t *n);
 int sb_opt_seed(const char *cmd, const char *text, uint64_t *out);
 int sb_opt_format(const char *cmd, const char *text, sb_format *out);
 /* A subcommand's own whole-number or seconds option: "--<option> '<text>' must be ...". */
@@ -87,7 +92,8 @@ int sb_opt_bad(const char *cmd, int getopt_result, char **argv, const struct opt
 
 typedef struct {
     const char *model;      /* checkpoint folder or model name (random weights) */
-    sb_dtype dtype;
+    sb_precision precision;
+    bool training;          /* weights for the trainer: fp32 masters whatever the products compute in */
     sb_gemm_backend backend;
     int threads;            /* 0: every thread OpenMP would use */
     uint64_t seed;          /* of random weights for a model name */
@@ -95,7 +101,7 @@ typedef struct {
 #define SB_MODEL_OPTIONS SB_OPTION_MODEL, SB_OPTION_DTYPE, SB_OPTION_GEMM, SB_OPTION_THREADS, SB_OPTION_SEED
 #define SB_MODEL_OPTIONS_HELP                                                                                     \
     "  --model M        checkpoint folder (config.json + model.safetensors) or a model name (random weights)\n"  \
-    "  --dtype D        " SB_HELP_DTYPE " (default f32)\n"                                                      \
+    "  --dtype D        " SB_HELP_PRECISION " (default f32)\n"                                                  \
     "  --gemm B         " SB_HELP_GEMM " (default openblas)\n"                                                  \
     "  --threads N      " SB_HELP_THREADS " (default 0)\n"                                                     \
     "  --seed N         " SB_HELP_SEED " (default 0)\n"

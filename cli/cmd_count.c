@@ -17,7 +17,7 @@ static void usage(FILE *out)
             "  --src N          encoder tokens per sequence (default 512)\n"
             "  --tgt N          decoder tokens per sequence (default 114)\n"
             "  --batch N        sequences (default 1)\n"
-            "  --dtype D        " SB_HELP_DTYPE " (default f32)\n"
+            "  --dtype D        " SB_HELP_STORAGE " (default f32)\n"
             "  --json           one JSON object instead of the table\n"
             "  --help           this text\n");
 }
@@ -130,7 +130,7 @@ int sb_cmd_count(int argc, char **argv)
         case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 1, INT64_MAX, &settings.src_len); break;
         case O_TGT: rc = sb_opt_integer(cmd, "tgt", optarg, 1, INT64_MAX, &settings.tgt_len); break;
         case O_BATCH: rc = sb_opt_integer(cmd, "batch", optarg, 1, INT64_MAX, &settings.batch); break;
-        case SB_OPT_DTYPE: rc = sb_opt_dtype(cmd, optarg, &settings.dtype); break;
+        case SB_OPT_DTYPE: rc = sb_opt_storage(cmd, optarg, &settings.dtype); break;
         case O_JSON: json = true; break;
         case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
         default: rc = sb_opt_bad(cmd, opt, argv, options); break;

@@ -232,7 +232,7 @@ int sb_cmd_forward(int argc, char **argv)
         cJSON_AddItemToObject(index, "arrays", o.arrays);
         cJSON_AddItemToObject(index, "routers", o.routers);
         cJSON_AddStringToObject(index, "model", m.model);
-        cJSON_AddStringToObject(index, "dtype", sb_dtype_name(m.dtype));
+        cJSON_AddStringToObject(index, "dtype", sb_precision_name(m.precision));
         cJSON_AddStringToObject(index, "gemm", sb_exec_backend_version(x));
         cJSON_AddStringToObject(index, "forward", "encoder + teacher-forced decoder, fp32 compute; Switch: dropped "
                                                   "tokens contribute 0");

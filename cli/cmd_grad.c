@@ -45,7 +45,7 @@ static void usage(FILE *out)
 }
 
 typedef struct {
-    sb_cli_model m; /* its dtype stays f32: training keeps fp32 weights */
+    sb_cli_model m; /* training: fp32 master weights whatever --dtype computes in */
     const char *inputs, *out;
     bool train;
     sb_trainer_options options;
@@ -197,7 +197,7 @@ int sb_cmd_grad(int argc, char **argv)
         {"lb-choice", no_argument, NULL, O_LB},            SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
-    grad_args a = {.m = {.backend = SB_GEMM_OPENBLAS, .dtype = SB_DTYPE_F32}};
+    grad_args a = {.m = {.backend = SB_GEMM_OPENBLAS, .precision = SB_PRECISION_F32, .training = true}};
     sb_trainer_options_default(&a.options);
     sb_error err = {0};
     int opt;

@@ -17,7 +17,7 @@ static void usage(FILE *out)
             "and thread count. DIR is created if missing; existing files are replaced whole.\n"
             "\n"
             "  --out DIR        checkpoint folder (required)\n"
-            "  --dtype D        " SB_HELP_DTYPE " (default f32)\n"
+            "  --dtype D        " SB_HELP_STORAGE " (default f32)\n"
             "  --seed N         " SB_HELP_SEED " (default 0)\n"
             "  --help           this text\n");
 }
@@ -40,7 +40,7 @@ int sb_cmd_init(int argc, char **argv)
         int rc = SB_EXIT_OK;
         switch (opt) {
         case SB_OPT_OUT: out = optarg; break;
-        case SB_OPT_DTYPE: rc = sb_opt_dtype(cmd, optarg, &dtype); break;
+        case SB_OPT_DTYPE: rc = sb_opt_storage(cmd, optarg, &dtype); break;
         case SB_OPT_SEED: rc = sb_opt_seed(cmd, optarg, &seed); break;
         case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
         default: rc = sb_opt_bad(cmd, opt, argv, options); break;

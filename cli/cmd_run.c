@@ -18,7 +18,7 @@ static const char run_usage[] =
     "  --batch LIST       sequences per batch                                  [1]\n"
     "  --src LIST         encoder tokens per sequence                          [512]\n"
     "  --tgt LIST         decoder tokens per sequence                          [114]\n"
-    "  --dtype LIST       " SB_HELP_DTYPE "        [f32]\n"
+    "  --dtype LIST       " SB_HELP_PRECISION " [f32]\n"
     "  --threads LIST     " SB_HELP_THREADS "      [0]\n"
     "  --gemm LIST        " SB_HELP_GEMM "                     [openblas]\n"
     "  --warmup N         untimed repetitions first                            [1]\n"
@@ -92,7 +92,7 @@ int sb_cmd_run(int argc, char **argv)
         defaults[i].l->n = 1;
     }
     spec.modes[spec.nmodes++] = SB_MODE_FORWARD;
-    spec.dtypes[spec.ndtypes++] = SB_DTYPE_F32;
+    spec.precisions[spec.nprecisions++] = SB_PRECISION_F32;
     spec.gemms[spec.ngemms++] = SB_GEMM_OPENBLAS;
     sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
     const char *out = NULL, *run = NULL;
@@ -105,7 +105,7 @@ int sb_cmd_run(int argc, char **argv)
         int r = SB_EXIT_OK;
         switch (c) {
         case O_MODE: r = parse_modes(cmd, optarg, &spec); break;
-        case SB_OPT_DTYPE: r = sb_opt_dtype_list(cmd, optarg, spec.dtypes, &spec.ndtypes); break;
+        case SB_OPT_DTYPE: r = sb_opt_precision_list(cmd, optarg, spec.precisions, &spec.nprecisions); break;
         case SB_OPT_GEMM: r = sb_opt_gemm_list(cmd, optarg, spec.gemms, &spec.ngemms); break;
         case O_BATCH: r = parse_list_opt(cmd, "--batch", optarg, 1, 1 << 20, &spec.batch); break;
         case O_SRC: r = parse_list_opt(cmd, "--src", optarg, 1, 1 << 20, &spec.src); break;
@@ -152,7 +152,10 @@ int sb_cmd_run(int argc, char **argv)
         goto done;
     }
     sb_cli_drop_generate_batches(&jobs);
-    if (jobs.count == 0)
+    if (jobs.count == 0 && jobs.bf16_on_openblas > 0)
+        rc = sb_cli_error(cmd, SB_EXIT_USAGE, "nothing to measure: bf16 products run on oneDNN only (Debian's "
+                                              "OpenBLAS has no bf16 GEMM): add --gemm onednn");
+    else if (jobs.count == 0)
         rc = sb_cli_error(cmd, SB_EXIT_USAGE, "nothing to measure: generate runs at batch 1 only");
     else
         rc = sb_cli_run_jobs(&rn, &jobs);

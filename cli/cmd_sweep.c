@@ -5,7 +5,8 @@
 #include <string.h>
 
 static const char sweep_usage[] =
-    "usage: shapebench sweep --preset smoke|default|paper [--out DIR] [--run NAME] [--shard i/N] [--format F]\n"
+    "usage: shapebench sweep --preset smoke|default|paper [--dtype LIST] [--gemm LIST] [--out DIR] [--run NAME]\n"
+    "                        [--shard i/N] [--format F]\n"
     "\n"
     "  smoke    three tiny shapes, every mode, 64/16 tokens: seconds\n"
     "  default  every published T5-Efficient shape and the Switch base/large family, forward and generate at\n"
@@ -15,7 +16,12 @@ static const char sweep_usage[] =
     "\n"
     "Results go to results/<run> (run: the preset name, with the shard when sharded); rerunning the same\n"
     "command resumes. --shard i/N measures points i, i+N, ... (1-based) so N machines or processes can split\n"
-    "a sweep; join their folders with shapebench merge.\n";
+    "a sweep; join their folders with shapebench merge.\n"
+    "\n"
+    "  --dtype LIST     precisions to cross the preset with, instead of its f32: " SB_HELP_PRECISION "\n"
+    "  --gemm LIST      backends, instead of the preset's openblas: " SB_HELP_GEMM ". bf16 runs on oneDNN\n"
+    "                   only (OpenBLAS's bf16 points are left out, saying so): fp32 against bf16 on one backend\n"
+    "                   is `--gemm onednn --dtype f32,bf16`\n";
 
 int sb_cmd_sweep(int argc, char **argv)
 {
@@ -23,10 +29,14 @@ int sb_cmd_sweep(int argc, char **argv)
     enum { O_PRESET = SB_OPT_OWN, O_SHARD };
     static const struct option options[] = {
         {"preset", required_argument, NULL, O_PRESET}, SB_OPTION_OUT, SB_OPTION_RUN,
-        {"shard", required_argument, NULL, O_SHARD},   SB_OPTION_FORMAT, SB_OPTION_HELP,
+        {"shard", required_argument, NULL, O_SHARD},   SB_OPTION_FORMAT, SB_OPTION_DTYPE, SB_OPTION_GEMM,
+        SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     const char *preset = NULL, *out = NULL, *run = NULL;
+    sb_precision precisions[SB_PRECISIONS];
+    size_t nprecisions = 0, ngemms = 0;
+    sb_gemm_backend gemms[2];
     int shard = 1, shards = 1;
     sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
     sb_error err;
@@ -46,6 +56,14 @@ int sb_cmd_sweep(int argc, char **argv)
             if (sb_opt_format(cmd, optarg, &rn.format) != SB_EXIT_OK)
                 return SB_EXIT_USAGE;
             break;
+        case SB_OPT_DTYPE:
+            if (sb_opt_precision_list(cmd, optarg, precisions, &nprecisions) != SB_EXIT_OK)
+                return SB_EXIT_USAGE;
+            break;
+        case SB_OPT_GEMM:
+            if (sb_opt_gemm_list(cmd, optarg, gemms, &ngemms) != SB_EXIT_OK)
+                return SB_EXIT_USAGE;
+            break;
         case SB_OPT_HELP: fputs(sweep_usage, stdout); return SB_EXIT_OK;
         default: return sb_opt_bad(cmd, c, argv, options);
         }
@@ -55,6 +73,14 @@ int sb_cmd_sweep(int argc, char **argv)
     sb_sweep_spec spec;
     if (sb_sweep_preset(preset, &spec, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+    if (nprecisions > 0) {
+        memcpy(spec.precisions, precisions, nprecisions * sizeof *precisions);
+        spec.nprecisions = nprecisions;
+    }
+    if (ngemms > 0) {
+        memcpy(spec.gemms, gemms, ngemms * sizeof *gemms);
+        spec.ngemms = ngemms;
+    }
     sb_job_list jobs;
     int rc = SB_EXIT_USAGE;
     if (sb_sweep_expand(&spec, &jobs, &err) != 0) {
@@ -70,7 +96,11 @@ int sb_cmd_sweep(int argc, char **argv)
     else
         snprintf(fallback, sizeof fallback, "%s", preset);
     sb_cli_place_run(&rn, run, out, fallback, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
-    rc = sb_cli_run_jobs(&rn, &jobs);
+    if (jobs.count == 0 && jobs.bf16_on_openblas > 0)
+        rc = sb_cli_error(cmd, SB_EXIT_USAGE, "nothing to measure: bf16 products run on oneDNN only (Debian's "
+                                              "OpenBLAS has no bf16 GEMM): add --gemm onednn");
+    else
+        rc = sb_cli_run_jobs(&rn, &jobs);
     sb_job_list_free(&jobs);
 done:
     sb_sweep_spec_free(&spec);

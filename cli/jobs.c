@@ -12,6 +12,16 @@
 
 static int resolve_jobs(const sb_cli_runner *rn, const sb_job_list *jobs, sb_config *cfgs, char (*keys)[SB_KEY_MAX])
 {
+    if (jobs->bf16_on_openblas > 0)
+        fprintf(stderr, "shapebench %s: note: %zu bf16 point%s on OpenBLAS left out: bf16 products run on oneDNN only "
+                        "(Debian's OpenBLAS has no bf16 GEMM)\n",
+                rn->cmd, jobs->bf16_on_openblas, jobs->bf16_on_openblas == 1 ? "" : "s");
+    for (size_t i = 0; i < jobs->count; i++) {
+        /* refused before anything runs: no point of a sweep is timed on reference kernels */
+        sb_error err;
+        if (sb_run_settings_check(&jobs->items[i].settings, &err) != 0)
+            return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "%s", err.msg);
+    }
     for (size_t i = 0; i < jobs->count; i++) {
         sb_error err;
         if (sb_config_resolve(jobs->items[i].model, &cfgs[i], sb_cli_warn, (void *)rn->cmd, &err) != 0)

@@ -6,7 +6,7 @@ int sb_cli_model_option(const char *cmd, int opt, const char *arg, sb_cli_model 
 {
     switch (opt) {
     case SB_OPT_MODEL: m->model = arg; return SB_EXIT_OK;
-    case SB_OPT_DTYPE: return sb_opt_dtype(cmd, arg, &m->dtype);
+    case SB_OPT_DTYPE: return sb_opt_precision(cmd, arg, &m->precision);
     case SB_OPT_GEMM: return sb_opt_gemm(cmd, arg, &m->backend);
     case SB_OPT_THREADS: return sb_opt_threads(cmd, arg, &m->threads);
     case SB_OPT_SEED: return sb_opt_seed(cmd, arg, &m->seed);
@@ -20,9 +20,11 @@ int sb_cli_model_open(const char *cmd, const sb_cli_model *m, bool lay_out, sb_e
     sb_exec_settings_default(&xs);
     xs.backend = m->backend;
     xs.threads = m->threads;
+    xs.compute = sb_precision_compute(m->precision);
     *x = NULL;
     if (sb_exec_create(x, &xs, err) != 0 ||
-        sb_model_open(m->model, m->dtype, m->seed, w, sb_cli_warn, (void *)cmd, err) != 0)
+        sb_model_open(m->model, sb_precision_storage(m->precision, m->training), m->seed, w, sb_cli_warn, (void *)cmd,
+                      err) != 0)
         return -1;
     if (lay_out && sb_weights_layout_for(w, *x, err) != 0) {
         sb_weights_free(w);

@@ -54,10 +54,17 @@ int sb_opt_gemm(const char *cmd, const char *text, sb_gemm_backend *out)
                                                          : sb_cli_error(cmd, SB_EXIT_USAGE, "--gemm: %s", err.msg);
 }
 
-int sb_opt_dtype(const char *cmd, const char *text, sb_dtype *out)
+int sb_opt_storage(const char *cmd, const char *text, sb_dtype *out)
 {
     sb_error err;
     return sb_dtype_parse(text, out, &err) == 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype: %s", err.msg);
+}
+
+int sb_opt_precision(const char *cmd, const char *text, sb_precision *out)
+{
+    sb_error err;
+    return sb_precision_parse(text, out, &err) == 0 ? SB_EXIT_OK
+                                                    : sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype: %s", err.msg);
 }
 
 /* Comma-separated values of one of the parsers above, at most cap of them. */
@@ -85,9 +92,9 @@ static int parse_gemm_value(const char *cmd, const char *text, void *out)
     return sb_opt_gemm(cmd, text, out);
 }
 
-static int parse_dtype_value(const char *cmd, const char *text, void *out)
+static int parse_precision_value(const char *cmd, const char *text, void *out)
 {
-    return sb_opt_dtype(cmd, text, out);
+    return sb_opt_precision(cmd, text, out);
 }
 
 int sb_opt_gemm_list(const char *cmd, const char *text, sb_gemm_backend out[2], size_t *n)
@@ -95,9 +102,9 @@ int sb_opt_gemm_list(const char *cmd, const char *text, sb_gemm_backend out[2], 
     return parse_list(cmd, "gemm", text, parse_gemm_value, out, sizeof *out, 2, n);
 }
 
-int sb_opt_dtype_list(const char *cmd, const char *text, sb_dtype out[2], size_t *n)
+int sb_opt_precision_list(const char *cmd, const char *text, sb_precision out[SB_PRECISIONS], size_t *n)
 {
-    return parse_list(cmd, "dtype", text, parse_dtype_value, out, sizeof *out, 2, n);
+    return parse_list(cmd, "dtype", text, parse_precision_value, out, sizeof *out, SB_PRECISIONS, n);
 }
 
 int sb_opt_seed(const char *cmd, const char *text, uint64_t *out)

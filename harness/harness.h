@@ -104,6 +104,7 @@ typedef struct {
     int threads;          /* used by GEMM and OpenMP (sb_exec_threads) */
     char gemm_backend[32];
     char gemm_version[160];
+    char onednn_isa[48];  /* sb_onednn_isa_name: what oneDNN dispatches to, whatever the backend */
     char openblas_core[64];
     int openblas_threads;
     char compiler[128];
@@ -121,8 +122,12 @@ int64_t sb_last_level_cache_bytes(void);
 
 /* Measured machine peaks, the reference for MFU and the roofline. */
 typedef struct {
-    double sgemm_gflops;     /* sb_peak_sgemm_gflops(sgemm_n, reps) */
+    double sgemm_gflops;     /* sb_peak_gemm_gflops(sgemm_n, reps) in fp32 on the context's backend */
     double fma_gflops;       /* fp32 FMA chains on every thread, in registers */
+    /* bf16: sb_peak_gemm_gflops in a oneDNN context computing in bf16, and sb_peak_bf16_dot_gflops; 0 with
+     * the reason in bf16_unavailable where oneDNN has no bf16 instructions to run on. */
+    double bf16_gemm_gflops, bf16_dot_gflops;
+    char bf16_unavailable[SB_ERROR_MAX];
     double stream_copy_gbps; /* b[i] = a[i], bytes read + written per second (1e9 bytes) */
     int64_t sgemm_n;
     int64_t stream_bytes;    /* size of each array */
@@ -144,10 +149,14 @@ sb_peak_sizes sb_peak_sizes_default(void);
  * AVX-512, whatever the build flags) on every thread, fastest of reps runs sharing `seconds`: the ceiling
  * of a GEMM kernel computing at that width (sb_gemm_vector_bits). Fails, saying so, for another width. */
 int sb_peak_fma_gflops(int bits, double seconds, int reps, double *gflops, sb_error *err);
+/* vdpbf16ps chains in registers on every thread (64 FLOPs per instruction), fastest of reps runs sharing
+ * `seconds`: the ceiling of a bf16 GEMM kernel on AVX512-BF16. Fails, saying so, without it. */
+int sb_peak_bf16_dot_gflops(double seconds, int reps, double *gflops, sb_error *err);
+/* Every peak, measured in contexts beside x (its backend and threads; bf16 on oneDNN). */
 int sb_peaks_measure(sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err);
-/* x's GEMM rate (GFLOP/s) on an n x n x n fp32 product through sb_gemm: the fastest of reps calls after one
- * warm-up call. */
-int sb_peak_sgemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err);
+/* x's GEMM rate (GFLOP/s) on an n x n x n product in the type x computes in, as the library runs it
+ * (sb_gemm_replay: bf16 operands already rounded): the fastest of reps calls after one warm-up call. */
+int sb_peak_gemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err);
 /* Peaks cached per machine in <cache_dir>/<key>.json, key from CPU model, cores, GEMM backend, OpenBLAS
  * core and threads (cache_dir NULL: results/.machine). Measures and writes the file when it is absent,
  * unreadable or `refresh`. */
@@ -156,8 +165,10 @@ int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *size
 /* The record's `system` object, with the peaks when not NULL. NULL on allocation failure. */
 cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks);
 
+/* The GEMM peak of products computing in `compute` (sgemm_gflops or bf16_gemm_gflops); NaN when not measured. */
+double sb_peak_gemm_for(const sb_peaks *peaks, sb_dtype compute);
 /* Where an op class sits against the measured roofline: compute-bound when its arithmetic intensity is at
- * or above the ridge point sgemm_gflops / stream_copy_gbps (FLOP/byte). */
+ * or above the ridge point (the GEMM peak of its compute type) / stream_copy_gbps (FLOP/byte). */
 typedef struct {
     double arithmetic_intensity; /* FLOP/byte */
     double achieved_gflops;
@@ -165,10 +176,10 @@ typedef struct {
     bool compute_bound;
 } sb_roofline;
 
-sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks);
+sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks, sb_dtype compute);
 cJSON *sb_roofline_to_json(const sb_roofline *r); /* arithmetic_intensity, achieved_gflops, bound */
-/* Model FLOPs utilisation: achieved / measured sgemm peak (NaN without a peak). */
-double sb_mfu(double achieved_gflops, const sb_peaks *peaks);
+/* Model FLOPs utilisation: achieved / the measured GEMM peak of the compute type (NaN without one). */
+double sb_mfu(double achieved_gflops, const sb_peaks *peaks, sb_dtype compute);
 
 
 /* ---- measurement, records, results files, sweep -------------------------------------------------- */
@@ -188,7 +199,7 @@ int sb_mode_parse(const char *name, sb_mode *out, sb_error *err);
 typedef struct {
     sb_mode mode;
     int64_t batch, src_len, tgt_len;
-    sb_dtype dtype;
+    sb_precision precision; /* what the products compute in and the weights are stored in */
     int threads;
     sb_gemm_backend gemm;
     uint64_t seed;
@@ -204,6 +215,11 @@ int sb_run_settings_threads(const sb_run_settings *s);
 /* The execution context the settings measure in: their backend and threads, products split across the
  * threads, oneDNN's weights pre-packed. */
 int sb_run_settings_exec(const sb_run_settings *s, sb_exec **out, sb_error *err);
+/* The weights' storage type: the precision's (training keeps fp32 master weights). */
+sb_dtype sb_run_settings_storage(const sb_run_settings *s);
+/* Whether the settings can run here: bf16 products need the oneDNN backend and a CPU oneDNN runs bf16 on
+ * (sb_bf16_available); 0, or -1 with a message saying which and what to do. */
+int sb_run_settings_check(const sb_run_settings *s, sb_error *err);
 /* encode forward at batch 1, 512/114 tokens, f32, all threads, OpenBLAS, 1 warmup, 3 reps, 0.5..60 s. */
 void sb_run_settings_default(sb_run_settings *s);
 /* "shape|mode|b1|s512|t114|f32|openblas|t2": what makes two records the same measurement (resume, merge,
@@ -355,15 +371,15 @@ int sb_parse_list(const char *text, int64_t min, int64_t max, sb_i64_list *out, 
 /* "i/N", 1 <= i <= N: shard i of N. */
 int sb_parse_shard(const char *text, int *index, int *count, sb_error *err);
 
-/* What a sweep crosses: models x modes x batch x src x tgt x dtypes x threads x gemms. */
+/* What a sweep crosses: models x modes x batch x src x tgt x precisions x threads x gemms. */
 typedef struct {
     char **models;
     size_t nmodels;
     sb_mode modes[SB_MODE_COUNT];
     size_t nmodes;
     sb_i64_list batch, src, tgt, threads;
-    sb_dtype dtypes[2];
-    size_t ndtypes;
+    sb_precision precisions[SB_PRECISIONS];
+    size_t nprecisions;
     sb_gemm_backend gemms[2];
     size_t ngemms;
     sb_run_settings base; /* seed, warmup, repetitions, time limits */
@@ -379,6 +395,7 @@ typedef struct {
 typedef struct {
     sb_job *items;
     size_t count;
+    size_t bf16_on_openblas; /* points the cross product left out: bf16 products run on oneDNN only */
 } sb_job_list;
 
 void sb_sweep_spec_init(sb_sweep_spec *spec); /* empty lists, base = sb_run_settings_default */
@@ -386,7 +403,8 @@ void sb_sweep_spec_free(sb_sweep_spec *spec);
 int sb_sweep_add_model(sb_sweep_spec *spec, const char *model, sb_error *err);
 /* smoke | default | paper (see sweep.c for what each holds and why). */
 int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err);
-/* The cross product in a fixed order: model outermost, then mode, batch, src, tgt, dtype, threads, gemm. */
+/* The cross product in a fixed order: model outermost, then mode, batch, src, tgt, precision, threads, gemm;
+ * bf16 on OpenBLAS left out (counted in bf16_on_openblas). */
 int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err);
 /* Keeps the jobs of model m when m mod count == index - 1: deterministic, every mode of a model in one
  * shard, and sizes spread evenly (the registry lists each family's sizes together). */

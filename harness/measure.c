@@ -199,7 +199,7 @@ static void cache_select_shape(sb_weights_cache *cache, const char *model, const
         h = (h ^ (unsigned char)*p) * 0x100000001B3ull;
     free(json);
     char shape[sizeof cache->shape];
-    snprintf(shape, sizeof shape, "%s|%s|%llu|%016llx", model, sb_dtype_name(s->dtype), (unsigned long long)s->seed,
+    snprintf(shape, sizeof shape, "%s|%s|%llu|%016llx", model, sb_dtype_name(sb_run_settings_storage(s)), (unsigned long long)s->seed,
              (unsigned long long)h);
     if (strcmp(shape, cache->shape) != 0) {
         sb_weights_cache_free(cache);
@@ -226,8 +226,8 @@ static int open_weights(const char *model, bool checkpoint, const sb_config *cfg
                         sb_weights *w, sb_error *err)
 {
     if (checkpoint)
-        return sb_model_open(model, s->dtype, s->seed, w, NULL, NULL, err);
-    if (sb_weights_alloc(w, cfg, s->dtype, err) != 0)
+        return sb_model_open(model, sb_run_settings_storage(s), s->seed, w, NULL, NULL, err);
+    if (sb_weights_alloc(w, cfg, sb_run_settings_storage(s), err) != 0)
         return -1;
     sb_weights_init_random(w, s->seed);
     return 0;
@@ -360,17 +360,19 @@ done:
 static int planned_bytes(const sb_config *cfg, const sb_run_settings *s, int64_t *out, sb_counts *counts,
                          sb_error *err)
 {
-    sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, s->dtype};
+    sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, sb_run_settings_storage(s)};
     if (sb_count(cfg, &cs, counts, err) != 0)
         return -1;
     int64_t total = 0;
     const bool train = s->mode == SB_MODE_TRAIN;
-    /* Training: weights, their fp32 gradients, the kept activations and Adafactor's state. */
+    /* Training: weights, their fp32 gradients, the kept activations and Adafactor's state (bf16 products:
+     * and the weights' bf16 copy). */
+    const int64_t bf16_copy = train && s->precision == SB_PRECISION_BF16 ? counts->memory_bytes.weights / 2 : 0;
     if (sb_add_i64(counts->memory_bytes.weights,
                    train ? counts->memory_bytes.activations_train : counts->memory_bytes.activations_forward,
                    &total) != 0 ||
         sb_add_i64(total, train ? counts->memory_bytes.weights : counts->memory_bytes.kv_cache, &total) != 0 ||
-        sb_add_i64(total, train ? counts->memory_bytes.optimizer_adafactor : 0, &total) != 0)
+        sb_add_i64(total, train ? counts->memory_bytes.optimizer_adafactor + bf16_copy : 0, &total) != 0)
         return sb_fail(err, "%s: memory estimate overflows", cfg->name);
     *out = total;
     return 0;
@@ -405,7 +407,7 @@ static int64_t peak_rss_bytes(void)
 /* What one repetition should take, from the machine's measured peaks, so that a shape that cannot fit its
  * time budget is sampled at once rather than after allocating, initialising and running it once (the
  * first-repetition check stays as the backstop). Forward: the executed FLOPs at SB_EXPECTED_GEMM_SHARE of
- * the sgemm peak (what the engine reaches on large shapes, `make bench`). Generate: the encoder's share
+ * the GEMM peak of the compute type (what the engine reaches on large shapes, `make bench`). Generate: the encoder's share
  * of those FLOPs (by depth times tokens), then every step streams the decoder's share of the
  * weights (by depth; the LM head included) at the measured copy bandwidth, which t5-efficient-base's 18.9 ms/token matches within
  * 20 %. Encode: no estimate (0). */
@@ -413,12 +415,15 @@ static int64_t peak_rss_bytes(void)
 static double expected_rep_s(const sb_config *cfg, const sb_run_settings *s, const sb_counts *counts,
                              const sb_peaks *peaks)
 {
-    const double flops_rate = SB_EXPECTED_GEMM_SHARE * peaks->sgemm_gflops * 1e9;
-    if (s->mode == SB_MODE_FORWARD && peaks->sgemm_gflops > 0)
+    const double gemm_gflops = sb_peak_gemm_for(peaks, sb_precision_compute(s->precision));
+    const double flops_rate = SB_EXPECTED_GEMM_SHARE * gemm_gflops * 1e9;
+    if (!(gemm_gflops > 0))
+        return 0;
+    if (s->mode == SB_MODE_FORWARD)
         return (double)counts->flops_forward_executed.total / flops_rate;
-    if (s->mode == SB_MODE_TRAIN && peaks->sgemm_gflops > 0)
+    if (s->mode == SB_MODE_TRAIN)
         return (double)counts->flops_train_step / flops_rate;
-    if (s->mode == SB_MODE_GENERATE && peaks->sgemm_gflops > 0 && peaks->stream_copy_gbps > 0) {
+    if (s->mode == SB_MODE_GENERATE && peaks->stream_copy_gbps > 0) {
         double share = (double)cfg->num_decoder_layers / (double)(cfg->num_layers + cfg->num_decoder_layers);
         double encoder_tokens = (double)(cfg->num_layers * s->src_len);
         double encoder_share = encoder_tokens / (encoder_tokens + (double)(cfg->num_decoder_layers * s->tgt_len));
@@ -443,12 +448,12 @@ static int decoder_blocks_beyond_cache(const sb_config *cfg, const sb_run_settin
     sb_config one = *cfg, two = *cfg;
     one.num_decoder_layers = 1;
     two.num_decoder_layers = 2;
-    sb_count_settings cs = {1, s->src_len, s->tgt_len, s->dtype};
+    sb_count_settings cs = {1, s->src_len, s->tgt_len, sb_run_settings_storage(s)};
     sb_counts a, b;
     if (sb_count(&one, &cs, &a, err) != 0 || sb_count(&two, &cs, &b, err) != 0)
         return -1;
     const double block = (double)(b.memory_bytes.weights - a.memory_bytes.weights);
-    const double head = (double)cfg->vocab_size * (double)cfg->d_model * (double)sb_dtype_bytes(s->dtype);
+    const double head = (double)cfg->vocab_size * (double)cfg->d_model * (double)sb_dtype_bytes(sb_run_settings_storage(s));
     if (block > 0)
         *out = head >= (double)cache ? 1 : (int64_t)ceil(((double)cache - head) / block);
     return 0;

@@ -41,32 +41,40 @@ static double fastest_of(const double *seconds, int n)
     return sb_stats_compute(seconds, (size_t)n).min;
 }
 
-int sb_peak_sgemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err)
+int sb_peak_gemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err)
 {
-    size_t elems = (size_t)(n * n);
-    const size_t a_bytes = 3 * elems * sizeof(float);
+    const sb_dtype dtype = sb_exec_compute(x);
+    const size_t elems = (size_t)(n * n), a_bytes = 3 * elems * sizeof(float);
     float *a = sb_pages_alloc(a_bytes);
     double *t = malloc((size_t)reps * sizeof *t);
     if (a == NULL || t == NULL) {
         sb_pages_free(a, a_bytes);
         free(t);
-        return sb_fail(err, "out of memory for a %lld x %lld sgemm", (long long)n, (long long)n);
+        return sb_fail(err, "out of memory for a %lld x %lld product", (long long)n, (long long)n);
     }
     float *b = a + elems, *c = b + elems;
-    for (size_t i = 0; i < 3 * elems; i++)
-        a[i] = (float)(i % 7) * 0.125f;
-    /* The first call pays for thread start-up and packing buffers: not the machine's peak. */
+    uint16_t *a16 = (uint16_t *)a, *b16 = a16 + elems; /* bf16 operands: the first half of a's space */
+    for (size_t i = 0; i < 2 * elems; i++) {
+        const float v = (float)(i % 7) * 0.125f;
+        if (dtype == SB_DTYPE_BF16)
+            a16[i] = sb_f32_to_bf16(v);
+        else
+            a[i] = v;
+    }
+    const void *ap = dtype == SB_DTYPE_BF16 ? (const void *)a16 : a, *bp = dtype == SB_DTYPE_BF16 ? (const void *)b16 : b;
+    const sb_gemm_shape shape = {.m = n, .n = n, .k = n, .dtype = dtype};
+    /* The first call pays for thread start-up, packing buffers and (oneDNN) the primitive: not the peak. */
     sb_exec_enter(x);
-    sb_gemm(x, false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    sb_gemm_replay(x, &shape, ap, bp, c);
     for (int r = 0; r < reps; r++) {
         double start = sb_now_seconds();
-        sb_gemm(x, false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        sb_gemm_replay(x, &shape, ap, bp, c);
         t[r] = sb_now_seconds() - start;
     }
     *gflops = 2.0 * (double)n * (double)n * (double)n / fastest_of(t, reps) / 1e9;
     sb_pages_free(a, a_bytes);
     free(t);
-    return 0;
+    return sb_exec_failure(x, err);
 }
 
 /* The build's native vector width in bytes: the chains below stay in its registers. */
@@ -121,6 +129,29 @@ DEFINE_FMA_CHAINS(fma_chains_512, 64, __attribute__((target("avx512f"))))
 
 typedef float (*fma_chains_fn)(long iterations, float start, float mul, float add);
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* AVX512-BF16's dot product: each vdpbf16ps adds to every fp32 lane of acc the products of a pair of bf16
+ * lanes of a and b, 64 FLOPs per 512-bit instruction (32 multiply-adds), twice the fp32 FMA's 32. The
+ * ceiling of a bf16 GEMM kernel on AVX512-BF16 (oneDNN's avx512_core_bf16). */
+__attribute__((target("avx512bf16,avx512f"))) static float bf16_dot_chains(long iterations, float start,
+                                                                           float mul, float add)
+{
+    __m512 acc[CHAINS];
+    const __m512bh a = (__m512bh)_mm512_set1_epi16((short)sb_f32_to_bf16(mul));
+    const __m512bh b = (__m512bh)_mm512_set1_epi16((short)sb_f32_to_bf16(add));
+    for (int j = 0; j < CHAINS; j++)
+        acc[j] = _mm512_set1_ps(start + (float)j);
+    for (long it = 0; it < iterations; it++)
+        _Pragma("GCC unroll 16") for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+    float sum = 0.0f;
+    for (int j = 0; j < CHAINS; j++)
+        sum += _mm512_reduce_add_ps(acc[j]);
+    return sum;
+}
+#define HAVE_BF16_DOT_CHAINS 1
+#endif
+
 /* The chains `bits` wide this build and CPU run, NULL when none. */
 static fma_chains_fn chains_of_width(int bits)
 {
@@ -135,9 +166,9 @@ static fma_chains_fn chains_of_width(int bits)
     return NULL;
 }
 
-/* Every thread runs chunks of `bits`-wide chains until `seconds` have passed; FLOPs over the wall time of
- * the whole team. */
-static double measure_fma_once(double seconds, fma_chains_fn chains, int bits)
+/* Every thread runs chunks of chains until `seconds` have passed, each chunk CHAINS x CHUNK instructions of
+ * flops_per_op FLOPs; FLOPs over the wall time of the whole team. */
+static double measure_chains_once(double seconds, fma_chains_fn chains, double flops_per_op)
 {
     double flops = 0.0, sink = 0.0;
     double start = sb_now_seconds();
@@ -148,7 +179,7 @@ static double measure_fma_once(double seconds, fma_chains_fn chains, int bits)
             sink += chains(CHUNK, (float)chunks, 0.9999f, 1e-4f); /* tends to 1: no overflow, no denormals */
             chunks++;
         } while (sb_now_seconds() - start < seconds);
-        flops += 2.0 * CHAINS * (bits / 32) * CHUNK * (double)chunks;
+        flops += flops_per_op * CHAINS * CHUNK * (double)chunks;
     }
     double elapsed = sb_now_seconds() - start;
     return isnan(sink) ? NAN : flops / elapsed / 1e9; /* sink is read so the chains are not dead code */
@@ -164,10 +195,58 @@ int sb_peak_fma_gflops(int bits, double seconds, int reps, double *gflops, sb_er
         return sb_fail(err, "an FMA peak needs time (%g s) and repetitions (%d)", seconds, reps);
     *gflops = 0;
     for (int r = 0; r < reps; r++) {
-        const double g = measure_fma_once(seconds / reps, chains, bits);
+        const double g = measure_chains_once(seconds / reps, chains, 2.0 * (bits / 32));
         *gflops = g > *gflops ? g : *gflops;
     }
     return *gflops > 0 ? 0 : sb_fail(err, "the %d-bit FMA peak measured no work", bits);
+}
+
+int sb_peak_bf16_dot_gflops(double seconds, int reps, double *gflops, sb_error *err)
+{
+#ifdef HAVE_BF16_DOT_CHAINS
+    if (!__builtin_cpu_supports("avx512bf16"))
+        return sb_fail(err, "this CPU has no AVX512-BF16 (vdpbf16ps)");
+    if (!(seconds > 0.0) || reps < 1)
+        return sb_fail(err, "a bf16 dot peak needs time (%g s) and repetitions (%d)", seconds, reps);
+    *gflops = 0;
+    for (int r = 0; r < reps; r++) {
+        const double g = measure_chains_once(seconds / reps, bf16_dot_chains, 64.0);
+        *gflops = g > *gflops ? g : *gflops;
+    }
+    return *gflops > 0 ? 0 : sb_fail(err, "the bf16 dot peak measured no work");
+#else
+    (void)seconds, (void)reps, (void)gflops;
+    return sb_fail(err, "this build has no AVX512-BF16 code (x86-64 with GCC only)");
+#endif
+}
+
+/* A context on x's threads computing in `compute` on `backend`. */
+static int context_beside(const sb_exec *x, sb_gemm_backend backend, sb_dtype compute, sb_exec **out, sb_error *err)
+{
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = backend;
+    xs.threads = sb_exec_threads(x);
+    xs.compute = compute;
+    return sb_exec_create(out, &xs, err);
+}
+
+/* The bf16 peaks: oneDNN's bf16 matmul on the sgemm cube and vdpbf16ps chains; both 0 with the reason in
+ * bf16_unavailable where bf16 does not run on bf16 instructions. */
+static int measure_bf16(const sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_error *err)
+{
+    sb_error why;
+    sb_exec *bf16 = NULL;
+    if (sb_bf16_available(&why) != 0 || context_beside(x, SB_GEMM_ONEDNN, SB_DTYPE_BF16, &bf16, &why) != 0) {
+        snprintf(out->bf16_unavailable, sizeof out->bf16_unavailable, "%s", why.msg);
+        return 0;
+    }
+    int rc = sb_peak_gemm_gflops(bf16, sizes->sgemm_n, sizes->reps, &out->bf16_gemm_gflops, err);
+    sb_exec_free(bf16);
+    sb_exec_enter(x);
+    if (rc == 0 && sb_peak_bf16_dot_gflops(sizes->fma_seconds, sizes->reps, &out->bf16_dot_gflops, &why) != 0)
+        snprintf(out->bf16_unavailable, sizeof out->bf16_unavailable, "%s", why.msg);
+    return rc;
 }
 
 static int measure_stream(int64_t bytes, int reps, double *gbps, sb_error *err)
@@ -212,10 +291,18 @@ int sb_peaks_measure(sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_e
     memset(out, 0, sizeof *out);
     out->sgemm_n = sizes->sgemm_n;
     out->stream_bytes = sizes->stream_bytes;
-    if (sb_peak_sgemm_gflops(x, sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err) != 0 ||
+    /* sgemm on x's backend in fp32, whatever x computes in */
+    sb_exec *f32 = NULL;
+    if (context_beside(x, sb_exec_backend(x), SB_DTYPE_F32, &f32, err) != 0)
+        return -1;
+    const int rc = sb_peak_gemm_gflops(f32, sizes->sgemm_n, sizes->reps, &out->sgemm_gflops, err);
+    sb_exec_free(f32);
+    sb_exec_enter(x);
+    if (rc != 0 ||
         measure_stream(sizes->stream_bytes, sizes->reps, &out->stream_copy_gbps, err) != 0)
         return -1;
-    if (sb_peak_fma_gflops(VECTOR_BYTES * 8, sizes->fma_seconds, sizes->reps, &out->fma_gflops, err) != 0)
+    if (sb_peak_fma_gflops(VECTOR_BYTES * 8, sizes->fma_seconds, sizes->reps, &out->fma_gflops, err) != 0 ||
+        measure_bf16(x, sizes, out, err) != 0)
         return -1;
     if (!(out->sgemm_gflops > 0 && out->fma_gflops > 0 && out->stream_copy_gbps > 0))
         return sb_fail(err, "peak measurement gave a non-positive rate");
@@ -267,10 +354,17 @@ static bool load_cache(const char *path, const sb_peak_sizes *sizes, sb_peaks *o
         .stream_copy_gbps = number_field(o, "stream_copy_gbps"),
         .sgemm_n = (int64_t)number_field(o, "sgemm_n"),
         .stream_bytes = (int64_t)number_field(o, "stream_bytes"),
+        .bf16_gemm_gflops = number_field(o, "bf16_gemm_gflops"),
+        .bf16_dot_gflops = number_field(o, "bf16_dot_gflops"),
         .from_cache = true,
     };
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(o, "bf16_unavailable");
+    if (cJSON_IsString(why))
+        snprintf(p.bf16_unavailable, sizeof p.bf16_unavailable, "%s", why->valuestring);
     cJSON_Delete(o);
-    if (!(p.sgemm_gflops > 0 && p.fma_gflops > 0 && p.stream_copy_gbps > 0) || p.sgemm_n != sizes->sgemm_n ||
+    /* a file from before the bf16 peaks lacks them (NaN): measured again */
+    if (!(p.sgemm_gflops > 0 && p.fma_gflops > 0 && p.stream_copy_gbps > 0) || isnan(p.bf16_gemm_gflops) ||
+        isnan(p.bf16_dot_gflops) || p.sgemm_n != sizes->sgemm_n ||
         p.stream_bytes != sizes->stream_bytes)
         return false;
     *out = p;
@@ -293,6 +387,10 @@ static int save_cache(const char *dir, const char *path, const char *key, const 
     cJSON_AddNumberToObject(o, "stream_copy_gbps", p->stream_copy_gbps);
     cJSON_AddNumberToObject(o, "sgemm_n", (double)p->sgemm_n);
     cJSON_AddNumberToObject(o, "stream_bytes", (double)p->stream_bytes);
+    cJSON_AddNumberToObject(o, "bf16_gemm_gflops", p->bf16_gemm_gflops);
+    cJSON_AddNumberToObject(o, "bf16_dot_gflops", p->bf16_dot_gflops);
+    if (p->bf16_unavailable[0] != '\0')
+        cJSON_AddStringToObject(o, "bf16_unavailable", p->bf16_unavailable);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (text == NULL)
@@ -329,12 +427,18 @@ int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *size
 
 /* ---- roofline and MFU ----------------------------------------------------------------------------- */
 
-sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks)
+double sb_peak_gemm_for(const sb_peaks *peaks, sb_dtype compute)
+{
+    const double g = compute == SB_DTYPE_BF16 ? peaks->bf16_gemm_gflops : peaks->sgemm_gflops;
+    return g > 0 ? g : NAN;
+}
+
+sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks, sb_dtype compute)
 {
     sb_roofline r;
     r.arithmetic_intensity = bytes > 0 ? flops / bytes : INFINITY;
     r.achieved_gflops = seconds > 0 ? flops / seconds / 1e9 : NAN;
-    r.ridge_intensity = peaks->stream_copy_gbps > 0 ? peaks->sgemm_gflops / peaks->stream_copy_gbps : NAN;
+    r.ridge_intensity = peaks->stream_copy_gbps > 0 ? sb_peak_gemm_for(peaks, compute) / peaks->stream_copy_gbps : NAN;
     r.compute_bound = r.arithmetic_intensity >= r.ridge_intensity;
     return r;
 }
@@ -350,7 +454,7 @@ cJSON *sb_roofline_to_json(const sb_roofline *r)
     return o;
 }
 
-double sb_mfu(double achieved_gflops, const sb_peaks *peaks)
+double sb_mfu(double achieved_gflops, const sb_peaks *peaks, sb_dtype compute)
 {
-    return peaks->sgemm_gflops > 0 ? achieved_gflops / peaks->sgemm_gflops : NAN;
+    return achieved_gflops / sb_peak_gemm_for(peaks, compute);
 }

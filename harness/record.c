@@ -13,7 +13,8 @@
 static void put_roofline(cJSON *rec, const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
                          const sb_counts *counts, const sb_peaks *peaks, double median_s)
 {
-    const sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, s->dtype};
+    const sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, sb_run_settings_storage(s)};
+    const sb_dtype compute = sb_precision_compute(s->precision);
     sb_traffic traffic;
     sb_count_traffic(cfg, &cs, &traffic);
     double encoder_bytes = 0;
@@ -34,7 +35,7 @@ static void put_roofline(cJSON *rec, const sb_config *cfg, const sb_run_settings
             /* Intensity from the full shape's analytic work and traffic; the rate from the engine's profile
              * of the model timed (the sampled one when extrapolated: a block's rate does not depend on how
              * many there are). */
-            sb_roofline r = sb_roofline_classify(flops[i], bytes, NAN, peaks);
+            sb_roofline r = sb_roofline_classify(flops[i], bytes, NAN, peaks, compute);
             r.achieved_gflops = m->op_seconds[i] > 0 && m->op_flops[i] > 0
                                     ? (double)m->op_flops[i] / m->op_seconds[i] / 1e9
                                     : NAN;
@@ -47,12 +48,12 @@ static void put_roofline(cJSON *rec, const sb_config *cfg, const sb_run_settings
         for (int64_t step = 0; step < m->tokens_per_rep; step++)
             total_bytes += sb_generation_step_traffic(cfg, &cs, step);
     }
-    sb_roofline whole = sb_roofline_classify((double)m->flops_per_rep, total_bytes, median_s, peaks);
+    sb_roofline whole = sb_roofline_classify((double)m->flops_per_rep, total_bytes, median_s, peaks, compute);
     sb_record_put_at(rec, SB_F_ROOFLINE_CLASS, "total", sb_roofline_to_json(&whole));
     sb_record_put_string(rec, SB_F_ROOFLINE_METHOD,
                          "arithmetic intensity: analytic FLOPs over analytic bytes (weights read once, GEMM inputs "
                          "and outputs once; generate: the decoder's weights, K/V caches and LM head once per step), "
-                         "bound against the measured sgemm and stream-copy peaks; achieved_gflops per op class: the "
+                         "bound against the measured GEMM peak of the compute type and the stream-copy peak; achieved_gflops per op class: the "
                          "GEMM FLOPs executed inside the class's regions over the wall time of those regions (engine "
                          "profile, timed repetitions; of the sampled model when extrapolated); total: the "
                          "repetition's FLOPs over its median time");
@@ -73,7 +74,9 @@ static void put_settings(cJSON *r, const sb_run_settings *s)
     sb_record_put_number(r, SB_F_SETTINGS_BATCH, (double)s->batch);
     sb_record_put_number(r, SB_F_SETTINGS_SRC_LEN, (double)s->src_len);
     sb_record_put_number(r, SB_F_SETTINGS_TGT_LEN, (double)s->tgt_len);
-    sb_record_put_string(r, SB_F_SETTINGS_DTYPE, sb_dtype_name(s->dtype));
+    sb_record_put_string(r, SB_F_SETTINGS_DTYPE, sb_precision_name(s->precision));
+    sb_record_put_string(r, SB_F_SETTINGS_COMPUTE_DTYPE, sb_dtype_name(sb_precision_compute(s->precision)));
+    sb_record_put_string(r, SB_F_SETTINGS_STORAGE_DTYPE, sb_dtype_name(sb_run_settings_storage(s)));
     sb_record_put_number(r, SB_F_SETTINGS_THREADS, sb_run_settings_threads(s));
     sb_record_put_string(r, SB_F_SETTINGS_GEMM, sb_gemm_backend_name(s->gemm));
     sb_record_put_number(r, SB_F_SETTINGS_SEED, (double)s->seed);
@@ -86,7 +89,7 @@ static void put_settings(cJSON *r, const sb_run_settings *s)
 
 static cJSON *analytic_json(const sb_config *cfg, const sb_run_settings *s, sb_counts *counts, bool *ok)
 {
-    sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, s->dtype};
+    sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, sb_run_settings_storage(s)};
     *ok = sb_count(cfg, &cs, counts, NULL) == 0;
     if (!*ok)
         return cJSON_CreateNull();
@@ -118,14 +121,15 @@ static void put_timing(cJSON *r, const sb_measurement *m, const sb_run_settings 
                          "blocks_median: of each part, the time inside its stack's blocks (engine profile)");
 }
 
-static void put_throughput(cJSON *r, const sb_measurement *m, const sb_peaks *peaks, double median_s)
+static void put_throughput(cJSON *r, const sb_measurement *m, const sb_run_settings *s, const sb_peaks *peaks,
+                           double median_s)
 {
     const double gflops = (double)m->flops_per_rep / median_s / 1e9;
     sb_record_put_number(r, SB_F_THROUGHPUT_SEQUENCES_PER_S, (double)m->sequences_per_rep / median_s);
     sb_record_put_number(r, SB_F_THROUGHPUT_TOKENS_PER_S, (double)m->tokens_per_rep / median_s);
     sb_record_put_number(r, SB_F_THROUGHPUT_GFLOPS_PER_S, gflops);
     sb_record_put_number(r, SB_F_THROUGHPUT_MS_PER_TOKEN, m->ms_per_token);
-    sb_record_put_number(r, SB_F_THROUGHPUT_MFU, peaks ? sb_mfu(gflops, peaks) : NAN);
+    sb_record_put_number(r, SB_F_THROUGHPUT_MFU, peaks ? sb_mfu(gflops, peaks, sb_precision_compute(s->precision)) : NAN);
     sb_record_put_number(r, SB_F_THROUGHPUT_FLOPS_PER_REP, (double)m->flops_per_rep);
     sb_record_put_string(r, SB_F_THROUGHPUT_FLOPS_SOURCE, m->flops_source);
     sb_record_put_number(r, SB_F_THROUGHPUT_TOKENS_PER_REP, (double)m->tokens_per_rep);
@@ -181,7 +185,7 @@ cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_setti
         sb_stats st = sb_stats_compute(m->timing.samples, m->timing.reps);
         median = st.median;
         put_timing(r, m, s, &st);
-        put_throughput(r, m, peaks, median);
+        put_throughput(r, m, s, peaks, median);
     } else {
         sb_record_put(r, SB_F_TIMING, NULL);
         sb_record_put(r, SB_F_THROUGHPUT, NULL);

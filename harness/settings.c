@@ -30,7 +30,7 @@ void sb_run_settings_default(sb_run_settings *s)
         .batch = 1,
         .src_len = 512,
         .tgt_len = 114,
-        .dtype = SB_DTYPE_F32,
+        .precision = SB_PRECISION_F32,
         .threads = 0,
         .gemm = SB_GEMM_OPENBLAS,
         .seed = 0,
@@ -50,7 +50,7 @@ int sb_run_settings_threads(const sb_run_settings *s)
 void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX])
 {
     snprintf(out, SB_KEY_MAX, "%s|%s|b%lld|s%lld|t%lld|%s|%s|t%d", shape, sb_mode_name(s->mode),
-             (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_dtype_name(s->dtype),
+             (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_precision_name(s->precision),
              sb_gemm_backend_name(s->gemm), sb_run_settings_threads(s));
 }
 
@@ -60,5 +60,22 @@ int sb_run_settings_exec(const sb_run_settings *s, sb_exec **out, sb_error *err)
     sb_exec_settings_default(&xs);
     xs.backend = s->gemm;
     xs.threads = s->threads;
-    return sb_exec_create(out, &xs, err);
+    xs.compute = sb_precision_compute(s->precision);
+    return sb_run_settings_check(s, err) == 0 ? sb_exec_create(out, &xs, err) : -1;
+}
+
+sb_dtype sb_run_settings_storage(const sb_run_settings *s)
+{
+    return sb_precision_storage(s->precision, s->mode == SB_MODE_TRAIN);
+}
+
+int sb_run_settings_check(const sb_run_settings *s, sb_error *err)
+{
+    if (s->precision != SB_PRECISION_BF16)
+        return 0;
+    if (s->gemm != SB_GEMM_ONEDNN)
+        return sb_fail(err, "bf16 products run on oneDNN only (%s has no bf16 GEMM): use --gemm onednn, or "
+                            "--dtype bf16-storage for bf16 weights with fp32 products",
+                       sb_gemm_backend_name(s->gemm));
+    return sb_bf16_available(err);
 }

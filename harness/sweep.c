@@ -170,7 +170,7 @@ int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err)
     static const int64_t one[] = {1}, zero[] = {0};
     if (set_list(&spec->batch, one, 1, err) != 0 || set_list(&spec->threads, zero, 1, err) != 0)
         goto fail;
-    spec->dtypes[spec->ndtypes++] = SB_DTYPE_F32;
+    spec->precisions[spec->nprecisions++] = SB_PRECISION_F32;
     spec->gemms[spec->ngemms++] = SB_GEMM_OPENBLAS;
     sb_run_settings *b = &spec->base;
     if (strcmp(name, "smoke") == 0) {
@@ -231,11 +231,10 @@ fail:
 
 int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err)
 {
-    out->items = NULL;
-    out->count = 0;
+    *out = (sb_job_list){0};
     size_t total = spec->nmodels;
     const size_t factors[] = {spec->nmodes, spec->batch.n, spec->src.n, spec->tgt.n,
-                              spec->ndtypes, spec->threads.n, spec->ngemms};
+                              spec->nprecisions, spec->threads.n, spec->ngemms};
     for (size_t i = 0; i < sizeof factors / sizeof factors[0]; i++) {
         if (factors[i] == 0 || total == 0)
             return sb_fail(err, "the sweep is empty: every list needs at least one value");
@@ -250,9 +249,14 @@ int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err)
             for (size_t bi = 0; bi < spec->batch.n; bi++)
                 for (size_t si = 0; si < spec->src.n; si++)
                     for (size_t ti = 0; ti < spec->tgt.n; ti++)
-                        for (size_t di = 0; di < spec->ndtypes; di++)
+                        for (size_t di = 0; di < spec->nprecisions; di++)
                             for (size_t hi = 0; hi < spec->threads.n; hi++)
                                 for (size_t gi = 0; gi < spec->ngemms; gi++) {
+                                    if (spec->precisions[di] == SB_PRECISION_BF16 &&
+                                        spec->gemms[gi] != SB_GEMM_ONEDNN) {
+                                        out->bf16_on_openblas++;
+                                        continue;
+                                    }
                                     sb_job *j = &out->items[out->count++];
                                     snprintf(j->model, sizeof j->model, "%s", spec->models[mi]);
                                     j->model_index = mi;
@@ -263,7 +267,7 @@ int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err)
                                     j->settings.batch = spec->batch.v[bi];
                                     j->settings.src_len = spec->src.v[si];
                                     j->settings.tgt_len = spec->tgt.v[ti];
-                                    j->settings.dtype = spec->dtypes[di];
+                                    j->settings.precision = spec->precisions[di];
                                     j->settings.threads = (int)spec->threads.v[hi];
                                     j->settings.gemm = spec->gemms[gi];
                                 }

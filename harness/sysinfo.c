@@ -94,6 +94,7 @@ int sb_sysinfo_collect(sb_sysinfo *s, const sb_exec *x, sb_error *err)
     s->threads = sb_exec_threads(x);
     snprintf(s->gemm_backend, sizeof s->gemm_backend, "%s", sb_gemm_backend_name(sb_exec_backend(x)));
     snprintf(s->gemm_version, sizeof s->gemm_version, "%s", sb_exec_backend_version(x));
+    snprintf(s->onednn_isa, sizeof s->onednn_isa, "%s", sb_onednn_isa_name());
     snprintf(s->openblas_core, sizeof s->openblas_core, "%s", openblas_get_corename());
     s->openblas_threads = sb_exec_threads(x); /* x runs OpenBLAS on its own thread count (sb_exec_enter) */
 #ifdef __clang__
@@ -134,6 +135,7 @@ cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks)
     cJSON_AddNumberToObject(o, "threads", s->threads);
     cJSON_AddStringToObject(o, "gemm_backend", s->gemm_backend);
     cJSON_AddStringToObject(o, "gemm_version", s->gemm_version);
+    cJSON_AddStringToObject(o, "onednn_isa", s->onednn_isa);
     cJSON_AddStringToObject(o, "openblas_core", s->openblas_core);
     cJSON_AddNumberToObject(o, "openblas_threads", s->openblas_threads);
     cJSON_AddStringToObject(o, "compiler", s->compiler);
@@ -147,6 +149,15 @@ cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks)
         cJSON_AddNumberToObject(o, "stream_copy_gbps", peaks->stream_copy_gbps);
         cJSON_AddNumberToObject(o, "peak_sgemm_n", (double)peaks->sgemm_n);
         cJSON_AddNumberToObject(o, "peak_stream_bytes", (double)peaks->stream_bytes);
+        const bool bf16 = peaks->bf16_gemm_gflops > 0;
+        cJSON_AddItemToObject(o, "bf16_gemm_gflops",
+                              bf16 ? cJSON_CreateNumber(peaks->bf16_gemm_gflops) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "bf16_dot_gflops", peaks->bf16_dot_gflops > 0
+                                                        ? cJSON_CreateNumber(peaks->bf16_dot_gflops)
+                                                        : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "bf16_unavailable", peaks->bf16_unavailable[0] != '\0'
+                                                         ? cJSON_CreateString(peaks->bf16_unavailable)
+                                                         : cJSON_CreateNull());
     }
     return o;
 }

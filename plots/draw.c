@@ -278,6 +278,27 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
     return 0;
 }
 
+/* bf16's speed-up per shape: precision.tsv. */
+static int write_precision(const sb_results *r, sb_error *err)
+{
+    sb_precision_table t;
+    if (sb_precision_table_build(r, &t, err) != 0)
+        return -1;
+    char path[SB_PATH_MAX];
+    FILE *f = open_data(r->dir, "precision.tsv", path, sizeof path, err);
+    int rc = f == NULL ? -1 : 0;
+    if (f != NULL) {
+        fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\n");
+        for (size_t i = 0; i < t.count; i++)
+            fprintf(f, "%s\t%s\t%.6g\t%.6g\t%s\t%.6g\t%.6g\n", t.rows[i].shape, t.rows[i].scaling,
+                    t.rows[i].params / 1e6, t.rows[i].speedup, t.rows[i].mode, t.rows[i].seconds_f32,
+                    t.rows[i].seconds_bf16);
+        rc = close_data(f, path, err);
+    }
+    sb_precision_table_free(&t);
+    return rc;
+}
+
 int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
                   sb_error *err)
 {
@@ -297,6 +318,8 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
         rc = write_roofline(results, table, err);
     if (rc == 0)
         rc = write_all_labels(results, table, err);
+    if (rc == 0)
+        rc = write_precision(results, err);
     snprintf(path, sizeof path, "%s/plots/gnuplot.log", results->dir);
     remove(path); /* the log of this drawing only */
 

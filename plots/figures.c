@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Callers keep within SB_FIGURES_MAX: four throughput pictures, latency, roofline, and the quality ones. */
+/* Callers keep within SB_FIGURES_MAX: four throughput pictures, latency, roofline, bf16's speed-up, and the
+ * quality ones. */
 static sb_figure *add(sb_figures *out, const char *name, const char *script, const char *caption)
 {
     sb_figure *f = &out->items[out->count++];
@@ -91,8 +92,8 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
     size_t before = out->count;
     for (size_t i = 0; i < t->count; i++) {
         const char *metric = t->rows[i].quality_metric;
-        if (out->count == SB_FIGURES_MAX - 2)
-            break; /* room for latency and roofline */
+        if (out->count == SB_FIGURES_MAX - 3)
+            break; /* room for latency, roofline and bf16's speed-up */
         if (isnan(t->rows[i].quality) || metric == NULL || strspn(metric, "abcdefghijklmnopqrstuvwxyz_0123456789") !=
                                                                strlen(metric))
             continue;
@@ -176,6 +177,47 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
         sgemm, fma, bw, fmin(lo, ridge) / 4, fmax(hi, ridge) * 4);
 }
 
+/* bf16's speed-up over fp32 per shape, in the mode most pairs were measured in. */
+static void plan_precision(const sb_results *results, sb_figures *out)
+{
+    sb_figure *f = add(out, "bf16_speedup_vs_params", "speedup.gp",
+                       "bf16 products against fp32: speed-up per repetition (fp32 seconds / bf16 seconds) of every shape "
+                       "measured in both, against its parameters; the dashed line is the ratio of the machine's bf16 "
+                       "dot-product and fp32 FMA peaks, the most bf16's arithmetic can give.");
+    sb_precision_table t;
+    sb_error err;
+    if (sb_precision_table_build(results, &t, &err) != 0) {
+        set(f->skipped, sizeof f->skipped, "%s", err.msg);
+        return;
+    }
+    /* the mode with most pairs */
+    const char *mode = NULL;
+    size_t most = 0;
+    char present[128] = "";
+    for (size_t i = 0; i < t.count; i++) {
+        size_t n = 0;
+        for (size_t j = 0; j < t.count; j++)
+            n += strcmp(t.rows[j].mode, t.rows[i].mode) == 0;
+        if (n > most)
+            most = n, mode = t.rows[i].mode;
+    }
+    for (size_t i = 0; i < t.count; i++)
+        if (strcmp(t.rows[i].mode, mode) == 0)
+            add_word(present, sizeof present, t.rows[i].scaling);
+    double ceiling = NAN;
+    for (size_t i = 0; i < results->count && isnan(ceiling); i++) {
+        const double dot = sb_field_number(results->records[i], SB_F_SYSTEM_BF16_DOT_GFLOPS),
+                     fma = sb_field_number(results->records[i], SB_F_SYSTEM_FMA_GFLOPS);
+        if (dot > 0 && fma > 0)
+            ceiling = dot / fma;
+    }
+    if (t.count == 0)
+        set(f->skipped, sizeof f->skipped, "no shape measured in both bf16 and f32 with otherwise equal settings");
+    else
+        set(f->vars, sizeof f->vars, "mode='%s'; knobs='%s'; ceiling=%.6g", mode, present, isnan(ceiling) ? 0 : ceiling);
+    sb_precision_table_free(&t);
+}
+
 void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out)
 {
     memset(out, 0, sizeof *out);
@@ -183,4 +225,5 @@ void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_
     plan_quality(table, out);
     plan_latency(table, out);
     plan_roofline(table, results, out);
+    plan_precision(results, out);
 }

@@ -103,6 +103,8 @@ typedef struct {
 
 typedef struct {
     const char *main_mode;  /* the most common measured non-generate mode (forward first on ties), or NULL */
+    const char *main_dtype; /* the precision of the rows: the most common among measured records (f32 first on
+                             * ties); bf16 against fp32 is the precision table's (sb_precision_table_build) */
     sb_shape_row *rows;     /* one per shape, in increasing params */
     size_t count;
 } sb_shape_table;
@@ -188,5 +190,34 @@ const char *sb_doc_number(sb_doc_cell out, double value, const char *format);
 
 /* The deep-narrow vs wide section of the report (deepwide.c). */
 int sb_report_deep_wide(sb_doc *doc, const sb_results *results, const sb_shape_table *table, sb_error *err);
+
+/* ---- bf16 against fp32 (precision.c) ----------------------------------------------------------------- */
+
+#define SB_PRECISION_CLASSES_MAX 8
+
+/* A shape measured in bf16 and in fp32 with otherwise equal settings (mode, batch, lengths, threads,
+ * backend). */
+typedef struct {
+    const char *shape, *mode, *scaling;
+    const cJSON *f32, *bf16; /* the two records */
+    double params, d_model;
+    double seconds_f32, seconds_bf16; /* median seconds per repetition */
+    double speedup;                   /* seconds_f32 / seconds_bf16 */
+} sb_precision_row;
+
+typedef struct {
+    sb_precision_row *rows; /* by mode, then speed-up, largest first */
+    size_t count;
+    const char *classes[SB_PRECISION_CLASSES_MAX]; /* op classes with a timed rate in the bf16 records */
+    size_t num_classes;
+} sb_precision_table;
+
+/* Pairs every measured bf16 record of a run with its fp32 twin (pointers into `results`). */
+int sb_precision_table_build(const sb_results *results, sb_precision_table *out, sb_error *err);
+void sb_precision_table_free(sb_precision_table *table);
+/* bf16's achieved GFLOP/s in an op class's regions over fp32's; NaN when either did not time it. */
+double sb_precision_class_speedup(const sb_precision_row *row, const char *op_class);
+/* The report's section: the pairs, per op class, and which shapes gain most (nothing when no pairs). */
+int sb_report_precision(sb_doc *doc, const sb_precision_table *table, sb_error *err);
 
 #endif

@@ -347,6 +347,11 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
         rc = switch_section(&doc, table, err);
     if (rc == 0)
         quality_section(&doc, table);
+    sb_precision_table precision;
+    if (rc == 0 && (rc = sb_precision_table_build(results, &precision, err)) == 0) {
+        rc = sb_report_precision(&doc, &precision, err);
+        sb_precision_table_free(&precision);
+    }
     sb_doc_end(&doc);
     bool failed = ferror(doc.md) || ferror(doc.html);
     failed |= fclose(doc.md) != 0;

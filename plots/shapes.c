@@ -1,5 +1,5 @@
-/* shapes.c — one row per shape of a run: its record in the run's main mode, its generation latency, its
- * quality; the common ground of the pictures and the report, so both show the same numbers. */
+/* shapes.c — one row per shape of a run: its record in the run's main mode and precision, its generation
+ * latency, its quality; the common ground of the pictures and the report, so both show the same numbers. */
 #include "plots/plots.h"
 
 #include <math.h>
@@ -23,6 +23,30 @@ static const char *main_mode(const sb_results *results)
         for (size_t i = 0; i < results->count; i++)
             count += sb_record_measured(results->records[i]) &&
                      strcmp(mode_of(results->records[i]), preference[p]) == 0;
+        if (count > best_count) {
+            best = preference[p];
+            best_count = count;
+        }
+    }
+    return best;
+}
+
+static const char *dtype_of(const cJSON *record)
+{
+    const char *dtype = sb_field_string(record, SB_F_SETTINGS_DTYPE);
+    return dtype != NULL ? dtype : "f32"; /* records from before precisions had a name computed in fp32 */
+}
+
+/* The precision most measured records were taken in. */
+static const char *main_dtype(const sb_results *results)
+{
+    static const char *preference[] = {"f32", "bf16", "bf16-storage"};
+    const char *best = preference[0];
+    size_t best_count = 0;
+    for (size_t p = 0; p < sizeof preference / sizeof preference[0]; p++) {
+        size_t count = 0;
+        for (size_t i = 0; i < results->count; i++)
+            count += sb_record_measured(results->records[i]) && strcmp(dtype_of(results->records[i]), preference[p]) == 0;
         if (count > best_count) {
             best = preference[p];
             best_count = count;
@@ -96,6 +120,7 @@ int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_erro
 {
     memset(out, 0, sizeof *out);
     out->main_mode = main_mode(results);
+    out->main_dtype = main_dtype(results);
     out->rows = calloc(results->count, sizeof *out->rows);
     if (out->rows == NULL)
         return sb_fail(err, "out of memory for %zu records", results->count);
@@ -104,7 +129,8 @@ int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_erro
         const char *shape = sb_field_string(record, SB_F_SHAPE);
         const char *mode = mode_of(record);
         bool is_main = out->main_mode != NULL && strcmp(mode, out->main_mode) == 0;
-        if (shape == NULL || (!is_main && strcmp(mode, "generate") != 0))
+        if (shape == NULL || (!is_main && strcmp(mode, "generate") != 0) ||
+            strcmp(dtype_of(record), out->main_dtype) != 0)
             continue;
         sb_shape_row *row = find_row(out, shape);
         if (row == NULL) {

@@ -17,8 +17,9 @@
 
 static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_SCHEMA_VERSION, "schema_version", I, false, "", NULL, 0,
-     "version of this record's layout (1 had the two-run extrapolation); merge refuses to join files of different "
-     "versions, and a run refuses to append to a file of another version"},
+     "version of this record's layout (1 had the two-run extrapolation; 2's `bf16` meant bf16 storage with fp32 "
+     "products, 3's means bf16 products, and bf16 storage alone is `bf16-storage`); merge refuses to join files "
+     "of different versions, and a run refuses to append to a file of another version"},
     {SB_F_RUN, "run", S, false, "", "run", 2, "the run name (its folder under results/)"},
     {SB_F_KEY, "key", S, false, "", "key", 1,
      "identity of the measurement for resume, merge and compare: "
@@ -47,7 +48,13 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_SETTINGS_SRC_LEN, "settings.src_len", I, false, "tokens", "src_len", 8, "encoder tokens per sequence"},
     {SB_F_SETTINGS_TGT_LEN, "settings.tgt_len", I, false, "tokens", "tgt_len", 9,
      "decoder tokens per sequence (generate: tokens generated at most)"},
-    {SB_F_SETTINGS_DTYPE, "settings.dtype", S, false, "", "dtype", 10, "weight storage: `f32` or `bf16`"},
+    {SB_F_SETTINGS_DTYPE, "settings.dtype", S, false, "", "dtype", 10,
+     "precision: `f32`, `bf16` (bf16 products, fp32 accumulation) or `bf16-storage` (bf16 weights, fp32 "
+     "products)"},
+    {SB_F_SETTINGS_COMPUTE_DTYPE, "settings.compute_dtype", S, false, "", NULL, 0,
+     "what the products compute in: `f32` or `bf16` (norms, softmax, residuals, losses and the router: fp32)"},
+    {SB_F_SETTINGS_STORAGE_DTYPE, "settings.storage_dtype", S, false, "", NULL, 0,
+     "what the weights are stored in: `f32` or `bf16` (train: fp32 master weights)"},
     {SB_F_SETTINGS_THREADS, "settings.threads", I, false, "threads", "threads", 11,
      "threads of GEMM and the engine's loops"},
     {SB_F_SETTINGS_GEMM, "settings.gemm", S, false, "", "gemm", 12, "GEMM backend: `openblas` or `onednn`"},
@@ -184,6 +191,8 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_SYSTEM_GEMM_BACKEND, "system.gemm_backend", S, false, "", NULL, 0, "`openblas` or `onednn`"},
     {SB_F_SYSTEM_GEMM_VERSION, "system.gemm_version", S, false, "", NULL, 0,
      "the backend's version (OpenBLAS with its core)"},
+    {SB_F_SYSTEM_ONEDNN_ISA, "system.onednn_isa", S, false, "", NULL, 0,
+     "the instruction set oneDNN dispatches to (its effective ISA; ONEDNN_MAX_CPU_ISA caps it)"},
     {SB_F_SYSTEM_OPENBLAS_CORE, "system.openblas_core", S, false, "", NULL, 0, "the kernels OpenBLAS runs"},
     {SB_F_SYSTEM_OPENBLAS_THREADS, "system.openblas_threads", I, false, "threads", NULL, 0, "OpenBLAS's threads"},
     {SB_F_SYSTEM_COMPILER, "system.compiler", S, false, "", NULL, 0, "compiler and version"},
@@ -201,6 +210,13 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_SYSTEM_PEAK_SGEMM_N, "system.peak_sgemm_n", I, false, "", NULL, 0, "side of the peak's sgemm cube"},
     {SB_F_SYSTEM_PEAK_STREAM_BYTES, "system.peak_stream_bytes", I, false, "bytes", NULL, 0,
      "size of each stream-copy array"},
+    {SB_F_SYSTEM_BF16_GEMM_GFLOPS, "system.bf16_gemm_gflops", N, true, "GFLOP/s", NULL, 0,
+     "measured peak: oneDNN's bf16 matmul on the sgemm cube (operands already bf16); null without bf16 "
+     "instructions"},
+    {SB_F_SYSTEM_BF16_DOT_GFLOPS, "system.bf16_dot_gflops", N, true, "GFLOP/s", NULL, 0,
+     "measured peak: AVX512-BF16 dot-product (vdpbf16ps) chains in registers on every thread; null without them"},
+    {SB_F_SYSTEM_BF16_UNAVAILABLE, "system.bf16_unavailable", S, true, "", NULL, 0,
+     "why the bf16 peaks are null; null when they were measured"},
     {SB_F_QUALITY, "quality", O, true, "", NULL, 0,
      "null, or a quality figure: the probe's held-out loss, or a published one attached by the report"},
     {SB_F_QUALITY_METRIC, "quality.metric", S, false, "", NULL, 0, "`heldout_loss` or `neg_log_perplexity`"},

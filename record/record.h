@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
-#define SB_SCHEMA_VERSION 2 /* of the record below; merge refuses to mix versions */
+#define SB_SCHEMA_VERSION 3 /* of the record below; merge refuses to mix versions */
 
 /* ---- the fields (fields.c) ---------------------------------------------------------------------- */
 
@@ -55,6 +55,8 @@ typedef enum {
     SB_F_SETTINGS_SRC_LEN,
     SB_F_SETTINGS_TGT_LEN,
     SB_F_SETTINGS_DTYPE,
+    SB_F_SETTINGS_COMPUTE_DTYPE,
+    SB_F_SETTINGS_STORAGE_DTYPE,
     SB_F_SETTINGS_THREADS,
     SB_F_SETTINGS_GEMM,
     SB_F_SETTINGS_SEED,
@@ -135,6 +137,7 @@ typedef enum {
     SB_F_SYSTEM_THREADS,
     SB_F_SYSTEM_GEMM_BACKEND,
     SB_F_SYSTEM_GEMM_VERSION,
+    SB_F_SYSTEM_ONEDNN_ISA,
     SB_F_SYSTEM_OPENBLAS_CORE,
     SB_F_SYSTEM_OPENBLAS_THREADS,
     SB_F_SYSTEM_COMPILER,
@@ -147,6 +150,9 @@ typedef enum {
     SB_F_SYSTEM_STREAM_COPY_GBPS,
     SB_F_SYSTEM_PEAK_SGEMM_N,
     SB_F_SYSTEM_PEAK_STREAM_BYTES,
+    SB_F_SYSTEM_BF16_GEMM_GFLOPS,
+    SB_F_SYSTEM_BF16_DOT_GFLOPS,
+    SB_F_SYSTEM_BF16_UNAVAILABLE,
     SB_F_QUALITY,
     SB_F_QUALITY_METRIC,
     SB_F_QUALITY_VALUE,

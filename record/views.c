@@ -84,9 +84,9 @@ static void md_number(FILE *out, double v, const char *fmt)
 
 static void print_markdown(const sb_record_set *s, FILE *out)
 {
-    fputs("| shape | mode | batch | src | tgt | median (ms) | ±CI95 (ms) | seq/s | tok/s | GFLOP/s | ms/token | "
-          "MFU (%) | verdict |\n"
-          "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
+    fputs("| shape | mode | batch | src | tgt | dtype | gemm | median (ms) | ±CI95 (ms) | seq/s | tok/s | GFLOP/s | "
+          "ms/token | MFU (%) | verdict |\n"
+          "|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
           out);
     for (size_t i = 0; i < s->count; i++) {
         const cJSON *r = s->items[i];
@@ -99,6 +99,8 @@ static void print_markdown(const sb_record_set *s, FILE *out)
         md_number(out, sb_field_number(r, SB_F_SETTINGS_BATCH), "%.0f");
         md_number(out, sb_field_number(r, SB_F_SETTINGS_SRC_LEN), "%.0f");
         md_number(out, sb_field_number(r, SB_F_SETTINGS_TGT_LEN), "%.0f");
+        fprintf(out, " | %s | %s", string_or(sb_field_string(r, SB_F_SETTINGS_DTYPE), "?"),
+                string_or(sb_field_string(r, SB_F_SETTINGS_GEMM), "?"));
         md_number(out, sb_field_number(r, SB_F_TIMING_MEDIAN) * 1e3, "%.2f");
         md_number(out, (hi - lo) / 2 * 1e3, "%.2f");
         md_number(out, sb_field_number(r, SB_F_THROUGHPUT_SEQUENCES_PER_S), "%.3g");

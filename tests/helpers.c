@@ -106,6 +106,40 @@ int test_run_cli(const char *args, char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+sb_exec *test_exec_bf16(int threads)
+{
+    sb_error why = {0};
+    if (sb_bf16_available(&why) != 0)
+        cr_skip_test("%s", why.msg);
+    sb_exec_settings xs;
+    sb_exec_settings_default(&xs);
+    xs.backend = SB_GEMM_ONEDNN;
+    xs.threads = threads;
+    xs.compute = SB_DTYPE_BF16;
+    sb_exec *x = NULL;
+    cr_assert_eq(sb_exec_create(&x, &xs, &why), 0, "%s", why.msg);
+    return x;
+}
+
+void test_convert_weights(sb_weights *out, const sb_weights *w, sb_dtype dtype)
+{
+    sb_error err = {0};
+    cr_assert_eq(w->num_packed, 0, "convert weights in HF layout");
+    cr_assert_eq(sb_weights_alloc(out, &w->cfg, dtype, &err), 0, "%s", err.msg);
+    float *row = malloc(sizeof(float) * 4096);
+    for (size_t i = 0; i < w->num_tensors; i++) {
+        const sb_tensor *t = &w->tensors[i];
+        const char *src = sb_tensor_data(w, t);
+        char *dst = sb_tensor_data(out, &out->tensors[i]);
+        for (int64_t at = 0; at < t->numel; at += 4096) {
+            const int64_t n = t->numel - at < 4096 ? t->numel - at : 4096;
+            sb_dtype_to_f32(w->dtype, src + at * sb_dtype_bytes(w->dtype), row, n);
+            sb_dtype_from_f32(dtype, row, dst + at * sb_dtype_bytes(dtype), n);
+        }
+    }
+    free(row);
+}
+
 sb_exec *test_exec(sb_gemm_backend backend, int threads)
 {
     sb_exec_settings xs;

@@ -27,6 +27,10 @@ void test_make_weights(sb_weights *w, const sb_config *cfg, sb_dtype dtype, uint
 
 /* An execution context on backend with `threads` threads (products split, oneDNN pre-packed); sb_exec_free it. */
 sb_exec *test_exec(sb_gemm_backend backend, int threads);
+/* A oneDNN context computing in bf16; the test is skipped, saying why, where oneDNN has no bf16 instructions. */
+sb_exec *test_exec_bf16(int threads);
+/* A copy of w in `dtype` storage (bf16 rounds to nearest even), in HF layout. */
+void test_convert_weights(sb_weights *out, const sb_weights *w, sb_dtype dtype);
 
 /* Runs `$SHAPEBENCH_BIN args` through the shell, stderr discarded unless args redirect it (e.g. "2>&1" to
  * read it with stdout). out: its stdout (malloc'd), or NULL to discard it. Returns the exit status, -1 when

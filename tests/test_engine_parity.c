@@ -97,7 +97,7 @@ static void check_fixture(const char *dir, sb_gemm_backend backend)
     cr_assert_eq(sb_checkpoint_load(dir, SB_DTYPE_F32, &w, NULL, NULL, &err), 0, "%s", err.msg);
     /* as the harness runs it: on oneDNN the dense weights pre-packed (both fixtures' sizes can be) */
     cr_assert_eq(sb_weights_layout_for(&w, x, &err), 0, "%s", err.msg);
-    cr_assert(backend == SB_GEMM_OPENBLAS ? w.num_packed == 0 : w.num_packed > 0 || !sb_gemm_packable(x, 64, 64));
+    cr_assert(backend == SB_GEMM_OPENBLAS ? w.num_packed == 0 : w.num_packed > 0 || !sb_gemm_packable(x, 64, 64, SB_DTYPE_F32));
     const int64_t batch = 2, src = 16, tgt = 8, d = w.cfg.d_model;
     size_t n = 0;
     int32_t *input_ids = fixture_array(dir, "input_ids", &n, 4);
@@ -203,7 +203,7 @@ Test(engine_parity, two_backends_in_one_process)
         cr_assert_eq(sb_weights_layout_for(&w[i], x[i], &err), 0, "%s", err.msg);
         cr_assert_eq(sb_runtime_create(&rt[i], x[i], &w[i], batch, src, tgt, &err), 0, "%s", err.msg);
     }
-    cr_assert(w[0].num_packed == 0 && (w[1].num_packed > 0 || !sb_gemm_packable(x[1], 64, 64)));
+    cr_assert(w[0].num_packed == 0 && (w[1].num_packed > 0 || !sb_gemm_packable(x[1], 64, 64, SB_DTYPE_F32)));
     size_t n = 0;
     int32_t *input_ids = fixture_array(dir, "input_ids", &n, 4);
     int32_t *mask = fixture_array(dir, "attention_mask", &n, 4);
@@ -312,27 +312,52 @@ Test(engine_parity, bench_command_writes_results, .timeout = 120)
     char dir[64], args[1024], path[256];
     test_make_temp_dir(dir, sizeof dir, "bench");
     snprintf(path, sizeof path, "%s/out/bench.json", dir);
-    snprintf(args, sizeof args, "bench --models t5-efficient-tiny --gen-models t5-efficient-tiny --rss-model '' "
-                                "--reps 2 --src 24 --tgt 6 --gen-tokens 3 --out %s >%s/log 2>&1", path, dir);
+    snprintf(args, sizeof args,
+             "bench --models t5-efficient-tiny --gen-models t5-efficient-tiny --train-models t5-efficient-tiny "
+             "--rss-model '' --reps 2 --src 24 --tgt 6 --gen-tokens 3 --train-batch 2 --train-src 16 --train-tgt 6 "
+             "--train-reps 1 --out %s >%s/log 2>&1",
+             path, dir);
     cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s failed (see %s/log)", args, dir);
     size_t len = 0;
     char *text = test_read_file(path, &len);
     cJSON *root = cJSON_Parse(text);
+    /* fp32 on both backends, bf16 on oneDNN where it has bf16 instructions (else said why) */
+    const bool bf16 = sb_bf16_available(NULL) == 0;
     const cJSON *results = cJSON_GetObjectItemCaseSensitive(root, "results");
-    cr_assert_eq(cJSON_GetArraySize(results), 2, "one row per backend");
+    cr_assert_eq(cJSON_GetArraySize(results), bf16 ? 3 : 2, "one row per backend and precision");
+    cr_assert(bf16 || cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "settings"),
+                                                       "bf16_unavailable") != NULL);
     const cJSON *r = NULL;
+    size_t bf16_rows = 0;
     cJSON_ArrayForEach(r, results)
     {
         const double seconds =
             cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "seconds_per_sequence"), "median")
                 ->valuedouble;
         cr_assert_gt(seconds, 0);
-        cr_assert_gt(cJSON_GetObjectItemCaseSensitive(r, "fraction_of_sgemm")->valuedouble, 0);
+        cr_assert_gt(cJSON_GetObjectItemCaseSensitive(r, "fraction_of_gemm")->valuedouble, 0);
         cr_assert_gt(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "gemm_shapes")), 4);
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(r, "generation");
         cr_assert_not_null(g);
         cr_assert_gt(cJSON_GetObjectItemCaseSensitive(g, "ms_per_token_median")->valuedouble, 0);
+        const char *dtype = cJSON_GetObjectItemCaseSensitive(r, "dtype")->valuestring;
+        if (strcmp(dtype, "bf16") == 0) {
+            bf16_rows++;
+            cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r, "backend")->valuestring, "onednn");
+            cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r, "storage_dtype")->valuestring, "bf16");
+            const cJSON *ceiling = cJSON_GetObjectItemCaseSensitive(r, "ceiling");
+            cr_assert(cJSON_GetObjectItemCaseSensitive(ceiling, "gflops") != NULL ||
+                          cJSON_GetObjectItemCaseSensitive(ceiling, "unavailable") != NULL,
+                      "the bf16 row has neither a ceiling nor the reason for none");
+        }
     }
+    cr_assert_eq(bf16_rows, bf16 ? 1 : 0);
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "training_steps");
+    cr_assert_eq(cJSON_GetArraySize(steps), bf16 ? 3 : 2, "a training step per backend and precision");
+    cJSON_ArrayForEach(r, steps)
+    cr_assert_gt(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "seconds_per_step"), "median")
+                     ->valuedouble,
+                 0);
     cJSON_Delete(root);
     free(text);
     test_remove_tree(dir);

@@ -1,7 +1,8 @@
 /* test_engine_reference.c — the engine against a slow, obviously-correct reference written here (plain
  * loops in double, its own relative-bucket function, no sb_gemm) on what the HF fixtures do not cover:
  * a sequence past the 128 max-distance clamp, gated-gelu with an untied head, token dropping, capacity
- * from the capacity factor with GEGLU experts, shared-kv attention, bf16 storage; then incremental
+ * from the capacity factor with GEGLU experts, shared-kv attention, bf16 storage, bf16 products (against the
+ * reference with every product operand rounded to bf16); then incremental
  * generation against repeated teacher-forced forwards, the FLOP tally against sb_count, and peak memory. */
 #include "engine/engine.h"
 #include "tests/helpers.h"
@@ -50,6 +51,17 @@ static int64_t ref_bucket(int64_t query, int64_t key, bool bidirectional, int64_
     return ret + large;
 }
 
+/* The reference of bf16 products (set by the bf16 tests, off otherwise): every operand of a product — the
+ * linear layers', the attention core's, the LM head's, not the router's — rounded to bf16 as it enters,
+ * sums in double. */
+static bool ref_bf16_products;
+
+/* A product's operand as the products read it. */
+static double op(double v)
+{
+    return ref_bf16_products ? (double)sb_bf16_to_f32(sb_f32_to_bf16((float)v)) : v;
+}
+
 // in (n, c) · W(oc, c)ᵀ -> out (n, oc)
 static void ref_linear(double *out, const double *in, int64_t n, const float *w, int64_t oc, int64_t c)
 {
@@ -57,7 +69,7 @@ static void ref_linear(double *out, const double *in, int64_t n, const float *w,
         for (int64_t o = 0; o < oc; o++) {
             double s = 0;
             for (int64_t j = 0; j < c; j++)
-                s += in[i * c + j] * w[o * c + j];
+                s += op(in[i * c + j]) * op(w[o * c + j]);
             out[i * oc + o] = s;
         }
 }
@@ -99,7 +111,7 @@ static void ref_attention(const sb_weights *w, const char *prefix, double *x, co
                     bool visible = (key_mask == NULL || key_mask[b * lk + j] != 0) && !(causal && j > i);
                     double s = 0;
                     for (int64_t e = 0; e < dk; e++)
-                        s += q[(b * lq + i) * inner + h * dk + e] * k[(b * lk + j) * inner + h * dk + e];
+                        s += op(q[(b * lq + i) * inner + h * dk + e]) * op(k[(b * lk + j) * inner + h * dk + e]);
                     if (table != NULL)
                         s += table[ref_bucket(i, j, !causal, c->relative_attention_num_buckets,
                                               c->relative_attention_max_distance) * H + h];
@@ -108,15 +120,18 @@ static void ref_attention(const sb_weights *w, const char *prefix, double *x, co
                 }
                 for (int64_t j = 0; j < lk; j++)
                     sum += p[j] = exp(p[j] - max);
+                /* as the engine: the unnormalised exponentials times V, then 1/sum */
                 for (int64_t j = 0; j < lk; j++)
                     for (int64_t e = 0; e < dk; e++)
-                        ctx[(b * lq + i) * inner + h * dk + e] += p[j] / sum * v[(b * lk + j) * inner + h * dk + e];
+                        ctx[(b * lq + i) * inner + h * dk + e] += op(p[j]) * op(v[(b * lk + j) * inner + h * dk + e]);
+                for (int64_t e = 0; e < dk; e++)
+                    ctx[(b * lq + i) * inner + h * dk + e] /= sum;
             }
     const float *o = tensor(w, "%s.o.weight", prefix);
     for (int64_t i = 0; i < batch * lq; i++)
         for (int64_t e = 0; e < d; e++)
             for (int64_t j = 0; j < inner; j++)
-                x[i * d + e] += ctx[i * inner + j] * o[e * inner + j];
+                x[i * d + e] += op(ctx[i * inner + j]) * op(o[e * inner + j]);
     free(q), free(k), free(v), free(ctx), free(p);
 }
 
@@ -129,11 +144,11 @@ static void ref_ffn(const sb_weights *w, const char *prefix, sb_ffn_kind kind, c
         double a = 0, g = 0;
         const float *wi = tensor(w, kind == SB_FFN_GATED_GELU ? "%s.wi_0.weight" : "%s.wi.weight", prefix);
         for (int64_t e = 0; e < d; e++)
-            a += wi[j * d + e] * u[e];
+            a += op(wi[j * d + e]) * op(u[e]);
         if (kind == SB_FFN_GATED_GELU) {
             const float *wi1 = tensor(w, "%s.wi_1.weight", prefix);
             for (int64_t e = 0; e < d; e++)
-                g += wi1[j * d + e] * u[e];
+                g += op(wi1[j * d + e]) * op(u[e]);
             h[j] = 0.5 * a * (1 + tanh(sqrt(2 / M_PI) * (a + 0.044715 * a * a * a))) * g;
         } else {
             h[j] = a > 0 ? a : 0;
@@ -143,7 +158,7 @@ static void ref_ffn(const sb_weights *w, const char *prefix, sb_ffn_kind kind, c
     for (int64_t e = 0; e < d; e++) {
         out[e] = 0;
         for (int64_t j = 0; j < f; j++)
-            out[e] += wo[e * f + j] * h[j];
+            out[e] += op(wo[e * f + j]) * op(h[j]);
     }
     free(h);
 }
@@ -266,8 +281,8 @@ static ref_result reference(const sb_weights *w, int64_t batch, int64_t src, int
         for (int64_t v = 0; v < V; v++) {
             double s = 0;
             for (int64_t e = 0; e < d; e++)
-                s += dec[i * d + e] * scale * head[v * d + e];
-            r.logits[i * V + v] = s;
+                s += op(dec[i * d + e]) * op(head[v * d + e]);
+            r.logits[i * V + v] = scale * s;
         }
     free(dec);
     return r;
@@ -287,7 +302,7 @@ static void lay_out_for(sb_weights *w, sb_exec *x)
     cr_assert_eq(sb_weights_layout_for(w, x, &err), 0, "%s", err.msg);
     if (sb_exec_backend(x) != SB_GEMM_ONEDNN)
         cr_assert_eq(w->num_packed, 0);
-    else if (sb_gemm_packable(x, w->cfg.d_model, w->cfg.d_model))
+    else if (sb_gemm_packable(x, w->cfg.d_model, w->cfg.d_model, SB_DTYPE_F32))
         cr_assert_gt(w->num_packed, 0, "nothing was packed for oneDNN");
 }
 
@@ -320,25 +335,45 @@ static void assert_close(const char *what, const float *got, const double *ref, 
     cr_assert(max_diff <= tol * fmax(1, max_ref), "%s: max |diff| %g > %g * max(1, %g)", what, max_diff, tol, max_ref);
 }
 
-/* The engine's encoder output and logits (and router statistics) against the reference. */
+/* How the engine computes in a check: fp32 products on fp32 weights, or bf16 products on bf16 weights (against
+ * the reference of bf16 products on the same, rounded, weights). */
+typedef enum { CHECK_F32, CHECK_BF16 } check_precision;
+
+/* The engine's encoder output and logits (and router statistics) against the reference. bf16: within fp32
+ * summation and the rare operand that rounds to the neighbouring bf16 value (the engine rounds an fp32
+ * intermediate, the reference a double one), 1e-3 of the largest value. */
 static void check_against_reference_on(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad,
-                                       bool expect_drops, sb_gemm_backend backend)
+                                       bool expect_drops, sb_gemm_backend backend, check_precision precision)
 {
     sb_error err = {0};
-    sb_exec *x = test_exec(backend, 2);
-    sb_weights w = {0};
-    test_make_weights(&w, c, SB_DTYPE_F32, 7);
+    const bool bf16 = precision == CHECK_BF16;
+    sb_exec *x = bf16 ? test_exec_bf16(2) : test_exec(backend, 2);
+    const double tol = bf16 ? 1e-3 : 1e-4;
+    sb_weights w = {0}, w32 = {0};
+    test_make_weights(&w32, c, SB_DTYPE_F32, 7);
+    if (bf16) {
+        sb_weights w16 = {0};
+        test_convert_weights(&w16, &w32, SB_DTYPE_BF16);
+        sb_weights_free(&w32);
+        test_convert_weights(&w32, &w16, SB_DTYPE_F32); /* the reference's copy: the bf16 values exactly */
+        w = w16;
+    } else {
+        w = w32;
+    }
     int32_t *ids = malloc(4 * batch * src), *mask = malloc(4 * batch * src), *dec = malloc(4 * batch * tgt);
     make_inputs(c, batch, src, tgt, pad, ids, mask, dec);
     /* the reference reads the weights in HF layout, before the engine's layout for the backend */
-    ref_result r = reference(&w, batch, src, tgt, ids, mask, dec);
+    ref_bf16_products = bf16;
+    ref_result r = reference(&w32, batch, src, tgt, ids, mask, dec);
+    ref_bf16_products = false;
+
     lay_out_for(&w, x);
     sb_runtime *rt = NULL;
     cr_assert_eq(sb_runtime_create(&rt, x, &w, batch, src, tgt, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_encode(rt, batch, src, ids, mask, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_decode(rt, tgt, dec, &err), 0, "%s", err.msg);
-    assert_close("encoder output", sb_encoder_output(rt), r.encoder_output, batch * src * c->d_model, 1e-4);
-    assert_close("logits", sb_logits(rt), r.logits, batch * tgt * c->vocab_size, 1e-4);
+    assert_close("encoder output", sb_encoder_output(rt), r.encoder_output, batch * src * c->d_model, tol);
+    assert_close("logits", sb_logits(rt), r.logits, batch * tgt * c->vocab_size, tol);
 
     cr_assert_eq((int64_t)sb_router_stats_count(rt), r.sparse_blocks);
     int64_t dropped = 0;
@@ -372,17 +407,19 @@ static void check_against_reference_on(const sb_config *c, int64_t batch, int64_
         ce += log(sum) + max - row[labels[i]];
         counted++;
     }
-    cr_assert_float_eq(sb_cross_entropy(rt, labels), ce / counted, 1e-4 * fmax(1, ce / counted));
+    cr_assert_float_eq(sb_cross_entropy(rt, labels), ce / counted, tol * fmax(1, ce / counted));
     free(labels), free(r.encoder_output), free(r.logits), free(ids), free(mask), free(dec);
     sb_runtime_free(rt);
     sb_weights_free(&w);
+    if (bf16)
+        sb_weights_free(&w32);
     sb_exec_free(x);
 }
 
 static void check_against_reference(const sb_config *c, int64_t batch, int64_t src, int64_t tgt, int64_t pad,
                                     bool expect_drops)
 {
-    check_against_reference_on(c, batch, src, tgt, pad, expect_drops, SB_GEMM_OPENBLAS);
+    check_against_reference_on(c, batch, src, tgt, pad, expect_drops, SB_GEMM_OPENBLAS, CHECK_F32);
 }
 
 /* ---- reference comparisons ------------------------------------------------------------------------------ */
@@ -460,7 +497,7 @@ Test(engine_reference, onednn_packed_dense_untied)
 {
     sb_config c = test_packable_config();
     c.tie_word_embeddings = false;
-    check_against_reference_on(&c, 2, 40, 12, 7, false, SB_GEMM_ONEDNN);
+    check_against_reference_on(&c, 2, 40, 12, 7, false, SB_GEMM_ONEDNN, CHECK_F32);
 }
 
 Test(engine_reference, onednn_packed_gated_shared_kv)
@@ -468,7 +505,7 @@ Test(engine_reference, onednn_packed_gated_shared_kv)
     sb_config c = test_packable_config();
     c.ffn = SB_FFN_GATED_GELU;
     c.shared_kv = true;
-    check_against_reference_on(&c, 2, 24, 9, 4, false, SB_GEMM_ONEDNN);
+    check_against_reference_on(&c, 2, 24, 9, 4, false, SB_GEMM_ONEDNN, CHECK_F32);
 }
 
 /* Switch on oneDNN: attention and experts packed (each routed row count its own primitive), routers not. */
@@ -476,7 +513,42 @@ Test(engine_reference, onednn_packed_switch_drops_tokens)
 {
     sb_config c = test_packable_config();
     switch_with_drops(&c);
-    check_against_reference_on(&c, 2, 24, 10, 6, true, SB_GEMM_ONEDNN);
+    check_against_reference_on(&c, 2, 24, 10, 6, true, SB_GEMM_ONEDNN, CHECK_F32);
+}
+
+/* bf16 products against the reference of bf16 products: bf16 weights pre-packed (q, k, v used as one
+ * product, the residual added by o and wo), the attention core's products and the LM head on plain bf16 and
+ * rounded activations, an untied lm_head in HF layout; the tied head (the shared table, plain bf16). One
+ * block per stack: the engine sums in fp32, the reference in double, so now and then a value lands on the
+ * other side of a bf16 rounding boundary, and every such difference makes the next layer's roundings more
+ * likely to differ: deeper, the two become two bf16 evaluations that agree only to bf16's error
+ * (test_bf16.c checks that). */
+Test(engine_reference, bf16_products_packed_dense_untied)
+{
+    sb_config c = test_packable_config();
+    c.tie_word_embeddings = false;
+    c.num_layers = c.num_decoder_layers = 1;
+    check_against_reference_on(&c, 2, 40, 12, 7, false, SB_GEMM_ONEDNN, CHECK_BF16);
+}
+
+Test(engine_reference, bf16_products_gated_shared_kv_tied)
+{
+    sb_config c = test_packable_config();
+    c.ffn = SB_FFN_GATED_GELU;
+    c.shared_kv = true;
+    c.num_layers = c.num_decoder_layers = 1;
+    check_against_reference_on(&c, 2, 24, 9, 4, false, SB_GEMM_ONEDNN, CHECK_BF16);
+}
+
+/* Switch in bf16: experts' products in bf16, the router in fp32 (its choices, drops included, the
+ * reference's), dimensions oneDNN does not pack; every block sparse. */
+Test(engine_reference, bf16_products_switch_drops_tokens)
+{
+    sb_config c = small_config();
+    switch_with_drops(&c);
+    c.num_layers = c.num_decoder_layers = 1;
+    c.encoder_sparse_step = c.decoder_sparse_step = 1;
+    check_against_reference_on(&c, 2, 24, 10, 6, true, SB_GEMM_ONEDNN, CHECK_BF16);
 }
 
 /* bf16 storage: the forward must equal the fp32 forward on the bf16-rounded weights (compute is fp32),
@@ -534,12 +606,19 @@ Test(engine_reference, bf16_weights)
 /* Greedy ids from incremental decoding (KV cache) equal the argmax path of repeated teacher-forced forwards.
  * The heads are untied: a random tied model keeps predicting its start token, and with identical keys and
  * values a wrong position bias or cache row would go unnoticed. */
-static void check_generation(const sb_config *c, sb_gemm_backend backend)
+static void check_generation(const sb_config *c, sb_gemm_backend backend, check_precision precision)
 {
     sb_error err = {0};
-    sb_exec *x = test_exec(backend, 2);
+    const bool bf16 = precision == CHECK_BF16;
+    sb_exec *x = bf16 ? test_exec_bf16(2) : test_exec(backend, 2);
     sb_weights w = {0};
     test_make_weights(&w, c, SB_DTYPE_F32, 11);
+    if (bf16) {
+        sb_weights w16 = {0};
+        test_convert_weights(&w16, &w, SB_DTYPE_BF16);
+        sb_weights_free(&w);
+        w = w16;
+    }
     lay_out_for(&w, x);
     const int64_t src = 13, steps = 12;
     int32_t ids[13], mask[13], unused[1];
@@ -570,7 +649,8 @@ static void check_generation(const sb_config *c, sb_gemm_backend backend)
     double *ref = malloc(sizeof(double) * c->vocab_size);
     for (int64_t v = 0; v < c->vocab_size; v++)
         ref[v] = sb_logits(rt)[(produced - 1) * c->vocab_size + v];
-    assert_close("last step logits", last, ref, c->vocab_size, 1e-4);
+    /* bf16: one row against many, other kernels' fp32 sums, the rare operand rounded the other way */
+    assert_close("last step logits", last, ref, c->vocab_size, bf16 ? 1e-3 : 1e-4);
     free(last), free(ref);
     cr_assert(produced == steps || generated[produced - 1] == c->eos_token_id);
     sb_runtime_free(rt);
@@ -583,8 +663,8 @@ Test(engine_generate, dense_matches_teacher_forced)
     sb_config c = small_config();
     c.tie_word_embeddings = false;
     c.eos_token_id = c.vocab_size - 1; /* keep random weights from stopping at once */
-    check_generation(&c, SB_GEMM_OPENBLAS);
-    check_generation(&c, SB_GEMM_ONEDNN);
+    check_generation(&c, SB_GEMM_OPENBLAS, CHECK_F32);
+    check_generation(&c, SB_GEMM_ONEDNN, CHECK_F32);
 }
 
 Test(engine_generate, onednn_packed_matches_teacher_forced)
@@ -592,7 +672,15 @@ Test(engine_generate, onednn_packed_matches_teacher_forced)
     sb_config c = test_packable_config();
     c.tie_word_embeddings = false;
     c.eos_token_id = c.vocab_size - 1;
-    check_generation(&c, SB_GEMM_ONEDNN);
+    check_generation(&c, SB_GEMM_ONEDNN, CHECK_F32);
+}
+
+Test(engine_generate, bf16_products_match_teacher_forced)
+{
+    sb_config c = test_packable_config();
+    c.tie_word_embeddings = false;
+    c.eos_token_id = c.vocab_size - 1;
+    check_generation(&c, SB_GEMM_ONEDNN, CHECK_BF16);
 }
 
 Test(engine_generate, gated_untied_shared_kv_matches_teacher_forced)
@@ -601,7 +689,7 @@ Test(engine_generate, gated_untied_shared_kv_matches_teacher_forced)
     c.ffn = SB_FFN_GATED_GELU;
     c.tie_word_embeddings = false;
     c.shared_kv = true;
-    check_generation(&c, SB_GEMM_OPENBLAS);
+    check_generation(&c, SB_GEMM_OPENBLAS, CHECK_F32);
 }
 
 Test(engine_generate, switch_matches_teacher_forced)
@@ -611,7 +699,7 @@ Test(engine_generate, switch_matches_teacher_forced)
     c.encoder_sparse_step = c.decoder_sparse_step = 2;
     c.expert_capacity = 64;
     c.tie_word_embeddings = false;
-    check_generation(&c, SB_GEMM_OPENBLAS);
+    check_generation(&c, SB_GEMM_OPENBLAS, CHECK_F32);
 }
 
 /* ---- FLOP tally ----------------------------------------------------------------------------------------- */

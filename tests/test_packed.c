@@ -22,7 +22,7 @@ static sb_config packable_config(void)
 static sb_exec *onednn_or_skip(void)
 {
     sb_exec *x = test_exec(SB_GEMM_ONEDNN, 2);
-    if (!sb_gemm_packable(x, 64, 64)) {
+    if (!sb_gemm_packable(x, 64, 64, SB_DTYPE_F32)) {
         sb_exec_free(x);
         cr_skip_test("oneDNN's matmul keeps plain weights on this CPU (its packed layout needs AVX-512)");
     }
@@ -32,11 +32,11 @@ static sb_exec *onednn_or_skip(void)
 Test(packed, layout_exists_only_without_padding)
 {
     sb_exec *x = onednn_or_skip();
-    cr_assert(sb_gemm_packable(x, 768, 768));
-    cr_assert(sb_gemm_packable(x, 3072, 768));
-    cr_assert(sb_gemm_packable(x, 768, 3072));
-    cr_assert_not(sb_gemm_packable(x, 96, 64), "96 output features would be padded to 128");
-    cr_assert_not(sb_gemm_packable(x, 64, 40), "40 input features would be padded to 48");
+    cr_assert(sb_gemm_packable(x, 768, 768, SB_DTYPE_F32));
+    cr_assert(sb_gemm_packable(x, 3072, 768, SB_DTYPE_F32));
+    cr_assert(sb_gemm_packable(x, 768, 3072, SB_DTYPE_F32));
+    cr_assert_not(sb_gemm_packable(x, 96, 64, SB_DTYPE_F32), "96 output features would be padded to 128");
+    cr_assert_not(sb_gemm_packable(x, 64, 40, SB_DTYPE_F32), "40 input features would be padded to 48");
     sb_exec_free(x);
 }
 
@@ -58,11 +58,12 @@ Test(packed, product_matches_float64_with_alpha_beta_and_strides)
     memcpy(before, c, sizeof(float) * m * ldc);
     memcpy(wp, w, sizeof(float) * n * k);
     sb_error err = {0};
-    cr_assert_eq(sb_gemm_pack(x, n, k, wp, scratch, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_gemm_pack(x, n, k, SB_DTYPE_F32, wp, scratch, &err), 0, "%s", err.msg);
     cr_assert_neq(memcmp(wp, w, sizeof(float) * n * k), 0, "packing changed nothing");
     const float alpha = 0.5f, beta = 1.0f;
     sb_exec_reset_flops(x);
-    cr_assert_eq(sb_gemm_packed(x, m, n, k, alpha, a, k, wp, beta, c, ldc, &err), 0, "%s", err.msg);
+    sb_gemm_weights(x, true, m, n, k, alpha, a, k, (sb_weight_operand){wp, SB_DTYPE_F32, true}, beta, c, ldc);
+    cr_assert_eq(sb_exec_failure(x, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_exec_flops(x), 2 * m * n * k);
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < ldc; j++) {

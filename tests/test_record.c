@@ -122,7 +122,7 @@ Test(record, every_reader_accepts_a_torn_last_line, .timeout = 120)
     cr_assert_eq(test_run_cli(cmd, NULL), 0, "shapebench %s", cmd);
     snprintf(path, sizeof path, "%s/run/results.jsonl", dir);
     FILE *f = fopen(path, "a");
-    fputs("{\"schema_version\":2,\"key\":\"torn", f);
+    fputs("{\"schema_version\":3,\"key\":\"torn", f);
     fclose(f);
     const char *commands[] = {
         "report --run %s/run",

@@ -133,7 +133,11 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
     const char *names[] = {"throughput_vs_params", "throughput_vs_flops", "throughput_vs_params_by_knob",
                            "throughput_vs_flops_by_knob", "quality_neg_log_perplexity_vs_cost",
                            "latency_vs_depth_width", "roofline"};
-    cr_assert_eq(r.figures.count, 7);
+    /* and bf16's speed-up, left out: the fixture has no bf16 records */
+    cr_assert_eq(r.figures.count, 8);
+    cr_assert_str_eq(r.figures.items[7].name, "bf16_speedup_vs_params");
+    cr_assert(strstr(r.figures.items[7].skipped, "no shape measured in both bf16 and f32") != NULL, "%s",
+              r.figures.items[7].skipped);
     for (size_t i = 0; i < 7; i++) {
         cr_assert_str_eq(r.figures.items[i].name, names[i]);
         cr_assert_str_empty(r.figures.items[i].skipped, "%s: %s", names[i], r.figures.items[i].skipped);
@@ -309,4 +313,64 @@ Test(report, plots_command_writes_pictures_and_report)
     assert_nonempty(path);
     snprintf(path, sizeof path, "%s/REPORT.md", run_dir);
     assert_nonempty(path);
+}
+
+/* Three forward records of the fixture given a bf16 twin, 1.8x faster, its op classes 2x: the rows stay the
+ * fp32 ones, the pairs get their section (speed-up per shape and op class, which gained most) and their
+ * picture. */
+Test(report, bf16_twins_get_their_section_and_picture)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/results.jsonl", run_dir);
+    char *all = test_read_file(path, NULL);
+    FILE *f = fopen(path, "a");
+    const char *twins[] = {"t5-efficient-tiny", "t5-efficient-small", "t5-efficient-base-dm512"};
+    for (char *line = all, *end; *line != '\0'; line = end + 1) {
+        end = strchr(line, '\n');
+        *end = '\0';
+        cJSON *rec = cJSON_Parse(line);
+        const char *shape = sb_field_string(rec, SB_F_SHAPE), *mode = sb_field_string(rec, SB_F_SETTINGS_MODE);
+        for (size_t i = 0; i < 3; i++)
+            if (shape != NULL && strcmp(shape, twins[i]) == 0 && strcmp(mode, "forward") == 0) {
+                sb_record_put_string(rec, SB_F_SETTINGS_DTYPE, "bf16");
+                sb_record_put_number(rec, SB_F_TIMING_MEDIAN, sb_field_number(rec, SB_F_TIMING_MEDIAN) / 1.8);
+                cJSON *op;
+                cJSON_ArrayForEach(op, sb_record_field(rec, SB_F_ROOFLINE))
+                {
+                    cJSON *rate = cJSON_GetObjectItemCaseSensitive(op, "achieved_gflops");
+                    if (cJSON_IsNumber(rate))
+                        cJSON_SetNumberValue(rate, rate->valuedouble * 2);
+                }
+                char *text = cJSON_PrintUnformatted(rec);
+                fprintf(f, "%s\n", text);
+                free(text);
+            }
+        cJSON_Delete(rec);
+    }
+    fclose(f);
+    free(all);
+    run r;
+    load(&r, run_dir);
+    cr_assert_str_eq(r.table.main_dtype, "f32");
+    cr_assert_eq(r.table.count, 13, "the rows are the fp32 records' alone");
+    sb_precision_table t;
+    sb_error err = {{0}};
+    cr_assert_eq(sb_precision_table_build(&r.results, &t, &err), 0, "%s", err.msg);
+    cr_assert_eq(t.count, 3);
+    for (size_t i = 0; i < t.count; i++)
+        cr_assert_float_eq(t.rows[i].speedup, 1.8, 1e-9, "%s", t.rows[i].shape);
+    sb_precision_table_free(&t);
+    char *md = report_md(&r);
+    HAS(md, "## bf16 against fp32");
+    HAS(md, "| t5-efficient-tiny | forward |");
+    HAS(md, "| 1.80x |");
+    HAS(md, "Most gained: ");
+    free(md);
+    cr_assert_str_empty(r.figures.items[7].skipped, "%s", r.figures.items[7].skipped);
+    if (have_gnuplot()) {
+        cr_assert_eq(sb_plots_draw(&r.results, &r.table, &r.figures, &err), 0, "%s", err.msg);
+        snprintf(path, sizeof path, "%s/plots/bf16_speedup_vs_params.png", run_dir);
+        assert_nonempty(path);
+    }
+    unload(&r);
 }

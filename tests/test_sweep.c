@@ -65,7 +65,7 @@ Test(sweep, cross_product_order_and_shards_partition_it)
     cr_assert_eq(sb_parse_list("64-256*2", 1, 1024, &spec.src, &err), 0);
     cr_assert_eq(sb_parse_list("16", 1, 1024, &spec.tgt, &err), 0);
     cr_assert_eq(sb_parse_list("0", 0, 64, &spec.threads, &err), 0);
-    spec.dtypes[spec.ndtypes++] = SB_DTYPE_F32;
+    spec.precisions[spec.nprecisions++] = SB_PRECISION_F32;
     spec.gemms[spec.ngemms++] = SB_GEMM_OPENBLAS;
     sb_job_list all;
     cr_assert_eq(sb_sweep_expand(&spec, &all, &err), 0, "%s", err.msg);

@@ -149,21 +149,21 @@ Test(peaks, cache_round_trip)
 Test(peaks, roofline_and_mfu)
 {
     sb_peaks p = {.sgemm_gflops = 100, .fma_gflops = 200, .stream_copy_gbps = 10}; /* ridge 10 FLOP/byte */
-    sb_roofline r = sb_roofline_classify(1e9, 1e6, 0.01, &p);
+    sb_roofline r = sb_roofline_classify(1e9, 1e6, 0.01, &p, SB_DTYPE_F32);
     cr_assert_float_eq(r.arithmetic_intensity, 1000.0, 1e-9);
     cr_assert_float_eq(r.achieved_gflops, 100.0, 1e-9);
     cr_assert_float_eq(r.ridge_intensity, 10.0, 1e-9);
     cr_assert(r.compute_bound);
-    r = sb_roofline_classify(1e9, 1e9, 0.5, &p);
+    r = sb_roofline_classify(1e9, 1e9, 0.5, &p, SB_DTYPE_F32);
     cr_assert_float_eq(r.arithmetic_intensity, 1.0, 1e-9);
     cr_assert_not(r.compute_bound);
     cJSON *o = sb_roofline_to_json(&r);
     cr_assert_str_eq(cJSON_GetObjectItem(o, "bound")->valuestring, "memory");
     cr_assert_float_eq(cJSON_GetObjectItem(o, "achieved_gflops")->valuedouble, 2.0, 1e-9);
     cJSON_Delete(o);
-    cr_assert_float_eq(sb_mfu(50.0, &p), 0.5, 1e-12);
+    cr_assert_float_eq(sb_mfu(50.0, &p, SB_DTYPE_F32), 0.5, 1e-12);
     sb_peaks none = {0};
-    cr_assert(isnan(sb_mfu(50.0, &none)));
+    cr_assert(isnan(sb_mfu(50.0, &none, SB_DTYPE_F32)));
 }
 
 /* Peaks measured without the whole CPU are used but never cached: a share of 101 % is never reached. */

@@ -234,8 +234,9 @@ Test(train_ops, linear_with_scale)
     const float alpha = 0.35f; /* the tied LM head's d_model^-1/2 */
     float *x = random_floats(n * c, 1), *w = random_floats(oc * c, 1), *r = random_floats(n * oc, 1);
     float *out = malloc(n * oc * 4), *dx = malloc(n * c * 4), *dw = calloc(oc * c, 4);
-    sb_matmul_forward(test_x(), out, oc, x, c, w, n, c, oc, alpha, 0.0f);
-    sb_matmul_backward(test_x(), dx, c, 0.0f, dw, r, oc, x, w, n, c, oc, alpha);
+    const sb_weight_operand weight = {w, SB_DTYPE_F32, false};
+    sb_matmul_forward(test_x(), out, oc, x, c, weight, n, c, oc, alpha, 0.0f);
+    sb_matmul_backward(test_x(), dx, c, 0.0f, dw, r, oc, x, weight, n, c, oc, alpha);
     matmul_ctx e = {to_double(x, n * c), to_double(w, oc * c), malloc(n * oc * 8), r, n, c, oc, alpha};
     matmul_loss(&e);
     assert_forward("linear", out, e.out, n * oc);
@@ -463,7 +464,8 @@ static void check_ffn(const char *label, sb_ffn_kind kind, double dropout)
     float *wo = random_floats(d * f, 1), *r = random_floats(n * d, 1);
     float *out = malloc(n * d * 4), *hidden = malloc(n * 2 * f * 4), *act = malloc(n * f * 4), *dh = malloc(n * 2 * f * 4);
     float *dx = malloc(n * d * 4), *dwi = calloc(f * d, 4), *dwi1 = calloc(f * d, 4), *dwo = calloc(d * f, 4);
-    const sb_ffn_params p = {kind, d, f, wi, gated ? wi1 : NULL, wo};
+    const sb_ffn_params p = {kind, d, f, {wi, SB_DTYPE_F32, false}, {gated ? wi1 : NULL, SB_DTYPE_F32, false},
+                             {wo, SB_DTYPE_F32, false}};
     const sb_dropout drop = sb_dropout_make(dropout, 3, 1, 9);
     sb_ffn_forward_train(test_x(), out, hidden, act, x, n, &p, &drop);
     sb_ffn_backward(test_x(), dx, dwi, gated ? dwi1 : NULL, dwo, dh, act, r, x, hidden, n, &p, &drop);

@@ -9,62 +9,18 @@
 
 void sb_exec_settings_default(sb_exec_settings *s)
 {
-    *s = (sb_exec_settings){.backend = SB_GEMM_OPENBLAS, .threads = 0, .partitioned = true, .prepack = true};
-}
-
-int sb_exec_create(sb_exec **out, const sb_exec_settings *settings, sb_error *err)
-{
-    *out = NULL;
-    if (settings->backend != SB_GEMM_OPENBLAS && settings->backend != SB_GEMM_ONEDNN)
-        return sb_fail(err, "unknown GEMM backend %d", (int)settings->backend);
-    sb_exec *x = calloc(1, sizeof *x);
-    if (x == NULL)
-        return sb_fail(err, "out of memory for an execution context");
-    x->settings = *settings;
-    /* 0 means every thread OpenMP would use: OMP_NUM_THREADS, else the cores. */
-    if (x->settings.threads <= 0)
-        x->settings.threads = omp_get_max_threads();
-    sb_gemm_backend_version(x->settings.backend, x->settings.threads, x->backend_version,
-                            sizeof x->backend_version);
-    omp_init_lock(&x->record_lock);
-    omp_init_lock(&x->onednn_lock);
-    *out = x;
-    return 0;
-}
-
-void sb_exec_free(sb_exec *x)
-{
-    if (x == NULL)
-        return;
-    sb_onednn_free(x->onednn);
-    omp_destroy_lock(&x->record_lock);
-    omp_destroy_lock(&x->onednn_lock);
-    free(x);
-}
-
-sb_gemm_backend sb_exec_backend(const sb_exec *x)
-{
-    return x->settings.backend;
-}
-
-int sb_exec_threads(const sb_exec *x)
-{
-    return x->settings.threads;
-}
-
-bool sb_exec_partitioned(const sb_exec *x)
-{
-    return x->settings.partitioned;
-}
-
-void sb_exec_set_partitioned(sb_exec *x, bool partitioned)
-{
-    x->settings.partitioned = partitioned;
+    *s = (sb_exec_settings){.backend = SB_GEMM_OPENBLAS, .threads = 0, .partitioned = true, .prepack = true,
+                            .compute = SB_DTYPE_F32};
 }
 
 bool sb_exec_prepack(const sb_exec *x)
 {
     return x->settings.prepack;
+}
+
+sb_dtype sb_exec_compute(const sb_exec *x)
+{
+    return x->settings.compute;
 }
 
 const char *sb_exec_backend_version(const sb_exec *x)

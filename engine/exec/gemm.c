@@ -1,14 +1,17 @@
 /* gemm.c — the GEMM wrapper every matrix product of the engine goes through: dispatch to the context's
- * backend (OpenBLAS or oneDNN's row-major dnnl_sgemm), the split of a product across the threads, and the
- * bookkeeping (FLOP tally, shape recorder). Products on weights pre-packed for oneDNN's matmul take the
- * wrapper's other path (gemm_packed.c), with the same bookkeeping (sb_gemm_account). */
+ * backend (OpenBLAS or oneDNN's row-major dnnl_sgemm) or to a bf16 product (onednn.c), the split of an fp32
+ * product across the threads, products on linear weights (those oneDNN's matmul reads as stored, pre-packed
+ * or bf16, go to onednn.c), and the bookkeeping (FLOP tally, shape recorder). */
 #include "engine/exec/exec.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
-static void record(sb_exec *x, bool trans_a, bool trans_b, bool packed_b, int64_t m, int64_t n, int64_t k)
+static void record(sb_exec *x, bool trans_a, bool trans_b, const sb_weight_operand *w, sb_dtype dtype, int64_t m,
+                   int64_t n, int64_t k)
 {
+    const bool weights_b = w != NULL, packed_b = w != NULL && w->packed;
     const bool in_parallel = omp_in_parallel();
     omp_set_lock(&x->record_lock);
     if (x->record_shapes != NULL) {
@@ -17,25 +20,27 @@ static void record(sb_exec *x, bool trans_a, bool trans_b, bool packed_b, int64_
         size_t i = 0;
         while (i < seen && !(shapes[i].trans_a == trans_a && shapes[i].trans_b == trans_b && shapes[i].m == m &&
                              shapes[i].n == n && shapes[i].k == k && shapes[i].in_parallel == in_parallel &&
-                             shapes[i].packed_b == packed_b))
+                             shapes[i].weights_b == weights_b && shapes[i].packed_b == packed_b && shapes[i].dtype == dtype))
             i++;
         if (i < seen) {
             shapes[i].calls++;
         } else {
             if (x->record_count < x->record_capacity)
-                shapes[x->record_count] = (sb_gemm_shape){trans_a, trans_b, m, n, k, in_parallel, packed_b, 1};
+                shapes[x->record_count] =
+                    (sb_gemm_shape){trans_a, trans_b, m, n, k, in_parallel, weights_b, packed_b, dtype, 1};
             x->record_count++;
         }
     }
     omp_unset_lock(&x->record_lock);
 }
 
-void sb_gemm_account(sb_exec *x, bool trans_a, bool trans_b, bool packed_b, int64_t m, int64_t n, int64_t k)
+void sb_gemm_account(sb_exec *x, bool trans_a, bool trans_b, const sb_weight_operand *w, sb_dtype dtype, int64_t m,
+                     int64_t n, int64_t k)
 {
     __atomic_fetch_add(&x->flops, 2 * m * n * k, __ATOMIC_RELAXED);
     /* read without the lock: recording starts and stops outside the products it watches */
     if (x->record_shapes != NULL)
-        record(x, trans_a, trans_b, packed_b, m, n, k);
+        record(x, trans_a, trans_b, w, dtype, m, n, k);
 }
 
 /* The backend's own call, on as many threads as the backend takes (one inside a parallel region). */
@@ -67,10 +72,9 @@ static void backend_gemm(sb_gemm_backend backend, bool trans_a, bool trans_b, in
  * Columns by default: each thread then packs only its own part of B, the weights. OpenBLAS on tall
  * products does better split by rows (512-row projections and FFN: 189-197 GFLOP/s by rows, 179-184 by
  * columns). Every element of C is still the same k-long dot product, in the backend's own order. */
-void sb_gemm(sb_exec *x, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-             int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+static void gemm_f32(sb_exec *x, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    sb_gemm_account(x, trans_a, trans_b, false, m, n, k);
     const sb_gemm_backend backend = x->settings.backend;
     const int threads = x->settings.partitioned && !omp_in_parallel() ? x->settings.threads : 1;
     if (threads < 2 || m * n * k < PARTITION_MIN_MACS) {
@@ -91,4 +95,51 @@ void sb_gemm(sb_exec *x, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
             backend_gemm(backend, trans_a, trans_b, m, size, k, alpha, a, lda, trans_b ? b + first * ldb : b + first,
                          ldb, beta, c + first, ldc);
     }
+}
+
+void sb_gemm(sb_exec *x, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+             int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    sb_gemm_account(x, trans_a, trans_b, NULL, x->settings.compute, m, n, k);
+    if (x->settings.compute == SB_DTYPE_BF16)
+        sb_gemm_bf16(x, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        gemm_f32(x, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sb_gemm_f32(sb_exec *x, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    sb_gemm_account(x, trans_a, trans_b, NULL, SB_DTYPE_F32, m, n, k);
+    gemm_f32(x, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sb_gemm_weights(sb_exec *x, bool trans_w, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, sb_weight_operand w, float beta, float *c, int64_t ldc)
+{
+    const sb_dtype compute = x->settings.compute;
+    assert((w.dtype == SB_DTYPE_F32 || w.dtype == compute) && (trans_w || !w.packed));
+    sb_gemm_account(x, false, trans_w, &w, compute, m, n, k);
+    const int64_t ldw = trans_w ? k : n;
+    if (w.packed || w.dtype == SB_DTYPE_BF16)
+        sb_onednn_weights(x, trans_w, m, n, k, alpha, a, lda, w, beta, c, ldc);
+    else if (compute == SB_DTYPE_BF16)
+        sb_gemm_bf16(x, false, trans_w, m, n, k, alpha, a, lda, w.data, ldw, beta, c, ldc);
+    else
+        gemm_f32(x, false, trans_w, m, n, k, alpha, a, lda, w.data, ldw, beta, c, ldc);
+}
+
+void sb_gemm_replay(sb_exec *x, const sb_gemm_shape *s, const void *a, const void *b, float *c)
+{
+    if (s->dtype == SB_DTYPE_BF16) {
+        assert(x->settings.compute == SB_DTYPE_BF16);
+        sb_onednn_bf16_replay(x, s, a, b, c);
+        return;
+    }
+    const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n;
+    if (s->packed_b)
+        sb_onednn_weights(x, true, s->m, s->n, s->k, 1.0f, a, lda, (sb_weight_operand){b, SB_DTYPE_F32, true}, 0.0f,
+                          c, s->n);
+    else
+        gemm_f32(x, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
 }

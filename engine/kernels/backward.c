@@ -122,18 +122,19 @@ void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 
 /* ---- linear ------------------------------------------------------------------------------------------- */
 
-void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, const float *weight,
+void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, sb_weight_operand weight,
                        int64_t n, int64_t c, int64_t oc, float alpha, float beta)
 {
-    sb_gemm(x, false, true, n, oc, c, alpha, inp, ldi, weight, c, beta, out, ldo);
+    sb_gemm_weights(x, true, n, oc, c, alpha, inp, ldi, weight, beta, out, ldo);
 }
 
 void sb_matmul_backward(sb_exec *x, float *dinp, int64_t ldi, float beta_inp, float *dweight, const float *dout,
-                        int64_t ldo, const float *inp, const float *weight, int64_t n, int64_t c, int64_t oc,
+                        int64_t ldo, const float *inp, sb_weight_operand weight, int64_t n, int64_t c, int64_t oc,
                         float alpha)
 {
     if (dinp != NULL)
-        sb_gemm(x, false, false, n, c, oc, alpha, dout, ldo, weight, c, beta_inp, dinp, ldi);
+        sb_gemm_weights(x, false, n, c, oc, alpha, dout, ldo, weight, beta_inp, dinp, ldi);
+    /* the weight gradient sums over every row in fp32, whatever the products compute in */
     sb_gemm(x, true, false, oc, c, n, alpha, dout, ldo, inp, ldi, 1.0f, dweight, c);
 }
 

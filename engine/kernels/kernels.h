@@ -305,13 +305,15 @@ void sb_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 
 /* ---- linear (no bias) --------------------------------------------------------------------------------- */
 
+/* The weight is an operand in HF layout, fp32 or (products in bf16) a bf16 copy; inputs, outputs and the
+ * weight gradient are fp32 (sb_gemm_weights, sb_gemm). */
 // inp (N,C), weight (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out
-void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, const float *weight,
+void sb_matmul_forward(sb_exec *x, float *out, int64_t ldo, const float *inp, int64_t ldi, sb_weight_operand weight,
                        int64_t n, int64_t c, int64_t oc, float alpha, float beta);
 // dout (N,OC) row stride ldo -> dinp (N,C) row stride ldi = alpha * dout·weight + beta_inp * dinp (dinp NULL:
 // skipped), dweight (OC,C) += alpha * doutᵀ·inp
 void sb_matmul_backward(sb_exec *x, float *dinp, int64_t ldi, float beta_inp, float *dweight, const float *dout,
-                        int64_t ldo, const float *inp, const float *weight, int64_t n, int64_t c, int64_t oc,
+                        int64_t ldo, const float *inp, sb_weight_operand weight, int64_t n, int64_t c, int64_t oc,
                         float alpha);
 
 /* ---- attention ---------------------------------------------------------------------------------------- */
@@ -348,7 +350,8 @@ void sb_position_bias_backward(float *dtable, float *scratch, const float *dbias
 typedef struct {
     sb_ffn_kind kind;
     int64_t d_model, d_ff;
-    const float *wi, *wi_1, *wo; /* (d_ff,d_model), gated: wi is wi_0; wo (d_model,d_ff) */
+    /* (d_ff,d_model), gated: wi is wi_0 (wi_1.data NULL otherwise); wo (d_model,d_ff); as sb_matmul_forward */
+    sb_weight_operand wi, wi_1, wo;
 } sb_ffn_params;
 
 // inp (N,d_model) -> out (N,d_model) = wo(dropout(act(wi inp))); hidden saved: relu (N,d_ff) = relu(wi inp),

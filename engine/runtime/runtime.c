@@ -80,6 +80,11 @@ int sb_runtime_create(sb_runtime **out, sb_exec *x, const sb_weights *w, int64_t
                       int64_t tgt_len, sb_error *err)
 {
     *out = NULL;
+    /* bf16 products read bf16 weights as stored; converting fp32 weights on every product would time the
+     * conversion, not the product. */
+    if (sb_exec_compute(x) == SB_DTYPE_BF16 && w->dtype != SB_DTYPE_BF16)
+        return sb_fail(err, "bf16 products need bf16 weight storage (%s has %s): open the model with --dtype bf16",
+                       w->cfg.name, sb_dtype_name(w->dtype));
     sb_runtime *rt = calloc(1, sizeof *rt);
     if (rt == NULL)
         return sb_fail(err, "out of memory for the runtime");

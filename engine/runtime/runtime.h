@@ -24,7 +24,9 @@ typedef struct {
 
 /* Allocates every activation buffer for up to (batch, src_len, tgt_len) from sb_plan_activations, plus
  * the generation KV cache. Nothing is allocated after this. Every product runs in x, which must outlive the
- * runtime; w's layout must be the one x reads (sb_weights_layout_for). */
+ * runtime; w's layout must be the one x reads (sb_weights_layout_for). When x computes in bf16, w must be
+ * stored in bf16: every linear layer's product is then bf16 (the router's stays fp32); fp32 products accept
+ * either storage. */
 int sb_runtime_create(sb_runtime **out, sb_exec *x, const sb_weights *w, int64_t batch, int64_t src_len,
                       int64_t tgt_len, sb_error *err);
 void sb_runtime_free(sb_runtime *rt);
@@ -91,7 +93,7 @@ struct sb_runtime {
     int32_t *choice, *slot;              /* per token: chosen expert, row in expert_in or -1 (dropped) */
     int32_t *expert_offset, *expert_fill; /* per expert: first row in expert_in (E+1), running counters */
     int64_t *kept_counts;                /* per sparse block: E kept counts, behind its router stats */
-    float *weight_scratch;               /* bf16 storage only: one weight matrix (or a row block) in fp32 */
+    float *weight_scratch;               /* bf16 storage: one weight matrix (or a row block) in fp32 */
     int64_t weight_scratch_floats;
     float *kv_cache; /* generation, batch row 0: per decoder block self [K|V] rows (max_tgt), then cross (max_src);
                       * sb_pages_alloc */
@@ -102,8 +104,6 @@ struct sb_runtime {
     sb_router_stats **block_stats[2];   /* [stack][block]: that block's statistics, NULL for dense blocks */
     sb_observer observer;
     int64_t batch, src_len, tgt_len; /* of the last sb_encode / sb_decode; src_len 0 before any encode */
-    bool failed;      /* a product of this pass failed (pre-packed weights only: oneDNN could not run it) */
-    sb_error failure; /* the first such failure, returned by the pass's entry point */
 };
 
 /* The tensor as fp32: its storage under f32, else converted into the weight scratch (valid until the next
@@ -117,6 +117,9 @@ int sb_pass_end(sb_runtime *rt, sb_error *err);
 // inp (N,C), weight (OC,C) -> out (N,OC) with row stride ldo, = alpha * inp·weightᵀ + beta * out (linear.c)
 void sb_linear_forward(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n, const sb_tensor *weight,
                        float alpha, float beta);
+/* The same as an fp32 product whatever the context computes in (the Switch router); weight in HF layout. */
+void sb_linear_forward_f32(sb_runtime *rt, float *out, int64_t ldo, const float *inp, int64_t n,
+                           const sb_tensor *weight, float alpha, float beta);
 
 /* Where a block's attention keys and values live, as rows [K|V] (just K under shared_kv) of width
  * sb_kv_width. Teacher-forced: self_kv NULL (projected with the queries into rt->qkv, rows [Q|K|V]) and

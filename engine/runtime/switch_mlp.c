@@ -15,7 +15,7 @@ void sb_switch_forward(sb_runtime *rt, const sb_block_weights *bw, sb_stack stac
     int32_t *choice = rt->choice, *slot = rt->slot, *offset = rt->expert_offset;
 
     sb_span span = sb_span_begin(rt->x);
-    sb_linear_forward(rt, logits, experts, u, n, bw->router, 1.0f, 0.0f);
+    sb_linear_forward_f32(rt, logits, experts, u, n, bw->router, 1.0f, 0.0f);
     const int64_t kept = sb_switch_route(NULL, choice, gate, slot, offset, rt->expert_fill, logits, batch, len,
                                          experts, sb_expert_capacity(rt->cfg, len));
     sb_span_op(rt->x, SB_OP_ROUTER, span);

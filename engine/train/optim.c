@@ -491,6 +491,7 @@ int sb_optimizer_step(sb_optimizer *opt, sb_weights *w, const float *grads, doub
     }
     opt->steps = step;
     opt->last_lr = lr;
+    w->version++;
     if (s->kind == SB_OPTIM_ADAFACTOR)
         adafactor(opt, w, grads, lr);
     else

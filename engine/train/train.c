@@ -47,6 +47,14 @@ struct sb_trainer {
     float *arena; /* sb_pages_alloc, arena_bytes */
     float *grads; /* sb_pages_alloc, grad_bytes */
     size_t arena_bytes, grad_bytes;
+    /* Products in bf16 (mixed precision): the weights rounded to bf16, laid out like the fp32 arena (the same
+     * element offsets), remade at a forward whenever the weights' version has moved (an optimizer step). The
+     * fp32 arena stays the master copy the optimizer updates; norms, embeddings, the position bias and the
+     * router read it. */
+    uint16_t *weights_bf16; /* sb_pages_alloc, weights_bf16_bytes; NULL for fp32 products */
+    size_t weights_bf16_bytes;
+    uint64_t weights_bf16_version;
+    bool weights_bf16_made;
     size_t grad_floats;
     sb_stack_weights weights[2];
     const sb_tensor *shared, *lm_head;
@@ -69,6 +77,29 @@ struct sb_trainer {
 static const float *W(const sb_trainer *t, const sb_tensor *tensor)
 {
     return (const float *)sb_tensor_data(t->w, tensor);
+}
+
+/* A linear weight as a product's operand: the bf16 copy when the products compute in bf16, else the fp32
+ * master. */
+static sb_weight_operand operand(const sb_trainer *t, const sb_tensor *tensor)
+{
+    if (t->weights_bf16 != NULL)
+        return (sb_weight_operand){t->weights_bf16 + tensor->offset, SB_DTYPE_BF16, false};
+    return (sb_weight_operand){W(t, tensor), SB_DTYPE_F32, false};
+}
+
+/* Rounds the fp32 master weights into the bf16 copy when they changed since it was made. */
+static void refresh_weights_bf16(sb_trainer *t)
+{
+    if (t->weights_bf16 == NULL || (t->weights_bf16_made && t->weights_bf16_version == t->w->version))
+        return;
+    const sb_weights *w = t->w;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t i = 0; i < w->num_tensors; i++)
+        sb_dtype_from_f32(SB_DTYPE_BF16, W(t, &w->tensors[i]), t->weights_bf16 + w->tensors[i].offset,
+                          w->tensors[i].numel);
+    t->weights_bf16_version = w->version;
+    t->weights_bf16_made = true;
 }
 
 static float *G(const sb_trainer *t, const sb_tensor *tensor)
@@ -253,18 +284,21 @@ int sb_trainer_create(sb_trainer **out, sb_exec *x, const sb_weights *w, int64_t
         goto fail;
     }
     t->grad_floats = w->arena_bytes / 4;
-    const double need = (double)t->plan.total_bytes + (double)w->arena_bytes;
+    t->weights_bf16_bytes = sb_exec_compute(x) == SB_DTYPE_BF16 ? (w->arena_bytes / 2 + 63) / 64 * 64 : 0;
+    const double need = (double)t->plan.total_bytes + (double)w->arena_bytes + (double)t->weights_bf16_bytes;
     if (need > (double)sb_memory_available_bytes()) {
-        sb_fail(err, "training %s at batch %lld, src %lld, tgt %lld needs %.1f MiB of activations and gradients, "
+        sb_fail(err, "training %s at batch %lld, src %lld, tgt %lld needs %.1f MiB of activations and gradients%s, "
                      "more than is available",
-                cfg->name, (long long)batch, (long long)src_len, (long long)tgt_len, need / (1 << 20));
+                cfg->name, (long long)batch, (long long)src_len, (long long)tgt_len, need / (1 << 20),
+                t->weights_bf16_bytes > 0 ? " (and the weights' bf16 copy)" : "");
         goto fail;
     }
     t->arena_bytes = ((size_t)t->plan.total_bytes + 63) / 64 * 64;
     t->grad_bytes = (t->grad_floats * 4 + 63) / 64 * 64;
     t->arena = sb_pages_alloc(t->arena_bytes);
     t->grads = sb_pages_alloc(t->grad_bytes);
-    if (t->arena == NULL || t->grads == NULL) {
+    t->weights_bf16 = t->weights_bf16_bytes > 0 ? sb_pages_alloc(t->weights_bf16_bytes) : NULL;
+    if (t->arena == NULL || t->grads == NULL || (t->weights_bf16_bytes > 0 && t->weights_bf16 == NULL)) {
         sb_fail(err, "out of memory for %.1f MiB of training activations and gradients", need / (1 << 20));
         goto fail;
     }
@@ -290,6 +324,8 @@ void sb_trainer_free(sb_trainer *t)
     }
     sb_pages_free(t->arena, t->arena_bytes);
     sb_pages_free(t->grads, t->grad_bytes);
+    if (t->weights_bf16 != NULL)
+        sb_pages_free(t->weights_bf16, t->weights_bf16_bytes);
     free(t);
 }
 
@@ -347,11 +383,11 @@ static void projection_forward(const sb_trainer *t, float *out, int64_t ldo, con
 {
     const int64_t oc = ws[0]->shape[0], c = ws[0]->shape[1];
     if (sb_tensors_adjacent(ws, count)) {
-        sb_matmul_forward(t->x, out, ldo, inp, c, W(t, ws[0]), n, c, count * oc, 1.0f, 0.0f);
+        sb_matmul_forward(t->x, out, ldo, inp, c, operand(t, ws[0]), n, c, count * oc, 1.0f, 0.0f);
         return;
     }
     for (int j = 0; j < count; j++)
-        sb_matmul_forward(t->x, out + j * oc, ldo, inp, c, W(t, ws[j]), n, c, oc, 1.0f, 0.0f);
+        sb_matmul_forward(t->x, out + j * oc, ldo, inp, c, operand(t, ws[j]), n, c, oc, 1.0f, 0.0f);
 }
 
 // dout (N, ldo) -> dinp (N,C) = dout·W + beta * dinp, dW += doutᵀ·inp, for the projection above
@@ -360,18 +396,42 @@ static void projection_backward(const sb_trainer *t, float *dinp, float beta, co
 {
     const int64_t oc = ws[0]->shape[0], c = ws[0]->shape[1];
     if (sb_tensors_adjacent(ws, count)) {
-        sb_matmul_backward(t->x, dinp, c, beta, G(t, ws[0]), dout, ldo, inp, W(t, ws[0]), n, c, count * oc, 1.0f);
+        sb_matmul_backward(t->x, dinp, c, beta, G(t, ws[0]), dout, ldo, inp, operand(t, ws[0]), n, c, count * oc,
+                           1.0f);
         return;
     }
     for (int j = 0; j < count; j++)
-        sb_matmul_backward(t->x, dinp, c, j == 0 ? beta : 1.0f, G(t, ws[j]), dout + j * oc, ldo, inp, W(t, ws[j]), n, c,
-                           oc, 1.0f);
+        sb_matmul_backward(t->x, dinp, c, j == 0 ? beta : 1.0f, G(t, ws[j]), dout + j * oc, ldo, inp,
+                           operand(t, ws[j]), n, c, oc, 1.0f);
 }
 
 static sb_ffn_params ffn_params(const sb_trainer *t, const sb_ffn_weights *fw)
 {
-    return (sb_ffn_params){fw->kind, t->cfg->d_model, t->cfg->d_ff, W(t, fw->wi),
-                           fw->wi_1 != NULL ? W(t, fw->wi_1) : NULL, W(t, fw->wo)};
+    return (sb_ffn_params){fw->kind, t->cfg->d_model, t->cfg->d_ff, operand(t, fw->wi),
+                           fw->wi_1 != NULL ? operand(t, fw->wi_1) : (sb_weight_operand){0}, operand(t, fw->wo)};
+}
+
+/* The router's products stay fp32 whatever the trainer's products compute in: Switch Transformers' selective
+ * precision, since rounding its logits to bf16 changes which expert a token goes to. */
+// inp (n, d), router weight (E, d) -> logits (n, E) = inp·Wᵀ
+static void router_forward(sb_trainer *t, float *logits, const float *inp, const float *weight, int64_t n, int64_t d,
+                           int64_t E)
+{
+    sb_gemm_f32(t->x, false, true, n, E, d, 1.0f, inp, d, weight, d, 0.0f, logits, E);
+}
+
+// dlogits (n, E) -> dinp (n, d) = dlogits·W + beta * dinp
+static void router_input_backward(sb_trainer *t, float *dinp, float beta, const float *dlogits, const float *weight,
+                                  int64_t n, int64_t d, int64_t E)
+{
+    sb_gemm_f32(t->x, false, false, n, d, E, 1.0f, dlogits, E, weight, d, beta, dinp, d);
+}
+
+// dlogits (n, E), inp (n, d) -> dweight (E, d) += dlogitsᵀ·inp
+static void router_weight_backward(sb_trainer *t, float *dweight, const float *dlogits, const float *inp, int64_t n,
+                                   int64_t d, int64_t E)
+{
+    sb_gemm_f32(t->x, true, false, E, d, n, 1.0f, dlogits, E, inp, d, 1.0f, dweight, d);
 }
 
 // normed (tokens, d) -> t->sub = gate * expert(normed) for kept tokens, 0 for dropped ones
@@ -386,7 +446,7 @@ static void switch_forward(sb_trainer *t, train_stack *ts, const sb_block_weight
         jitter_apply(t->router_in, t->normed, n * d, key, (float)cfg->router_jitter_noise);
         router_in = t->router_in;
     }
-    sb_matmul_forward(t->x, tb->router_logits, E, router_in, d, W(t, bw->router), n, d, E, 1.0f, 0.0f);
+    router_forward(t, tb->router_logits, router_in, W(t, bw->router), n, d, E);
     tb->kept = sb_switch_route(t->sw_probs, tb->choice, t->sw_gate, tb->slot, tb->offset, t->sw_fill,
                                tb->router_logits, t->batch, ts->len, E, sb_expert_capacity(cfg, ts->len));
     sb_switch_gather(t->expert_in, t->normed, tb->slot, n, d);
@@ -430,7 +490,7 @@ static void block_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
     drop = site(t, ts->stack, i, -1, SITE_SELF_PROBS);
     sb_attention_forward_train(t->x, tb->ctx, tb->probs, t->pdrop, tb->qkv, tb->qkv + a, tb->qkv + a + vcol, t->bias,
                                decoder ? NULL : t->mask, &s, &drop);
-    sb_matmul_forward(t->x, t->sub, d, tb->ctx, a, W(t, bw->self.o), n, a, d, 1.0f, 0.0f);
+    sb_matmul_forward(t->x, t->sub, d, tb->ctx, a, operand(t, bw->self.o), n, a, d, 1.0f, 0.0f);
     drop = site(t, ts->stack, i, -1, SITE_SELF_OUT);
     residual_add(state(ts, k + 1, d), state(ts, k, d), t->sub, n * d, &drop);
 
@@ -445,7 +505,7 @@ static void block_forward(sb_trainer *t, train_stack *ts, const sb_stack_weights
         drop = site(t, ts->stack, i, -1, SITE_CROSS_PROBS);
         sb_attention_forward_train(t->x, tb->cctx, tb->cprobs, t->pdrop, tb->cq, tb->ckv, tb->ckv + vcol, NULL, t->mask,
                                    &cs, &drop);
-        sb_matmul_forward(t->x, t->sub, d, tb->cctx, a, W(t, bw->cross.o), n, a, d, 1.0f, 0.0f);
+        sb_matmul_forward(t->x, t->sub, d, tb->cctx, a, operand(t, bw->cross.o), n, a, d, 1.0f, 0.0f);
         drop = site(t, ts->stack, i, -1, SITE_CROSS_OUT);
         residual_add(state(ts, k + 1, d), state(ts, k, d), t->sub, n * d, &drop);
     }
@@ -530,6 +590,8 @@ static int forward(sb_trainer *t, const sb_train_batch *b, bool training, sb_tra
         sb_check_ids(cfg, b->decoder_input_ids, tt, "decoder_input_ids", err) != 0)
         return -1;
     sb_exec_enter(t->x);
+    sb_exec_failure(t->x, NULL); /* a failure before this pass is not this pass's */
+    refresh_weights_bf16(t);
     if (b->labels == NULL)
         return sb_fail(err, "labels are missing");
     int64_t counted = 0;
@@ -554,8 +616,10 @@ static int forward(sb_trainer *t, const sb_train_batch *b, bool training, sb_tra
     stack_forward(t, &t->stacks[SB_STACK_DECODER], &t->weights[SB_STACK_DECODER], b->decoder_input_ids);
     /* Tied embeddings: HF scales the decoder output by d_model^-1/2 before the shared table. */
     const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)cfg->d_model)) : 1.0f;
-    sb_matmul_forward(t->x, t->logits, V, t->stacks[SB_STACK_DECODER].output, cfg->d_model, W(t, t->lm_head), tt,
+    sb_matmul_forward(t->x, t->logits, V, t->stacks[SB_STACK_DECODER].output, cfg->d_model, operand(t, t->lm_head), tt,
                       cfg->d_model, V, alpha, 0.0f);
+    if (sb_exec_failure(t->x, err) != 0)
+        return -1;
     int64_t check = 0;
     const double ce = sb_cross_entropy_sum(t->logits, b->labels, tt, V, &check) / (double)counted;
     const train_stack *enc = &t->stacks[SB_STACK_ENCODER], *dec = &t->stacks[SB_STACK_DECODER];
@@ -607,17 +671,16 @@ static void switch_backward(sb_trainer *t, train_stack *ts, const sb_block_weigh
     sb_router_backward(t->sw_dlogits, tb->router_logits, t->sw_probs, tb->choice, t->sw_dgate, ts->lb_frac, lb_scale,
                        z_scale, B, ts->len, E);
     if (!t->jitter_now) {
-        sb_matmul_backward(t->x, t->dnormed, d, 1.0f, G(t, bw->router), t->sw_dlogits, E, t->normed, W(t, bw->router),
-                           n, d, E, 1.0f);
+        router_input_backward(t, t->dnormed, 1.0f, t->sw_dlogits, W(t, bw->router), n, d, E);
+        router_weight_backward(t, G(t, bw->router), t->sw_dlogits, t->normed, n, d, E);
         return;
     }
     /* jittered router input x * j: dW from it, then d(x*j)·j into dnormed */
     const uint64_t key = sb_dropout_key(t->seed, t->stream_now, site_id(ts->stack, block, -1, SITE_JITTER));
     const float eps = (float)cfg->router_jitter_noise;
     jitter_apply(t->router_in, t->normed, n * d, key, eps);
-    sb_matmul_backward(t->x, NULL, d, 0.0f, G(t, bw->router), t->sw_dlogits, E, t->router_in, W(t, bw->router), n, d, E,
-                       1.0f);
-    sb_gemm(t->x, false, false, n, d, E, 1.0f, t->sw_dlogits, E, W(t, bw->router), d, 0.0f, t->router_in, d);
+    router_weight_backward(t, G(t, bw->router), t->sw_dlogits, t->router_in, n, d, E);
+    router_input_backward(t, t->router_in, 0.0f, t->sw_dlogits, W(t, bw->router), n, d, E);
 #pragma omp parallel for if (n * d > SB_PARALLEL_MIN)
     for (int64_t i = 0; i < n * d; i++)
         t->dnormed[i] += t->router_in[i] * jitter_factor(key, (uint64_t)i, eps);
@@ -657,7 +720,7 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
         drop = site(t, ts->stack, i, -1, SITE_CROSS_OUT);
         sb_dropout_forward(t->dsub, t->dres, n * d, &drop, 0);
         sb_rmsnorm_recompute(t->normed, state(ts, k, d), W(t, bw->ln_cross), ts->rstd + k * n, n, d);
-        sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->cross.o), t->dsub, d, tb->cctx, W(t, bw->cross.o), n, a, d,
+        sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->cross.o), t->dsub, d, tb->cctx, operand(t, bw->cross.o), n, a, d,
                            1.0f);
         float *dq = t->dqkv, *dkv = t->dqkv + n * a;
         sb_attention_shape cs = {t->batch, ts->len, enc->len, cfg->num_heads, cfg->d_kv, a, kvw, a};
@@ -676,7 +739,8 @@ static void block_backward(sb_trainer *t, train_stack *ts, const sb_stack_weight
     drop = site(t, ts->stack, i, -1, SITE_SELF_OUT);
     sb_dropout_forward(t->dsub, t->dres, n * d, &drop, 0);
     sb_rmsnorm_recompute(t->normed, state(ts, k, d), W(t, bw->ln_self), ts->rstd + k * n, n, d);
-    sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->self.o), t->dsub, d, tb->ctx, W(t, bw->self.o), n, a, d, 1.0f);
+    sb_matmul_backward(t->x, t->dctx, a, 0.0f, G(t, bw->self.o), t->dsub, d, tb->ctx, operand(t, bw->self.o), n, a, d,
+                       1.0f);
     sb_attention_shape s = {t->batch, ts->len, ts->len, cfg->num_heads, cfg->d_kv, a + kvw, a + kvw, a};
     drop = site(t, ts->stack, i, -1, SITE_SELF_PROBS);
     sb_attention_backward(t->x, t->dqkv, t->dqkv + a, t->dqkv + a + vcol, t->dbias, t->dprobs, t->pdrop, t->dctx,
@@ -719,7 +783,7 @@ static void backward(sb_trainer *t, const sb_train_batch *b)
     const float alpha = cfg->tie_word_embeddings ? (float)(1.0 / sqrt((double)d)) : 1.0f;
     /* tied: the LM head's gradient lands in shared.weight, with the embeddings'. The decoder output's
      * gradient goes to `sub`, which the backward does not otherwise use. */
-    sb_matmul_backward(t->x, t->sub, d, 0.0f, G(t, t->lm_head), t->logits, V, dec->output, W(t, t->lm_head),
+    sb_matmul_backward(t->x, t->sub, d, 0.0f, G(t, t->lm_head), t->logits, V, dec->output, operand(t, t->lm_head),
                        dec->tokens, d, V, alpha);
     memset(t->denc, 0, (size_t)(enc->tokens * d) * sizeof(float));
     stack_backward(t, dec, &t->weights[SB_STACK_DECODER], t->sub, b->decoder_input_ids);
@@ -740,6 +804,8 @@ int sb_trainer_step(sb_trainer *t, const sb_train_batch *batch, bool training, b
             memset(t->grads + t->w->tensors[i].offset, 0, (size_t)t->w->tensors[i].numel * sizeof(float));
     }
     backward(t, batch);
+    if (sb_exec_failure(t->x, err) != 0)
+        return -1;
     if (out != NULL)
         *out = losses;
     return 0;

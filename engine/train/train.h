@@ -112,6 +112,11 @@ int sb_lr_schedule_parse(const char *name, sb_lr_schedule *out, sb_error *err);
  *     load_balancing_loss are the encoder's plus the decoder's; total = cross_entropy + z_coef * z_loss +
  *     aux_coef * load_balancing_loss. (HF v4.40.2 skips a stack whose sparse step is 1; shapebench does
  *     not.)
+ * Precision: fp32, or — x computing in bf16 — mixed precision as T5 and Switch were trained: the fp32
+ * weights stay the master copy (the optimizer updates them), every linear layer's and the attention core's
+ * products take bf16 operands (the weights' bf16 copy, remade when w->version moves; activations rounded as
+ * they enter a product) with fp32 accumulation, and the weight gradients, norms, softmax, residual sums,
+ * losses and the Switch router stay fp32.
  * Weights must be fp32 storage; the trainer reads them at every step, so an optimizer may update them in
  * place between steps. */
 typedef struct sb_trainer sb_trainer;
@@ -129,7 +134,8 @@ void sb_trainer_options_default(sb_trainer_options *out);
 
 /* Trainer for exactly (batch, src_len, tgt_len); options NULL: the defaults. Allocates the activation arena
  * and the gradient array (w->arena_bytes / 4 floats); nothing is allocated by later calls. Every product runs
- * in x, which must outlive the trainer. Fails for bf16 weights and when the memory is not available. */
+ * in x, which must outlive the trainer (bf16 products: also the weights' bf16 copy, w->arena_bytes / 2).
+ * Fails for bf16 weight storage and when the memory is not available. */
 int sb_trainer_create(sb_trainer **out, sb_exec *x, const sb_weights *w, int64_t batch, int64_t src_len,
                       int64_t tgt_len, const sb_trainer_options *options, sb_error *err);
 void sb_trainer_free(sb_trainer *t);

@@ -1,6 +1,6 @@
 /* packing.c — which weights are pre-packed for oneDNN's matmul and the in-place re-layout of the arena:
  * the linear weights of every block (attention, dense FFN, Switch experts) and an untied LM head, each only
- * when oneDNN has a same-size layout for it (sb_gemm_packable). The layout itself belongs to gemm_packed.c. */
+ * when oneDNN has a same-size layout for it (sb_gemm_packable). The layout itself belongs to exec/onednn.c. */
 #include "engine/weights/weights.h"
 
 #include <stdlib.h>
@@ -56,8 +56,8 @@ typedef struct {
     sb_weights *w;
     sb_exec *x;
     bool to_packed;
-    float *scratch; /* grown to the largest tensor re-laid so far */
-    int64_t scratch_floats;
+    void *scratch; /* grown to the largest tensor re-laid so far */
+    int64_t scratch_elements;
     sb_error *err;
     int failed;
 } relayout_pass;
@@ -66,23 +66,26 @@ static void relayout(const sb_tensor *t, void *ctx)
 {
     relayout_pass *p = ctx;
     /* Unpacking needs no check: whatever is packed was packable. */
-    if (p->failed || t->packed == p->to_packed || (p->to_packed && !sb_gemm_packable(p->x, t->shape[0], t->shape[1])))
+    const sb_dtype dtype = p->w->dtype;
+    if (p->failed || t->packed == p->to_packed ||
+        (p->to_packed && !sb_gemm_packable(p->x, t->shape[0], t->shape[1], dtype)))
         return;
-    if (t->numel > p->scratch_floats) {
+    const size_t element = (size_t)sb_dtype_bytes(dtype);
+    if (t->numel > p->scratch_elements) {
         free(p->scratch); /* its contents are dead: no realloc copy */
-        float *grown = p->scratch = malloc((size_t)t->numel * sizeof *grown);
-        p->scratch_floats = 0;
-        if (grown == NULL) {
+        p->scratch = malloc((size_t)t->numel * element);
+        p->scratch_elements = 0;
+        if (p->scratch == NULL) {
             sb_fail(p->err, "out of memory for %.1f MiB of scratch to re-lay %s",
-                    (double)t->numel * sizeof(float) / (1 << 20), t->name);
+                    (double)t->numel * (double)element / (1 << 20), t->name);
             p->failed = 1;
             return;
         }
-        p->scratch_floats = t->numel;
+        p->scratch_elements = t->numel;
     }
-    float *data = sb_tensor_data(p->w, t);
-    const int rc = p->to_packed ? sb_gemm_pack(p->x, t->shape[0], t->shape[1], data, p->scratch, p->err)
-                                : sb_gemm_unpack(p->x, t->shape[0], t->shape[1], data, p->scratch, p->err);
+    void *data = sb_tensor_data(p->w, t);
+    const int rc = p->to_packed ? sb_gemm_pack(p->x, t->shape[0], t->shape[1], dtype, data, p->scratch, p->err)
+                                : sb_gemm_unpack(p->x, t->shape[0], t->shape[1], dtype, data, p->scratch, p->err);
     if (rc != 0) {
         p->failed = 1;
         return;
@@ -97,9 +100,10 @@ static void relayout(const sb_tensor *t, void *ctx)
 
 static int relayout_all(sb_weights *w, sb_exec *x, bool to_packed, sb_error *err)
 {
-    if (w->dtype != SB_DTYPE_F32 || (!to_packed && w->num_packed == 0))
+    if (!to_packed && w->num_packed == 0)
         return 0;
     relayout_pass p = {.w = w, .x = x, .to_packed = to_packed, .err = err};
+    w->version++;
     const int64_t visited = each_linear(w, relayout, &p, err);
     free(p.scratch);
     return visited < 0 || p.failed ? -1 : 0;
@@ -117,8 +121,10 @@ int sb_weights_unpack(sb_weights *w, sb_exec *x, sb_error *err)
 
 int sb_weights_layout_for(sb_weights *w, sb_exec *x, sb_error *err)
 {
-    return sb_exec_backend(x) == SB_GEMM_ONEDNN && sb_exec_prepack(x) ? sb_weights_pack(w, x, err)
-                                                                     : sb_weights_unpack(w, x, err);
+    /* Packed weights are read by oneDNN's matmul in their own type: fp32 weights by fp32 products, bf16 weights
+     * by bf16 products. bf16 storage under fp32 compute is converted per use and stays in HF layout. */
+    const bool packed = sb_exec_backend(x) == SB_GEMM_ONEDNN && sb_exec_prepack(x) && w->dtype == sb_exec_compute(x);
+    return packed ? sb_weights_pack(w, x, err) : sb_weights_unpack(w, x, err);
 }
 
 int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err)

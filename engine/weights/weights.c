@@ -306,6 +306,7 @@ void sb_weights_init_random(sb_weights *w, uint64_t seed)
 
 void sb_weights_mark_plain(sb_weights *w)
 {
+    w->version++;
     for (size_t i = 0; i < w->num_tensors; i++)
         w->tensors[i].packed = false;
     w->num_packed = 0;

@@ -44,6 +44,10 @@ typedef struct {
     size_t num_tensors;
     const sb_tensor **by_name; /* the table sorted by name, for sb_weights_find */
     size_t num_packed;   /* tensors now in oneDNN's matmul layout (sb_weights_pack) */
+    /* Advances with every write of the arena: init, load, re-layout, an optimizer step; code that writes tensor
+     * data itself advances it too. Copies made from the arena (the trainer's bf16 weights) are remade when it
+     * has moved. */
+    uint64_t version;
 } sb_weights;
 
 /* Builds the tensor table for cfg (every tensor HF's model has, lm_head only when untied) and allocates
@@ -57,29 +61,21 @@ void *sb_tensor_data(const sb_weights *w, const sb_tensor *t);
 /* T5's init scheme (semantics.md), deterministic for a seed, independent of thread count. */
 void sb_weights_init_random(sb_weights *w, uint64_t seed);
 
-/* Pre-packing for oneDNN (see sb_gemm_packable). sb_weights_pack re-lays, in place, every linear weight of
- * fp32 storage that is packable: attention q, k, v (or kv), o, the FFN's or each Switch expert's wi (wi_0,
- * wi_1) and wo, an untied lm_head. Routers (a handful of outputs), the shared embedding (also read row by
- * row), position-bias tables and norms keep HF layout, as does bf16 storage.
+/* Pre-packing for oneDNN (see sb_gemm_packable). sb_weights_pack re-lays, in place and in the arena's dtype,
+ * every linear weight that is packable: attention q, k, v (or kv), o, the FFN's or each Switch expert's wi
+ * (wi_0, wi_1) and wo, an untied lm_head. Routers (a handful of outputs), the shared embedding (also read row
+ * by row), position-bias tables and norms keep HF layout.
  * Memory is unchanged (one packable tensor of scratch while it runs). While any tensor is packed,
  * sb_tensor_data of it is not HF layout: the OpenBLAS forward, the trainer, the optimizer and checkpoint
  * writes refuse the weights until sb_weights_unpack restores HF layout bit for bit. Loading or initialising
  * tensors leaves them in HF layout. x runs the re-layout (oneDNN's reorder, whatever x's backend).
- * sb_weights_layout_for: the layout x's inference reads, packed on oneDNN with prepack set, else HF layout. */
+ * sb_weights_layout_for: the layout x's inference reads — packed on oneDNN with prepack set when the weights
+ * are stored in the type x computes in (fp32 weights for fp32 products, bf16 for bf16), else HF layout. */
 int sb_weights_pack(sb_weights *w, sb_exec *x, sb_error *err);
 int sb_weights_unpack(sb_weights *w, sb_exec *x, sb_error *err);
 int sb_weights_layout_for(sb_weights *w, sb_exec *x, sb_error *err);
 /* The error every consumer that needs HF layout gives for packed weights (-1), else 0. */
 int sb_weights_require_plain(const sb_weights *w, const char *what, sb_error *err);
-
-/* Storage conversions. bf16 and f16 are IEEE bit patterns; f32 -> bf16 rounds to nearest even (NaN stays
- * NaN, overflow gives inf). */
-float sb_bf16_to_f32(uint16_t bits);
-uint16_t sb_f32_to_bf16(float value);
-float sb_f16_to_f32(uint16_t bits);
-/* n elements stored as `dtype` to fp32, and back (bf16 rounds to nearest even). */
-void sb_dtype_to_f32(sb_dtype dtype, const void *src, float *dst, int64_t n);
-void sb_dtype_from_f32(sb_dtype dtype, const float *src, void *dst, int64_t n);
 
 /* model.safetensors alone. Reading fills every tensor of w's table from the file (F32/BF16/F16, converted
  * to the arena dtype) after validating the whole header against the file and the table; HF's tied aliases
@@ -101,7 +97,8 @@ int sb_checkpoint_save(const sb_weights *w, const char *dir, sb_error *err);
 int sb_model_open(const char *model, sb_dtype dtype, uint64_t seed, sb_weights *out, sb_warn_fn warn,
                   void *warn_ctx, sb_error *err);
 
-/* Every tensor is about to be overwritten in HF layout (init, checkpoint read): none is packed any more. */
+/* Every tensor is about to be overwritten in HF layout (init, checkpoint read): none is packed any more, and
+ * the version advances. */
 void sb_weights_mark_plain(sb_weights *w);
 
 /* ---- the tensor table by block (tensor_table.c), for the runtime and the trainer ---------------------- */

@@ -1,5 +1,6 @@
-/* dtype.c — conversions between fp32 and the 16-bit storage formats (bf16 in the arena, f16 in files). */
-#include "engine/weights/weights.h"
+/* dtype.c — conversions between fp32 and the 16-bit formats: bf16 (weights in the arena, the operands of bf16
+ * products), f16 (in files); the precisions a run names (compute and storage types). */
+#include "engine/exec/exec.h"
 
 #include <math.h>
 #include <string.h>
@@ -81,4 +82,36 @@ void sb_dtype_from_f32(sb_dtype dtype, const float *src, void *dst, int64_t n)
         f32_bits x = {.value = src[i]};
         out[i] = round_to_bf16(x.bits);
     }
+}
+
+const char *sb_precision_name(sb_precision p)
+{
+    switch (p) {
+    case SB_PRECISION_F32: return "f32";
+    case SB_PRECISION_BF16: return "bf16";
+    case SB_PRECISION_BF16_STORAGE: return "bf16-storage";
+    }
+    return "?";
+}
+
+int sb_precision_parse(const char *name, sb_precision *out, sb_error *err)
+{
+    for (int p = 0; p < SB_PRECISIONS; p++)
+        if (strcmp(name, sb_precision_name((sb_precision)p)) == 0) {
+            *out = (sb_precision)p;
+            return 0;
+        }
+    return sb_fail(err, "unknown dtype '%s' (f32, bf16: bf16 products, or bf16-storage: bf16 weights with fp32 "
+                        "products)",
+                   name);
+}
+
+sb_dtype sb_precision_compute(sb_precision p)
+{
+    return p == SB_PRECISION_BF16 ? SB_DTYPE_BF16 : SB_DTYPE_F32;
+}
+
+sb_dtype sb_precision_storage(sb_precision p, bool training)
+{
+    return p == SB_PRECISION_F32 || training ? SB_DTYPE_F32 : SB_DTYPE_BF16;
 }

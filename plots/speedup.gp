@@ -1,0 +1,22 @@
+# speedup.gp — bf16 products against fp32: each shape's speed-up per repetition (fp32 seconds / bf16
+# seconds) against its parameters, coloured by scaling knob, for the mode most pairs were measured in. The
+# dashed line is the machine's bf16 dot-product peak over its fp32 FMA peak: the most bf16's arithmetic can
+# give; products too small to run at either peak gain less.
+# Expects style.gp's variables, plus mode, knobs, ceiling (0: not measured). Reads precision.tsv.
+load scriptdir.'/style.gp'
+set title "bf16 speed-up over fp32 vs parameters (".mode." mode)\n".machine
+set xlabel 'parameters (millions)'
+set ylabel 'speed-up: fp32 seconds / bf16 seconds'
+@log_x
+set autoscale fix
+set offsets graph 0.05, graph 0.05, graph 0.1, graph 0.1
+set key outside right top box opaque
+pairs = datadir.'/precision.tsv'
+speedup(k) = strcol(5) eq mode && strcol(2) eq k ? column(4) : NaN
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb '#808080' dt 3
+if (ceiling > 0) {
+    set arrow from graph 0, first ceiling to graph 1, first ceiling nohead lc rgb '#404040' dt 2
+    set label sprintf('peak ratio %.2fx', ceiling) at graph 0.01, first ceiling offset 0,0.7 font ',12'
+}
+plot for [k in knobs] pairs using 3:(speedup(k)):1 with labels hypertext point pt 7 lc rgb knob_colour(k) \
+         title knob_title(k)
