@@ -208,6 +208,8 @@ int sb_cmd_forward(int argc, char **argv)
     }
     if (optind != argc || m.model == NULL || inputs == NULL || out_dir == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--model, --inputs and --out are required (shapebench forward --help)");
+    if ((rc = sb_cli_model_check(cmd, &m)) != SB_EXIT_OK)
+        return rc;
 
     sb_error err = {0};
     output o = {.dir = out_dir, .arrays = cJSON_CreateObject(), .routers = cJSON_CreateArray()};

@@ -77,6 +77,9 @@ int sb_cmd_generate(int argc, char **argv)
     }
     if (optind != argc || m.model == NULL || id_text == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--model and --input-ids are required (shapebench generate --help)");
+    const int checked = sb_cli_model_check(cmd, &m);
+    if (checked != SB_EXIT_OK)
+        return checked;
     int32_t *ids = NULL;
     int64_t n = 0;
     if (parse_ids(id_text, &ids, &n) != 0) {

@@ -38,6 +38,8 @@ static void usage(FILE *out)
             "  --aux-loss-coef C  load-balancing coefficient (default: the config's, HF 0.001)\n"
             "  --lb-choice        load balancing counts the router's choice before capacity (Switch paper)\n"
             "                     instead of HF's capacity-masked index (a dropped token counts as expert 0)\n"
+            "  --dtype D          f32, or bf16: mixed precision (fp32 master weights, bf16 products on oneDNN)\n"
+            "                     (default f32)\n"
             "  --gemm B           " SB_HELP_GEMM " (default openblas)\n"
             "  --threads N        " SB_HELP_THREADS " (default 0)\n"
             "  --seed N           " SB_HELP_SEED " (default 0)\n"
@@ -189,7 +191,7 @@ int sb_cmd_grad(int argc, char **argv)
     enum { O_INPUTS = SB_OPT_OWN, O_TRAIN, O_DROPOUT, O_DROPOUT_SEED, O_Z, O_AUX, O_LB };
     static const struct option options[] = {
         SB_OPTION_MODEL,  {"inputs", required_argument, NULL, O_INPUTS},
-        SB_OPTION_OUT,    SB_OPTION_GEMM,
+        SB_OPTION_OUT,    SB_OPTION_GEMM,    SB_OPTION_DTYPE,
         SB_OPTION_THREADS, SB_OPTION_SEED,
         {"train", no_argument, NULL, O_TRAIN},             {"dropout", required_argument, NULL, O_DROPOUT},
         {"dropout-seed", required_argument, NULL, O_DROPOUT_SEED},
@@ -232,6 +234,9 @@ int sb_cmd_grad(int argc, char **argv)
     }
     if (optind != argc || a.m.model == NULL || a.inputs == NULL || a.out == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--model, --inputs and --out are required (shapebench grad --help)");
+    const int checked = sb_cli_model_check(cmd, &a.m);
+    if (checked != SB_EXIT_OK)
+        return checked;
     if (sb_mkdir_p(a.out, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     return run(&a, &err) == 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);

@@ -14,6 +14,17 @@ int sb_cli_model_option(const char *cmd, int opt, const char *arg, sb_cli_model 
     }
 }
 
+int sb_cli_model_check(const char *cmd, const sb_cli_model *m)
+{
+    sb_error err;
+    if (m->precision == SB_PRECISION_BF16 && m->backend != SB_GEMM_ONEDNN)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype bf16: bf16 products run on oneDNN only (Debian's OpenBLAS "
+                                                "has no bf16 GEMM): add --gemm onednn");
+    if (m->precision == SB_PRECISION_BF16 && sb_bf16_available(&err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype bf16: %s", err.msg);
+    return SB_EXIT_OK;
+}
+
 int sb_cli_model_open(const char *cmd, const sb_cli_model *m, bool lay_out, sb_exec **x, sb_weights *w, sb_error *err)
 {
     sb_exec_settings xs;

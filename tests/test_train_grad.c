@@ -1467,6 +1467,39 @@ Test(train_cli, grad_command_on_the_fixture, .timeout = 60)
     test_remove_tree(dir);
 }
 
+/* The README's example: the shipped inputs with labels (tests/fixtures/t5-eff-relu-mini-labels) give the
+ * loss its expected.json states, computed in float64 from Hugging Face's logits; with bf16 products (where
+ * oneDNN has bf16 instructions) within bf16's error of it. */
+Test(train_cli, grad_readme_example_on_the_shipped_labels, .timeout = 60)
+{
+    const char *inputs = "tests/fixtures/t5-eff-relu-mini-labels";
+    char dir[64], args[1024], path[600];
+    test_make_temp_dir(dir, sizeof dir, "grad-readme");
+    snprintf(path, sizeof path, "%s/expected.json", inputs);
+    char *text = test_read_file(path, NULL);
+    cJSON *expected = cJSON_Parse(text);
+    const double want = cJSON_GetObjectItemCaseSensitive(expected, "cross_entropy_from_hf_logits")->valuedouble;
+    cJSON_Delete(expected);
+    free(text);
+    const bool bf16 = sb_bf16_available(NULL) == 0;
+    for (int p = 0; p < (bf16 ? 2 : 1); p++) {
+        snprintf(args, sizeof args,
+                 "grad --model tests/fixtures/t5-eff-relu-mini --inputs %s --out %s/out%d%s 2>%s/log", inputs, dir, p,
+                 p == 1 ? " --gemm onednn --dtype bf16" : "", dir);
+        cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s failed", args);
+        snprintf(path, sizeof path, "%s/out%d/grads.json", dir, p);
+        text = test_read_file(path, NULL);
+        cJSON *root = cJSON_Parse(text);
+        const double loss = cJSON_GetObjectItemCaseSensitive(root, "loss")->valuedouble;
+        /* fp32: the fixtures' tolerance; bf16: rounding the products' operands (test_bf16.c's bound) */
+        const double tol = p == 0 ? 1e-5 : 1.4e-2;
+        cr_assert_leq(fabs(loss - want), tol * want, "%s: loss %.8g, expected %.8g", p ? "bf16" : "fp32", loss, want);
+        cJSON_Delete(root);
+        free(text);
+    }
+    test_remove_tree(dir);
+}
+
 /* The Switch fixture: z and load-balancing losses are reported with their coefficients. */
 Test(train_cli, grad_command_switch_reports_router_losses, .timeout = 60)
 {

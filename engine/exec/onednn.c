@@ -533,10 +533,18 @@ static int run_product(sb_exec *x, const matmul_key *key, const void *src, const
 /* ---- products ------------------------------------------------------------------------------------------ */
 
 /* rows x cols of fp32 at row stride ld, rounded to bf16 into the calling thread's buffer b, dense. */
-static const uint16_t *rounded(buffer *b, const float *src, int64_t rows, int64_t cols, int64_t ld)
+/* Below this many elements an operand is rounded by the calling thread alone. */
+#define ROUND_PARALLEL_MIN (INT64_C(1) << 16)
+
+static const uint16_t *rounded(const sb_exec *x, buffer *b, const float *src, int64_t rows, int64_t cols, int64_t ld)
 {
     uint16_t *out = grown(b, (size_t)(rows * cols) * sizeof(uint16_t));
-    for (int64_t r = 0; out != NULL && r < rows; r++)
+    if (out == NULL)
+        return NULL;
+    /* Outside the engine's parallel regions the context's threads share the rounding, as the product after it. */
+    const int threads = !omp_in_parallel() && rows * cols >= ROUND_PARALLEL_MIN ? x->settings.threads : 1;
+#pragma omp parallel for num_threads(threads) if (threads > 1)
+    for (int64_t r = 0; r < rows; r++)
         sb_dtype_from_f32(SB_DTYPE_BF16, src + r * ld, out + r * cols, cols);
     return out;
 }
@@ -597,7 +605,7 @@ void sb_onednn_weights(sb_exec *x, bool trans_w, int64_t m, int64_t n, int64_t k
             sb_exec_fail(x, &err);
             return;
         }
-        if ((src = rounded(&tb->a, a, m, k, lda)) == NULL) {
+        if ((src = rounded(x, &tb->a, a, m, k, lda)) == NULL) {
             sb_fail(&err, "out of memory rounding a %lld x %lld operand to bf16", (long long)m, (long long)k);
             sb_exec_fail(x, &err);
             return;
@@ -619,8 +627,8 @@ void sb_gemm_bf16(sb_exec *x, bool trans_a, bool trans_b, int64_t m, int64_t n, 
         return;
     }
     /* Each operand rounded as it is stored (no transposing copy): the key's layouts say which way it is read. */
-    const uint16_t *a16 = trans_a ? rounded(&tb->a, a, k, m, lda) : rounded(&tb->a, a, m, k, lda);
-    const uint16_t *b16 = trans_b ? rounded(&tb->b, b, n, k, ldb) : rounded(&tb->b, b, k, n, ldb);
+    const uint16_t *a16 = trans_a ? rounded(x, &tb->a, a, k, m, lda) : rounded(x, &tb->a, a, m, k, lda);
+    const uint16_t *b16 = trans_b ? rounded(x, &tb->b, b, n, k, ldb) : rounded(x, &tb->b, b, k, n, ldb);
     if (a16 == NULL || b16 == NULL) {
         sb_fail(&err, "out of memory rounding the operands of a %lld x %lld x %lld product", (long long)m,
                 (long long)n, (long long)k);
