@@ -70,6 +70,37 @@ static size_t side_samples(const compare_side *side, const char *key, double **o
     return n;
 }
 
+/* The verdicts of `key`'s records on this side, distinct ones joined by '/' ("ok", "ok/contended"). */
+static void side_verdicts(const compare_side *side, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < side->count; i++) {
+        const char *v = sb_field_string(sb_record_set_find(&side->sets[i], key), SB_F_VERDICT);
+        if (v == NULL)
+            continue;
+        /* the verdict's first word: "contended: the timed repetitions got ..." is `contended` */
+        char word[32];
+        snprintf(word, sizeof word, "%.*s", (int)strcspn(v, ": "), v);
+        bool seen = false;
+        for (const char *p = strstr(out, word); p != NULL && !seen; p = strstr(p + 1, word))
+            seen = (p == out || p[-1] == '/') && (p[strlen(word)] == '\0' || p[strlen(word)] == '/');
+        if (!seen) {
+            const size_t used = strlen(out);
+            snprintf(out + used, cap - used, "%s%s", used > 0 ? "/" : "", word);
+        }
+    }
+}
+
+/* The smallest two-sided p an exact Mann-Whitney U test can give for samples of na and nb (the two most
+ * extreme of the C(na+nb, na) orderings): 2 / C(na+nb, na). */
+static double smallest_p(size_t na, size_t nb)
+{
+    double c = 1;
+    for (size_t i = 1; i <= na; i++)
+        c = c * (double)(nb + i) / (double)i;
+    return fmin(1.0, 2.0 / c);
+}
+
 int sb_cmd_compare(int argc, char **argv)
 {
     const char *cmd = "compare";
@@ -84,7 +115,10 @@ int sb_cmd_compare(int argc, char **argv)
               "Per record key present in both results folders (or .jsonl files): B's median time over A's and a\n"
               "two-sided Mann-Whitney U test on the raw samples; p < 0.05 is flagged faster or slower.\n"
               "A and B may each list several folders, comma-separated (A1,A2): the samples of a key are pooled\n"
-              "over them, so runs repeated at different times (A B B A) count as one measurement per side.\n",
+              "over them, so runs repeated at different times (A B B A) count as one measurement per side.\n"
+              "Each side's verdict is shown (a contended measurement mixes in other processes' load: rerun it);\n"
+              "with fewer than 4 samples on a side no ordering reaches p < 0.05 (3 + 3: the smallest p is 0.1),\n"
+              "and the change column says so.\n",
               stdout);
         return SB_EXIT_OK;
     }
@@ -98,10 +132,11 @@ int sb_cmd_compare(int argc, char **argv)
         side_free(&a);
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     }
-    printf("| shape | mode | batch | src | tgt | A median (ms) | B median (ms) | B/A time | p (Mann-Whitney U) | change |\n"
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    printf("| shape | mode | batch | src | tgt | dtype | A median (ms) | B median (ms) | B/A time | p (Mann-Whitney U) | "
+           "change | A verdict | B verdict |\n"
+           "|---|---|--:|--:|--:|---|--:|--:|--:|--:|---|---|---|\n");
     const sb_record_set *first = &a.sets[0];
-    size_t matched = 0, significant = 0;
+    size_t matched = 0, significant = 0, too_few = 0, contended = 0;
     for (size_t i = 0; i < first->count; i++) {
         const char *key = sb_record_key_of(first->items[i]);
         double *sa = NULL, *sbuf = NULL;
@@ -114,14 +149,25 @@ int sb_cmd_compare(int argc, char **argv)
         matched++;
         double ma = sb_stats_compute(sa, na).median, mb = sb_stats_compute(sbuf, nb).median, u, p = NAN;
         sb_mann_whitney(sbuf, nb, sa, na, &u, &p, NULL);
-        const char *change = !(p < 0.05) ? "–" : mb < ma ? "faster" : "slower";
+        char change[96];
+        if (smallest_p(na, nb) >= 0.05) {
+            snprintf(change, sizeof change, "too few samples (%zu + %zu) for p < 0.05", na, nb);
+            too_few++;
+        } else {
+            snprintf(change, sizeof change, "%s", !(p < 0.05) ? "–" : mb < ma ? "faster" : "slower");
+        }
         significant += p < 0.05;
+        char va[64], vb[64];
+        side_verdicts(&a, key, va, sizeof va);
+        side_verdicts(&b, key, vb, sizeof vb);
+        contended += strstr(va, "contended") != NULL || strstr(vb, "contended") != NULL;
         const cJSON *r = first->items[i];
-        const char *shape = sb_field_string(r, SB_F_SHAPE), *mode = sb_field_string(r, SB_F_SETTINGS_MODE);
-        printf("| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.3f | %.3g | %s |\n", shape ? shape : key,
+        const char *shape = sb_field_string(r, SB_F_SHAPE), *mode = sb_field_string(r, SB_F_SETTINGS_MODE),
+                   *dtype = sb_field_string(r, SB_F_SETTINGS_DTYPE);
+        printf("| %s | %s | %.0f | %.0f | %.0f | %s | %.2f | %.2f | %.3f | %.3g | %s | %s | %s |\n", shape ? shape : key,
                mode ? mode : "?", sb_field_number(r, SB_F_SETTINGS_BATCH), sb_field_number(r, SB_F_SETTINGS_SRC_LEN),
-               sb_field_number(r, SB_F_SETTINGS_TGT_LEN),
-               ma * 1e3, mb * 1e3, mb / ma, p, change);
+               sb_field_number(r, SB_F_SETTINGS_TGT_LEN), dtype ? dtype : "f32", ma * 1e3, mb * 1e3, mb / ma, p,
+               change, va[0] ? va : "?", vb[0] ? vb : "?");
         free(sa);
         free(sbuf);
     }
@@ -129,6 +175,16 @@ int sb_cmd_compare(int argc, char **argv)
             "shapebench compare: %zu keys in both (A: %zu folder(s), %zu records in the first; B: %zu folder(s)); "
             "%zu changed at p < 0.05\n",
             matched, a.count, first->count, b.count, significant);
+    if (too_few > 0)
+        fprintf(stderr,
+                "shapebench compare: %zu key(s) have too few samples for p < 0.05 (need at least 4 per side, e.g. "
+                "run --min-reps 4, or pool repeated runs: A1,A2)\n",
+                too_few);
+    if (contended > 0)
+        fprintf(stderr,
+                "shapebench compare: warning: %zu key(s) were measured contended on a side (other processes were "
+                "running): their ratio mixes in that load; rerun them on a quiet machine\n",
+                contended);
     side_free(&a);
     side_free(&b);
     return SB_EXIT_OK;

@@ -219,14 +219,14 @@ Test(pareto_cli, throughput_vs_params_markdown)
     int rc = pareto("--run " FIXTURE " --x analytic.params:max --y throughput.tokens_per_s:max", &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(out, "| shape | mode | analytic.params | throughput.tokens_per_s |") != NULL, "%s", out);
-    cr_assert(strstr(out, "| t5-efficient-tiny | forward | 1.55707e+07 | 9000 |") != NULL, "%s", out);
-    cr_assert(strstr(out, "| t5-efficient-small-ff6000 | forward | 1.10838e+08 | 3400 |") != NULL, "%s", out);
+    cr_assert(strstr(out, "| t5-efficient-tiny | forward | 15570688 | 9000 |") != NULL, "%s", out);
+    cr_assert(strstr(out, "| t5-efficient-small-ff6000 | forward | 110838272 | 3400 |") != NULL, "%s", out);
     cr_assert(strstr(out, "| t5-efficient-base-dm512 | forward |") != NULL, "%s", out);
-    cr_assert(strstr(out, "| switch-base-16 | forward | 1.0724e+09 | 1040 |") != NULL, "%s", out);
+    cr_assert(strstr(out, "| switch-base-16 | forward | 1072397568 | 1040 |") != NULL, "%s", out);
     cr_assert(strstr(out, "small-nl16") == NULL, "dominated shape on the frontier:\n%s", out);
     cr_assert(strstr(out, "small-kv128") == NULL, "dominated shape on the frontier:\n%s", out);
     cr_assert(strstr(out, "switch-base-256") == NULL, "skipped record used:\n%s", out);
-    cr_assert(strstr(out, "7 of 16 records on the frontier (1 skipped") != NULL, "%s", out);
+    cr_assert(strstr(out, "7 of 16 records on the frontier of mode forward (4 left out") != NULL, "%s", out);
     free(out);
     free(err);
 }
@@ -237,7 +237,7 @@ Test(pareto_cli, default_directions_minimise_x_and_maximise_y)
     /* Fewest params and most tokens/s: the smallest shape is also the fastest, so it alone. */
     int rc = pareto("--run " FIXTURE " --x analytic.params --y throughput.tokens_per_s", &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_assert(strstr(out, "| t5-efficient-tiny | forward | 1.55707e+07 | 9000 |") != NULL, "%s", out);
+    cr_assert(strstr(out, "| t5-efficient-tiny | forward | 15570688 | 9000 |") != NULL, "%s", out);
     cr_assert(strstr(out, "1 of 16 records on the frontier") != NULL, "%s", out);
     free(out);
     free(err);
@@ -252,8 +252,8 @@ Test(pareto_cli, missing_fields_are_left_out_with_a_warning)
               "%s", err);
     /* Frontier of quality (max) vs params (min): the measured small-nl16 (-1.80) and t5-v1_1-base, whose
      * -1.556 comes from the Switch paper's Table 9; base-dm512 (-1.85, more params) is dominated. */
-    cr_assert(strstr(out, "| t5-efficient-small-nl16 | forward | 1.33933e+08 | -1.8 |") != NULL, "%s", out);
-    cr_assert(strstr(out, "| t5-v1_1-base | forward | 2.47578e+08 | -1.556 |") != NULL, "%s", out);
+    cr_assert(strstr(out, "| t5-efficient-small-nl16 | forward | 133932544 | -1.8 |") != NULL, "%s", out);
+    cr_assert(strstr(out, "| t5-v1_1-base | forward | 247577856 | -1.556 |") != NULL, "%s", out);
     cr_assert(strstr(out, "base-dm512") == NULL, "%s", out);
     free(out);
     free(err);
@@ -285,4 +285,39 @@ Test(pareto_cli, bad_direction_is_a_usage_error)
     cr_assert(strstr(err, "min or max") != NULL, "%s", err);
     free(out);
     free(err);
+}
+
+/* One frontier never mixes modes: the most common one by default (said on stderr), --mode another; --where
+ * filters by any field; a misspelled field is one line with the nearest field. */
+Test(pareto_cli, modes_filters_and_field_typos)
+{
+    char *out, *err;
+    cr_assert_eq(pareto("--run " FIXTURE " --x analytic.params --y throughput.tokens_per_s", &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "records of 2 modes; the frontier is over forward's (--mode picks another)") != NULL, "%s",
+              err);
+    free(out), free(err);
+    cr_assert_eq(pareto("--run " FIXTURE " --x analytic.params --y throughput.ms_per_token:min --mode generate", &out,
+                        &err),
+                 0, "%s", err);
+    cr_assert(strstr(out, "| generate |") != NULL && strstr(out, "| forward |") == NULL, "%s", out);
+    cr_assert(strstr(out, "of mode generate") != NULL, "%s", out);
+    free(out), free(err);
+    cr_assert_eq(pareto("--run " FIXTURE " --x analytic.params:max --y throughput.tokens_per_s:max --where "
+                        "config.d_model=512",
+                        &out, &err),
+                 0, "%s", err);
+    cr_assert(strstr(out, "t5-efficient-base |") == NULL && strstr(out, "switch-base") == NULL,
+              "d_model 768 on a d_model=512 frontier:\n%s", out);
+    cr_assert(strstr(out, "| t5-efficient-small |") != NULL, "%s", out);
+    free(out), free(err);
+    cr_assert_eq(pareto("--run " FIXTURE " --x analytic.parms --y throughput.tokens_per_s", &out, &err), 2);
+    cr_assert(strstr(err, "did you mean 'analytic.params'?") != NULL, "%s", err);
+    free(out), free(err);
+    cr_assert_eq(pareto("--run " FIXTURE " --x settings.mode --y throughput.tokens_per_s", &out, &err), 2);
+    cr_assert(strstr(err, "settings.mode is a string field, not a number") != NULL, "%s", err);
+    free(out), free(err);
+    cr_assert_eq(pareto("--run " FIXTURE " --x analytic.params --y throughput.tokens_per_s --where d_model", &out, &err),
+                 2);
+    cr_assert(strstr(err, "must be FIELD=VALUE") != NULL, "%s", err);
+    free(out), free(err);
 }

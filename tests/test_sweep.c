@@ -358,3 +358,44 @@ Test(cli, run_crosses_lists_and_prints_a_table)
     cr_expect_eq(count_lines(text), 5, "header + 4 rows");
     free(text);
 }
+
+/* A results file of two keys: "few" with 3 samples and "many" with 6, around `centre` seconds. */
+static void write_samples(const char *sub, double centre, const char *verdict)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/results.jsonl", dir, sub);
+    FILE *f = fopen(path, "w");
+    const char *keys[] = {"few", "many"};
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, "{\"schema_version\": %d, \"key\": \"%s\", \"shape\": \"%s\", \"settings\": {\"mode\": \"forward\", "
+                   "\"batch\": 1, \"src_len\": 8, \"tgt_len\": 4, \"dtype\": \"f32\"}, \"timing\": {\"samples\": [",
+                SB_SCHEMA_VERSION, keys[k], keys[k]);
+        for (int i = 0; i < (k == 0 ? 3 : 6); i++)
+            fprintf(f, "%s%g", i ? ", " : "", centre + 0.001 * i);
+        fprintf(f, "]}, \"verdict\": \"%s\"}\n", verdict);
+    }
+    fclose(f);
+}
+
+/* compare says when a side has too few samples for any ordering to reach p < 0.05, shows each side's verdict
+ * and warns about contended ones; with enough samples a clear change is flagged. */
+Test(cli, compare_states_too_few_samples_and_verdicts)
+{
+    write_samples("slow", 1.0, "ok");
+    write_samples("fast", 0.5, "contended: the timed repetitions got 40 % of their threads' CPU time");
+    char a[160], b[160], path[160];
+    snprintf(a, sizeof a, "%s/slow", dir);
+    snprintf(b, sizeof b, "%s/fast", dir);
+    cr_assert_eq(run_cli("cmp2.log", (const char *[]){"compare", a, b, NULL}), 0);
+    snprintf(path, sizeof path, "%s/cmp2.log", dir);
+    char *text = test_read_file(path, NULL);
+    cr_expect(strstr(text, "| few | forward | 1 | 8 | 4 | f32 | 1001.00 | 501.00 | 0.500 | 0.1 | too few samples (3 + 3) "
+                           "for p < 0.05 | ok | contended |") != NULL,
+              "%s", text);
+    cr_expect(strstr(text, "| faster | ok | contended |") != NULL, "%s", text);
+    cr_expect(strstr(text, "need at least 4 per side") != NULL, "%s", text);
+    cr_expect(strstr(text, "warning: 2 key(s) were measured contended") != NULL, "%s", text);
+    free(text);
+}
