@@ -108,8 +108,8 @@ typedef struct {
 /* Handles opt when it is one of SB_MODEL_OPTIONS: SB_EXIT_OK, or SB_EXIT_USAGE after the message; -1 when
  * opt is another option. */
 int sb_cli_model_option(const char *cmd, int opt, const char *arg, sb_cli_model *m);
-/* Whether m's settings can run here (bf16 needs oneDNN with bf16 instructions): SB_EXIT_OK, or SB_EXIT_USAGE
- * after the message. */
+/* Whether m names a model the tool knows and its settings can run here (bf16 needs oneDNN with bf16
+ * instructions): SB_EXIT_OK, or SB_EXIT_USAGE after the message. */
 int sb_cli_model_check(const char *cmd, const sb_cli_model *m);
 /* The execution context of m (*x), and m's weights (in the layout x's inference reads when lay_out). */
 int sb_cli_model_open(const char *cmd, const sb_cli_model *m, bool lay_out, sb_exec **x, sb_weights *w, sb_error *err);

@@ -32,7 +32,7 @@ int sb_cmd_config(int argc, char **argv)
     sb_config cfg;
     sb_error err;
     if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, cmd, &err) != 0)
-        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg); /* a name the tool does not know: bad usage */
     char *text = sb_config_to_json(&cfg);
     if (text == NULL)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");

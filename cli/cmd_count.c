@@ -144,8 +144,10 @@ int sb_cmd_count(int argc, char **argv)
     sb_config cfg;
     sb_counts counts;
     sb_error err;
-    if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, command_name, &err) != 0 ||
-        sb_count(&cfg, &settings, &counts, &err) != 0)
+    /* a name the tool does not know is bad usage */
+    if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, command_name, &err) != 0)
+        return sb_cli_error("count", SB_EXIT_USAGE, "%s", err.msg);
+    if (sb_count(&cfg, &settings, &counts, &err) != 0)
         return sb_cli_error("count", SB_EXIT_FAILURE, "%s", err.msg);
     if (!json) {
         print_table(&cfg, &settings, &counts);

@@ -56,8 +56,10 @@ int sb_cmd_init(int argc, char **argv)
     sb_config cfg;
     sb_weights w;
     sb_error err;
-    if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, command_name, &err) != 0 ||
-        sb_weights_alloc(&w, &cfg, dtype, &err) != 0)
+    /* a name the tool does not know is bad usage */
+    if (sb_config_resolve(argv[optind], &cfg, sb_cli_warn, command_name, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+    if (sb_weights_alloc(&w, &cfg, dtype, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     sb_weights_init_random(&w, seed);
     int rc = sb_checkpoint_save(&w, out, &err);

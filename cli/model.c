@@ -17,6 +17,10 @@ int sb_cli_model_option(const char *cmd, int opt, const char *arg, sb_cli_model 
 int sb_cli_model_check(const char *cmd, const sb_cli_model *m)
 {
     sb_error err;
+    sb_config cfg;
+    /* a name the tool does not know (or a folder without a config it can read) is bad usage */
+    if (sb_config_resolve(m->model, &cfg, NULL, NULL, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
     if (m->precision == SB_PRECISION_BF16 && m->backend != SB_GEMM_ONEDNN)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype bf16: bf16 products run on oneDNN only (Debian's OpenBLAS "
                                                 "has no bf16 GEMM): add --gemm onednn");

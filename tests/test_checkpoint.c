@@ -787,7 +787,7 @@ Test(checkpoint, cli_init_writes_the_in_process_weights)
     cr_assert_eq(test_run_cli("init t5-efficient-tiny --out x --dtype f64", NULL), 2);
     cr_assert_eq(test_run_cli("init t5-efficient-tiny --out x --bogus", NULL), 2);
     snprintf(args, sizeof args, "init no-such-model-xyz --out %s/x", dir);
-    cr_assert_eq(test_run_cli(args, NULL), 1);
+    cr_assert_eq(test_run_cli(args, NULL), 2); /* a name the tool does not know: bad usage */
     snprintf(args, sizeof args, "init t5-efficient-tiny --out %s/tiny/config.json", dir);
     cr_assert_eq(test_run_cli(args, NULL), 1);
     test_remove_tree(dir);
