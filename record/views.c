@@ -72,21 +72,46 @@ static const char *string_or(const char *s, const char *fallback)
     return s != NULL ? s : fallback;
 }
 
+/* A number as people read it, never with an exponent: whole from 1000 up, else three or four significant
+ * digits (1234, 567.8, 12.34, 0.1234); "–" when absent. */
+static void human(FILE *out, double v)
+{
+    const double a = fabs(v);
+    if (!isfinite(v))
+        fputs("–", out);
+    else if (a >= 1000 || v == 0)
+        fprintf(out, "%.0f", v);
+    else if (a >= 100)
+        fprintf(out, "%.1f", v);
+    else if (a >= 10)
+        fprintf(out, "%.2f", v);
+    else if (a >= 1)
+        fprintf(out, "%.3f", v);
+    else
+        fprintf(out, "%.*f", a >= 0.001 ? 4 - (int)floor(log10(a)) - 1 : 6, v);
+}
+
+/* A Markdown cell for a count (sequences, tokens): "–" when absent. */
+static void md_count(FILE *out, double v)
+{
+    if (isfinite(v))
+        fprintf(out, " | %.0f", v);
+    else
+        fputs(" | –", out);
+}
+
 /* A Markdown cell for a number: "–" when absent. */
-static void md_number(FILE *out, double v, const char *fmt)
+static void md_number(FILE *out, double v)
 {
     fputs(" | ", out);
-    if (isfinite(v))
-        fprintf(out, fmt, v);
-    else
-        fputs("–", out);
+    human(out, v);
 }
 
 static void print_markdown(const sb_record_set *s, FILE *out)
 {
-    fputs("| shape | mode | batch | src | tgt | dtype | gemm | median (ms) | ±CI95 (ms) | seq/s | tok/s | GFLOP/s | "
-          "ms/token | MFU (%) | verdict |\n"
-          "|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
+    fputs("| shape | mode | batch | src | tgt | dtype | gemm | median (ms) | ±CI95 (ms) | mean ± sd (ms) | seq/s | "
+          "tok/s | GFLOP/s | ms/token | MFU (%) | verdict |\n"
+          "|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
           out);
     for (size_t i = 0; i < s->count; i++) {
         const cJSON *r = s->items[i];
@@ -96,18 +121,24 @@ static void print_markdown(const sb_record_set *s, FILE *out)
         const double hi = cJSON_IsNumber(hi_node) ? hi_node->valuedouble : NAN;
         fprintf(out, "| %s | %s", string_or(sb_field_string(r, SB_F_SHAPE), "?"),
                 string_or(sb_field_string(r, SB_F_SETTINGS_MODE), "?"));
-        md_number(out, sb_field_number(r, SB_F_SETTINGS_BATCH), "%.0f");
-        md_number(out, sb_field_number(r, SB_F_SETTINGS_SRC_LEN), "%.0f");
-        md_number(out, sb_field_number(r, SB_F_SETTINGS_TGT_LEN), "%.0f");
+        md_count(out, sb_field_number(r, SB_F_SETTINGS_BATCH));
+        md_count(out, sb_field_number(r, SB_F_SETTINGS_SRC_LEN));
+        md_count(out, sb_field_number(r, SB_F_SETTINGS_TGT_LEN));
         fprintf(out, " | %s | %s", string_or(sb_field_string(r, SB_F_SETTINGS_DTYPE), "?"),
                 string_or(sb_field_string(r, SB_F_SETTINGS_GEMM), "?"));
-        md_number(out, sb_field_number(r, SB_F_TIMING_MEDIAN) * 1e3, "%.2f");
-        md_number(out, (hi - lo) / 2 * 1e3, "%.2f");
-        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_SEQUENCES_PER_S), "%.3g");
-        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_TOKENS_PER_S), "%.4g");
-        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_GFLOPS_PER_S), "%.1f");
-        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_MS_PER_TOKEN), "%.2f");
-        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_MFU) * 100, "%.1f");
+        md_number(out, sb_field_number(r, SB_F_TIMING_MEDIAN) * 1e3);
+        md_number(out, (hi - lo) / 2 * 1e3);
+        const double mean = sb_field_number(r, SB_F_TIMING_MEAN) * 1e3, sd = sb_field_number(r, SB_F_TIMING_STDDEV) * 1e3;
+        md_number(out, mean);
+        if (isfinite(mean) && isfinite(sd)) {
+            fputs(" ± ", out);
+            human(out, sd);
+        }
+        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_SEQUENCES_PER_S));
+        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_TOKENS_PER_S));
+        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_GFLOPS_PER_S));
+        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_MS_PER_TOKEN));
+        md_number(out, sb_field_number(r, SB_F_THROUGHPUT_MFU) * 100);
         fprintf(out, " | %s |\n", string_or(sb_field_string(r, SB_F_VERDICT), "?"));
     }
 }
