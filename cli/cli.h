@@ -26,6 +26,9 @@ typedef struct {
 int sb_cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* An sb_warn_fn that prints "shapebench <cmd>: warning: <message>" to stderr (ctx: the command name). */
 void sb_cli_warn(void *cmd_name, const char *message);
+/* Warnings before measuring, on stderr: a sanitizer or unoptimised build, a busy machine (load average over
+ * half the cores), a CPU frequency governor other than `performance`. */
+void sb_cli_check_machine(const char *cmd);
 /* A run read back with published quality attached (`where` NULL: the newest run under results/); an exit
  * code, the error printed. */
 int sb_cli_load_run(const char *cmd, const char *where, sb_results *results);

@@ -1033,6 +1033,7 @@ int sb_cmd_bench(int argc, char **argv)
     if (o.bf16_unavailable[0] != '\0')
         fprintf(stderr, "shapebench bench: bf16 left out: %s\n", o.bf16_unavailable);
 
+    sb_cli_check_machine(cmd);
     int64_t rss = 0, expected = 0;
     if (o.rss_model[0] != '\0') {
         sb_config cfg;

@@ -60,6 +60,8 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
     if (todo < jobs->count)
         fprintf(stderr, "shapebench %s: resuming %s: %zu of %zu already measured\n", rn->cmd, res.path,
                 jobs->count - todo, jobs->count);
+    if (todo > 0)
+        sb_cli_check_machine(rn->cmd);
     sb_progress progress;
     sb_progress_start(&progress, stderr, todo);
     size_t done_count = 0;

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The release: a record's system.git_commit says exactly which build made it. */
+#define SB_VERSION "0.9.0"
+
 static const sb_command commands[] = {
     {"list", sb_cmd_list, "every known model name with its shape"},
     {"config", sb_cmd_config, "the Hugging Face config.json of a model name"},
@@ -27,9 +30,36 @@ static const sb_command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: shapebench <command> [options]   (shapebench <command> --help for each)\n\ncommands:\n");
+    fprintf(out, "usage: shapebench <command> [options]   (shapebench <command> --help for each; shapebench --version)\n"
+                 "\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+/* `shapebench --version`: the release, the build, and the backends with their versions and what they run on. */
+static int version(void)
+{
+    sb_exec *x = NULL;
+    sb_sysinfo sys;
+    sb_error err;
+    printf("shapebench %s\n", SB_VERSION);
+    if (sb_exec_create(&x, &(sb_exec_settings){.backend = SB_GEMM_OPENBLAS, .partitioned = true, .prepack = true},
+                       &err) != 0 ||
+        sb_sysinfo_collect(&sys, x, &err) != 0) {
+        sb_exec_free(x);
+        return sb_cli_error("--version", SB_EXIT_FAILURE, "%s", err.msg);
+    }
+    sb_exec_free(x);
+    char onednn[160];
+    sb_gemm_backend_version(SB_GEMM_ONEDNN, sys.threads, onednn, sizeof onednn);
+    printf("commit    %s\n", sys.git_commit);
+    printf("compiler  %s\n", sys.compiler);
+    printf("flags     %s\n", sys.build_flags);
+    printf("openblas  %s\n", sys.gemm_version);
+    printf("onednn    %s, dispatching to %s; bf16 products: %s\n", onednn, sys.onednn_isa,
+           sb_bf16_available(&err) == 0 ? "yes" : err.msg);
+    printf("cpu       %s, %d logical cores\n", sys.cpu_model, sys.logical_cores);
+    return SB_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -42,10 +72,19 @@ int main(int argc, char **argv)
         usage(stdout);
         return SB_EXIT_OK;
     }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return version();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "shapebench: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    const char *names[sizeof commands / sizeof commands[0]];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[i] = commands[i].name;
+    const char *near = sb_nearest(argv[1], names, sizeof names / sizeof names[0]);
+    if (near != NULL)
+        fprintf(stderr, "shapebench: unknown command '%s'; did you mean '%s'? (shapebench --help lists them)\n",
+                argv[1], near);
+    else
+        fprintf(stderr, "shapebench: unknown command '%s' (shapebench --help lists them)\n", argv[1]);
     return SB_EXIT_USAGE;
 }
