@@ -14,8 +14,10 @@ static void generate_usage(FILE *out)
     fprintf(out, "usage: shapebench generate --model M --input-ids ID,ID,... [--max-new-tokens N] [options]\n"
                  "\n"
                  "Greedy incremental decoding (self-attention KV cache, cross-attention K/V computed once) of one\n"
-                 "sequence. Prints the generated ids, comma-separated, on stdout (stops after eos) and the time\n"
-                 "per generated token on stderr.\n"
+                 "sequence. Prints the generated ids, comma-separated, on stdout (stops after eos) and on stderr\n"
+                 "the first token's time (cold caches, first use of each product shape) apart from the steps\n"
+                 "after it: their median, p90, p99 and mean ms/token. A model name (not a checkpoint folder) has\n"
+                 "random weights: its ids mean nothing.\n"
                  "\n"
                  "  --input-ids L    encoder input ids, comma-separated (required)\n"
                  "  --max-new-tokens N   at most N tokens (default 20)\n" SB_MODEL_OPTIONS_HELP
@@ -39,12 +41,6 @@ static int parse_ids(const char *text, int32_t **ids, int64_t *n)
             return 0;
         p = end + 1;
     }
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int sb_cmd_generate(int argc, char **argv)
@@ -106,12 +102,25 @@ int sb_cmd_generate(int argc, char **argv)
         for (int64_t i = 0; i < produced; i++)
             printf("%s%d", i > 0 ? "," : "", out[i]);
         printf("\n");
+        /* The first step also runs the first of every lazily created primitive and touches the caches cold:
+         * its time is its own figure, and the percentiles are of the steps after it. */
+        const double first = seconds[0];
         double total = 0;
         for (int64_t i = 0; i < produced; i++)
             total += seconds[i];
-        qsort(seconds, (size_t)produced, sizeof *seconds, compare_double);
-        fprintf(stderr, "shapebench generate: %" PRId64 " tokens, %.3f ms/token mean, %.3f ms/token median\n", produced,
-                1e3 * total / (double)produced, 1e3 * seconds[produced / 2]);
+        fprintf(stderr, "shapebench generate: %" PRId64 " tokens in %.1f ms: first token %.3f ms", produced, 1e3 * total,
+                1e3 * first);
+        if (produced > 1) {
+            const sb_stats st = sb_stats_compute(seconds + 1, (size_t)(produced - 1));
+            fprintf(stderr, ", then %.3f ms/token median (p90 %.3f, p99 %.3f, mean %.3f)", 1e3 * st.median,
+                    1e3 * st.p90, 1e3 * st.p99, 1e3 * st.mean);
+        }
+        fprintf(stderr, "\n");
+        if (!sb_model_is_checkpoint(m.model))
+            fprintf(stderr, "shapebench generate: note: %s names a shape, not a checkpoint: its weights are random "
+                            "(seed %" PRIu64 "), so the ids mean nothing and a random model often repeats one token "
+                            "(the decoder start, 0); the timing is what it measures\n",
+                    m.model, m.seed);
     } else if (err.msg[0] == '\0') {
         sb_fail(&err, "out of memory");
     }

@@ -27,6 +27,7 @@
 typedef struct {
     size_t n;
     double median, mean, stddev, min, max, cv;
+    double p90, p99; /* nearest-rank percentiles: the smallest sample at or above 90 % (99 %) of them */
     double ci95_lo, ci95_hi;
     double ci95_coverage; /* P(lo <= true median <= hi), >= 0.95 when ci95_exact */
     bool ci95_exact;

@@ -378,14 +378,6 @@ static int planned_bytes(const sb_config *cfg, const sb_run_settings *s, int64_t
     return 0;
 }
 
-static bool is_checkpoint(const char *model)
-{
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/model.safetensors", model);
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* getrusage's peak is the process's; clearing the kernel's high-water mark first (Linux clear_refs 5)
  * makes it this measurement's. Returns whether that worked. */
 static bool reset_peak_rss(void)
@@ -497,7 +489,7 @@ static void measure_in(sb_exec *x, const char *model, const sb_config *cfg, cons
     m->sequences_per_rep = s->mode == SB_MODE_GENERATE ? 1 : s->batch;
     /* Weights the cache holds for this shape would be reused or freed: they count as available. */
     int64_t budget = (int64_t)(SB_MEMORY_SHARE * (double)(sb_memory_available_bytes() + cache_bytes(cache)));
-    bool checkpoint = is_checkpoint(model);
+    bool checkpoint = sb_model_is_checkpoint(model);
     /* A training step's parts are not per stack, so it is never sampled: too big or too slow, it is whole
      * or skipped. */
     const bool train = s->mode == SB_MODE_TRAIN;

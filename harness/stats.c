@@ -64,6 +64,7 @@ sb_stats sb_stats_compute(const double *samples, size_t n)
 {
     sb_stats s = {.n = n};
     s.median = s.mean = s.stddev = s.min = s.max = s.cv = s.ci95_lo = s.ci95_hi = s.ci95_coverage = NAN;
+    s.p90 = s.p99 = NAN;
     double *sorted = n == 0 ? NULL : sorted_copy(samples, n);
     if (sorted == NULL)
         return s;
@@ -71,6 +72,8 @@ sb_stats sb_stats_compute(const double *samples, size_t n)
     s.min = sorted[0];
     s.max = sorted[n - 1];
     s.median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    s.p90 = sorted[(size_t)ceil(0.90 * (double)n) - 1];
+    s.p99 = sorted[(size_t)ceil(0.99 * (double)n) - 1];
     double sum = 0.0;
     for (size_t i = 0; i < n; i++)
         sum += samples[i];

@@ -198,3 +198,20 @@ Test(stats, timing_json)
     cr_assert_float_eq(cJSON_GetArrayItem(ci, 1)->valuedouble, 0.3, EPS);
     cJSON_Delete(o);
 }
+
+/* Nearest-rank percentiles: the smallest sample with at least 90 % (99 %) of them at or below it. */
+Test(stats, nearest_rank_percentiles)
+{
+    double v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = 100 - i; /* unsorted: 100 .. 1 */
+    sb_stats s = sb_stats_compute(v, 100);
+    cr_assert_eq(s.p90, 90);
+    cr_assert_eq(s.p99, 99);
+    const double three[] = {3, 1, 2};
+    s = sb_stats_compute(three, 3);
+    cr_assert_eq(s.p90, 3);
+    cr_assert_eq(s.p99, 3);
+    s = sb_stats_compute(three, 0);
+    cr_assert(isnan(s.p90) && isnan(s.p99));
+}

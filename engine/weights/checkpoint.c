@@ -67,19 +67,20 @@ int sb_checkpoint_save(const sb_weights *w, const char *dir, sb_error *err)
     return rc;
 }
 
-static bool is_checkpoint_dir(const char *model)
+bool sb_model_is_checkpoint(const char *model)
 {
     char path[PATH_MAX];
     struct stat st;
     return stat(model, &st) == 0 && S_ISDIR(st.st_mode) &&
-           snprintf(path, sizeof path, "%s/model.safetensors", model) < (int)sizeof path && stat(path, &st) == 0;
+           snprintf(path, sizeof path, "%s/model.safetensors", model) < (int)sizeof path && stat(path, &st) == 0 &&
+           S_ISREG(st.st_mode);
 }
 
 int sb_model_open(const char *model, sb_dtype dtype, uint64_t seed, sb_weights *out, sb_warn_fn warn,
                   void *warn_ctx, sb_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (is_checkpoint_dir(model))
+    if (sb_model_is_checkpoint(model))
         return sb_checkpoint_load(model, dtype, out, warn, warn_ctx, err);
     sb_config cfg;
     if (sb_config_resolve(model, &cfg, warn, warn_ctx, err) != 0 || sb_weights_alloc(out, &cfg, dtype, err) != 0)

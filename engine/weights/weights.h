@@ -92,6 +92,8 @@ int sb_checkpoint_load(const char *dir, sb_dtype dtype, sb_weights *out, sb_warn
 /* Writes config.json + model.safetensors (tensors in the arena's dtype) into dir (created if missing). */
 int sb_checkpoint_save(const sb_weights *w, const char *dir, sb_error *err);
 
+/* Whether `model` is a checkpoint folder (a directory holding model.safetensors) rather than a name. */
+bool sb_model_is_checkpoint(const char *model);
 /* Resolves `model` as a checkpoint folder when it is a directory holding model.safetensors, otherwise as
  * a spec for sb_config_resolve with random weights from `seed`. */
 int sb_model_open(const char *model, sb_dtype dtype, uint64_t seed, sb_weights *out, sb_warn_fn warn,
