@@ -107,6 +107,8 @@ FORCE:
 # some tests drive the CLI as a user would.
 test: deps $(BIN) $(TEST_BIN)
 	tests/check_layers.sh $(BUILD) $(LIBRARIES)
+	@echo "shapebench: running $$($(TEST_BIN) --list | grep -c '──') Criterion tests on 2 jobs (about 4 minutes on a" \
+	  "quiet 2-core machine, several times that on a busy one); failures print as they happen, a summary at the end"
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) SHAPEBENCH_BIN=$(abspath $(BIN)) $(TEST_BIN) --jobs 2 $(TEST_ARGS)
 
 test-asan:
