@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -174,13 +175,7 @@ done:
 
 static int parse_coef(const char *text, double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    const double v = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(v >= 0) || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    return sb_parse_f64(text, 0, DBL_MAX, out);
 }
 
 int sb_cmd_grad(int argc, char **argv)

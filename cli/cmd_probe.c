@@ -4,6 +4,7 @@
  * other run (resumable), so the plots gain their quality axis. */
 #include "cli/cli.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +63,12 @@ static int parse_budgets(const char *text, budget *out, size_t cap, size_t *n)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", text);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        double v = strtod(tok, &end);
-        bool seconds = strcmp(end, "s") == 0;
-        if (end == tok || (!seconds && *end != '\0') || !(v > 0) || !isfinite(v) || *n == cap)
+        const size_t len = strlen(tok);
+        const bool seconds = len > 0 && tok[len - 1] == 's';
+        if (seconds)
+            tok[len - 1] = '\0';
+        double v;
+        if (sb_parse_f64(tok, DBL_MIN, DBL_MAX, &v) != 0 || *n == cap)
             return -1;
         out[(*n)++] = (budget){seconds ? SB_BUDGET_SECONDS : SB_BUDGET_FLOPS, v};
     }

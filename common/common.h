@@ -40,8 +40,11 @@ int sb_add_i64(int64_t a, int64_t b, int64_t *out);
 
 /* ---- numbers -------------------------------------------------------------------------------------- */
 
-/* The whole of text as a decimal integer (strtoll, base 10) in [min, max]; -1 when it is not one. */
+/* The one strict number parser: the whole of text is a plain decimal number ([-]digits for an integer;
+ * [-]digits[.digits][e[+-]digits] for a real) in [min, max]; -1 otherwise. Leading spaces, '+', hex, "inf",
+ * "nan" and trailing characters are refused; *out is set only on success. */
 int sb_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
+int sb_parse_f64(const char *text, double min, double max, double *out);
 
 /* ---- files ---------------------------------------------------------------------------------------- */
 

@@ -257,6 +257,12 @@ Test(names, overrides)
     expect_error("t5-small:d_model=1,,d_ff=2", "empty override");
     expect_error("t5-small:d_model=64,d_model=128", "given twice");
     expect_error("t5-small:d_model=0", "d_model = 0 is out of range");
+    expect_error("t5-small:d_model=512abc", "'512abc' is not a decimal number");
+    expect_error("t5-small:d_model=0x200", "'0x200' is not a decimal number");
+    expect_error("t5-small:d_model= 512", "expected an integer, got a string");
+    expect_error("t5-small:feed_forward_proj=\"relu", "one JSON string");
+    expect_error("t5-small:num_layers=1e9", "num_layers = 1000000000 is out of range (1..4095)");
+    expect_error("t5-small:num_layers=3000,num_decoder_layers=3000", "at most 4096 blocks in all");
     expect_error("t5-small:d_model=1e300", "expected an integer");
     expect_error("t5-small:d_model=99999999999999999999", "expected an integer");
     expect_error("t5-small:d_model=512.5", "expected an integer");

@@ -33,7 +33,7 @@ Test(sweep, lists_and_ranges)
     expect_list("1,4-16*2,100", (int64_t[]){1, 4, 8, 16, 100}, 5);
     expect_list("3-5", (int64_t[]){3, 4, 5}, 3);
     static const char *const bad[] = {"", "abc", "8-1", "0-8*2", "1-8*1", "1,,2", "1-", "-4", "4*2", "2000000",
-                                      "1-1000000+1"};
+                                      "1-1000000+1", " 5", "+5", "0x10", "5abc", "1-8*2x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sb_i64_list l;
         sb_error err;

@@ -8,7 +8,7 @@
 #include "variants/variants.h"
 
 #include <cjson/cJSON.h>
-
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,8 +277,37 @@ static int apply_switch(const char *suffix, sb_config *cfg, sb_error *err)
     return 0;
 }
 
-/* "key=value,key=value" as a JSON object: values that read as JSON scalars keep their type, the rest are
- * strings (feed_forward_proj=gated-gelu). */
+/* The value of override `key`: a number (strictly decimal: "512abc" and "0x200" are refused, not read as
+ * 512 and 0), true, false, null, a JSON string ("gated-gelu"), or else a word (feed_forward_proj=gated-gelu).
+ * *out is NULL when out of memory. */
+static int override_value(const char *key, const char *text, cJSON **out, sb_error *err)
+{
+    double number;
+    if (sb_parse_f64(text, -DBL_MAX, DBL_MAX, &number) == 0) {
+        *out = cJSON_CreateNumber(number);
+    } else if (text[0] != '\0' && strchr("0123456789+-.", text[0]) != NULL) {
+        return sb_fail(err, "override '%s=%s': '%s' is not a decimal number", key, text, text);
+    } else if (text[0] == '[' || text[0] == '{') {
+        return sb_fail(err, "override '%s': the value must be a number, true/false or a word", key);
+    } else if (text[0] == '"') {
+        *out = cJSON_ParseWithOpts(text, NULL, true);
+        if (*out != NULL && !cJSON_IsString(*out)) {
+            cJSON_Delete(*out);
+            *out = NULL;
+        }
+        if (*out == NULL)
+            return sb_fail(err, "override '%s=%s': a quoted value must be one JSON string", key, text);
+    } else if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+        *out = cJSON_CreateBool(text[0] == 't');
+    } else if (strcmp(text, "null") == 0) {
+        *out = cJSON_CreateNull();
+    } else {
+        *out = cJSON_CreateString(text);
+    }
+    return 0;
+}
+
+/* "key=value,key=value" as a JSON object (override_value: numbers, true/false, null, words). */
 static int parse_overrides(const char *text, cJSON **out, sb_error *err)
 {
     cJSON *object = cJSON_CreateObject();
@@ -303,14 +332,11 @@ static int parse_overrides(const char *text, cJSON **out, sb_error *err)
             rc = sb_fail(err, "override '%s' given twice", item);
             break;
         }
-        cJSON *value = cJSON_Parse(eq + 1);
-        if (value != NULL && (cJSON_IsObject(value) || cJSON_IsArray(value))) {
-            cJSON_Delete(value);
-            rc = sb_fail(err, "override '%s': the value must be a number, true/false or a word", item);
+        cJSON *value = NULL;
+        if (override_value(item, eq + 1, &value, err) != 0) {
+            rc = -1;
             break;
         }
-        if (value == NULL)
-            value = cJSON_CreateString(eq + 1);
         if (value == NULL || !cJSON_AddItemToObject(object, item, value)) {
             cJSON_Delete(value);
             rc = sb_fail(err, "out of memory");
