@@ -34,7 +34,7 @@ static void usage(FILE *out)
             "  --eval N         held-out examples evaluated (default 256)\n"
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
-            "  --run NAME       run name (default: the preset, else probe)\n"
+            "  --run NAME       run name (default: --out's last folder, else the preset, else probe)\n"
             "  --out DIR        results folder (default results/<run>)\n"
             "  --help           this text\n",
             20);
@@ -254,12 +254,13 @@ int sb_cmd_probe(int argc, char **argv)
     if (parse_budgets(budget_text, budgets, 8, &nbudgets) != 0)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)",
                             budget_text);
-    if (run == NULL)
-        run = preset != NULL ? preset : "probe";
-    char folder[1024];
-    snprintf(folder, sizeof folder, "%s", out != NULL ? out : "");
-    if (out == NULL)
-        snprintf(folder, sizeof folder, "results/%s", run);
+    sb_cli_runner rn = {.cmd = cmd};
+    char run_buf[SB_NAME_MAX], folder[SB_PATH_MAX];
+    const int placed = sb_cli_place_run(&rn, run, out, preset != NULL ? preset : "probe", run_buf, sizeof run_buf,
+                                        folder, sizeof folder);
+    if (placed != SB_EXIT_OK)
+        return placed;
+    run = rn.run;
 
     sb_error err;
     sb_corpus corpus;
@@ -268,7 +269,7 @@ int sb_cmd_probe(int argc, char **argv)
     if (prc != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     sb_config *cfgs = calloc(nnames, sizeof *cfgs);
-    sb_results_file res = {.fd = -1};
+    sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
     if (cfgs == NULL) {

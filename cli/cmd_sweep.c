@@ -69,8 +69,9 @@ int sb_cmd_sweep(int argc, char **argv)
         snprintf(fallback, sizeof fallback, "%s-shard%dof%d", preset, shard, shards);
     else
         snprintf(fallback, sizeof fallback, "%s", preset);
-    sb_cli_place_run(&rn, run, out, fallback, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
-    rc = sb_cli_run_jobs(&rn, &jobs);
+    rc = sb_cli_place_run(&rn, run, out, fallback, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
+    if (rc == SB_EXIT_OK)
+        rc = sb_cli_run_jobs(&rn, &jobs);
     sb_job_list_free(&jobs);
 done:
     sb_sweep_spec_free(&spec);

@@ -27,7 +27,7 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
 {
     sb_config *cfgs = calloc(jobs->count ? jobs->count : 1, sizeof *cfgs);
     char(*keys)[SB_KEY_MAX] = calloc(jobs->count ? jobs->count : 1, sizeof *keys);
-    sb_results_file res = {.fd = -1};
+    sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_record_set shown = {0};
     sb_weights_cache cache;
     sb_weights_cache_init(&cache);
@@ -120,11 +120,26 @@ done:
     return rc;
 }
 
+/* A run name is one folder under results/: not empty, no '/', not "." or "..", no control characters. */
+static bool is_run_name(const char *name)
+{
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        if (*p == '/' || *p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 /* The run name from --run, else --out's last component, else `fallback`; the folder from --out, else
  * results/<run>. */
-void sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
-                      size_t run_cap, char *out_buf, size_t out_cap)
+int sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
+                     size_t run_cap, char *out_buf, size_t out_cap)
 {
+    if (run != NULL && (!is_run_name(run) || strlen(run) >= run_cap))
+        return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "--run '%s' must name one folder under results/ (no '/', not '.' "
+                                                   "or '..', under %zu characters): use --out DIR for another place",
+                            run, run_cap);
     if (run != NULL) {
         snprintf(run_buf, run_cap, "%s", run);
     } else if (out != NULL) {
@@ -144,6 +159,7 @@ void sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const
         snprintf(out_buf, out_cap, "results/%s", run_buf);
     rn->run = run_buf;
     rn->out = out_buf;
+    return SB_EXIT_OK;
 }
 
 /* Generation decodes batch row 0 only, so generate points at other batch sizes would time wasted work. */
