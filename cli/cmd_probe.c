@@ -293,7 +293,8 @@ int sb_cmd_probe(int argc, char **argv)
     sb_peaks peaks;
     sb_peak_sizes sizes = sb_peak_sizes_default();
     bool have_sys = sb_sysinfo_collect(&sys, x, &err) == 0;
-    bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
+    bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, sb_cli_warn, (void *)cmd, &peaks,
+                                                         &err) == 0;
 
     int64_t raw_len, tgt_len;
     if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {

@@ -21,6 +21,44 @@ static int resolve_jobs(const sb_cli_runner *rn, const sb_job_list *jobs, sb_con
     return SB_EXIT_OK;
 }
 
+/* The machine peaks of each backend and thread count met in one invocation. */
+typedef struct {
+    struct {
+        sb_gemm_backend gemm;
+        int threads;
+        bool measured;
+        sb_peaks peaks;
+    } items[8];
+    size_t count;
+} peaks_memo;
+
+/* The peaks of a job's backend and threads (NULL when they cannot be measured, with a warning): measured
+ * or read from the user's cache (sb_peaks_cache_dir) once per combination in this invocation, so an
+ * unwritable cache costs one measurement and one warning, not one per job. */
+static const sb_peaks *job_peaks(const sb_cli_runner *rn, peaks_memo *memo, sb_exec *x, const sb_sysinfo *sys,
+                                 const sb_run_settings *s)
+{
+    const int threads = sb_run_settings_threads(s);
+    size_t i = 0;
+    while (i < memo->count && (memo->items[i].gemm != s->gemm || memo->items[i].threads != threads))
+        i++;
+    if (i == memo->count) {
+        if (i == sizeof memo->items / sizeof memo->items[0])
+            i = 0; /* more combinations than a sweep lists: forget the first */
+        else
+            memo->count++;
+        sb_peak_sizes sizes = sb_peak_sizes_default();
+        sb_error err;
+        memo->items[i].gemm = s->gemm;
+        memo->items[i].threads = threads;
+        memo->items[i].measured = sb_peaks_cached(x, sys, &sizes, NULL, false, sb_cli_warn, (void *)rn->cmd,
+                                                  &memo->items[i].peaks, &err) == 0;
+        if (!memo->items[i].measured)
+            sb_cli_warn((void *)rn->cmd, err.msg);
+    }
+    return memo->items[i].measured ? &memo->items[i].peaks : NULL;
+}
+
 /* Measures every job whose key is not in the results yet, appending each record as it finishes; then
  * rewrites the CSV and prints this invocation's records. */
 int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
@@ -31,6 +69,7 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
     sb_record_set shown = {0};
     sb_weights_cache cache;
     sb_weights_cache_init(&cache);
+    peaks_memo memo = {.count = 0};
     int rc = SB_EXIT_FAILURE;
     sb_error err;
     if (cfgs == NULL || keys == NULL) {
@@ -61,29 +100,26 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
         snprintf(label, sizeof label, "%s %s", cfgs[i].name, sb_mode_name(job->settings.mode));
         sb_progress_update(&progress, done_count, label);
 
-        /* System and peaks first: the peaks tell sb_measure when a forward cannot fit its time budget.
-         * They are measured once per machine, backend and thread count, then read from results/.machine. */
+        /* System and peaks first: the peaks tell sb_measure when a forward cannot fit its time budget. */
         sb_sysinfo sys;
-        sb_peaks peaks;
-        sb_peak_sizes sizes = sb_peak_sizes_default();
         sb_exec *x = NULL;
         bool have_sys = sb_run_settings_exec(&job->settings, &x, &err) == 0 && sb_sysinfo_collect(&sys, x, &err) == 0;
-        bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
-        sb_exec_free(x);
-        if (!have_peaks)
+        if (!have_sys)
             sb_cli_warn((void *)rn->cmd, err.msg);
+        const sb_peaks *peaks = have_sys ? job_peaks(rn, &memo, x, &sys, &job->settings) : NULL;
+        sb_exec_free(x);
         sb_measurement m;
-        sb_measure(job->model, &cfgs[i], &job->settings, have_peaks ? &peaks : NULL, &cache, &m);
+        sb_measure(job->model, &cfgs[i], &job->settings, peaks, &cache, &m);
         /* Other work on the cores makes a figure describe the load: wait for it to pass, a few times. */
         for (int retry = 1; retry <= SB_CONTENDED_RETRIES && strncmp(m.verdict, "contended", 9) == 0; retry++) {
             fprintf(stderr, "shapebench %s: %s %s: %s; retry %d of %d in %d s\n", rn->cmd, cfgs[i].name,
                     sb_mode_name(job->settings.mode), m.verdict, retry, SB_CONTENDED_RETRIES, 5 * retry);
             sleep((unsigned)(5 * retry));
             sb_measurement_free(&m);
-            sb_measure(job->model, &cfgs[i], &job->settings, have_peaks ? &peaks : NULL, &cache, &m);
+            sb_measure(job->model, &cfgs[i], &job->settings, peaks, &cache, &m);
         }
         cJSON *record = sb_record_build(rn->run, &cfgs[i], &job->settings, &m, have_sys ? &sys : NULL,
-                                        have_peaks ? &peaks : NULL);
+                                        peaks);
         sb_measurement_free(&m);
         if (record == NULL) {
             sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", keys[i]);

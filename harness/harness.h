@@ -148,16 +148,21 @@ int sb_peaks_measure(sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_e
 /* x's GEMM rate (GFLOP/s) on an n x n x n fp32 product through sb_gemm: the fastest of reps calls after one
  * warm-up call. */
 int sb_peak_sgemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err);
+/* Where the peaks are cached by default: $XDG_CACHE_HOME/shapebench/peaks, else
+ * $HOME/.cache/shapebench/peaks; -1 when neither names an absolute folder. */
+int sb_peaks_cache_dir(char *out, size_t cap, sb_error *err);
 /* Peaks cached per machine in <cache_dir>/<key>.json, key from CPU model, cores, GEMM backend, OpenBLAS
- * core and threads (cache_dir NULL: results/.machine). Measures and writes the file when it is absent,
- * unreadable or `refresh`. */
+ * core and threads (cache_dir NULL: sb_peaks_cache_dir). Measures and writes the file when it is absent,
+ * unreadable or `refresh`. Fails only when the peaks cannot be measured: a cache that cannot be written
+ * (or contended peaks, which are never cached) is a warning, and the measured peaks are returned. */
 int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir,
-                    bool refresh, sb_peaks *out, sb_error *err);
+                    bool refresh, sb_warn_fn warn, void *warn_ctx, sb_peaks *out, sb_error *err);
 /* The record's `system` object, with the peaks when not NULL. NULL on allocation failure. */
 cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks);
 
 /* Where an op class sits against the measured roofline: compute-bound when its arithmetic intensity is at
- * or above the ridge point sgemm_gflops / stream_copy_gbps (FLOP/byte). */
+ * or above the ridge point sgemm_gflops / stream_copy_gbps (FLOP/byte). Without peaks (NULL) the ridge is
+ * NaN and the bound unknown (null in JSON). */
 typedef struct {
     double arithmetic_intensity; /* FLOP/byte */
     double achieved_gflops;
@@ -167,7 +172,7 @@ typedef struct {
 
 sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks);
 cJSON *sb_roofline_to_json(const sb_roofline *r); /* arithmetic_intensity, achieved_gflops, bound */
-/* Model FLOPs utilisation: achieved / measured sgemm peak (NaN without a peak). */
+/* Model FLOPs utilisation: achieved / measured sgemm peak (NaN without a peak, or peaks NULL). */
 double sb_mfu(double achieved_gflops, const sb_peaks *peaks);
 
 

@@ -125,7 +125,7 @@ static void put_throughput(cJSON *r, const sb_measurement *m, const sb_peaks *pe
     sb_record_put_number(r, SB_F_THROUGHPUT_TOKENS_PER_S, (double)m->tokens_per_rep / median_s);
     sb_record_put_number(r, SB_F_THROUGHPUT_GFLOPS_PER_S, gflops);
     sb_record_put_number(r, SB_F_THROUGHPUT_MS_PER_TOKEN, m->ms_per_token);
-    sb_record_put_number(r, SB_F_THROUGHPUT_MFU, peaks ? sb_mfu(gflops, peaks) : NAN);
+    sb_record_put_number(r, SB_F_THROUGHPUT_MFU, sb_mfu(gflops, peaks));
     sb_record_put_number(r, SB_F_THROUGHPUT_FLOPS_PER_REP, (double)m->flops_per_rep);
     sb_record_put_string(r, SB_F_THROUGHPUT_FLOPS_SOURCE, m->flops_source);
     sb_record_put_number(r, SB_F_THROUGHPUT_TOKENS_PER_REP, (double)m->tokens_per_rep);

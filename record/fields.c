@@ -170,8 +170,9 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_ROOFLINE_ACHIEVED_GFLOPS, "roofline.*.achieved_gflops", N, true, "GFLOP/s", NULL, 0,
      "op classes: GEMM FLOPs inside the class's regions over their wall time (engine profile); total: the "
      "repetition's FLOPs over its median"},
-    {SB_F_ROOFLINE_BOUND, "roofline.*.bound", S, false, "", NULL, 0,
-     "`compute` or `memory`, against the ridge sgemm_gflops / stream_copy_gbps"},
+    {SB_F_ROOFLINE_BOUND, "roofline.*.bound", S, true, "", NULL, 0,
+     "`compute` or `memory`, against the ridge sgemm_gflops / stream_copy_gbps; null when the machine peaks "
+     "could not be measured"},
     {SB_F_ROOFLINE_METHOD, "roofline.method", S, false, "", NULL, 0, "the roofline's method, in words"},
     {SB_F_SYSTEM, "system", O, true, "", NULL, 0, "the machine and build the measurement ran on"},
     {SB_F_SYSTEM_CPU_FLAGS, "system.cpu_flags", A, false, "", NULL, 0,
