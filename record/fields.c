@@ -442,7 +442,10 @@ static bool type_fits(const sb_field *f, const cJSON *node)
     return false;
 }
 
-static int check_members(const cJSON *object, const char *prefix, sb_error *err)
+/* Every member of object (below `prefix`) against the table. The writer's check (`strict`) refuses a field
+ * the table lacks; the reader's ignores it (a record of a later shapebench may carry more) and checks the
+ * types of the fields it knows, config's among them. */
+static int check_members(const cJSON *object, const char *prefix, bool strict, sb_error *err)
 {
     const cJSON *member;
     cJSON_ArrayForEach(member, object)
@@ -452,18 +455,20 @@ static int check_members(const cJSON *object, const char *prefix, sb_error *err)
         const sb_field *f = sb_field_find(path);
         /* an object only on the way to fields (timing.parts_median) needs no entry of its own */
         if (f == NULL && cJSON_IsObject(member) && has_children(path)) {
-            if (check_members(member, path, err) != 0)
+            if (check_members(member, path, strict, err) != 0)
                 return -1;
             continue;
         }
+        if (f == NULL && !strict)
+            continue;
         if (f == NULL)
             return sb_fail(err, "record field '%s' is not in the field table (record/fields.c)", path);
         if (!type_fits(f, member))
             return sb_fail(err, "record field '%s' is not %s%s", path, f->nullable ? "null or " : "",
                            sb_field_type_name(f->type));
         /* config holds Hugging Face's keys, of which the table lists those read back */
-        if (cJSON_IsObject(member) && f->id != SB_F_CONFIG && has_children(path) &&
-            check_members(member, path, err) != 0)
+        if (cJSON_IsObject(member) && (f->id != SB_F_CONFIG || !strict) && has_children(path) &&
+            check_members(member, path, strict, err) != 0)
             return -1;
     }
     return 0;
@@ -471,5 +476,10 @@ static int check_members(const cJSON *object, const char *prefix, sb_error *err)
 
 int sb_record_check_fields(const cJSON *record, sb_error *err)
 {
-    return check_members(record, "", err);
+    return check_members(record, "", true, err);
+}
+
+int sb_record_check_types(const cJSON *record, sb_error *err)
+{
+    return check_members(record, "", false, err);
 }

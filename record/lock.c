@@ -35,7 +35,8 @@ int sb_run_lock(const char *dir, int *fd_out, sb_error *err)
     /* O_NOFOLLOW: a link planted at the lock's name must not make us create or truncate its target. */
     const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0)
-        return sb_fail(err, "cannot open the lock %s: %s", path, errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        return sb_fail(err, "cannot open the lock %s: %s", path,
+                       errno == ELOOP ? "it is a symbolic link" : strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);

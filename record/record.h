@@ -213,6 +213,9 @@ void sb_record_put_bool(cJSON *record, sb_field_id id, bool value);
 /* Every leaf of record (objects walked into, arrays and scalars kept whole) is a field of the table with
  * that type; 0, or -1 naming the first that is not. The writer's contract with the table, tested. */
 int sb_record_check_fields(const cJSON *record, sb_error *err);
+/* The reader's contract: every field of the table a record holds has its type (null only where the table
+ * allows it); fields the table lacks are ignored. 0, or -1 naming the first that does not fit. */
+int sb_record_check_types(const cJSON *record, sb_error *err);
 
 /* ---- record sets and results files (records.c) ---------------------------------------------------- */
 
@@ -229,7 +232,8 @@ void sb_record_set_free(sb_record_set *s);
 
 /* Reads <path>/results.jsonl (or the file `path`), the one reader of results files, with one policy for its
  * lines. Every line must be a record: a JSON object with a string `key` and nothing else on the line (a NUL
- * byte, a blank or whitespace-only line, trailing bytes: an error naming the file and line). The bytes after
+ * byte, a blank or whitespace-only line, trailing bytes: an error naming the file and line), whose fields
+ * have the table's types when it is of this schema version (sb_record_check_types). The bytes after
  * the last newline are
  *   - a record, when they parse as one: kept (the writer's newline is all that is missing; the appender
  *     puts it back before appending);

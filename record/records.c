@@ -167,6 +167,14 @@ static int parse_file(const char *path, const char *buf, size_t len, sb_record_s
         const size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(buf + len - p);
         line_no++;
         cJSON *record = parse_record(p, n);
+        sb_error why;
+        /* The table describes this version's records; older ones are read through the typed accessors,
+         * which give NaN or NULL for a field of another type. */
+        if (record != NULL && schema_version_of(record) == SB_SCHEMA_VERSION &&
+            sb_record_check_types(record, &why) != 0) {
+            cJSON_Delete(record);
+            return sb_fail(err, "%s line %zu: %s", path, line_no, why.msg);
+        }
         if (record == NULL && nl == NULL && looks_torn(p, n)) {
             shape->complete = (size_t)(p - buf);
             shape->torn = n;
