@@ -107,12 +107,9 @@ static int write_json(const grad_args *a, const sb_exec *x, const sb_weights *w,
     cJSON_Delete(root);
     char path[4096];
     snprintf(path, sizeof path, "%s/grads.json", a->out);
-    FILE *f = fopen(path, "w");
-    const bool ok = text != NULL && f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    const int rc = text != NULL ? sb_write_text_atomic(path, text, true, err) : sb_fail(err, "out of memory");
     free(text);
-    if (f != NULL && fclose(f) != 0)
-        return sb_fail(err, "cannot write %s", path);
-    return ok ? 0 : sb_fail(err, "cannot write %s", path);
+    return rc;
 }
 
 static int run(const grad_args *a, sb_error *err)
@@ -152,17 +149,14 @@ static int run(const grad_args *a, sb_error *err)
     view.arena = (void *)sb_trainer_grads(t);
     char path[4096];
     snprintf(path, sizeof path, "%s/grads.safetensors", a->out);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) {
-        sb_fail(err, "cannot create %s: %s", path, strerror(errno));
+    sb_output out;
+    if (sb_output_open(&out, path, err) != 0)
+        goto done;
+    if (sb_safetensors_write(&view, out.f, err) != 0) {
+        sb_output_abort(&out);
         goto done;
     }
-    const int wrote = sb_safetensors_write(&view, f, err);
-    if (fclose(f) != 0 && wrote == 0) {
-        sb_fail(err, "cannot write %s", path);
-        goto done;
-    }
-    if (wrote != 0)
+    if (sb_output_commit(&out, err) != 0)
         goto done;
     rc = 0;
 done:

@@ -429,7 +429,11 @@ int sb_corpus_prepare(const char *data_dir, const sb_corpus_options *opt, sb_cor
         sb_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->dir, (long)getpid());
         sb_remove_tree(tmp);
         say(&o, "stripping POS tags, splitting train / held-out into %s", c->dir);
-        if ((rc = sb_mkdir_p(tmp, err)) != 0 || (rc = build_text(tarball, tmp, c, err)) != 0) {
+        /* A folder made now (mkdir fails on anything already there): its files are written into a place
+         * no one else has touched, then the whole folder is renamed into place. */
+        if (mkdir(tmp, 0755) != 0)
+            return sb_fail(err, "cannot create %s: %s", tmp, strerror(errno));
+        if ((rc = build_text(tarball, tmp, c, err)) != 0) {
             sb_remove_tree(tmp);
             return rc;
         }
