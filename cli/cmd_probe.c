@@ -108,16 +108,18 @@ static sb_run_settings probe_settings(const sb_probe_settings *ps, int64_t tgt_l
     return s;
 }
 
-static void probe_key(const char *shape, const sb_run_settings *s, const budget *b, char *key, size_t cap)
+/* A probe record is keyed and named by the shape whose body it trains: the config as named, before the
+ * corpus's vocabulary replaced its own (sb_probe_config), so its quality joins that shape's other records. */
+static void probe_key(const sb_config *named, const sb_run_settings *s, const budget *b, char *key, size_t cap)
 {
     char base[SB_KEY_MAX];
-    sb_record_key(shape, s, base);
+    sb_record_key(named, s, base);
     snprintf(key, cap, "%s|probe-%s-%g", base, sb_budget_kind_name(b->kind), b->value);
 }
 
 /* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
  * training step of every seed, quality = the held-out loss over the seeds. */
-static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe_settings *ps,
+static cJSON *probe_record(const char *run, const sb_config *named, const sb_config *cfg, const sb_probe_settings *ps,
                            const sb_run_settings *point, const char *key, const budget *b, const sb_probe_result *r,
                            size_t seeds, const sb_sysinfo *sys, const sb_peaks *peaks)
 {
@@ -157,7 +159,10 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
     if (rec == NULL)
         return NULL;
 
+    char shape[SB_SHAPE_ID_MAX];
+    sb_config_identity(named, shape);
     sb_record_put_string(rec, SB_F_KEY, key);
+    sb_record_put_string(rec, SB_F_SHAPE, shape);
 
     double losses[64];
     cJSON *per_seed = cJSON_CreateArray();
@@ -252,8 +257,8 @@ int sb_cmd_probe(int argc, char **argv)
     if (budget_text == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 2e12, or seconds like 20s");
     if (parse_budgets(budget_text, budgets, 8, &nbudgets) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)",
-                            budget_text);
+        return sb_cli_error(cmd, SB_EXIT_USAGE,
+                            "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)", budget_text);
     sb_cli_runner rn = {.cmd = cmd};
     char run_buf[SB_NAME_MAX], folder[SB_PATH_MAX];
     const int placed = sb_cli_place_run(&rn, run, out, preset != NULL ? preset : "probe", run_buf, sizeof run_buf,
@@ -268,7 +273,8 @@ int sb_cmd_probe(int argc, char **argv)
     int prc = sb_corpus_prepare(data_dir, &copt, &corpus, &err);
     if (prc != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    sb_config *cfgs = calloc(nnames, sizeof *cfgs);
+    /* cfgs: what the probe trains; named: the shapes as named, which its records are keyed by */
+    sb_config *cfgs = calloc(2 * nnames, sizeof *cfgs), *named = NULL;
     sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
@@ -276,8 +282,10 @@ int sb_cmd_probe(int argc, char **argv)
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
         goto done;
     }
+    named = cfgs + nnames;
     for (size_t i = 0; i < nnames; i++)
-        if (sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
+        if (sb_config_resolve(names[i], &named[i], NULL, NULL, &err) != 0 ||
+            sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
             rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
             goto done;
         }
@@ -310,7 +318,7 @@ int sb_cmd_probe(int argc, char **argv)
             sb_probe_result r[64];
             memset(r, 0, sizeof r);
             char key[SB_KEY_MAX + 64];
-            probe_key(cfgs[i].name, &point, &budgets[b], key, sizeof key);
+            probe_key(&named[i], &point, &budgets[b], key, sizeof key);
             if (sb_results_has(&res, key)) {
                 done_runs += (size_t)seeds;
                 continue;
@@ -331,7 +339,7 @@ int sb_cmd_probe(int argc, char **argv)
                 }
                 done_runs++;
             }
-            cJSON *rec = ok ? probe_record(run, &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
+            cJSON *rec = ok ? probe_record(run, &named[i], &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
                                            have_sys ? &sys : NULL, have_peaks ? &peaks : NULL)
                             : NULL;
             for (int64_t seed = 0; seed < seeds; seed++)

@@ -10,13 +10,20 @@
 /* Times a contended measurement is retried, after 5 s, 10 s, ... of waiting for the other work to end. */
 #define SB_CONTENDED_RETRIES 2
 
+/* Resolves every job's model and key. Two jobs of one key would be one measurement recorded once and
+ * counted twice: refused, naming both. */
 static int resolve_jobs(const sb_cli_runner *rn, const sb_job_list *jobs, sb_config *cfgs, char (*keys)[SB_KEY_MAX])
 {
     for (size_t i = 0; i < jobs->count; i++) {
         sb_error err;
         if (sb_config_resolve(jobs->items[i].model, &cfgs[i], sb_cli_warn, (void *)rn->cmd, &err) != 0)
             return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "%s", err.msg);
-        sb_record_key(cfgs[i].name, &jobs->items[i].settings, keys[i]);
+        sb_record_key(&cfgs[i], &jobs->items[i].settings, keys[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(keys[j], keys[i]) == 0)
+                return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "'%s' and '%s' are the same shape with the same settings "
+                                                           "(key %s): list it once", jobs->items[j].model,
+                                    jobs->items[i].model, keys[i]);
     }
     return SB_EXIT_OK;
 }

@@ -212,8 +212,9 @@ int sb_run_settings_exec(const sb_run_settings *s, sb_exec **out, sb_error *err)
 /* encode forward at batch 1, 512/114 tokens, f32, all threads, OpenBLAS, 1 warmup, 3 reps, 0.5..60 s. */
 void sb_run_settings_default(sb_run_settings *s);
 /* "shape|mode|b1|s512|t114|f32|openblas|t2": what makes two records the same measurement (resume, merge,
- * compare). threads 0 (all) is written as the count it resolves to, so a rerun matches. */
-void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX]);
+ * compare). The shape is sb_config_identity's (a name, or a name and a hash of the config it does not
+ * describe alone); threads 0 (all) is written as the count it resolves to, so a rerun matches. */
+void sb_record_key(const sb_config *cfg, const sb_run_settings *s, char out[SB_KEY_MAX]);
 
 /* -- the timing loop (timing.c) -- */
 

@@ -22,9 +22,12 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_RUN, "run", S, false, "", "run", 2, "the run name (its folder under results/)"},
     {SB_F_KEY, "key", S, false, "", "key", 1,
      "identity of the measurement for resume, merge and compare: "
-     "`shape|mode|b<batch>|s<src>|t<tgt>|<dtype>|<gemm>|t<threads>` (threads resolved: 0 becomes the count "
-     "used); probe records add `|probe-<budget_kind>-<budget>`"},
-    {SB_F_SHAPE, "shape", S, false, "", "shape", 3, "canonical model name, e.g. `t5-efficient-base-nl24`"},
+     "`shape|mode|b<batch>|s<src>|t<tgt>|<dtype>|<gemm>|t<threads>`, the shape as in `shape` (threads resolved: "
+     "0 becomes the count used); probe records add `|probe-<budget_kind>-<budget>`"},
+    {SB_F_SHAPE, "shape", S, false, "", "shape", 3,
+     "the shape's identity: its canonical model name (e.g. `t5-efficient-base-nl24`) when that name alone "
+     "resolves to exactly this shape; else (a config.json, or overrides on one) the name, `#` and 12 hex digits "
+     "of a hash of the resolved config, so two shapes sharing a name never share a key"},
     {SB_F_FAMILY, "family", S, false, "", "family", 4, "`t5-efficient`, `switch`, `t5`, `t5-v1_1` or `custom`"},
     {SB_F_SCALING, "scaling", S, false, "", "scaling", 5,
      "the knob the shape scales from its size's base shape: `base`, `depth` (nl/el/dl), `width` (dm/ff), "

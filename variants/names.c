@@ -220,8 +220,10 @@ static int load_path(const char *path, bool is_dir, sb_config *cfg, sb_warn_fn w
     return sb_config_load_json_file(file, cfg, warn, warn_ctx, err);
 }
 
-/* A shape without Switch suffix or overrides: a name, or a path to a config.json or its folder. */
-static int resolve_shape(const char *spec, sb_config *cfg, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+/* A shape without Switch suffix or overrides: a name, or (when `files`) a path to a config.json or its
+ * folder. */
+static int resolve_shape(const char *spec, bool files, sb_config *cfg, sb_warn_fn warn, void *warn_ctx,
+                         sb_error *err)
 {
     if (sb_registry_error() != NULL)
         return sb_fail(err, "the built-in model registry did not load: %s", sb_registry_error());
@@ -249,9 +251,9 @@ static int resolve_shape(const char *spec, sb_config *cfg, sb_warn_fn warn, void
     /* Not a name: a config.json or its folder when it exists, or when it looks like a path (so the error
      * then says the file is missing rather than the name unknown). */
     bool is_dir = false;
-    if (name == spec && exists(spec, &is_dir))
+    if (files && name == spec && exists(spec, &is_dir))
         return load_path(spec, is_dir, cfg, warn, warn_ctx, err);
-    if (name == spec && (strchr(spec, '/') != NULL || ends_with(spec, ".json")))
+    if (files && name == spec && (strchr(spec, '/') != NULL || ends_with(spec, ".json")))
         return sb_config_load_json_file(spec, cfg, warn, warn_ctx, err);
     return fail_unknown(name, err);
 }
@@ -353,7 +355,8 @@ static int parse_overrides(const char *text, cJSON **out, sb_error *err)
     return 0;
 }
 
-int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+/* sb_config_resolve, reading config.json files only when `files`. */
+static int resolve(const char *spec, bool files, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
 {
     if (spec == NULL || spec[0] == '\0')
         return sb_fail(err, "empty model name");
@@ -365,7 +368,7 @@ int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *w
     const char *overrides = NULL;
     bool is_dir;
     char *colon = strrchr(shape, ':');
-    if (colon != NULL && !exists(spec, &is_dir)) {
+    if (colon != NULL && !(files && exists(spec, &is_dir))) {
         *colon = '\0';
         overrides = colon + 1;
     }
@@ -379,7 +382,7 @@ int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *w
     }
 
     sb_config cfg;
-    if (resolve_shape(shape, &cfg, warn, warn_ctx, err) != 0)
+    if (resolve_shape(shape, files, &cfg, warn, warn_ctx, err) != 0)
         return -1;
     if (suffix != NULL && apply_switch(suffix, &cfg, err) != 0)
         return -1;
@@ -402,4 +405,44 @@ int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *w
         return sb_fail(err, "%s: %s", spec, inner.msg);
     *out = cfg;
     return 0;
+}
+
+int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    return resolve(spec, true, out, warn, warn_ctx, err);
+}
+
+/* ---- identity ------------------------------------------------------------------------------------------ */
+
+/* The config as config.json text without its name: what the shape is, whatever it is called. */
+static char *shape_text(const sb_config *cfg)
+{
+    sb_config anonymous = *cfg;
+    anonymous.name[0] = '\0';
+    return sb_config_to_json(&anonymous);
+}
+
+/* FNV-1a, 64 bits: a stable fingerprint of a config's text (not a defence against chosen collisions; the
+ * name beside it is the user's own). */
+static uint64_t fnv1a64(const char *text)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+void sb_config_identity(const sb_config *cfg, char out[SB_SHAPE_ID_MAX])
+{
+    sb_config named;
+    char *own = shape_text(cfg), *by_name = NULL;
+    if (own != NULL && resolve(cfg->name, false, &named, NULL, NULL, NULL) == 0)
+        by_name = shape_text(&named);
+    if (own != NULL && by_name != NULL && strcmp(own, by_name) == 0)
+        snprintf(out, SB_SHAPE_ID_MAX, "%s", named.name);
+    else
+        snprintf(out, SB_SHAPE_ID_MAX, "%s#%012llx", cfg->name,
+                 (unsigned long long)(own != NULL ? fnv1a64(own) >> 16 : 0));
+    free(own);
+    free(by_name);
 }
