@@ -130,7 +130,8 @@ static int run(const grad_args *a, sb_error *err)
     sb_trainer *t = NULL;
     if (dec_shape[0] != ids_shape[0] || label_shape[0] != ids_shape[0] || label_shape[1] != dec_shape[1] ||
         (mask != NULL && (mask_shape[0] != ids_shape[0] || mask_shape[1] != ids_shape[1]))) {
-        sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes", a->inputs);
+        sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes",
+                a->inputs);
         goto done;
     }
     if (sb_cli_model_open(grad_name, &a->m, false, &x, &w, err) != 0)

@@ -358,10 +358,10 @@ Test(hostile, damaged_weights_and_inputs)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_cli(cases[i].args, 1, cases[i].needle);
     char args[512];
-    snprintf(args, sizeof args, "forward --model tests/fixtures/t5-eff-relu-mini --inputs %s/fixture/fraction --out %s/o",
-             HOSTILE, dir);
+    snprintf(args, sizeof args,
+             "forward --model tests/fixtures/t5-eff-relu-mini --inputs %s/fixture/fraction --out %s/o", HOSTILE, dir);
     expect_cli(args, 1, "each shape entry must be a whole number");
-    snprintf(args, sizeof args, "forward --model tests/fixtures/t5-eff-relu-mini --inputs %s/fixture/trailing --out %s/o",
-             HOSTILE, dir);
+    snprintf(args, sizeof args,
+             "forward --model tests/fixtures/t5-eff-relu-mini --inputs %s/fixture/trailing --out %s/o", HOSTILE, dir);
     expect_cli(args, 1, "is not one JSON object");
 }

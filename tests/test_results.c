@@ -117,7 +117,8 @@ Test(results, torn_last_line_is_cut_with_a_warning)
 
 Test(results, a_bad_line_in_the_middle_is_refused)
 {
-    write_text("results.jsonl", "{\"schema_version\":1,\"key\":\"a\"}\nnot json\n{\"schema_version\":1,\"key\":\"b\"}\n", "w");
+    write_text("results.jsonl",
+               "{\"schema_version\":1,\"key\":\"a\"}\nnot json\n{\"schema_version\":1,\"key\":\"b\"}\n", "w");
     sb_results_file r;
     sb_error err;
     cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1);

@@ -357,8 +357,9 @@ int sb_safetensors_write(const sb_weights *w, FILE *out, sb_error *err)
         const sb_tensor *t = &w->tensors[i];
         char shape[64];
         format_shape(shape, sizeof shape, t->ndim, t->shape);
-        len += (size_t)snprintf(header + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%lld,%lld]}",
-                                t->name, dtype, shape, (long long)offset, (long long)(offset + t->numel * elem));
+        len += (size_t)snprintf(header + len, cap - len,
+                                ",\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%lld,%lld]}", t->name, dtype,
+                                shape, (long long)offset, (long long)(offset + t->numel * elem));
         offset += t->numel * elem;
     }
     header[len++] = '}';

@@ -13,7 +13,8 @@ seeds_root=$build/fuzz/seeds
 rm -rf "$seeds_root"
 
 # The small model fuzz_safetensors.c reads files of (its FUZZ_SPEC), as `init` writes it.
-SAFETENSORS_SPEC='t5-efficient-tiny:vocab_size=16,d_model=8,d_ff=16,num_heads=2,d_kv=4,num_layers=1,num_decoder_layers=1,feed_forward_proj=gated-gelu,tie_word_embeddings=false'
+SAFETENSORS_SPEC='t5-efficient-tiny:vocab_size=16,d_model=8,d_ff=16,num_heads=2,d_kv=4,num_layers=1,'
+SAFETENSORS_SPEC+='num_decoder_layers=1,feed_forward_proj=gated-gelu,tie_word_embeddings=false'
 
 seed() { # seed TARGET NAME: stdin becomes one seed file
     mkdir -p "$seeds_root/$1" && cat > "$seeds_root/$1/$2"
