@@ -130,9 +130,10 @@ typedef struct {
  * rewrites the CSV and prints this invocation's records. Returns an exit code. */
 int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs);
 /* The run name from --run, else --out's last component, else `fallback`; the folder from --out, else
- * results/<run> (into the buffers, which rn then points to). */
-void sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
-                      size_t run_cap, char *out_buf, size_t out_cap);
+ * results/<run> (into the buffers, which rn then points to). SB_EXIT_USAGE, the message printed, when --run
+ * is not the name of one folder (a '/', '.' or '..' would put the run outside results/). */
+int sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
+                     size_t run_cap, char *out_buf, size_t out_cap);
 /* Generation decodes batch row 0 only: generate points at other batch sizes are left out. */
 void sb_cli_drop_generate_batches(sb_job_list *jobs);
 

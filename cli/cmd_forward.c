@@ -35,7 +35,7 @@ typedef struct {
     const char *dir;
     cJSON *arrays;
     cJSON *routers;
-    FILE *hidden[2]; /* --hidden-states: per-stack files appended layer by layer */
+    sb_output hidden[2]; /* --hidden-states: per-stack files appended layer by layer (f NULL: none) */
     int64_t batch;   /* router arrays are (batch, len): the trace knows only the token count */
     sb_error err;
     bool failed;
@@ -45,6 +45,14 @@ static void fail_output(output *o, const char *fmt, const char *what)
 {
     if (!o->failed)
         sb_fail(&o->err, fmt, what, strerror(errno));
+    o->failed = true;
+}
+
+/* The first failure is the one reported. */
+static void keep_error(output *o, const sb_error *err)
+{
+    if (!o->failed)
+        o->err = *err;
     o->failed = true;
 }
 
@@ -66,17 +74,24 @@ static void write_array(output *o, const char *key, const char *file, const char
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(data, elem, n, f) != n || fclose(f) != 0)
+    sb_output out;
+    sb_error err;
+    if (sb_output_open(&out, path, &err) != 0)
+        return keep_error(o, &err);
+    if (fwrite(data, elem, n, out.f) != n) {
+        sb_output_abort(&out);
         return fail_output(o, "cannot write %s: %s", path);
+    }
+    if (sb_output_commit(&out, &err) != 0)
+        return keep_error(o, &err);
     index_array(o, key, file, dtype, shape, ndim);
 }
 
 static void on_hidden(void *ctx, sb_stack stack, int64_t index, const float *h, int64_t tokens, int64_t d_model)
 {
     output *o = ctx;
-    if (o->hidden[stack] != NULL && fwrite(h, sizeof *h, (size_t)(tokens * d_model), o->hidden[stack]) !=
-                                        (size_t)(tokens * d_model))
+    if (o->hidden[stack].f != NULL && fwrite(h, sizeof *h, (size_t)(tokens * d_model), o->hidden[stack].f) !=
+                                          (size_t)(tokens * d_model))
         fail_output(o, "cannot write the %s hidden states: %s", stack == SB_STACK_ENCODER ? "encoder" : "decoder");
 }
 
@@ -159,7 +174,7 @@ static int run_forward(sb_exec *x, sb_weights *w, const char *inputs, output *o,
     write_array(o, "logits", "logits.bin", "float32", logit_shape, 3, sb_logits(rt), 4);
     const char *names[2] = {"encoder_hidden_states", "decoder_hidden_states"};
     for (int s = 0; s < 2; s++)
-        if (o->hidden[s] != NULL) {
+        if (o->hidden[s].f != NULL) {
             const int64_t shape[4] = {(s == 0 ? w->cfg.num_layers : w->cfg.num_decoder_layers) + 1, batch,
                                       s == 0 ? src : tgt, d};
             char file[64];
@@ -219,16 +234,22 @@ int sb_cmd_forward(int argc, char **argv)
     for (int s = 0; hidden && s < 2; s++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", out_dir, files[s]);
-        if ((o.hidden[s] = fopen(path, "wb")) == NULL)
-            return sb_cli_error(cmd, SB_EXIT_FAILURE, "cannot create %s: %s", path, strerror(errno));
+        if (sb_output_open(&o.hidden[s], path, &err) != 0) {
+            sb_output_abort(&o.hidden[0]);
+            return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        }
     }
     sb_exec *x = NULL;
     sb_weights w = {0};
     rc = sb_cli_model_open(cmd, &m, true, &x, &w, &err) == 0 ? run_forward(x, &w, inputs, &o, &err) : -1;
     sb_weights_free(&w);
-    for (int s = 0; s < 2; s++)
-        if (o.hidden[s] != NULL && fclose(o.hidden[s]) != 0 && rc == 0)
-            rc = sb_fail(&err, "cannot write %s/%s", out_dir, files[s]);
+    for (int s = 0; s < 2; s++) {
+        if (o.hidden[s].f == NULL)
+            continue;
+        if (rc == 0)
+            rc = sb_output_commit(&o.hidden[s], &err);
+        sb_output_abort(&o.hidden[s]);
+    }
     if (rc == 0) {
         cJSON *index = cJSON_CreateObject();
         cJSON_AddItemToObject(index, "arrays", o.arrays);
@@ -242,9 +263,7 @@ int sb_cmd_forward(int argc, char **argv)
         cJSON_Delete(index);
         char path[4096];
         snprintf(path, sizeof path, "%s/expected.json", out_dir);
-        FILE *f = fopen(path, "w");
-        if (text == NULL || f == NULL || fputs(text, f) < 0 || fputc('\n', f) == EOF || fclose(f) != 0)
-            rc = sb_fail(&err, "cannot write %s", path);
+        rc = text != NULL ? sb_write_text_atomic(path, text, true, &err) : sb_fail(&err, "out of memory");
         free(text);
     } else {
         cJSON_Delete(o.arrays);

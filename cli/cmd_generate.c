@@ -31,15 +31,19 @@ static int parse_ids(const char *text, int32_t **ids, int64_t *n)
     if (*ids == NULL)
         return -1;
     for (const char *p = text;;) {
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || errno != 0 || v < 0 || v > INT32_MAX || (*end != ',' && *end != '\0'))
+        const size_t len = strcspn(p, ",");
+        char token[16];
+        int64_t v;
+        if (len >= sizeof token)
+            return -1;
+        memcpy(token, p, len);
+        token[len] = '\0';
+        if (sb_parse_i64(token, 0, INT32_MAX, &v) != 0)
             return -1;
         (*ids)[(*n)++] = (int32_t)v;
-        if (*end == '\0')
+        if (p[len] == '\0')
             return 0;
-        p = end + 1;
+        p += len + 1;
     }
 }
 

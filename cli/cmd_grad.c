@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -108,12 +109,9 @@ static int write_json(const grad_args *a, const sb_exec *x, const sb_weights *w,
     cJSON_Delete(root);
     char path[4096];
     snprintf(path, sizeof path, "%s/grads.json", a->out);
-    FILE *f = fopen(path, "w");
-    const bool ok = text != NULL && f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    const int rc = text != NULL ? sb_write_text_atomic(path, text, true, err) : sb_fail(err, "out of memory");
     free(text);
-    if (f != NULL && fclose(f) != 0)
-        return sb_fail(err, "cannot write %s", path);
-    return ok ? 0 : sb_fail(err, "cannot write %s", path);
+    return rc;
 }
 
 static int run(const grad_args *a, sb_error *err)
@@ -134,7 +132,8 @@ static int run(const grad_args *a, sb_error *err)
     sb_trainer *t = NULL;
     if (dec_shape[0] != ids_shape[0] || label_shape[0] != ids_shape[0] || label_shape[1] != dec_shape[1] ||
         (mask != NULL && (mask_shape[0] != ids_shape[0] || mask_shape[1] != ids_shape[1]))) {
-        sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes", a->inputs);
+        sb_fail(err, "%s: input_ids / attention_mask and decoder_input_ids / labels disagree on their shapes",
+                a->inputs);
         goto done;
     }
     if (sb_cli_model_open(grad_name, &a->m, false, &x, &w, err) != 0)
@@ -153,17 +152,14 @@ static int run(const grad_args *a, sb_error *err)
     view.arena = (void *)sb_trainer_grads(t);
     char path[4096];
     snprintf(path, sizeof path, "%s/grads.safetensors", a->out);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) {
-        sb_fail(err, "cannot create %s: %s", path, strerror(errno));
+    sb_output out;
+    if (sb_output_open(&out, path, err) != 0)
+        goto done;
+    if (sb_safetensors_write(&view, out.f, err) != 0) {
+        sb_output_abort(&out);
         goto done;
     }
-    const int wrote = sb_safetensors_write(&view, f, err);
-    if (fclose(f) != 0 && wrote == 0) {
-        sb_fail(err, "cannot write %s", path);
-        goto done;
-    }
-    if (wrote != 0)
+    if (sb_output_commit(&out, err) != 0)
         goto done;
     rc = 0;
 done:
@@ -176,13 +172,7 @@ done:
 
 static int parse_coef(const char *text, double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    const double v = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(v >= 0) || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    return sb_parse_f64(text, 0, DBL_MAX, out);
 }
 
 int sb_cmd_grad(int argc, char **argv)

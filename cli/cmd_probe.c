@@ -4,6 +4,7 @@
  * other run (resumable), so the plots gain their quality axis. */
 #include "cli/cli.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ static void usage(FILE *out)
             "  --eval N         held-out examples evaluated (default 256)\n"
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
-            "  --run NAME       run name (default: the preset, else probe)\n"
+            "  --run NAME       run name (default: --out's last folder, else the preset, else probe)\n"
             "  --out DIR        results folder (default results/<run>)\n"
             "  --help           this text\n",
             20);
@@ -62,10 +63,12 @@ static int parse_budgets(const char *text, budget *out, size_t cap, size_t *n)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", text);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        double v = strtod(tok, &end);
-        bool seconds = strcmp(end, "s") == 0;
-        if (end == tok || (!seconds && *end != '\0') || !(v > 0) || !isfinite(v) || *n == cap)
+        const size_t len = strlen(tok);
+        const bool seconds = len > 0 && tok[len - 1] == 's';
+        if (seconds)
+            tok[len - 1] = '\0';
+        double v;
+        if (sb_parse_f64(tok, DBL_MIN, DBL_MAX, &v) != 0 || *n == cap)
             return -1;
         out[(*n)++] = (budget){seconds ? SB_BUDGET_SECONDS : SB_BUDGET_FLOPS, v};
     }
@@ -105,16 +108,18 @@ static sb_run_settings probe_settings(const sb_probe_settings *ps, int64_t tgt_l
     return s;
 }
 
-static void probe_key(const char *shape, const sb_run_settings *s, const budget *b, char *key, size_t cap)
+/* A probe record is keyed and named by the shape whose body it trains: the config as named, before the
+ * corpus's vocabulary replaced its own (sb_probe_config), so its quality joins that shape's other records. */
+static void probe_key(const sb_config *named, const sb_run_settings *s, const budget *b, char *key, size_t cap)
 {
     char base[SB_KEY_MAX];
-    sb_record_key(shape, s, base);
+    sb_record_key(named, s, base);
     snprintf(key, cap, "%s|probe-%s-%g", base, sb_budget_kind_name(b->kind), b->value);
 }
 
 /* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
  * training step of every seed, quality = the held-out loss over the seeds. */
-static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe_settings *ps,
+static cJSON *probe_record(const char *run, const sb_config *named, const sb_config *cfg, const sb_probe_settings *ps,
                            const sb_run_settings *point, const char *key, const budget *b, const sb_probe_result *r,
                            size_t seeds, const sb_sysinfo *sys, const sb_peaks *peaks)
 {
@@ -154,7 +159,10 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
     if (rec == NULL)
         return NULL;
 
+    char shape[SB_SHAPE_ID_MAX];
+    sb_config_identity(named, shape);
     sb_record_put_string(rec, SB_F_KEY, key);
+    sb_record_put_string(rec, SB_F_SHAPE, shape);
 
     double losses[64];
     cJSON *per_seed = cJSON_CreateArray();
@@ -249,14 +257,15 @@ int sb_cmd_probe(int argc, char **argv)
     if (budget_text == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 2e12, or seconds like 20s");
     if (parse_budgets(budget_text, budgets, 8, &nbudgets) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)",
-                            budget_text);
-    if (run == NULL)
-        run = preset != NULL ? preset : "probe";
-    char folder[1024];
-    snprintf(folder, sizeof folder, "%s", out != NULL ? out : "");
-    if (out == NULL)
-        snprintf(folder, sizeof folder, "results/%s", run);
+        return sb_cli_error(cmd, SB_EXIT_USAGE,
+                            "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)", budget_text);
+    sb_cli_runner rn = {.cmd = cmd};
+    char run_buf[SB_NAME_MAX], folder[SB_PATH_MAX];
+    const int placed = sb_cli_place_run(&rn, run, out, preset != NULL ? preset : "probe", run_buf, sizeof run_buf,
+                                        folder, sizeof folder);
+    if (placed != SB_EXIT_OK)
+        return placed;
+    run = rn.run;
 
     sb_error err;
     sb_corpus corpus;
@@ -264,16 +273,19 @@ int sb_cmd_probe(int argc, char **argv)
     int prc = sb_corpus_prepare(data_dir, &copt, &corpus, &err);
     if (prc != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    sb_config *cfgs = calloc(nnames, sizeof *cfgs);
-    sb_results_file res = {.fd = -1};
+    /* cfgs: what the probe trains; named: the shapes as named, which its records are keyed by */
+    sb_config *cfgs = calloc(2 * nnames, sizeof *cfgs), *named = NULL;
+    sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
     if (cfgs == NULL) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
         goto done;
     }
+    named = cfgs + nnames;
     for (size_t i = 0; i < nnames; i++)
-        if (sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
+        if (sb_config_resolve(names[i], &named[i], NULL, NULL, &err) != 0 ||
+            sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
             rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
             goto done;
         }
@@ -289,7 +301,8 @@ int sb_cmd_probe(int argc, char **argv)
     sb_peaks peaks;
     sb_peak_sizes sizes = sb_peak_sizes_default();
     bool have_sys = sb_sysinfo_collect(&sys, x, &err) == 0;
-    bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
+    bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, sb_cli_warn, (void *)cmd, &peaks,
+                                                         &err) == 0;
 
     int64_t raw_len, tgt_len;
     if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {
@@ -305,7 +318,7 @@ int sb_cmd_probe(int argc, char **argv)
             sb_probe_result r[64];
             memset(r, 0, sizeof r);
             char key[SB_KEY_MAX + 64];
-            probe_key(cfgs[i].name, &point, &budgets[b], key, sizeof key);
+            probe_key(&named[i], &point, &budgets[b], key, sizeof key);
             if (sb_results_has(&res, key)) {
                 done_runs += (size_t)seeds;
                 continue;
@@ -326,7 +339,7 @@ int sb_cmd_probe(int argc, char **argv)
                 }
                 done_runs++;
             }
-            cJSON *rec = ok ? probe_record(run, &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
+            cJSON *rec = ok ? probe_record(run, &named[i], &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
                                            have_sys ? &sys : NULL, have_peaks ? &peaks : NULL)
                             : NULL;
             for (int64_t seed = 0; seed < seeds; seed++)

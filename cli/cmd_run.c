@@ -145,7 +145,8 @@ int sb_cmd_run(int argc, char **argv)
     char stamp[32], run_buf[SB_NAME_MAX], out_buf[4096];
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
-    sb_cli_place_run(&rn, run, out, stamp, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
+    if (sb_cli_place_run(&rn, run, out, stamp, run_buf, sizeof run_buf, out_buf, sizeof out_buf) != SB_EXIT_OK)
+        goto done;
     sb_job_list jobs;
     if (sb_sweep_expand(&spec, &jobs, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);

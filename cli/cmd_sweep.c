@@ -95,11 +95,11 @@ int sb_cmd_sweep(int argc, char **argv)
         snprintf(fallback, sizeof fallback, "%s-shard%dof%d", preset, shard, shards);
     else
         snprintf(fallback, sizeof fallback, "%s", preset);
-    sb_cli_place_run(&rn, run, out, fallback, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
-    if (jobs.count == 0 && jobs.bf16_on_openblas > 0)
+    rc = sb_cli_place_run(&rn, run, out, fallback, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
+    if (rc == SB_EXIT_OK && jobs.count == 0 && jobs.bf16_on_openblas > 0)
         rc = sb_cli_error(cmd, SB_EXIT_USAGE, "nothing to measure: bf16 products run on oneDNN only (Debian's "
                                               "OpenBLAS has no bf16 GEMM): add --gemm onednn");
-    else
+    else if (rc == SB_EXIT_OK)
         rc = sb_cli_run_jobs(&rn, &jobs);
     sb_job_list_free(&jobs);
 done:

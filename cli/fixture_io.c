@@ -3,32 +3,10 @@
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The whole file, NUL-terminated (expected.json is text; the arrays are not, and ignore it). */
-static char *read_whole(const char *path, size_t *len, sb_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return sb_fail(err, "cannot open %s: %s", path, strerror(errno)), NULL;
-    char *buf = NULL;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL &&
-        fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        buf[size] = '\0';
-        *len = (size_t)size;
-    } else {
-        free(buf);
-        buf = NULL;
-        sb_fail(err, "cannot read %s", path);
-    }
-    fclose(f);
-    return buf;
-}
 
 /* One array listed in `arrays`: 0 with in->data set, or left NULL when absent; -1 with err set when invalid. */
 static int read_array(const char *dir, const cJSON *arrays, sb_fixture_input *in, sb_error *err)
@@ -44,15 +22,18 @@ static int read_array(const char *dir, const cJSON *arrays, sb_fixture_input *in
         return sb_fail(err, "%s: array %s must be int32 of shape [B, len] in a file of the folder", dir, in->key);
     for (int i = 0; i < 2; i++) {
         const cJSON *d = cJSON_GetArrayItem(dims, i);
-        if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1 << 24)
-            return sb_fail(err, "%s: array %s has a bad shape", dir, in->key);
+        /* A whole number of rows and columns: [2.9, 16.99] is no shape, not [2, 16]. */
+        if (!cJSON_IsNumber(d) || !(d->valuedouble >= 1 && d->valuedouble <= 1 << 24) ||
+            d->valuedouble != (double)(int64_t)d->valuedouble)
+            return sb_fail(err, "%s: array %s: each shape entry must be a whole number in 1..%d", dir, in->key,
+                           1 << 24);
         in->shape[i] = (int64_t)d->valuedouble;
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file->valuestring);
     size_t len = 0;
-    char *data = read_whole(path, &len, err);
-    if (data == NULL)
+    char *data = NULL;
+    if (sb_read_file(path, &data, &len, err) != 0)
         return -1;
     const size_t need = (size_t)(in->shape[0] * in->shape[1]) * sizeof(int32_t);
     if (len != need) {
@@ -71,11 +52,16 @@ int sb_fixture_read(const char *dir, sb_fixture_input *inputs, size_t count, sb_
     char path[4096];
     snprintf(path, sizeof path, "%s/expected.json", dir);
     size_t len = 0;
-    char *text = read_whole(path, &len, err);
-    if (text == NULL)
+    char *text = NULL;
+    if (sb_read_file(path, &text, &len, err) != 0)
         return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    /* Required to end at the file's end: nothing may follow the JSON object (a NUL byte included). */
+    cJSON *root = memchr(text, '\0', len) == NULL ? cJSON_ParseWithLengthOpts(text, len + 1, NULL, true) : NULL;
     free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return sb_fail(err, "%s is not one JSON object", path);
+    }
     const cJSON *arrays = cJSON_GetObjectItemCaseSensitive(root, "arrays");
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {

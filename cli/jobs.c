@@ -10,6 +10,8 @@
 /* Times a contended measurement is retried, after 5 s, 10 s, ... of waiting for the other work to end. */
 #define SB_CONTENDED_RETRIES 2
 
+/* Resolves every job's model and key. Two jobs of one key would be one measurement recorded once and
+ * counted twice: refused, naming both. */
 static int resolve_jobs(const sb_cli_runner *rn, const sb_job_list *jobs, sb_config *cfgs, char (*keys)[SB_KEY_MAX])
 {
     if (jobs->bf16_on_openblas > 0)
@@ -26,9 +28,52 @@ static int resolve_jobs(const sb_cli_runner *rn, const sb_job_list *jobs, sb_con
         sb_error err;
         if (sb_config_resolve(jobs->items[i].model, &cfgs[i], sb_cli_warn, (void *)rn->cmd, &err) != 0)
             return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "%s", err.msg);
-        sb_record_key(cfgs[i].name, &jobs->items[i].settings, keys[i]);
+        sb_record_key(&cfgs[i], &jobs->items[i].settings, keys[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(keys[j], keys[i]) == 0)
+                return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "'%s' and '%s' are the same shape with the same settings "
+                                                           "(key %s): list it once", jobs->items[j].model,
+                                    jobs->items[i].model, keys[i]);
     }
     return SB_EXIT_OK;
+}
+
+/* The machine peaks of each backend and thread count met in one invocation. */
+typedef struct {
+    struct {
+        sb_gemm_backend gemm;
+        int threads;
+        bool measured;
+        sb_peaks peaks;
+    } items[8];
+    size_t count;
+} peaks_memo;
+
+/* The peaks of a job's backend and threads (NULL when they cannot be measured, with a warning): measured
+ * or read from the user's cache (sb_peaks_cache_dir) once per combination in this invocation, so an
+ * unwritable cache costs one measurement and one warning, not one per job. */
+static const sb_peaks *job_peaks(const sb_cli_runner *rn, peaks_memo *memo, sb_exec *x, const sb_sysinfo *sys,
+                                 const sb_run_settings *s)
+{
+    const int threads = sb_run_settings_threads(s);
+    size_t i = 0;
+    while (i < memo->count && (memo->items[i].gemm != s->gemm || memo->items[i].threads != threads))
+        i++;
+    if (i == memo->count) {
+        if (i == sizeof memo->items / sizeof memo->items[0])
+            i = 0; /* more combinations than a sweep lists: forget the first */
+        else
+            memo->count++;
+        sb_peak_sizes sizes = sb_peak_sizes_default();
+        sb_error err;
+        memo->items[i].gemm = s->gemm;
+        memo->items[i].threads = threads;
+        memo->items[i].measured = sb_peaks_cached(x, sys, &sizes, NULL, false, sb_cli_warn, (void *)rn->cmd,
+                                                  &memo->items[i].peaks, &err) == 0;
+        if (!memo->items[i].measured)
+            sb_cli_warn((void *)rn->cmd, err.msg);
+    }
+    return memo->items[i].measured ? &memo->items[i].peaks : NULL;
 }
 
 /* Measures every job whose key is not in the results yet, appending each record as it finishes; then
@@ -37,10 +82,11 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
 {
     sb_config *cfgs = calloc(jobs->count ? jobs->count : 1, sizeof *cfgs);
     char(*keys)[SB_KEY_MAX] = calloc(jobs->count ? jobs->count : 1, sizeof *keys);
-    sb_results_file res = {.fd = -1};
+    sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_record_set shown = {0};
     sb_weights_cache cache;
     sb_weights_cache_init(&cache);
+    peaks_memo memo = {.count = 0};
     int rc = SB_EXIT_FAILURE;
     sb_error err;
     if (cfgs == NULL || keys == NULL) {
@@ -73,29 +119,26 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
         snprintf(label, sizeof label, "%s %s", cfgs[i].name, sb_mode_name(job->settings.mode));
         sb_progress_update(&progress, done_count, label);
 
-        /* System and peaks first: the peaks tell sb_measure when a forward cannot fit its time budget.
-         * They are measured once per machine, backend and thread count, then read from results/.machine. */
+        /* System and peaks first: the peaks tell sb_measure when a forward cannot fit its time budget. */
         sb_sysinfo sys;
-        sb_peaks peaks;
-        sb_peak_sizes sizes = sb_peak_sizes_default();
         sb_exec *x = NULL;
         bool have_sys = sb_run_settings_exec(&job->settings, &x, &err) == 0 && sb_sysinfo_collect(&sys, x, &err) == 0;
-        bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
-        sb_exec_free(x);
-        if (!have_peaks)
+        if (!have_sys)
             sb_cli_warn((void *)rn->cmd, err.msg);
+        const sb_peaks *peaks = have_sys ? job_peaks(rn, &memo, x, &sys, &job->settings) : NULL;
+        sb_exec_free(x);
         sb_measurement m;
-        sb_measure(job->model, &cfgs[i], &job->settings, have_peaks ? &peaks : NULL, &cache, &m);
+        sb_measure(job->model, &cfgs[i], &job->settings, peaks, &cache, &m);
         /* Other work on the cores makes a figure describe the load: wait for it to pass, a few times. */
         for (int retry = 1; retry <= SB_CONTENDED_RETRIES && strncmp(m.verdict, "contended", 9) == 0; retry++) {
             fprintf(stderr, "shapebench %s: %s %s: %s; retry %d of %d in %d s\n", rn->cmd, cfgs[i].name,
                     sb_mode_name(job->settings.mode), m.verdict, retry, SB_CONTENDED_RETRIES, 5 * retry);
             sleep((unsigned)(5 * retry));
             sb_measurement_free(&m);
-            sb_measure(job->model, &cfgs[i], &job->settings, have_peaks ? &peaks : NULL, &cache, &m);
+            sb_measure(job->model, &cfgs[i], &job->settings, peaks, &cache, &m);
         }
         cJSON *record = sb_record_build(rn->run, &cfgs[i], &job->settings, &m, have_sys ? &sys : NULL,
-                                        have_peaks ? &peaks : NULL);
+                                        peaks);
         sb_measurement_free(&m);
         if (record == NULL) {
             sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", keys[i]);
@@ -132,11 +175,26 @@ done:
     return rc;
 }
 
+/* A run name is one folder under results/: not empty, no '/', not "." or "..", no control characters. */
+static bool is_run_name(const char *name)
+{
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        if (*p == '/' || *p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 /* The run name from --run, else --out's last component, else `fallback`; the folder from --out, else
  * results/<run>. */
-void sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
-                      size_t run_cap, char *out_buf, size_t out_cap)
+int sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const char *fallback, char *run_buf,
+                     size_t run_cap, char *out_buf, size_t out_cap)
 {
+    if (run != NULL && (!is_run_name(run) || strlen(run) >= run_cap))
+        return sb_cli_error(rn->cmd, SB_EXIT_USAGE, "--run '%s' must name one folder under results/ (no '/', not '.' "
+                                                   "or '..', under %zu characters): use --out DIR for another place",
+                            run, run_cap);
     if (run != NULL) {
         snprintf(run_buf, run_cap, "%s", run);
     } else if (out != NULL) {
@@ -156,6 +214,7 @@ void sb_cli_place_run(sb_cli_runner *rn, const char *run, const char *out, const
         snprintf(out_buf, out_cap, "results/%s", run_buf);
     rn->run = run_buf;
     rn->out = out_buf;
+    return SB_EXIT_OK;
 }
 
 /* Generation decodes batch row 0 only, so generate points at other batch sizes would time wasted work. */

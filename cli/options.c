@@ -2,8 +2,6 @@
  * message, and the one-line answer to an unknown option or a missing value. */
 #include "cli/cli.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +18,8 @@ int sb_opt_integer(const char *cmd, const char *option, const char *text, int64_
 
 int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    const double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !(v >= 0) || v > 1e6)
+    if (sb_parse_f64(text, 0, 1e6, out) != 0)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be a number of seconds in [0, 1e6]", option, text);
-    *out = v;
     return SB_EXIT_OK;
 }
 

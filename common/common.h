@@ -40,8 +40,11 @@ int sb_add_i64(int64_t a, int64_t b, int64_t *out);
 
 /* ---- numbers -------------------------------------------------------------------------------------- */
 
-/* The whole of text as a decimal integer (strtoll, base 10) in [min, max]; -1 when it is not one. */
+/* The one strict number parser: the whole of text is a plain decimal number ([-]digits for an integer;
+ * [-]digits[.digits][e[+-]digits] for a real) in [min, max]; -1 otherwise. Leading spaces, '+', hex, "inf",
+ * "nan" and trailing characters are refused; *out is set only on success. */
 int sb_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
+int sb_parse_f64(const char *text, double min, double max, double *out);
 
 /* ---- files ---------------------------------------------------------------------------------------- */
 
@@ -55,10 +58,20 @@ int sb_mkdir_parent(const char *path, sb_error *err);
 int sb_read_file(const char *path, char **out, size_t *len, sb_error *err);
 /* The same from an open descriptor (read from offset 0 on; `path` names it in messages). */
 int sb_read_fd(int fd, const char *path, char **out, size_t *len, sb_error *err);
-/* Writes `path` through a temporary file created in the same folder (never an existing path, so a link at
- * `path` is replaced rather than followed), flushed, fsync'd and renamed over `path`: a reader sees the old
- * whole file or the new whole file, and a crash or a full disk leaves no partial one. `write` fills the
- * stream and returns 0, or -1 with err set. */
+/* Every output is written this way: to a temporary file created in the same folder (exclusively, never an
+ * existing path, so a link at `path` is replaced rather than followed), flushed, fsync'd and renamed over
+ * `path`: a reader sees the old whole file or the new whole file, and a crash or a full disk leaves no
+ * partial one. sb_output_open creates the temporary file (o->tmp, open as o->f, which another program may
+ * also write by name); sb_output_commit puts it in place; sb_output_abort removes it (a no-op once
+ * committed or aborted). */
+typedef struct {
+    FILE *f;
+    char path[SB_PATH_MAX], tmp[SB_PATH_MAX + 16];
+} sb_output;
+int sb_output_open(sb_output *o, const char *path, sb_error *err);
+int sb_output_commit(sb_output *o, sb_error *err);
+void sb_output_abort(sb_output *o);
+/* An output written whole by `write`, which fills the stream and returns 0, or -1 with err set. */
 typedef int (*sb_write_fn)(FILE *f, void *ctx, sb_error *err);
 int sb_write_file_atomic(const char *path, sb_write_fn write, void *ctx, sb_error *err);
 /* sb_write_file_atomic of `text` (then a newline when newline is set). */

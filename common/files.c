@@ -1,4 +1,5 @@
-/* files.c — folders and whole files: mkdir -p, reading a file at once, and replacing a file atomically. */
+/* files.c — folders and whole files: mkdir -p, reading a file at once, and replacing a file atomically (an
+ * output is written to a new file beside it and renamed over it, so no link at an output's path is followed). */
 #include "common/common.h"
 
 #include <errno.h>
@@ -90,34 +91,64 @@ int sb_read_file(const char *path, char **out, size_t *len, sb_error *err)
     return rc;
 }
 
-int sb_write_file_atomic(const char *path, sb_write_fn write, void *ctx, sb_error *err)
+int sb_output_open(sb_output *o, const char *path, sb_error *err)
 {
-    char tmp[SB_PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+    memset(o, 0, sizeof *o);
+    if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path ||
+        snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof o->tmp)
         return sb_fail(err, "path too long: %.100s...", path);
-    /* mkstemp creates the file exclusively (O_EXCL), mode 0600: widened to what a plain create gives. */
-    const int fd = mkstemp(tmp);
+    /* mkstemp creates the file exclusively (O_EXCL, so never through a link), mode 0600: widened to what a
+     * plain create gives. */
+    const int fd = mkstemp(o->tmp);
     if (fd < 0)
         return sb_fail(err, "cannot create a file beside %s: %s", path, strerror(errno));
     const mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    if (f == NULL) {
+    o->f = fdopen(fd, "wb");
+    if (o->f == NULL) {
+        const int e = errno;
         close(fd);
-        unlink(tmp);
-        return sb_fail(err, "cannot write %s: %s", path, strerror(errno));
+        unlink(o->tmp);
+        return sb_fail(err, "cannot write %s: %s", path, strerror(e));
     }
-    int rc = write(f, ctx, err);
-    if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
-        rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
-    if (fclose(f) != 0 && rc == 0)
-        rc = sb_fail(err, "cannot write %s: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = sb_fail(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    return 0;
+}
+
+int sb_output_commit(sb_output *o, sb_error *err)
+{
+    int rc = 0;
+    if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
+        rc = sb_fail(err, "cannot write %s: %s", o->path, strerror(errno));
+    if (fclose(o->f) != 0 && rc == 0)
+        rc = sb_fail(err, "cannot write %s: %s", o->path, strerror(errno));
+    o->f = NULL;
+    if (rc == 0 && rename(o->tmp, o->path) != 0)
+        rc = sb_fail(err, "cannot rename %s to %s: %s", o->tmp, o->path, strerror(errno));
     if (rc != 0)
-        unlink(tmp);
+        unlink(o->tmp);
     return rc;
+}
+
+void sb_output_abort(sb_output *o)
+{
+    if (o->f == NULL)
+        return;
+    fclose(o->f);
+    o->f = NULL;
+    unlink(o->tmp);
+}
+
+int sb_write_file_atomic(const char *path, sb_write_fn write, void *ctx, sb_error *err)
+{
+    sb_output o;
+    if (sb_output_open(&o, path, err) != 0)
+        return -1;
+    if (write(o.f, ctx, err) != 0) {
+        sb_output_abort(&o);
+        return -1;
+    }
+    return sb_output_commit(&o, err);
 }
 
 typedef struct {

@@ -17,7 +17,8 @@ static int spawn(char *const argv[], const sb_tool_io *io, int out_fd, pid_t *pi
     const sb_tool_io none = {0};
     if (io == NULL)
         io = &none;
-    const int write_flags = O_WRONLY | O_CREAT | (io->append ? O_APPEND : O_TRUNC);
+    /* O_NOFOLLOW: a tool's output (a log, say) never goes through a link planted at its path. */
+    const int write_flags = O_WRONLY | O_CREAT | O_NOFOLLOW | (io->append ? O_APPEND : O_TRUNC);
     posix_spawn_file_actions_t fa;
     if (posix_spawn_file_actions_init(&fa) != 0)
         return sb_fail(err, "cannot run %s: out of memory", argv[0]);

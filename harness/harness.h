@@ -158,18 +158,23 @@ int sb_peaks_measure(sb_exec *x, const sb_peak_sizes *sizes, sb_peaks *out, sb_e
 /* x's GEMM rate (GFLOP/s) on an n x n x n product in the type x computes in, as the library runs it
  * (sb_gemm_replay: bf16 operands already rounded): the fastest of reps calls after one warm-up call. */
 int sb_peak_gemm_gflops(sb_exec *x, int64_t n, int reps, double *gflops, sb_error *err);
+/* Where the peaks are cached by default: $XDG_CACHE_HOME/shapebench/peaks, else
+ * $HOME/.cache/shapebench/peaks; -1 when neither names an absolute folder. */
+int sb_peaks_cache_dir(char *out, size_t cap, sb_error *err);
 /* Peaks cached per machine in <cache_dir>/<key>.json, key from CPU model, cores, GEMM backend, OpenBLAS
- * core and threads (cache_dir NULL: results/.machine). Measures and writes the file when it is absent,
- * unreadable or `refresh`. */
+ * core and threads (cache_dir NULL: sb_peaks_cache_dir). Measures and writes the file when it is absent,
+ * unreadable or `refresh`. Fails only when the peaks cannot be measured: a cache that cannot be written
+ * (or contended peaks, which are never cached) is a warning, and the measured peaks are returned. */
 int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir,
-                    bool refresh, sb_peaks *out, sb_error *err);
+                    bool refresh, sb_warn_fn warn, void *warn_ctx, sb_peaks *out, sb_error *err);
 /* The record's `system` object, with the peaks when not NULL. NULL on allocation failure. */
 cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks);
 
 /* The GEMM peak of products computing in `compute` (sgemm_gflops or bf16_gemm_gflops); NaN when not measured. */
 double sb_peak_gemm_for(const sb_peaks *peaks, sb_dtype compute);
 /* Where an op class sits against the measured roofline: compute-bound when its arithmetic intensity is at
- * or above the ridge point (the GEMM peak of its compute type) / stream_copy_gbps (FLOP/byte). */
+ * or above the ridge point (the GEMM peak of its compute type) / stream_copy_gbps (FLOP/byte). Without peaks
+ * (NULL) the ridge is NaN and the bound unknown (null in JSON). */
 typedef struct {
     double arithmetic_intensity; /* FLOP/byte */
     double achieved_gflops;
@@ -179,7 +184,8 @@ typedef struct {
 
 sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, const sb_peaks *peaks, sb_dtype compute);
 cJSON *sb_roofline_to_json(const sb_roofline *r); /* arithmetic_intensity, achieved_gflops, bound */
-/* Model FLOPs utilisation: achieved / the measured GEMM peak of the compute type (NaN without one). */
+/* Model FLOPs utilisation: achieved / the measured GEMM peak of the compute type (NaN without one, or peaks
+ * NULL). */
 double sb_mfu(double achieved_gflops, const sb_peaks *peaks, sb_dtype compute);
 
 
@@ -224,8 +230,9 @@ int sb_run_settings_check(const sb_run_settings *s, sb_error *err);
 /* encode forward at batch 1, 512/114 tokens, f32, all threads, OpenBLAS, 1 warmup, 3 reps, 0.5..60 s. */
 void sb_run_settings_default(sb_run_settings *s);
 /* "shape|mode|b1|s512|t114|f32|openblas|t2": what makes two records the same measurement (resume, merge,
- * compare). threads 0 (all) is written as the count it resolves to, so a rerun matches. */
-void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX]);
+ * compare). The shape is sb_config_identity's (a name, or a name and a hash of the config it does not
+ * describe alone); threads 0 (all) is written as the count it resolves to, so a rerun matches. */
+void sb_record_key(const sb_config *cfg, const sb_run_settings *s, char out[SB_KEY_MAX]);
 
 /* -- the timing loop (timing.c) -- */
 

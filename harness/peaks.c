@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,43 +330,56 @@ static void cache_key(const sb_sysinfo *s, char *out, size_t size)
     out[j] = '\0';
 }
 
-static double number_field(const cJSON *o, const char *name)
+/* A positive finite number field of the cache; NaN when absent or anything else. */
+static double rate_field(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0 ? v->valuedouble : NAN;
 }
 
-/* Reads a cache file measured with the same sizes; false when absent, unreadable or for other sizes. */
+/* A bf16 peak of the cache: a finite number, 0 where bf16 does not run; NaN when absent or anything else. */
+static double bf16_field(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0 ? v->valuedouble : NAN;
+}
+
+/* A whole-number field equal to `want`: the sizes the cached peaks were measured at. */
+static bool size_field_is(const cJSON *o, const char *name, int64_t want)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && v->valuedouble == (double)want;
+}
+
+/* Reads a cache file measured with the same sizes; false when absent, unreadable, not one JSON object of
+ * positive rates, or for other sizes. */
 static bool load_cache(const char *path, const sb_peak_sizes *sizes, sb_peaks *out)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    char *text = NULL;
+    size_t len = 0;
+    if (sb_read_file(path, &text, &len, NULL) != 0)
         return false;
-    char text[4096];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
-    cJSON *o = cJSON_Parse(text);
-    if (o == NULL)
-        return false;
+    cJSON *o = len < 4096 && memchr(text, '\0', len) == NULL ? cJSON_ParseWithOpts(text, NULL, true) : NULL;
+    free(text);
     sb_peaks p = {
-        .sgemm_gflops = number_field(o, "sgemm_gflops"),
-        .fma_gflops = number_field(o, "fma_gflops"),
-        .stream_copy_gbps = number_field(o, "stream_copy_gbps"),
-        .sgemm_n = (int64_t)number_field(o, "sgemm_n"),
-        .stream_bytes = (int64_t)number_field(o, "stream_bytes"),
-        .bf16_gemm_gflops = number_field(o, "bf16_gemm_gflops"),
-        .bf16_dot_gflops = number_field(o, "bf16_dot_gflops"),
+        .sgemm_gflops = rate_field(o, "sgemm_gflops"),
+        .fma_gflops = rate_field(o, "fma_gflops"),
+        .stream_copy_gbps = rate_field(o, "stream_copy_gbps"),
+        .sgemm_n = sizes->sgemm_n,
+        .stream_bytes = sizes->stream_bytes,
+        .bf16_gemm_gflops = bf16_field(o, "bf16_gemm_gflops"),
+        .bf16_dot_gflops = bf16_field(o, "bf16_dot_gflops"),
         .from_cache = true,
     };
     const cJSON *why = cJSON_GetObjectItemCaseSensitive(o, "bf16_unavailable");
     if (cJSON_IsString(why))
         snprintf(p.bf16_unavailable, sizeof p.bf16_unavailable, "%s", why->valuestring);
+    const bool same_sizes = size_field_is(o, "sgemm_n", sizes->sgemm_n) &&
+                            size_field_is(o, "stream_bytes", sizes->stream_bytes);
     cJSON_Delete(o);
     /* a file from before the bf16 peaks lacks them (NaN): measured again */
-    if (!(p.sgemm_gflops > 0 && p.fma_gflops > 0 && p.stream_copy_gbps > 0) || isnan(p.bf16_gemm_gflops) ||
-        isnan(p.bf16_dot_gflops) || p.sgemm_n != sizes->sgemm_n ||
-        p.stream_bytes != sizes->stream_bytes)
+    if (!same_sizes || isnan(p.sgemm_gflops) || isnan(p.fma_gflops) || isnan(p.stream_copy_gbps) ||
+        isnan(p.bf16_gemm_gflops) || isnan(p.bf16_dot_gflops))
         return false;
     *out = p;
     return true;
@@ -400,15 +414,45 @@ static int save_cache(const char *dir, const char *path, const char *key, const 
     return rc;
 }
 
-int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir,
-                    bool refresh, sb_peaks *out, sb_error *err)
+int sb_peaks_cache_dir(char *out, size_t cap, sb_error *err)
 {
-    const char *dir = cache_dir != NULL ? cache_dir : "results/.machine";
-    char key[256], path[1024];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    /* The XDG base-directory rule: a relative $XDG_CACHE_HOME is ignored. */
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(out, cap, "%s/shapebench/peaks", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = snprintf(out, cap, "%s/.cache/shapebench/peaks", home);
+    else
+        return sb_fail(err, "neither XDG_CACHE_HOME nor HOME names a folder to cache the machine peaks in");
+    return n < (int)cap ? 0 : sb_fail(err, "the peaks cache folder's path is too long");
+}
+
+static void warn_of(sb_warn_fn warn, void *warn_ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn_of(sb_warn_fn warn, void *warn_ctx, const char *fmt, ...)
+{
+    if (warn == NULL)
+        return;
+    char message[SB_ERROR_MAX + SB_PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    warn(warn_ctx, message);
+}
+
+int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *sizes, const char *cache_dir,
+                    bool refresh, sb_warn_fn warn, void *warn_ctx, sb_peaks *out, sb_error *err)
+{
+    char dir[SB_PATH_MAX], key[256], path[SB_PATH_MAX + 300];
+    sb_error why;
+    bool cacheable = cache_dir != NULL ? snprintf(dir, sizeof dir, "%s", cache_dir) < (int)sizeof dir
+                                       : sb_peaks_cache_dir(dir, sizeof dir, &why) == 0;
+    if (cache_dir != NULL && !cacheable)
+        snprintf(why.msg, sizeof why.msg, "the cache folder's path is too long");
     cache_key(sys, key, sizeof key);
-    if (snprintf(path, sizeof path, "%s/%s.json", dir, key) >= (int)sizeof path)
-        return sb_fail(err, "cache path too long under %s", dir);
-    if (!refresh && load_cache(path, sizes, out))
+    snprintf(path, sizeof path, "%s/%s.json", dir, key);
+    if (cacheable && !refresh && load_cache(path, sizes, out))
         return 0;
     double start = sb_now_seconds(), cpu = sb_cpu_seconds();
     if (sb_peaks_measure(x, sizes, out, err) != 0)
@@ -418,11 +462,14 @@ int sb_peaks_cached(sb_exec *x, const sb_sysinfo *sys, const sb_peak_sizes *size
      * not cached, so the next run measures again. */
     double share = (sb_cpu_seconds() - cpu) / (wall * sys->threads);
     if (share < sizes->min_cpu_share) {
-        fprintf(stderr, "shapebench: the machine peaks were measured while other work ran (%.0f %% of %d threads' "
-                        "CPU time); not caching them\n", 100 * share, sys->threads);
+        warn_of(warn, warn_ctx, "the machine peaks were measured while other work ran (%.0f %% of %d threads' CPU "
+                                "time); not caching them", 100 * share, sys->threads);
         return 0;
     }
-    return save_cache(dir, path, key, sys, out, err);
+    /* A cache that cannot be written costs the next run a measurement, nothing more. */
+    if (!cacheable || save_cache(dir, path, key, sys, out, &why) != 0)
+        warn_of(warn, warn_ctx, "the machine peaks are not cached (%s); the next run measures them again", why.msg);
+    return 0;
 }
 
 /* ---- roofline and MFU ----------------------------------------------------------------------------- */
@@ -438,7 +485,9 @@ sb_roofline sb_roofline_classify(double flops, double bytes, double seconds, con
     sb_roofline r;
     r.arithmetic_intensity = bytes > 0 ? flops / bytes : INFINITY;
     r.achieved_gflops = seconds > 0 ? flops / seconds / 1e9 : NAN;
-    r.ridge_intensity = peaks->stream_copy_gbps > 0 ? sb_peak_gemm_for(peaks, compute) / peaks->stream_copy_gbps : NAN;
+    r.ridge_intensity = peaks != NULL && peaks->stream_copy_gbps > 0
+                            ? sb_peak_gemm_for(peaks, compute) / peaks->stream_copy_gbps
+                            : NAN;
     r.compute_bound = r.arithmetic_intensity >= r.ridge_intensity;
     return r;
 }
@@ -450,11 +499,14 @@ cJSON *sb_roofline_to_json(const sb_roofline *r)
         return NULL;
     cJSON_AddNumberToObject(o, "arithmetic_intensity", r->arithmetic_intensity);
     cJSON_AddNumberToObject(o, "achieved_gflops", r->achieved_gflops);
-    cJSON_AddStringToObject(o, "bound", r->compute_bound ? "compute" : "memory");
+    if (isnan(r->ridge_intensity))
+        cJSON_AddNullToObject(o, "bound");
+    else
+        cJSON_AddStringToObject(o, "bound", r->compute_bound ? "compute" : "memory");
     return o;
 }
 
 double sb_mfu(double achieved_gflops, const sb_peaks *peaks, sb_dtype compute)
 {
-    return achieved_gflops / sb_peak_gemm_for(peaks, compute);
+    return peaks != NULL ? achieved_gflops / sb_peak_gemm_for(peaks, compute) : NAN;
 }

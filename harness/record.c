@@ -129,7 +129,7 @@ static void put_throughput(cJSON *r, const sb_measurement *m, const sb_run_setti
     sb_record_put_number(r, SB_F_THROUGHPUT_TOKENS_PER_S, (double)m->tokens_per_rep / median_s);
     sb_record_put_number(r, SB_F_THROUGHPUT_GFLOPS_PER_S, gflops);
     sb_record_put_number(r, SB_F_THROUGHPUT_MS_PER_TOKEN, m->ms_per_token);
-    sb_record_put_number(r, SB_F_THROUGHPUT_MFU, peaks ? sb_mfu(gflops, peaks, sb_precision_compute(s->precision)) : NAN);
+    sb_record_put_number(r, SB_F_THROUGHPUT_MFU, sb_mfu(gflops, peaks, sb_precision_compute(s->precision)));
     sb_record_put_number(r, SB_F_THROUGHPUT_FLOPS_PER_REP, (double)m->flops_per_rep);
     sb_record_put_string(r, SB_F_THROUGHPUT_FLOPS_SOURCE, m->flops_source);
     sb_record_put_number(r, SB_F_THROUGHPUT_TOKENS_PER_REP, (double)m->tokens_per_rep);
@@ -164,15 +164,16 @@ static void put_extrapolation(cJSON *r, const sb_measurement *m)
 cJSON *sb_record_build(const char *run, const sb_config *cfg, const sb_run_settings *s, const sb_measurement *m,
                        const sb_sysinfo *sys, const sb_peaks *peaks)
 {
-    char key[SB_KEY_MAX];
-    sb_record_key(cfg->name, s, key);
+    char key[SB_KEY_MAX], shape[SB_SHAPE_ID_MAX];
+    sb_record_key(cfg, s, key);
+    sb_config_identity(cfg, shape);
     cJSON *r = cJSON_CreateObject();
     if (r == NULL)
         return NULL;
     sb_record_put_number(r, SB_F_SCHEMA_VERSION, SB_SCHEMA_VERSION);
     sb_record_put_string(r, SB_F_RUN, run);
     sb_record_put_string(r, SB_F_KEY, key);
-    sb_record_put_string(r, SB_F_SHAPE, cfg->name);
+    sb_record_put_string(r, SB_F_SHAPE, shape);
     sb_record_put_string(r, SB_F_FAMILY, sb_shape_family(cfg->name));
     sb_record_put_string(r, SB_F_SCALING, sb_shape_scaling(cfg->name));
     sb_record_put(r, SB_F_CONFIG, parse_owned(sb_config_to_json(cfg)));

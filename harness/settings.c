@@ -47,8 +47,10 @@ int sb_run_settings_threads(const sb_run_settings *s)
     return s->threads > 0 ? s->threads : omp_get_max_threads();
 }
 
-void sb_record_key(const char *shape, const sb_run_settings *s, char out[SB_KEY_MAX])
+void sb_record_key(const sb_config *cfg, const sb_run_settings *s, char out[SB_KEY_MAX])
 {
+    char shape[SB_SHAPE_ID_MAX];
+    sb_config_identity(cfg, shape);
     snprintf(out, SB_KEY_MAX, "%s|%s|b%lld|s%lld|t%lld|%s|%s|t%d", shape, sb_mode_name(s->mode),
              (long long)s->batch, (long long)s->src_len, (long long)s->tgt_len, sb_precision_name(s->precision),
              sb_gemm_backend_name(s->gemm), sb_run_settings_threads(s));

@@ -31,14 +31,11 @@ static int parse_number(const char *text, size_t len, int64_t min, int64_t max, 
         return sb_fail(err, "'%.*s' is not a number", (int)len, text);
     memcpy(buf, text, len);
     buf[len] = '\0';
-    char *end = NULL;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || buf[0] == '-' || buf[0] == '+')
-        return sb_fail(err, "'%s' is not a number", buf);
-    if (v < min || v > max)
-        return sb_fail(err, "%s is out of range (%lld..%lld)", buf, (long long)min, (long long)max);
-    *out = v;
-    return 0;
+    if (sb_parse_i64(buf, min, max, out) == 0)
+        return 0;
+    if (strspn(buf, "0123456789") != len)
+        return sb_fail(err, "'%s' is not a whole number", buf);
+    return sb_fail(err, "%s is out of range (%lld..%lld)", buf, (long long)min, (long long)max);
 }
 
 /* One comma-separated item: N, or A-B*F (geometric), or A-B+S (arithmetic), or A-B (step 1). */

@@ -66,9 +66,9 @@ static void pair_table(sb_doc *doc, const pair *pairs, size_t n, bool by_params)
         double scale = by_params ? 1e6 : 1e9;
         const char *format = by_params ? "%.1f" : "%.3f";
         sb_doc_cell dn, wn, dc, wc, dt, wt, sp, q;
-        snprintf(dn, sizeof dn, "%s (%d/%d blocks, d_model %.0f)", p->deep->shape, p->deep->num_layers,
+        snprintf(dn, sizeof dn, "%s (%.0f/%.0f blocks, d_model %.0f)", p->deep->shape, p->deep->num_layers,
                  p->deep->num_decoder_layers, p->deep->d_model);
-        snprintf(wn, sizeof wn, "%s (%d/%d blocks, d_model %.0f)", p->wide->shape, p->wide->num_layers,
+        snprintf(wn, sizeof wn, "%s (%.0f/%.0f blocks, d_model %.0f)", p->wide->shape, p->wide->num_layers,
                  p->wide->num_decoder_layers, p->wide->d_model);
         double gap = quality_gap(p);
         if (isnan(gap))

@@ -1,9 +1,12 @@
 /* doc.c — the report written twice at once, as Markdown (REPORT.md) and static HTML (REPORT.html), so the
- * two can never disagree and no Markdown-to-HTML converter is needed. */
+ * two can never disagree and no Markdown-to-HTML converter is needed. All text is plain text, much of it
+ * from records (shape names, verdicts, the machine), so both renderings escape every character their
+ * format would read as markup: no record can add HTML, a link or a table cell to either. */
 #include "plots/plots.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 
 static void html_escaped(FILE *f, const char *text)
 {
@@ -13,18 +16,21 @@ static void html_escaped(FILE *f, const char *text)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
         default: fputc(*text, f);
         }
     }
 }
 
-/* A table cell in Markdown: a '|' would end the cell. */
-static void md_cell(FILE *f, const char *text)
+/* Plain text in Markdown: a backslash before each character that would start markup (raw HTML or an
+ * entity, a link, a code span, a table cell's end), and line breaks as spaces (a new line could start a
+ * heading or an HTML block). */
+static void md_escaped(FILE *f, const char *text)
 {
     for (; *text != '\0'; text++) {
-        if (*text == '|')
+        if (strchr("\\`[]<>&|", *text) != NULL)
             fputc('\\', f);
-        fputc(*text == '\n' ? ' ' : *text, f);
+        fputc(*text == '\n' || *text == '\r' ? ' ' : *text, f);
     }
 }
 
@@ -39,7 +45,9 @@ static void close_list(sb_doc *doc)
 
 void sb_doc_begin(sb_doc *doc, const char *title)
 {
-    fprintf(doc->md, "# %s\n\n", title);
+    fputs("# ", doc->md);
+    md_escaped(doc->md, title);
+    fputs("\n\n", doc->md);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", doc->html);
     html_escaped(doc->html, title);
     fputs("</title>\n<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;line-height:1.45}"
@@ -60,7 +68,9 @@ void sb_doc_end(sb_doc *doc)
 void sb_doc_heading(sb_doc *doc, int level, const char *text)
 {
     close_list(doc);
-    fprintf(doc->md, "%.*s %s\n\n", level, "######", text);
+    fprintf(doc->md, "%.*s ", level, "######");
+    md_escaped(doc->md, text);
+    fputs("\n\n", doc->md);
     fprintf(doc->html, "<h%d>", level);
     html_escaped(doc->html, text);
     fprintf(doc->html, "</h%d>\n", level);
@@ -75,7 +85,8 @@ void sb_doc_text(sb_doc *doc, bool bullet, const char *fmt, ...)
     va_end(ap);
     if (!bullet) {
         close_list(doc);
-        fprintf(doc->md, "%s\n\n", text);
+        md_escaped(doc->md, text);
+        fputs("\n\n", doc->md);
         fputs("<p>", doc->html);
         html_escaped(doc->html, text);
         fputs("</p>\n", doc->html);
@@ -84,7 +95,9 @@ void sb_doc_text(sb_doc *doc, bool bullet, const char *fmt, ...)
     if (!doc->in_list)
         fputs("<ul>\n", doc->html);
     doc->in_list = true;
-    fprintf(doc->md, "- %s\n", text);
+    fputs("- ", doc->md);
+    md_escaped(doc->md, text);
+    fputc('\n', doc->md);
     fputs("<li>", doc->html);
     html_escaped(doc->html, text);
     fputs("</li>\n", doc->html);
@@ -97,7 +110,7 @@ void sb_doc_table(sb_doc *doc, int columns, const char *const *headers)
     fputs("<table>\n<tr>", doc->html);
     for (int i = 0; i < columns; i++) {
         fputs("| ", doc->md);
-        md_cell(doc->md, headers[i]);
+        md_escaped(doc->md, headers[i]);
         fputc(' ', doc->md);
         fputs("<th>", doc->html);
         html_escaped(doc->html, headers[i]);
@@ -115,7 +128,7 @@ void sb_doc_row(sb_doc *doc, const char *const *cells)
     fputs("<tr>", doc->html);
     for (int i = 0; i < doc->table_columns; i++) {
         fputs("| ", doc->md);
-        md_cell(doc->md, cells[i]);
+        md_escaped(doc->md, cells[i]);
         fputc(' ', doc->md);
         fputs("<td>", doc->html);
         html_escaped(doc->html, cells[i]);
@@ -135,7 +148,11 @@ void sb_doc_table_end(sb_doc *doc)
 void sb_doc_image(sb_doc *doc, const char *src, const char *caption)
 {
     close_list(doc);
-    fprintf(doc->md, "![%s](%s)\n\n*%s*\n\n", caption, src, caption);
+    fputs("![", doc->md);
+    md_escaped(doc->md, caption);
+    fprintf(doc->md, "](%s)\n\n*", src); /* src: a picture's path under plots/, from the code */
+    md_escaped(doc->md, caption);
+    fputs("*\n\n", doc->md);
     fputs("<figure><img src=\"", doc->html);
     html_escaped(doc->html, src);
     fputs("\" alt=\"", doc->html);

@@ -1,6 +1,12 @@
 /* draw.c — the data files gnuplot reads (tab-separated, under <run>/plots/data/) and the gnuplot runs that
- * turn them into PNG and SVG pictures. gnuplot runs without a shell (sb_run_tool): no path or name is
- * interpreted. */
+ * turn them into PNG and SVG pictures.
+ *
+ * A results file is untrusted input, so nothing it holds reaches gnuplot's command language: gnuplot runs
+ * without a shell (sb_run_tool), every variable goes on its command line as a single-quoted string or a
+ * finite number (gnuplot_var, the one place that quotes), and the text of records (shape names, knobs)
+ * travels only through the data files, as printable ASCII without quotes or backslashes (data_text), so
+ * the SVGs' hover text cannot break out of its attribute. Every file is written beside its place and
+ * renamed over it (sb_output), into plots/ folders that are the run's own, never through a link. */
 #include "plots/plots.h"
 
 #include <errno.h>
@@ -10,39 +16,50 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static FILE *open_data(const char *dir, const char *name, char *path, size_t size, sb_error *err)
+/* Writes <run>/plots/data/<name> whole (sb_write_file_atomic). */
+static int write_data(const sb_results *r, const char *name, sb_write_fn fill, void *ctx, sb_error *err)
 {
-    snprintf(path, size, "%s/plots/data/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        sb_fail(err, "cannot write %s: %s", path, strerror(errno));
-    return f;
+    char path[SB_PATH_MAX + 128];
+    if (snprintf(path, sizeof path, "%s/plots/data/%s", r->dir, name) >= (int)sizeof path)
+        return sb_fail(err, "run folder path too long: %s", r->dir);
+    return sb_write_file_atomic(path, fill, ctx, err);
 }
 
-static int close_data(FILE *f, const char *path, sb_error *err)
+/* A byte of text from a record as gnuplot gets it: printable ASCII only (an SVG must be UTF-8, a tab or
+ * newline would shift a data file's columns), no quote or backslash (an SVG's hover text is a quoted
+ * JavaScript string in a quoted attribute, which gnuplot does not escape); anything else becomes '?'. */
+static char plain_byte(char byte)
 {
-    bool failed = ferror(f) != 0;
-    if (fclose(f) != 0 || failed)
-        return sb_fail(err, "cannot write %s (disk full?)", path);
-    return 0;
+    const unsigned char c = (unsigned char)byte;
+    return c < 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '\\' ? '?' : byte;
 }
 
-/* NaN prints as "nan", which gnuplot reads as undefined: the point is left out. */
-static int write_shapes(const sb_results *r, const sb_shape_table *t, sb_error *err)
+/* Text from a record in a data file: plain bytes, and a leading '#' (a comment to gnuplot) replaced too. */
+static void data_text(FILE *f, const char *text)
 {
-    char path[SB_PATH_MAX];
-    FILE *f = open_data(r->dir, "shapes.tsv", path, sizeof path, err);
-    if (f == NULL)
-        return -1;
+    for (const char *p = text; *p != '\0'; p++)
+        fputc(p == text && *p == '#' ? '?' : plain_byte(*p), f);
+}
+
+/* shapes.tsv: one row per shape (style.gp names its columns). NaN prints as "nan", which gnuplot reads as
+ * undefined: the point is left out. */
+static int fill_shapes(FILE *f, void *ctx, sb_error *err)
+{
+    const sb_shape_table *t = ctx;
     fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tdecoder_layers\td_model\tms_per_token\t"
                "seconds\tquality\tquality_metric\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_shape_row *row = &t->rows[i];
-        fprintf(f, "%s\t%s\t%.6g\t%.6g\t%.6g\t%d\t%.0f\t%.6g\t%.6g\t%.6g\t%s\n", row->shape, row->scaling,
-                row->params / 1e6, row->flops_per_token / 1e9, row->tokens_per_s, row->num_decoder_layers, row->d_model,
-                row->ms_per_token, row->seconds, row->quality, row->quality_metric != NULL ? row->quality_metric : "-");
+        data_text(f, row->shape);
+        fputc('\t', f);
+        data_text(f, row->scaling);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.6g\t%.6g\t%.6g\t", row->params / 1e6, row->flops_per_token / 1e9,
+                row->tokens_per_s, row->num_decoder_layers, row->d_model, row->ms_per_token, row->seconds,
+                row->quality);
+        data_text(f, row->quality_metric != NULL ? row->quality_metric : "-");
+        fputc('\n', f);
     }
-    return close_data(f, path, err);
+    return 0;
 }
 
 typedef struct {
@@ -58,6 +75,24 @@ static int by_cost(const void *a, const void *b)
     return strcmp(p->shape, q->shape);
 }
 
+typedef struct {
+    const char *x_column;
+    const step *steps;
+    size_t n;
+} frontier_file;
+
+static int fill_frontier(FILE *f, void *ctx, sb_error *err)
+{
+    const frontier_file *ff = ctx;
+    fprintf(f, "# %s\ttokens_per_s\tshape\n", ff->x_column);
+    for (size_t i = 0; i < ff->n; i++) {
+        fprintf(f, "%.6g\t%.6g\t", ff->steps[i].cost, ff->steps[i].tokens_per_s);
+        data_text(f, ff->steps[i].shape);
+        fputc('\n', f);
+    }
+    return 0;
+}
+
 /* The frontier of tokens/s against a cost, in increasing cost: the step line of the throughput pictures. */
 static int write_frontier(const sb_results *r, const sb_shape_table *t, const char *x, sb_error *err)
 {
@@ -70,21 +105,36 @@ static int write_frontier(const sb_results *r, const sb_shape_table *t, const ch
         if (on[i])
             steps[n++] = (step){params ? t->rows[i].params / 1e6 : t->rows[i].flops_per_token / 1e9,
                                 t->rows[i].tokens_per_s, t->rows[i].shape};
-    qsort(steps, n, sizeof *steps, by_cost);
-    char name[64], path[SB_PATH_MAX];
-    snprintf(name, sizeof name, "frontier_%s.tsv", x);
-    FILE *f = rc == 0 ? open_data(r->dir, name, path, sizeof path, err) : NULL;
-    if (f != NULL) {
-        fprintf(f, "# %s\ttokens_per_s\tshape\n", params ? "params_M" : "gflop_per_token");
-        for (size_t i = 0; i < n; i++)
-            fprintf(f, "%.6g\t%.6g\t%s\n", steps[i].cost, steps[i].tokens_per_s, steps[i].shape);
-        rc = close_data(f, path, err);
-    } else {
-        rc = -1;
+    if (rc == 0) {
+        qsort(steps, n, sizeof *steps, by_cost);
+        char name[64];
+        snprintf(name, sizeof name, "frontier_%s.tsv", x);
+        frontier_file ff = {params ? "params_M" : "gflop_per_token", steps, n};
+        rc = write_data(r, name, fill_frontier, &ff, err);
     }
     free(on);
     free(steps);
     return rc;
+}
+
+typedef struct {
+    const sb_shape_table *t;
+    const double *x, *y;
+    const char *placement;
+} labels_file;
+
+static int fill_labels(FILE *f, void *ctx, sb_error *err)
+{
+    const labels_file *lf = ctx;
+    fprintf(f, "# x\ty\tshape\tplacement (r: right, l: left, a: above)\n");
+    for (size_t i = 0; i < lf->t->count; i++) {
+        if (lf->placement[i] == '-')
+            continue;
+        fprintf(f, "%.6g\t%.6g\t", lf->x[i], lf->y[i]);
+        data_text(f, lf->t->rows[i].shape);
+        fprintf(f, "\t%c\n", lf->placement[i]);
+    }
+    return 0;
 }
 
 /* labels_<name>.tsv: x, y, name and placement ('r', 'l', 'a') of the points whose names fit. */
@@ -107,17 +157,11 @@ static int write_labels(const sb_results *r, const sb_shape_table *t, const char
     req.text = text;
     req.rank = rank;
     int rc = sb_plots_place_labels(&req, placement, err);
-    char file[96], path[SB_PATH_MAX];
-    snprintf(file, sizeof file, "labels_%s.tsv", name);
-    FILE *f = rc == 0 ? open_data(r->dir, file, path, sizeof path, err) : NULL;
-    if (f != NULL) {
-        fprintf(f, "# x\ty\tshape\tplacement (r: right, l: left, a: above)\n");
-        for (size_t i = 0; i < t->count; i++)
-            if (placement[i] != '-')
-                fprintf(f, "%.6g\t%.6g\t%s\t%c\n", x[i], y[i], text[i], placement[i]);
-        rc = close_data(f, path, err);
-    } else {
-        rc = -1;
+    if (rc == 0) {
+        char file[96];
+        snprintf(file, sizeof file, "labels_%s.tsv", name);
+        labels_file lf = {t, x, y, placement};
+        rc = write_data(r, file, fill_labels, &lf, err);
     }
     free(text);
     free(placement);
@@ -166,7 +210,7 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 400, .height_px = 820};
     for (size_t m = 0; rc == 0 && m < n; m++) {
         const char *metric = t->rows[m].quality_metric;
-        bool first = metric != NULL && !isnan(t->rows[m].quality);
+        bool first = metric != NULL && sb_plots_is_plain_name(metric) && !isnan(t->rows[m].quality);
         for (size_t k = 0; first && k < m; k++)
             first = t->rows[k].quality_metric == NULL || isnan(t->rows[k].quality) ||
                     strcmp(t->rows[k].quality_metric, metric) != 0;
@@ -199,40 +243,59 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     return rc;
 }
 
-static int write_roofline(const sb_results *r, const sb_shape_table *t, sb_error *err)
+/* roofline.tsv: each measured shape's op classes (allow-listed names only, as the picture's legend reads
+ * them), intensity and achieved rate. */
+static int fill_roofline(FILE *f, void *ctx, sb_error *err)
 {
-    char path[SB_PATH_MAX];
-    FILE *f = open_data(r->dir, "roofline.tsv", path, sizeof path, err);
-    if (f == NULL)
-        return -1;
+    const sb_shape_table *t = ctx;
     fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\n");
     for (size_t i = 0; i < t->count; i++) {
         const cJSON *roof = t->rows[i].measured ? sb_record_field(t->rows[i].main, SB_F_ROOFLINE) : NULL;
         const cJSON *op;
         cJSON_ArrayForEach(op, roof) {
             double ai, achieved;
-            if (op->string == NULL || sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0)
+            if (op->string == NULL || !sb_plots_is_plain_name(op->string) ||
+                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0)
                 continue;
             /* An op class without a rate (schema 1 records) goes on its ceiling in the picture. */
             char rate[32] = "untimed";
             if (sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0)
                 snprintf(rate, sizeof rate, "%.6g", achieved);
-            fprintf(f, "%s\t%s\t%.6g\t%s\n", t->rows[i].shape, op->string, ai, rate);
+            data_text(f, t->rows[i].shape);
+            fprintf(f, "\t%s\t%.6g\t%s\n", op->string, ai, rate);
         }
     }
-    return close_data(f, path, err);
+    return 0;
 }
 
-/* `name='value'; ` for gnuplot -e: a single-quoted gnuplot string, which escapes a quote by doubling it and
- * interprets nothing else. */
-static void gnuplot_var(sb_strbuf *b, const char *name, const char *value)
+/* `name='value'; ` (or `name=number; `) for gnuplot -e, the one place values meet gnuplot's command line.
+ * A single-quoted gnuplot string escapes a quote by doubling it and interprets nothing else (no backslash
+ * escapes, no backquote substitution, no macros); a number is printed only when finite. The name must be
+ * an identifier: figures take theirs from the code. */
+static int gnuplot_var(sb_strbuf *b, const char *name, bool is_number, double number, const char *text,
+                       sb_error *err)
 {
+    if (name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz_") != strlen(name))
+        return sb_fail(err, "gnuplot variable name '%s' is not an identifier", name);
+    if (is_number && !isfinite(number))
+        return sb_fail(err, "gnuplot variable %s is not a finite number", name);
+    if (is_number) {
+        sb_strbuf_printf(b, "%s=%.9g; ", name, number);
+        return 0;
+    }
     sb_strbuf_printf(b, "%s='", name);
-    for (const char *p = value; *p != '\0'; p++)
+    for (const char *p = text; *p != '\0'; p++)
         sb_strbuf_append(b, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
     sb_strbuf_append(b, "'; ", 3);
+    return 0;
 }
 
+static int text_var(sb_strbuf *b, const char *name, const char *text, sb_error *err)
+{
+    return gnuplot_var(b, name, false, 0, text, err);
+}
+
+/* One picture: gnuplot writes it into a new file beside <run>/plots/<name>.<fmt>, which then replaces it. */
 static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fmt, const char *machine,
                        sb_error *err)
 {
@@ -243,58 +306,85 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
     memcpy(scriptdir, script, sizeof scriptdir);
     *strrchr(scriptdir, '/') = '\0';
 
-    char out_stem[SB_PATH_MAX + 64], datadir[SB_PATH_MAX + 32], log[SB_PATH_MAX + 32];
-    if (snprintf(out_stem, sizeof out_stem, "%s/plots/%s", r->dir, fig->name) >= (int)sizeof out_stem ||
+    char picture[SB_PATH_MAX], datadir[SB_PATH_MAX], log[SB_PATH_MAX];
+    if (snprintf(picture, sizeof picture, "%s/plots/%s.%s", r->dir, fig->name, fmt) >= (int)sizeof picture ||
         snprintf(datadir, sizeof datadir, "%s/plots/data", r->dir) >= (int)sizeof datadir ||
         snprintf(log, sizeof log, "%s/plots/gnuplot.log", r->dir) >= (int)sizeof log)
         return sb_fail(err, "run folder path too long: %s", r->dir);
-    sb_strbuf vars = {0};
-    gnuplot_var(&vars, "fmt", fmt);
-    gnuplot_var(&vars, "out", out_stem);
-    gnuplot_var(&vars, "datadir", datadir);
-    gnuplot_var(&vars, "scriptdir", scriptdir);
-    gnuplot_var(&vars, "machine", machine);
-    sb_strbuf_printf(&vars, "%s", fig->vars);
-    if (sb_strbuf_failed(&vars)) {
-        sb_strbuf_free(&vars);
-        return sb_fail(err, "out of memory for gnuplot's variables");
-    }
-    char *argv[] = {"gnuplot", "-e", (char *)sb_strbuf_text(&vars), script, NULL};
-    int status = 0;
-    const int rc = sb_run_tool(argv, &(sb_tool_io){.out = log, .errf = log, .append = true}, &status, err);
-    sb_strbuf_free(&vars);
-    if (rc == SB_TOOL_MISSING)
-        return sb_fail(err, "cannot run gnuplot (not found in PATH): install it with `make deps`");
-    if (rc != 0)
+    sb_output out;
+    if (sb_output_open(&out, picture, err) != 0)
         return -1;
-    if (status != 0)
-        return sb_fail(err, "gnuplot failed on %s for %s.%s: see %s", fig->script, fig->name, fmt, log);
-
-    char picture[SB_PATH_MAX + 80];
+    sb_strbuf vars = {0};
+    int rc = text_var(&vars, "fmt", fmt, err);
+    if (rc == 0)
+        rc = text_var(&vars, "out", out.tmp, err);
+    if (rc == 0)
+        rc = text_var(&vars, "datadir", datadir, err);
+    if (rc == 0)
+        rc = text_var(&vars, "scriptdir", scriptdir, err);
+    if (rc == 0)
+        rc = text_var(&vars, "machine", machine, err);
+    for (size_t i = 0; rc == 0 && i < fig->nvars; i++)
+        rc = gnuplot_var(&vars, fig->vars[i].name, fig->vars[i].is_number, fig->vars[i].number, fig->vars[i].text,
+                         err);
+    if (rc == 0 && sb_strbuf_failed(&vars))
+        rc = sb_fail(err, "out of memory for gnuplot's variables");
+    int status = 0;
+    if (rc == 0) {
+        char *argv[] = {"gnuplot", "-e", (char *)sb_strbuf_text(&vars), script, NULL};
+        rc = sb_run_tool(argv, &(sb_tool_io){.out = log, .errf = log, .append = true}, &status, err);
+    }
+    sb_strbuf_free(&vars);
     struct stat st;
-    snprintf(picture, sizeof picture, "%s.%s", out_stem, fmt);
-    if (stat(picture, &st) != 0 || st.st_size == 0)
-        return sb_fail(err, "gnuplot wrote no %s: see %s", picture, log);
+    if (rc == SB_TOOL_MISSING)
+        rc = sb_fail(err, "cannot run gnuplot (not found in PATH): install it with `make deps`");
+    else if (rc == 0 && status != 0)
+        rc = sb_fail(err, "gnuplot failed on %s for %s.%s: see %s", fig->script, fig->name, fmt, log);
+    else if (rc == 0 && (stat(out.tmp, &st) != 0 || st.st_size == 0))
+        rc = sb_fail(err, "gnuplot wrote no %s: see %s", picture, log);
+    if (rc != 0) {
+        sb_output_abort(&out);
+        return -1;
+    }
+    return sb_output_commit(&out, err);
+}
+
+/* A folder of the run's own for pictures: created when missing, refused when it is a link (the pictures
+ * would land wherever it points). */
+static int own_folder(const char *path, sb_error *err)
+{
+    struct stat st;
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return sb_fail(err, "cannot create folder %s: %s", path, strerror(errno));
+    if (lstat(path, &st) != 0 || S_ISLNK(st.st_mode))
+        return sb_fail(err, "%s is a symbolic link: shapebench writes pictures only into a folder of the run's "
+                            "own", path);
+    return S_ISDIR(st.st_mode) ? 0 : sb_fail(err, "%s exists and is not a folder", path);
+}
+
+/* precision.tsv: bf16's speed-up per shape (plots/precision.c's pairs). */
+static int fill_precision(FILE *f, void *ctx, sb_error *err)
+{
+    const sb_precision_table *t = ctx;
+    fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\n");
+    for (size_t i = 0; i < t->count; i++) {
+        const sb_precision_row *row = &t->rows[i];
+        data_text(f, row->shape);
+        fputc('\t', f);
+        data_text(f, row->scaling);
+        fprintf(f, "\t%.6g\t%.6g\t", row->params / 1e6, row->speedup);
+        data_text(f, row->mode);
+        fprintf(f, "\t%.6g\t%.6g\n", row->seconds_f32, row->seconds_bf16);
+    }
     return 0;
 }
 
-/* bf16's speed-up per shape: precision.tsv. */
 static int write_precision(const sb_results *r, sb_error *err)
 {
     sb_precision_table t;
     if (sb_precision_table_build(r, &t, err) != 0)
         return -1;
-    char path[SB_PATH_MAX];
-    FILE *f = open_data(r->dir, "precision.tsv", path, sizeof path, err);
-    int rc = f == NULL ? -1 : 0;
-    if (f != NULL) {
-        fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\n");
-        for (size_t i = 0; i < t.count; i++)
-            fprintf(f, "%s\t%s\t%.6g\t%.6g\t%s\t%.6g\t%.6g\n", t.rows[i].shape, t.rows[i].scaling,
-                    t.rows[i].params / 1e6, t.rows[i].speedup, t.rows[i].mode, t.rows[i].seconds_f32,
-                    t.rows[i].seconds_bf16);
-        rc = close_data(f, path, err);
-    }
+    const int rc = write_data(r, "precision.tsv", fill_precision, &t, err);
     sb_precision_table_free(&t);
     return rc;
 }
@@ -304,27 +394,29 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
 {
     char path[SB_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/plots", results->dir);
-    if (sb_mkdir_p(path, err) != 0)
+    if (own_folder(path, err) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/plots/data", results->dir);
-    if (sb_mkdir_p(path, err) != 0)
+    if (own_folder(path, err) != 0)
         return -1;
-    int rc = write_shapes(results, table, err);
+    int rc = write_data(results, "shapes.tsv", fill_shapes, (void *)table, err);
     if (rc == 0)
         rc = write_frontier(results, table, "params", err);
     if (rc == 0)
         rc = write_frontier(results, table, "flops", err);
     if (rc == 0)
-        rc = write_roofline(results, table, err);
+        rc = write_data(results, "roofline.tsv", fill_roofline, (void *)table, err);
     if (rc == 0)
         rc = write_all_labels(results, table, err);
     if (rc == 0)
         rc = write_precision(results, err);
     snprintf(path, sizeof path, "%s/plots/gnuplot.log", results->dir);
-    remove(path); /* the log of this drawing only */
+    remove(path); /* the log of this drawing only (a link there is removed, not followed) */
 
     char machine[384];
     sb_results_machine(results, machine, sizeof machine);
+    for (char *p = machine; *p != '\0'; p++)
+        *p = plain_byte(*p);
     for (size_t i = 0; rc == 0 && i < figures->count; i++) {
         if (figures->items[i].skipped[0] != '\0')
             continue;

@@ -28,6 +28,30 @@ static void set(char *dst, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Callers keep within SB_FIGURE_VARS: the roofline's seven are the most. */
+static void var_text(sb_figure *f, const char *name, const char *value)
+{
+    sb_figure_var *v = &f->vars[f->nvars++];
+    v->name = name;
+    v->is_number = false;
+    snprintf(v->text, sizeof v->text, "%s", value);
+}
+
+static void var_number(sb_figure *f, const char *name, double value)
+{
+    sb_figure_var *v = &f->vars[f->nvars++];
+    v->name = name;
+    v->is_number = true;
+    v->number = value;
+}
+
+/* Anything but a plain name is left out of the picture, never passed on. */
+bool sb_plots_is_plain_name(const char *name)
+{
+    return name[0] != '\0' && strlen(name) <= 40 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789") == strlen(name);
+}
+
 /* Appends `word` to the space-separated list unless it is there already. */
 static void add_word(char *list, size_t size, const char *word)
 {
@@ -72,14 +96,21 @@ static void plan_throughput(const sb_shape_table *t, sb_figures *out)
     knobs(t, pick_tokens, present, sizeof present);
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         char caption[256];
-        snprintf(caption, sizeof caption, "%s (%s mode): every measured shape (named where the name fits), the Pareto frontier as a step "
+        snprintf(caption, sizeof caption,
+                 "%s (%s mode): every measured shape (named where the name fits), the Pareto frontier as a step "
                  "line.",
                  kinds[i].subject, t->main_mode != NULL ? t->main_mode : "no");
         sb_figure *f = add(out, kinds[i].name, "throughput.gp", caption);
-        set(f->vars, sizeof f->vars,
-            "xcol='%s'; xlabel='%s'; frontier='frontier_%s.tsv'; labelfile='labels_%s.tsv'; by_knob=%d; knobs='%s'; "
-            "subject='%s'",
-            kinds[i].column, kinds[i].label, kinds[i].x, kinds[i].x, kinds[i].by_knob, present, kinds[i].subject);
+        char frontier[64], labels[64];
+        snprintf(frontier, sizeof frontier, "frontier_%s.tsv", kinds[i].x);
+        snprintf(labels, sizeof labels, "labels_%s.tsv", kinds[i].x);
+        var_text(f, "xcol", kinds[i].column);
+        var_text(f, "xlabel", kinds[i].label);
+        var_text(f, "frontier", frontier);
+        var_text(f, "labelfile", labels);
+        var_number(f, "by_knob", kinds[i].by_knob);
+        var_text(f, "knobs", present);
+        var_text(f, "subject", kinds[i].subject);
         if (present[0] == '\0')
             set(f->skipped, sizeof f->skipped, "no measured throughput in this run");
     }
@@ -94,11 +125,10 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
         const char *metric = t->rows[i].quality_metric;
         if (out->count == SB_FIGURES_MAX - 3)
             break; /* room for latency, roofline and bf16's speed-up */
-        if (isnan(t->rows[i].quality) || metric == NULL || strspn(metric, "abcdefghijklmnopqrstuvwxyz_0123456789") !=
-                                                               strlen(metric))
+        if (isnan(t->rows[i].quality) || metric == NULL || !sb_plots_is_plain_name(metric))
             continue;
         char name[64];
-        snprintf(name, sizeof name, "quality_%s_vs_cost", metric);
+        sb_fmt(name, sizeof name, "quality_%s_vs_cost", metric);
         bool seen = false;
         for (size_t j = before; j < out->count; j++)
             seen = seen || strcmp(out->items[j].name, name) == 0;
@@ -108,12 +138,14 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
         char caption[256];
         snprintf(caption, sizeof caption, "Quality (%s) vs parameters, FLOPs per token and measured seconds.", metric);
         sb_figure *f = add(out, name, "quality.gp", caption);
-        set(f->vars, sizeof f->vars, "metric='%s'; ylabel='%s (%s%s)'; knobs='%s'", metric, metric,
-                info.unit[0] != '\0' ? info.unit : "as recorded",
-                info.higher_is_better == 1   ? ", higher is better"
-                : info.higher_is_better == 0 ? ", lower is better"
-                                             : "",
-                present);
+        char ylabel[160];
+        snprintf(ylabel, sizeof ylabel, "%s (%s%s)", metric, info.unit[0] != '\0' ? info.unit : "as recorded",
+                 info.higher_is_better == 1   ? ", higher is better"
+                 : info.higher_is_better == 0 ? ", lower is better"
+                                              : "");
+        var_text(f, "metric", metric);
+        var_text(f, "ylabel", ylabel);
+        var_text(f, "knobs", present);
     }
     if (out->count == before) {
         sb_figure *f = add(out, "quality_vs_cost", "quality.gp", "Quality vs cost.");
@@ -126,9 +158,9 @@ static void plan_latency(const sb_shape_table *t, sb_figures *out)
     char present[128];
     knobs(t, pick_latency, present, sizeof present);
     sb_figure *f = add(out, "latency_vs_depth_width", "latency.gp",
-                       "Generation latency per token (generate mode, log scale) vs the decoder's depth (blocks) and width "
-                       "(d_model): each step runs the decoder's blocks in sequence.");
-    set(f->vars, sizeof f->vars, "knobs='%s'", present);
+                       "Generation latency per token (generate mode, log scale) vs the decoder's depth (blocks) and "
+                       "width (d_model): each step runs the decoder's blocks in sequence.");
+    var_text(f, "knobs", present);
     if (present[0] == '\0')
         set(f->skipped, sizeof f->skipped, "no measured generate-mode records in this run");
 }
@@ -138,14 +170,15 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
     sb_figure *f = add(out, "roofline", "roofline.gp",
                        "Roofline: arithmetic intensity of each op class against the measured sgemm and "
                        "stream-copy roofs; filled: achieved rate (op classes: the engine's profile of their regions; "
-                       "total: the whole repetition), hollow: an op class with no timed rate, at its ceiling. The memory roof is "
-                       "the stream-copy bandwidth: work that only reads, or reads from cache, can sit above it.");
+                       "total: the whole repetition), hollow: an op class with no timed rate, at its ceiling. The "
+                       "memory roof is the stream-copy bandwidth: work that only reads, or reads from cache, can sit "
+                       "above it.");
     double sgemm, fma, bw;
     const cJSON *sys = NULL;
     for (size_t i = 0; i < results->count && sys == NULL; i++)
         if (!isnan(sgemm = sb_field_number(results->records[i], SB_F_SYSTEM_SGEMM_GFLOPS)))
             sys = results->records[i];
-    if (sys == NULL || isnan(fma = sb_field_number(sys, SB_F_SYSTEM_FMA_GFLOPS)) ||
+    if (sys == NULL || !(sgemm > 0) || !((fma = sb_field_number(sys, SB_F_SYSTEM_FMA_GFLOPS)) > 0) ||
         !((bw = sb_field_number(sys, SB_F_SYSTEM_STREAM_COPY_GBPS)) > 0)) {
         set(f->skipped, sizeof f->skipped,
             "no measured machine peaks (system.sgemm_gflops, stream_copy_gbps) in this run");
@@ -160,11 +193,14 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
         const cJSON *op;
         cJSON_ArrayForEach(op, roof) {
             double ai, achieved;
-            if (op->string == NULL || sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0 || ai <= 0)
+            if (op->string == NULL || !sb_plots_is_plain_name(op->string) ||
+                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0 || ai <= 0)
                 continue;
             lo = fmin(lo, ai);
             hi = fmax(hi, ai);
-            add_word(sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0 ? timed : untimed, 160, op->string);
+            const bool is_timed =
+                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0;
+            add_word(is_timed ? timed : untimed, 160, op->string);
         }
     }
     if (timed[0] == '\0' && untimed[0] == '\0') {
@@ -172,9 +208,13 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
         return;
     }
     double ridge = sgemm / bw;
-    set(f->vars, sizeof f->vars,
-        "timed='%s'; untimed='%s'; sgemm=%.6g; fma=%.6g; bandwidth=%.6g; xmin=%.6g; xmax=%.6g", timed, untimed,
-        sgemm, fma, bw, fmin(lo, ridge) / 4, fmax(hi, ridge) * 4);
+    var_text(f, "timed", timed);
+    var_text(f, "untimed", untimed);
+    var_number(f, "sgemm", sgemm);
+    var_number(f, "fma", fma);
+    var_number(f, "bandwidth", bw);
+    var_number(f, "xmin", fmin(lo, ridge) / 4);
+    var_number(f, "xmax", fmax(hi, ridge) * 4);
 }
 
 /* bf16's speed-up over fp32 per shape, in the mode most pairs were measured in. */
@@ -190,7 +230,9 @@ static void plan_precision(const sb_results *results, sb_figures *out)
         set(f->skipped, sizeof f->skipped, "%s", err.msg);
         return;
     }
-    /* the mode with most pairs */
+    /* the mode with most pairs (a plain name: it reaches the script), and the knobs among its pairs, in the
+     * fixed order of the scaling words */
+    static const char *const order[] = {"base", "depth", "width", "attention", "switch", "other"};
     const char *mode = NULL;
     size_t most = 0;
     char present[128] = "";
@@ -198,12 +240,13 @@ static void plan_precision(const sb_results *results, sb_figures *out)
         size_t n = 0;
         for (size_t j = 0; j < t.count; j++)
             n += strcmp(t.rows[j].mode, t.rows[i].mode) == 0;
-        if (n > most)
+        if (n > most && sb_plots_is_plain_name(t.rows[i].mode))
             most = n, mode = t.rows[i].mode;
     }
-    for (size_t i = 0; i < t.count; i++)
-        if (strcmp(t.rows[i].mode, mode) == 0)
-            add_word(present, sizeof present, t.rows[i].scaling);
+    for (size_t k = 0; mode != NULL && k < sizeof order / sizeof order[0]; k++)
+        for (size_t i = 0; i < t.count; i++)
+            if (strcmp(t.rows[i].mode, mode) == 0 && strcmp(t.rows[i].scaling, order[k]) == 0)
+                add_word(present, sizeof present, order[k]);
     double ceiling = NAN;
     for (size_t i = 0; i < results->count && isnan(ceiling); i++) {
         const double dot = sb_field_number(results->records[i], SB_F_SYSTEM_BF16_DOT_GFLOPS),
@@ -211,10 +254,13 @@ static void plan_precision(const sb_results *results, sb_figures *out)
         if (dot > 0 && fma > 0)
             ceiling = dot / fma;
     }
-    if (t.count == 0)
+    if (t.count == 0 || mode == NULL) {
         set(f->skipped, sizeof f->skipped, "no shape measured in both bf16 and f32 with otherwise equal settings");
-    else
-        set(f->vars, sizeof f->vars, "mode='%s'; knobs='%s'; ceiling=%.6g", mode, present, isnan(ceiling) ? 0 : ceiling);
+    } else {
+        var_text(f, "mode", mode);
+        var_text(f, "knobs", present);
+        var_number(f, "ceiling", isnan(ceiling) ? 0 : ceiling);
+    }
     sb_precision_table_free(&t);
 }
 

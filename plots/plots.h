@@ -87,7 +87,7 @@ int sb_pareto_frontier(const sb_pareto_point *points, size_t n, sb_pareto_dir di
 
 typedef struct {
     const char *shape;
-    const char *scaling;     /* base, depth, width, attention, switch, other */
+    const char *scaling;     /* base, depth, width, attention, switch, other (any other word in the record) */
     /* The first measured record of the shape in the run's main mode (else its first record in that mode, a
      * skip or failure to report), and likewise in generate mode; NULL when the shape has none. */
     const cJSON *main;
@@ -97,8 +97,9 @@ typedef struct {
     double ms_per_token;     /* from the generate record; NaN when none */
     double quality;          /* NaN when none */
     const char *quality_metric, *quality_source;
-    double layers, d_model, d_ff, d_kv, num_heads, num_experts; /* layers: encoder + decoder blocks */
-    int num_layers, num_decoder_layers;
+    /* From the record's config; NaN where it lacks the field (records are read, not trusted). layers:
+     * encoder + decoder blocks. */
+    double layers, d_model, d_ff, d_kv, num_heads, num_experts, num_layers, num_decoder_layers;
 } sb_shape_row;
 
 typedef struct {
@@ -140,11 +141,24 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
 /* ---- pictures and report ------------------------------------------------------------------------- */
 
 #define SB_FIGURES_MAX 16
+#define SB_FIGURE_VARS 8
+
+/* One gnuplot variable a figure's script reads. The name is an identifier from the code, never text from a
+ * record; the value reaches gnuplot as data only — a finite number, or a single-quoted string (draw.c quotes
+ * every value in one place) — so nothing a results file holds is ever read as a gnuplot command. Strings
+ * from records are allow-listed before they get here (knob and op-class names, metric names). */
+typedef struct {
+    const char *name;
+    bool is_number;
+    double number;
+    char text[256];
+} sb_figure_var;
 
 typedef struct {
     char name[64];      /* file stem under plots/: <name>.png and <name>.svg */
     char script[32];    /* plots/<script> */
-    char vars[512];     /* extra gnuplot variables, `name='value'; ...` */
+    sb_figure_var vars[SB_FIGURE_VARS]; /* the script's own variables, beyond style.gp's */
+    size_t nvars;
     char caption[256];
     char skipped[256];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;
@@ -153,6 +167,10 @@ typedef struct {
     sb_figure items[SB_FIGURES_MAX];
     size_t count;
 } sb_figures;
+
+/* Whether a name from a record may reach a picture's variables and file names: a lower-case word of at
+ * most 40 characters ([a-z0-9_]: op classes, quality metrics). */
+bool sb_plots_is_plain_name(const char *name);
 
 /* The pictures a run gets, with the reason for each one that has no data. */
 void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out);

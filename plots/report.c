@@ -78,22 +78,26 @@ static void machine_section(sb_doc *doc, const sb_results *r)
             snprintf(flags + used, sizeof flags - used, "%s%s", used > 0 ? " " : "", flag->valuestring);
     }
     sb_doc_heading(doc, 2, "Machine and settings");
-    sb_doc_text(doc, true, "CPU: %s, %s logical cores, %s threads used; SIMD flags: %s", sys_text(sys, SB_F_SYSTEM_CPU_MODEL),
-                sys_number(a, sys, SB_F_SYSTEM_LOGICAL_CORES, "%.0f"), sys_number(b, sys, SB_F_SYSTEM_THREADS, "%.0f"),
-                flags[0] != '\0' ? flags : "not recorded");
-    sb_doc_text(doc, true, "GEMM: %s (%s), OpenBLAS core %s", sys_text(sys, SB_F_SYSTEM_GEMM_BACKEND), sys_text(sys, SB_F_SYSTEM_GEMM_VERSION),
-                sys_text(sys, SB_F_SYSTEM_OPENBLAS_CORE));
+    sb_doc_text(doc, true, "CPU: %s, %s logical cores, %s threads used; SIMD flags: %s",
+                sys_text(sys, SB_F_SYSTEM_CPU_MODEL), sys_number(a, sys, SB_F_SYSTEM_LOGICAL_CORES, "%.0f"),
+                sys_number(b, sys, SB_F_SYSTEM_THREADS, "%.0f"), flags[0] != '\0' ? flags : "not recorded");
+    sb_doc_text(doc, true, "GEMM: %s (%s), OpenBLAS core %s", sys_text(sys, SB_F_SYSTEM_GEMM_BACKEND),
+                sys_text(sys, SB_F_SYSTEM_GEMM_VERSION), sys_text(sys, SB_F_SYSTEM_OPENBLAS_CORE));
     sb_doc_text(doc, true, "Measured peaks: sgemm %s GFLOP/s, FMA loop %s GFLOP/s, stream copy %s GB/s",
-                sys_number(a, sys, SB_F_SYSTEM_SGEMM_GFLOPS, "%.1f"), sys_number(b, sys, SB_F_SYSTEM_FMA_GFLOPS, "%.1f"),
+                sys_number(a, sys, SB_F_SYSTEM_SGEMM_GFLOPS, "%.1f"),
+                sys_number(b, sys, SB_F_SYSTEM_FMA_GFLOPS, "%.1f"),
                 sys_number(c, sys, SB_F_SYSTEM_STREAM_COPY_GBPS, "%.1f"));
-    sb_doc_text(doc, true, "Build: %s, flags %s, commit %s, date %s", sys_text(sys, SB_F_SYSTEM_COMPILER), sys_text(sys, SB_F_SYSTEM_BUILD_FLAGS),
-                sys_text(sys, SB_F_SYSTEM_GIT_COMMIT), sys_text(sys, SB_F_SYSTEM_DATE));
+    sb_doc_text(doc, true, "Build: %s, flags %s, commit %s, date %s", sys_text(sys, SB_F_SYSTEM_COMPILER),
+                sys_text(sys, SB_F_SYSTEM_BUILD_FLAGS), sys_text(sys, SB_F_SYSTEM_GIT_COMMIT),
+                sys_text(sys, SB_F_SYSTEM_DATE));
     sb_doc_text(doc, true, "Settings: modes %s; batch %s sequences; src_len %s tokens; tgt_len %s tokens; dtype %s",
                 distinct(r, SB_F_SETTINGS_MODE, v[0], sizeof v[0]), distinct(r, SB_F_SETTINGS_BATCH, v[1], sizeof v[1]),
-                distinct(r, SB_F_SETTINGS_SRC_LEN, v[2], sizeof v[2]), distinct(r, SB_F_SETTINGS_TGT_LEN, v[3], sizeof v[3]),
+                distinct(r, SB_F_SETTINGS_SRC_LEN, v[2], sizeof v[2]),
+                distinct(r, SB_F_SETTINGS_TGT_LEN, v[3], sizeof v[3]),
                 distinct(r, SB_F_SETTINGS_DTYPE, v[4], sizeof v[4]));
     sb_doc_text(doc, true, "Repetitions: warmup %s, at least %s timed, min_time_s %s s, max_time_s %s s",
-                distinct(r, SB_F_SETTINGS_WARMUP, v[0], sizeof v[0]), distinct(r, SB_F_SETTINGS_MIN_REPS, v[1], sizeof v[1]),
+                distinct(r, SB_F_SETTINGS_WARMUP, v[0], sizeof v[0]),
+                distinct(r, SB_F_SETTINGS_MIN_REPS, v[1], sizeof v[1]),
                 distinct(r, SB_F_SETTINGS_MIN_TIME_S, v[2], sizeof v[2]),
                 distinct(r, SB_F_SETTINGS_MAX_TIME_S, v[3], sizeof v[3]));
     size_t measured = 0, extrapolated = 0, contended = 0, skipped = 0, failed = 0;
@@ -177,7 +181,7 @@ static void figures_section(sb_doc *doc, const sb_results *r, const sb_figures *
         if (f->skipped[0] != '\0')
             sb_doc_text(doc, false, "%s Not drawn: %s.", f->caption, f->skipped);
         else if (access(png, R_OK) != 0)
-            sb_doc_text(doc, false, "%s Not drawn yet: run `shapebench plots --run %s`.", f->caption, r->dir);
+            sb_doc_text(doc, false, "%s Not drawn yet: run shapebench plots --run %s.", f->caption, r->dir);
         else
             sb_doc_image(doc, src, f->caption);
     }
@@ -188,7 +192,9 @@ static void figures_section(sb_doc *doc, const sb_results *r, const sb_figures *
 static void shape_row(sb_doc *doc, const sb_shape_row *row)
 {
     sb_doc_cell blocks, dm, ff, heads, params, flops, tps, ms, rss;
-    snprintf(blocks, sizeof blocks, "%d/%d", row->num_layers, row->num_decoder_layers);
+    sb_doc_cell enc, dec;
+    snprintf(blocks, sizeof blocks, "%s/%s", sb_doc_number(enc, row->num_layers, "%.0f"),
+             sb_doc_number(dec, row->num_decoder_layers, "%.0f"));
     snprintf(heads, sizeof heads, "%.0f x %.0f", row->num_heads, row->d_kv);
     const char *cells[] = {row->shape, blocks, sb_doc_number(dm, row->d_model, "%.0f"),
                            sb_doc_number(ff, row->d_ff, "%.0f"), heads,
@@ -324,14 +330,18 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
     char md_path[SB_PATH_MAX + 16], html_path[SB_PATH_MAX + 16];
     snprintf(md_path, sizeof md_path, "%s/REPORT.md", results->dir);
     snprintf(html_path, sizeof html_path, "%s/REPORT.html", results->dir);
-    sb_doc doc = {fopen(md_path, "w"), fopen(html_path, "w"), 0, false};
+    /* Both renderings are built in memory, then each replaces its file whole (never through a link). */
+    char *md_text = NULL, *html_text = NULL;
+    size_t md_len = 0, html_len = 0;
+    sb_doc doc = {open_memstream(&md_text, &md_len), open_memstream(&html_text, &html_len), 0, false};
     if (doc.md == NULL || doc.html == NULL) {
-        int e = errno;
         if (doc.md != NULL)
             fclose(doc.md);
         if (doc.html != NULL)
             fclose(doc.html);
-        return sb_fail(err, "cannot write %s: %s", doc.md == NULL ? md_path : html_path, strerror(e));
+        free(md_text);
+        free(html_text);
+        return sb_fail(err, "out of memory for the report");
     }
     char title[SB_PATH_MAX + 64];
     const char *run = sb_field_string(results->records[0], SB_F_RUN);
@@ -357,6 +367,12 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
     failed |= fclose(doc.md) != 0;
     failed |= fclose(doc.html) != 0;
     if (rc == 0 && failed)
-        rc = sb_fail(err, "cannot write %s or %s (disk full?)", md_path, html_path);
+        rc = sb_fail(err, "out of memory for the report");
+    if (rc == 0)
+        rc = sb_write_text_atomic(md_path, md_text, false, err);
+    if (rc == 0)
+        rc = sb_write_text_atomic(html_path, html_text, false, err);
+    free(md_text);
+    free(html_text);
     return rc;
 }

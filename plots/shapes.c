@@ -80,23 +80,34 @@ static void prefer(const cJSON **slot, const cJSON *record)
         *slot = record;
 }
 
+/* The record's scaling knob, one of the words the pictures and the report know; "other" for anything else. */
+static const char *scaling_of(const cJSON *record)
+{
+    static const char *const known[] = {"base", "depth", "width", "attention", "switch", "other"};
+    const char *scaling = sb_field_string(record, SB_F_SCALING);
+    for (size_t i = 0; scaling != NULL && i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(scaling, known[i]) == 0)
+            return known[i];
+    return "other";
+}
+
 static void fill(sb_shape_row *row, const sb_results *results)
 {
     const cJSON *r = row->main != NULL ? row->main : row->generate;
     row->measured = row->main != NULL && sb_record_measured(row->main);
-    const char *scaling = sb_field_string(r, SB_F_SCALING);
-    row->scaling = scaling != NULL ? scaling : "other";
+    row->scaling = scaling_of(r);
     row->params = sb_field_number(r, SB_F_ANALYTIC_PARAMS);
     row->params_active = sb_field_number(r, SB_F_ANALYTIC_PARAMS_ACTIVE);
     row->tokens_per_s = row->measured ? sb_field_number(row->main, SB_F_THROUGHPUT_TOKENS_PER_S) : NAN;
-    row->flops_per_token = row->measured ? sb_field_number(row->main, SB_F_THROUGHPUT_GFLOPS_PER_S) * 1e9 / row->tokens_per_s : NAN;
+    row->flops_per_token =
+        row->measured ? sb_field_number(row->main, SB_F_THROUGHPUT_GFLOPS_PER_S) * 1e9 / row->tokens_per_s : NAN;
     row->seconds = row->measured ? sb_field_number(row->main, SB_F_TIMING_MEDIAN) : NAN;
     row->peak_rss_bytes = row->measured ? sb_field_number(row->main, SB_F_MEMORY_PEAK_RSS_BYTES) : NAN;
     row->ms_per_token = row->generate != NULL && sb_record_measured(row->generate)
                             ? sb_field_number(row->generate, SB_F_THROUGHPUT_MS_PER_TOKEN) : NAN;
-    row->num_layers = (int)sb_field_number(r, SB_F_CONFIG_NUM_LAYERS);
-    row->num_decoder_layers = (int)sb_field_number(r, SB_F_CONFIG_NUM_DECODER_LAYERS);
-    row->layers = sb_field_number(r, SB_F_CONFIG_NUM_LAYERS) + sb_field_number(r, SB_F_CONFIG_NUM_DECODER_LAYERS);
+    row->num_layers = sb_field_number(r, SB_F_CONFIG_NUM_LAYERS);
+    row->num_decoder_layers = sb_field_number(r, SB_F_CONFIG_NUM_DECODER_LAYERS);
+    row->layers = row->num_layers + row->num_decoder_layers;
     row->d_model = sb_field_number(r, SB_F_CONFIG_D_MODEL);
     row->d_ff = sb_field_number(r, SB_F_CONFIG_D_FF);
     row->d_kv = sb_field_number(r, SB_F_CONFIG_D_KV);

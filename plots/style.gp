@@ -2,14 +2,14 @@
 # 100 %, the machine and BLAS core in the title, colours per scaling knob. Loaded by the other scripts.
 # SVGs are interactive (`mouse standalone`): every shape's point shows its name on hover, where the PNG
 # names only the points that have room.
-# Expects: fmt ('png' or 'svg'), out (path without extension), machine (one line), datadir.
+# Expects: fmt ('png' or 'svg'), out (the file to write), machine (one line), datadir.
 if (fmt eq 'png') {
     set terminal pngcairo size 1600,1000 noenhanced font 'DejaVu Sans,17' linewidth 2
 } else {
     set terminal svg size 1600,1000 mouse standalone noenhanced font 'DejaVu Sans,17' linewidth 2 \
         background rgb 'white'
 }
-set output out.'.'.fmt
+set output out
 set datafile separator "\t"
 set grid lc rgb '#d0d0d0'
 set border 3

@@ -300,6 +300,13 @@ static int write_stats(const char *path, sb_corpus *c, sb_error *err)
     return fclose(f) == 0 ? 0 : sb_fail(err, "cannot write %s", path);
 }
 
+/* A count of the stats file; -1 (an incomplete file) when the text is not a whole number. */
+static void count_of(const char *text, int64_t *out)
+{
+    if (sb_parse_i64(text, 0, INT64_MAX, out) != 0)
+        *out = -1;
+}
+
 static int read_stats(const char *path, sb_corpus *c, sb_error *err)
 {
     FILE *f = fopen(path, "r");
@@ -310,12 +317,12 @@ static int read_stats(const char *path, sb_corpus *c, sb_error *err)
         if (strcmp(key, "sha256") == 0)
             sb_fmt(c->sha256, sizeof c->sha256, "%s", val);
         else if (strcmp(key, "tarball_bytes") == 0)
-            c->tarball_bytes = strtoll(val, NULL, 10);
+            count_of(val, &c->tarball_bytes);
         for (size_t i = 0; i < sizeof count_keys / sizeof count_keys[0]; i++) {
             if (strncmp(key, "train_", 6) == 0 && strcmp(key + 6, count_keys[i]) == 0)
-                *count_field(&c->train, i) = strtoll(val, NULL, 10);
+                count_of(val, count_field(&c->train, i));
             if (strncmp(key, "heldout_", 8) == 0 && strcmp(key + 8, count_keys[i]) == 0)
-                *count_field(&c->heldout, i) = strtoll(val, NULL, 10);
+                count_of(val, count_field(&c->heldout, i));
         }
     }
     fclose(f);
@@ -422,7 +429,11 @@ int sb_corpus_prepare(const char *data_dir, const sb_corpus_options *opt, sb_cor
         sb_fmt(tmp, sizeof tmp, "%s.tmp-%ld", c->dir, (long)getpid());
         sb_remove_tree(tmp);
         say(&o, "stripping POS tags, splitting train / held-out into %s", c->dir);
-        if ((rc = sb_mkdir_p(tmp, err)) != 0 || (rc = build_text(tarball, tmp, c, err)) != 0) {
+        /* A folder made now (mkdir fails on anything already there): its files are written into a place
+         * no one else has touched, then the whole folder is renamed into place. */
+        if (mkdir(tmp, 0755) != 0)
+            return sb_fail(err, "cannot create %s: %s", tmp, strerror(errno));
+        if ((rc = build_text(tarball, tmp, c, err)) != 0) {
             sb_remove_tree(tmp);
             return rc;
         }

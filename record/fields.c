@@ -23,9 +23,12 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_RUN, "run", S, false, "", "run", 2, "the run name (its folder under results/)"},
     {SB_F_KEY, "key", S, false, "", "key", 1,
      "identity of the measurement for resume, merge and compare: "
-     "`shape|mode|b<batch>|s<src>|t<tgt>|<dtype>|<gemm>|t<threads>` (threads resolved: 0 becomes the count "
-     "used); probe records add `|probe-<budget_kind>-<budget>`"},
-    {SB_F_SHAPE, "shape", S, false, "", "shape", 3, "canonical model name, e.g. `t5-efficient-base-nl24`"},
+     "`shape|mode|b<batch>|s<src>|t<tgt>|<dtype>|<gemm>|t<threads>`, the shape as in `shape` (threads resolved: "
+     "0 becomes the count used); probe records add `|probe-<budget_kind>-<budget>`"},
+    {SB_F_SHAPE, "shape", S, false, "", "shape", 3,
+     "the shape's identity: its canonical model name (e.g. `t5-efficient-base-nl24`) when that name alone "
+     "resolves to exactly this shape; else (a config.json, or overrides on one) the name, `#` and 12 hex digits "
+     "of a hash of the resolved config, so two shapes sharing a name never share a key"},
     {SB_F_FAMILY, "family", S, false, "", "family", 4, "`t5-efficient`, `switch`, `t5`, `t5-v1_1` or `custom`"},
     {SB_F_SCALING, "scaling", S, false, "", "scaling", 5,
      "the knob the shape scales from its size's base shape: `base`, `depth` (nl/el/dl), `width` (dm/ff), "
@@ -62,8 +65,9 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_SETTINGS_WARMUP, "settings.warmup", I, false, "repetitions", NULL, 0, "untimed repetitions first"},
     {SB_F_SETTINGS_MIN_REPS, "settings.min_reps", I, false, "repetitions", NULL, 0, "timed repetitions at least"},
     {SB_F_SETTINGS_MIN_TIME_S, "settings.min_time_s", N, false, "s", NULL, 0, "timed seconds at least"},
-    {SB_F_SETTINGS_MAX_TIME_S, "settings.max_time_s", N, false, "s", NULL, 0,
-     "timed seconds at most: a shape whose min_reps repetitions would not fit is timed on sampled layers"},
+    {SB_F_SETTINGS_MAX_TIME_S, "settings.max_time_s", N, true, "s", NULL, 0,
+     "timed seconds at most: a shape whose min_reps repetitions would not fit is timed on sampled layers; null "
+     "for no limit (a probe's FLOPs budget)"},
     {SB_F_SETTINGS_ALWAYS_SAMPLE, "settings.always_sample", B, false, "", NULL, 0,
      "timed on sampled layers even when the full model fits (`--extrapolate always`)"},
     {SB_F_ANALYTIC, "analytic", O, true, "", NULL, 0,
@@ -177,8 +181,9 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_ROOFLINE_ACHIEVED_GFLOPS, "roofline.*.achieved_gflops", N, true, "GFLOP/s", NULL, 0,
      "op classes: GEMM FLOPs inside the class's regions over their wall time (engine profile); total: the "
      "repetition's FLOPs over its median"},
-    {SB_F_ROOFLINE_BOUND, "roofline.*.bound", S, false, "", NULL, 0,
-     "`compute` or `memory`, against the ridge sgemm_gflops / stream_copy_gbps"},
+    {SB_F_ROOFLINE_BOUND, "roofline.*.bound", S, true, "", NULL, 0,
+     "`compute` or `memory`, against the ridge sgemm_gflops / stream_copy_gbps; null when the machine peaks "
+     "could not be measured"},
     {SB_F_ROOFLINE_METHOD, "roofline.method", S, false, "", NULL, 0, "the roofline's method, in words"},
     {SB_F_SYSTEM, "system", O, true, "", NULL, 0, "the machine and build the measurement ran on"},
     {SB_F_SYSTEM_CPU_FLAGS, "system.cpu_flags", A, false, "", NULL, 0,
@@ -457,7 +462,10 @@ static bool type_fits(const sb_field *f, const cJSON *node)
     return false;
 }
 
-static int check_members(const cJSON *object, const char *prefix, sb_error *err)
+/* Every member of object (below `prefix`) against the table. The writer's check (`strict`) refuses a field
+ * the table lacks; the reader's ignores it (a record of a later shapebench may carry more) and checks the
+ * types of the fields it knows, config's among them. */
+static int check_members(const cJSON *object, const char *prefix, bool strict, sb_error *err)
 {
     const cJSON *member;
     cJSON_ArrayForEach(member, object)
@@ -467,18 +475,20 @@ static int check_members(const cJSON *object, const char *prefix, sb_error *err)
         const sb_field *f = sb_field_find(path);
         /* an object only on the way to fields (timing.parts_median) needs no entry of its own */
         if (f == NULL && cJSON_IsObject(member) && has_children(path)) {
-            if (check_members(member, path, err) != 0)
+            if (check_members(member, path, strict, err) != 0)
                 return -1;
             continue;
         }
+        if (f == NULL && !strict)
+            continue;
         if (f == NULL)
             return sb_fail(err, "record field '%s' is not in the field table (record/fields.c)", path);
         if (!type_fits(f, member))
             return sb_fail(err, "record field '%s' is not %s%s", path, f->nullable ? "null or " : "",
                            sb_field_type_name(f->type));
         /* config holds Hugging Face's keys, of which the table lists those read back */
-        if (cJSON_IsObject(member) && f->id != SB_F_CONFIG && has_children(path) &&
-            check_members(member, path, err) != 0)
+        if (cJSON_IsObject(member) && (f->id != SB_F_CONFIG || !strict) && has_children(path) &&
+            check_members(member, path, strict, err) != 0)
             return -1;
     }
     return 0;
@@ -486,5 +496,10 @@ static int check_members(const cJSON *object, const char *prefix, sb_error *err)
 
 int sb_record_check_fields(const cJSON *record, sb_error *err)
 {
-    return check_members(record, "", err);
+    return check_members(record, "", true, err);
+}
+
+int sb_record_check_types(const cJSON *record, sb_error *err)
+{
+    return check_members(record, "", false, err);
 }

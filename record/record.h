@@ -3,10 +3,10 @@
  *   - the field table: every field of the record once — its JSON path, type, unit, CSV column and meaning —
  *     from which the writer (harness/record.c), the CSV flattening, the readers (plots/, compare, pareto),
  *     and the schema documentation (`shapebench schema`, results/README.md) all come;
- *   - record sets and the one reader of results.jsonl (one policy for its lines: a torn last line is cut
- *     with a warning, anything else that is not a record is an error naming file and line) and the one
- *     schema-version check;
- *   - the results file open for appending: crash-safe append (one write and fsync per record), resume;
+ *   - record sets and the one reader of results.jsonl (one policy for its lines, sb_records_load) and the
+ *     one schema-version check;
+ *   - the results file open for appending: one writer per folder (a lock), crash-safe append (one write and
+ *     fsync per record), resume;
  *   - the flattened views (CSV, Markdown, JSON lines) and the merge of result folders.
  *
  * Depends on common/ and cJSON: below both the harness (which writes records) and plots (which reads them).
@@ -219,6 +219,9 @@ void sb_record_put_bool(cJSON *record, sb_field_id id, bool value);
 /* Every leaf of record (objects walked into, arrays and scalars kept whole) is a field of the table with
  * that type; 0, or -1 naming the first that is not. The writer's contract with the table, tested. */
 int sb_record_check_fields(const cJSON *record, sb_error *err);
+/* The reader's contract: every field of the table a record holds has its type (null only where the table
+ * allows it); fields the table lacks are ignored. 0, or -1 naming the first that does not fit. */
+int sb_record_check_types(const cJSON *record, sb_error *err);
 
 /* ---- record sets and results files (records.c) ---------------------------------------------------- */
 
@@ -233,24 +236,39 @@ int sb_record_set_add(sb_record_set *s, cJSON *record, sb_error *err);
 const cJSON *sb_record_set_find(const sb_record_set *s, const char *key);
 void sb_record_set_free(sb_record_set *s);
 
-/* Reads <path>/results.jsonl (or the file `path`), the one reader of results files. Every line must be a
- * record: a JSON object with a string `key`; anything else fails naming the file and line. A torn last
- * line (no newline after it: a writer killed mid-write) is left out with a warning. */
+/* Reads <path>/results.jsonl (or the file `path`), the one reader of results files, with one policy for its
+ * lines. Every line must be a record: a JSON object with a string `key` and nothing else on the line (a NUL
+ * byte, a blank or whitespace-only line, trailing bytes: an error naming the file and line), whose fields
+ * have the table's types when it is of this schema version (sb_record_check_types). The bytes after
+ * the last newline are
+ *   - a record, when they parse as one: kept (the writer's newline is all that is missing; the appender
+ *     puts it back before appending);
+ *   - a torn last line, when they begin as a record line does ('{') or are NUL bytes (a writer killed
+ *     mid-write, or a crash before the data reached the disk): left out with one warning, and cut off by
+ *     the appender;
+ *   - anything else: an error, the file is not a results file. */
 int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
 /* The one schema-version check: every record of s has the same schema_version, and it is `required`
  * unless that is negative; *version (may be NULL) gets it (-1 for an empty set). `what` names s in the
  * message. */
 int sb_record_set_schema(const sb_record_set *s, int required, const char *what, int *version, sb_error *err);
 
+/* One writer per results folder (lock.c): an exclusive lock on <dir>/.shapebench.lock, refused with the
+ * holder's pid while another process holds it; released by sb_run_unlock or when the process ends. */
+int sb_run_lock(const char *dir, int *fd, sb_error *err);
+void sb_run_unlock(int fd);
+
 /* A results folder open for appending: <dir>/results.jsonl, its torn last line (if any) cut off. */
 typedef struct {
     char path[SB_PATH_MAX];
-    int fd;
+    int fd, lock_fd;
     sb_record_set existing; /* records already in the file, for resume */
 } sb_results_file;
 
-/* Creates dir (and parents), cuts a torn last line off with a warning, loads the records and refuses a
- * file of another schema version. */
+/* Creates dir (and parents), takes its lock (sb_run_lock, held until sb_results_close), then reads the whole
+ * file as sb_records_load does and refuses a file of another schema version before changing anything in it:
+ * only then is a torn last line cut off (with a warning) or a last record's missing newline put back.
+ * results.jsonl must be a regular file, not a symbolic link. */
 int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err);
 bool sb_results_has(const sb_results_file *r, const char *key);
 /* One write() of the whole line on an O_APPEND descriptor, then fsync; a short write is cut back off so no

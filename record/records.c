@@ -4,7 +4,8 @@
  * The one invariant: results.jsonl is a sequence of complete lines, each a whole record. Each record goes
  * out in one write() on an O_APPEND descriptor followed by fsync, so a crash or kill -9 can at worst leave a
  * torn last line; a reader leaves it out with a warning, and opening the file for appending cuts it off
- * (with the same warning) before anything is added.
+ * (with the same warning) before anything is added — but only once the lock is held (no live writer can be
+ * mid-line) and the whole file has been read as a results file (nothing else is ever cut).
  */
 #include "record/record.h"
 
@@ -94,13 +95,12 @@ int sb_record_set_schema(const sb_record_set *s, int required, const char *what,
 
 /* ---- the reader ---------------------------------------------------------------------------------------- */
 
-/* Length of buf up to and including its last newline; the rest is a torn line. */
-static size_t complete_length(const char *buf, size_t len)
-{
-    while (len > 0 && buf[len - 1] != '\n')
-        len--;
-    return len;
-}
+/* What the bytes of a results file hold: the records of its lines, and what follows the last newline. */
+typedef struct {
+    size_t complete;     /* bytes up to and including the last newline */
+    size_t torn;         /* bytes of a torn last line after them (0: none) */
+    bool unterminated;   /* the bytes after the last newline are a whole record, kept in the set */
+} file_shape;
 
 static void warn_torn(const char *path, size_t bytes, bool cut, sb_warn_fn warn, void *warn_ctx)
 {
@@ -112,32 +112,88 @@ static void warn_torn(const char *path, size_t bytes, bool cut, sb_warn_fn warn,
     warn(warn_ctx, msg);
 }
 
-/* Parses the complete lines of buf[0..len) (len ends just after a newline, or is 0) into out: each a JSON
- * object with a string key, nothing else on the line. */
-static int parse_lines(const char *path, const char *buf, size_t len, sb_record_set *out, sb_error *err)
+/* The record of the line p[0..n) (its newline excluded): a JSON object with a string key and nothing
+ * after it but spaces, tabs or a carriage return; NULL when it is not one. */
+static cJSON *parse_record(const char *p, size_t n)
 {
+    if (memchr(p, '\0', n) != NULL)
+        return NULL;
+    const char *end = NULL;
+    cJSON *record = cJSON_ParseWithLengthOpts(p, n, &end, false);
+    while (record != NULL && end < p + n && (*end == ' ' || *end == '\t' || *end == '\r'))
+        end++;
+    if (record == NULL || end != p + n || !cJSON_IsObject(record) || sb_record_key_of(record) == NULL) {
+        cJSON_Delete(record);
+        return NULL;
+    }
+    return record;
+}
+
+static int line_error(const char *path, size_t line_no, const char *p, size_t n, sb_error *err)
+{
+    if (memchr(p, '\0', n) != NULL)
+        return sb_fail(err, "%s line %zu holds a NUL byte: not a shapebench record (repair or remove the file)",
+                       path, line_no);
+    size_t blank = 0;
+    while (blank < n && (p[blank] == ' ' || p[blank] == '\t' || p[blank] == '\r'))
+        blank++;
+    if (blank == n)
+        return sb_fail(err, "%s line %zu is blank: not a shapebench record (repair or remove the file)", path,
+                       line_no);
+    return sb_fail(err, "%s line %zu is not a shapebench record: repair or remove the file", path, line_no);
+}
+
+/* A torn last line begins as every record line does, or is the NUL bytes a crash leaves where data had not
+ * yet reached the disk. */
+static bool looks_torn(const char *p, size_t n)
+{
+    if (p[0] == '{')
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != '\0')
+            return false;
+    return true;
+}
+
+/* Parses buf[0..len) into out under the policy of sb_records_load, without warning or changing anything:
+ * *shape says what the end of the file held. */
+static int parse_file(const char *path, const char *buf, size_t len, sb_record_set *out, file_shape *shape,
+                      sb_error *err)
+{
+    memset(shape, 0, sizeof *shape);
     size_t line_no = 0;
     for (const char *p = buf; p < buf + len;) {
         const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        const size_t n = (size_t)(nl - p);
+        const size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(buf + len - p);
         line_no++;
-        if (memchr(p, '\0', n) != NULL)
-            return sb_fail(err, "%s line %zu holds a NUL byte: not a shapebench record (repair or remove the file)",
-                           path, line_no);
-        const char *end = NULL;
-        cJSON *record = cJSON_ParseWithLengthOpts(p, n, &end, false);
-        while (record != NULL && end < nl && (*end == ' ' || *end == '\t' || *end == '\r'))
-            end++;
-        if (record == NULL || end != nl || !cJSON_IsObject(record) || sb_record_key_of(record) == NULL) {
+        cJSON *record = parse_record(p, n);
+        sb_error why;
+        /* The table describes this version's records; older ones are read through the typed accessors,
+         * which give NaN or NULL for a field of another type. */
+        if (record != NULL && schema_version_of(record) == SB_SCHEMA_VERSION &&
+            sb_record_check_types(record, &why) != 0) {
             cJSON_Delete(record);
-            return sb_fail(err, "%s line %zu is not a shapebench record: repair or remove the file", path, line_no);
+            return sb_fail(err, "%s line %zu: %s", path, line_no, why.msg);
         }
+        if (record == NULL && nl == NULL && looks_torn(p, n)) {
+            shape->complete = (size_t)(p - buf);
+            shape->torn = n;
+            return 0;
+        }
+        if (record == NULL)
+            return line_error(path, line_no, p, n, err);
         if (set_add_at(out, record, line_no, err) != 0) {
             cJSON_Delete(record);
             return -1;
         }
+        if (nl == NULL) {
+            shape->complete = (size_t)(p - buf);
+            shape->unterminated = true;
+            return 0;
+        }
         p = nl + 1;
     }
+    shape->complete = len;
     return 0;
 }
 
@@ -159,45 +215,66 @@ int sb_records_load(const char *path, sb_record_set *out, sb_warn_fn warn, void 
     size_t len;
     if (sb_read_file(file, &buf, &len, err) != 0)
         return -1;
-    const size_t complete = complete_length(buf, len);
-    if (complete < len)
-        warn_torn(file, len - complete, false, warn, warn_ctx);
-    const int rc = parse_lines(file, buf, complete, out, err);
+    file_shape shape;
+    const int rc = parse_file(file, buf, len, out, &shape, err);
     free(buf);
-    if (rc != 0)
+    if (rc != 0) {
         sb_record_set_free(out);
-    return rc;
+        return -1;
+    }
+    if (shape.torn > 0)
+        warn_torn(file, shape.torn, false, warn, warn_ctx);
+    return 0;
 }
 
 /* ---- appending ----------------------------------------------------------------------------------------- */
 
+/* Opens results.jsonl for appending: a regular file of its own, never a link's target. */
+static int open_jsonl(sb_results_file *r, sb_error *err)
+{
+    r->fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (r->fd < 0 && errno == ELOOP)
+        return sb_fail(err, "%s is a symbolic link: shapebench appends only to a results file of its own", r->path);
+    if (r->fd < 0)
+        return sb_fail(err, "cannot open %s for appending: %s", r->path, strerror(errno));
+    struct stat st;
+    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return sb_fail(err, "%s is not a regular file", r->path);
+    return 0;
+}
+
+/* After the whole file was read and accepted: cut a torn last line off, or end a last record with its
+ * newline, so the next record starts on a line of its own. */
+static int repair_end(sb_results_file *r, const file_shape *shape, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    if (shape->torn > 0) {
+        if (ftruncate(r->fd, (off_t)shape->complete) != 0 || fsync(r->fd) != 0)
+            return sb_fail(err, "cannot cut the torn last line off %s: %s", r->path, strerror(errno));
+        warn_torn(r->path, shape->torn, true, warn, warn_ctx);
+    }
+    if (shape->unterminated && (write(r->fd, "\n", 1) != 1 || fsync(r->fd) != 0))
+        return sb_fail(err, "cannot end the last line of %s: %s", r->path, strerror(errno));
+    return 0;
+}
+
 int sb_results_open(sb_results_file *r, const char *dir, sb_warn_fn warn, void *warn_ctx, sb_error *err)
 {
     memset(r, 0, sizeof *r);
-    r->fd = -1;
+    r->fd = r->lock_fd = -1;
     if (sb_mkdir_p(dir, err) != 0)
         return -1;
     if (snprintf(r->path, sizeof r->path, "%s/%s", dir, JSONL_NAME) >= (int)sizeof r->path)
         return sb_fail(err, "path too long: %s", dir);
-    r->fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
-    if (r->fd < 0)
-        return sb_fail(err, "cannot open %s for appending: %s", r->path, strerror(errno));
-    char *buf;
+    char *buf = NULL;
     size_t len;
-    if (sb_read_fd(r->fd, r->path, &buf, &len, err) != 0)
+    file_shape shape;
+    if (sb_run_lock(dir, &r->lock_fd, err) != 0 || open_jsonl(r, err) != 0 ||
+        sb_read_fd(r->fd, r->path, &buf, &len, err) != 0)
         goto fail;
-    const size_t complete = complete_length(buf, len);
-    if (complete < len) {
-        if (ftruncate(r->fd, (off_t)complete) != 0 || fsync(r->fd) != 0) {
-            free(buf);
-            sb_fail(err, "cannot cut the torn last line off %s: %s", r->path, strerror(errno));
-            goto fail;
-        }
-        warn_torn(r->path, len - complete, true, warn, warn_ctx);
-    }
-    const int rc = parse_lines(r->path, buf, complete, &r->existing, err);
+    const int rc = parse_file(r->path, buf, len, &r->existing, &shape, err);
     free(buf);
-    if (rc != 0 || sb_record_set_schema(&r->existing, SB_SCHEMA_VERSION, r->path, NULL, err) != 0)
+    if (rc != 0 || sb_record_set_schema(&r->existing, SB_SCHEMA_VERSION, r->path, NULL, err) != 0 ||
+        repair_end(r, &shape, warn, warn_ctx, err) != 0)
         goto fail;
     return 0;
 fail:
@@ -259,7 +336,8 @@ void sb_results_close(sb_results_file *r)
 {
     if (r->fd >= 0)
         close(r->fd);
-    r->fd = -1;
+    sb_run_unlock(r->lock_fd);
+    r->fd = r->lock_fd = -1;
     sb_record_set_free(&r->existing);
 }
 
@@ -271,7 +349,7 @@ int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
     sb_record_set merged = {0};
     int version = -1;
     const char *version_from = NULL;
-    int rc = -1;
+    int rc = -1, lock_fd = -1;
     for (size_t d = 0; d < ndirs; d++) {
         sb_record_set in;
         int v;
@@ -303,7 +381,7 @@ int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
         sb_record_set_free(&in); /* cJSON_Delete(NULL) is a no-op for the moved records */
     }
     char path[SB_PATH_MAX];
-    if (sb_mkdir_p(out_dir, err) != 0)
+    if (sb_mkdir_p(out_dir, err) != 0 || sb_run_lock(out_dir, &lock_fd, err) != 0)
         goto done;
     snprintf(path, sizeof path, "%s/%s", out_dir, JSONL_NAME);
     if (sb_records_write(&merged, SB_FORMAT_JSONL, path, err) != 0)
@@ -314,6 +392,7 @@ int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
     *written = merged.count;
     rc = 0;
 done:
+    sb_run_unlock(lock_fd);
     sb_record_set_free(&merged);
     return rc;
 }

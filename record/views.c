@@ -18,7 +18,7 @@ static void csv_field(FILE *out, const cJSON *v)
             fprintf(out, "%.9g", d);
     } else if (cJSON_IsString(v)) {
         const char *s = v->valuestring;
-        if (strpbrk(s, ",\"\n") == NULL) {
+        if (strpbrk(s, ",\"\r\n") == NULL) {
             fputs(s, out);
             return;
         }

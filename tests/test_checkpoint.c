@@ -637,6 +637,12 @@ static void shape_overflow(cJSON *h)
     cJSON_ReplaceItemInObject(entry_of(h, Q), "shape",
                               cJSON_CreateDoubleArray((const double[]){4503599627370496.0, 4503599627370496.0}, 2));
 }
+/* 2^31 x 2^31 elements: a valid element count whose F32 bytes (2^64) wrap to 0. */
+static void shape_bytes_overflow(cJSON *h)
+{
+    cJSON_ReplaceItemInObject(entry_of(h, Q), "shape",
+                              cJSON_CreateDoubleArray((const double[]){2147483648.0, 2147483648.0}, 2));
+}
 static void offsets_short(cJSON *h)
 {
     cJSON_ReplaceItemInObject(entry_of(h, Q), "data_offsets", cJSON_CreateIntArray((const int[]){0}, 1));
@@ -678,6 +684,7 @@ Test(checkpoint, rejects_bad_headers_naming_the_problem)
         {shape_fraction, "shape entry"},
         {shape_rank3, "3 dimensions"},
         {shape_overflow, "shape entry"},
+        {shape_bytes_overflow, "size in bytes overflows 64 bits"},
         {offsets_short, "data_offsets [begin, end]"},
         {offsets_reversed, "data_offsets [begin, end]"},
         {span_mismatch, "spans 100 bytes but its shape and dtype need 32768"},

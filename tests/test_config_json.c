@@ -210,12 +210,16 @@ Test(config_json, hostile_files)
         {"{\"d_model\": 64", "not valid JSON"},
         {"{\"d_model\": 64,}", "not valid JSON"},
         {"   ", "not valid JSON"},
+        {"{\"d_model\": 64} {\"x\": 1}", "data after the object"},
+        {"{\"d_model\": 64}]", "data after the object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_bad(cases[i].text, strlen(cases[i].text), cases[i].needle);
     expect_bad("", 0, "empty");
     static const char garbage[] = {'\x7f', 'E', 'L', 'F', '\0', '\xff', '{', '\x01'};
     expect_bad(garbage, sizeof garbage, "not valid JSON");
+    static const char nul_tail[] = "{\"d_model\": 64}\0garbage";
+    expect_bad(nul_tail, sizeof nul_tail - 1, "data after the object");
 
     enum { DEPTH = 100000 };
     char *deep = malloc(2 * DEPTH + 32);

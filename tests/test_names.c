@@ -257,6 +257,12 @@ Test(names, overrides)
     expect_error("t5-small:d_model=1,,d_ff=2", "empty override");
     expect_error("t5-small:d_model=64,d_model=128", "given twice");
     expect_error("t5-small:d_model=0", "d_model = 0 is out of range");
+    expect_error("t5-small:d_model=512abc", "'512abc' is not a decimal number");
+    expect_error("t5-small:d_model=0x200", "'0x200' is not a decimal number");
+    expect_error("t5-small:d_model= 512", "expected an integer, got a string");
+    expect_error("t5-small:feed_forward_proj=\"relu", "one JSON string");
+    expect_error("t5-small:num_layers=1e9", "num_layers = 1000000000 is out of range (1..4095)");
+    expect_error("t5-small:num_layers=3000,num_decoder_layers=3000", "at most 4096 blocks in all");
     expect_error("t5-small:d_model=1e300", "expected an integer");
     expect_error("t5-small:d_model=99999999999999999999", "expected an integer");
     expect_error("t5-small:d_model=512.5", "expected an integer");
@@ -381,4 +387,41 @@ Test(cli, list_shows_every_name_and_flags)
     cr_expect_eq(conflicts, 2);
     cJSON_Delete(array);
     free(out);
+}
+
+/* A shape's identity is its name when the name alone gives exactly that shape, else the name and a hash of
+ * the config: two config.json files with one _name_or_path and different shapes never share a key. */
+Test(names, identity_tells_apart_shapes_that_share_a_name)
+{
+    static const char *const named[] = {"t5-efficient-base-nl24", "switch-base-8", "t5-efficient-tiny+switch8/step1",
+                                        "t5-efficient-base:d_model=512,num_layers=8", "t5-v1_1-small"};
+    char id[SB_SHAPE_ID_MAX];
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        sb_config c = resolve_ok(named[i]);
+        sb_config_identity(&c, id);
+        cr_expect_str_eq(id, c.name, "%s", named[i]);
+    }
+    sb_config google = resolve_ok("google/t5-efficient-tiny");
+    sb_config_identity(&google, id);
+    cr_expect_str_eq(id, "t5-efficient-tiny");
+
+    const char *text = "{\"_name_or_path\": \"my-model\", \"d_model\": 8, \"d_ff\": 16, \"num_heads\": 2, \"d_kv\": 4,"
+                       " \"num_layers\": 1, \"model_type\": \"t5\"}";
+    sb_config a, b, tiny_named;
+    sb_error err;
+    cr_assert_eq(sb_config_from_json(text, strlen(text), &a, NULL, NULL, &err), 0, "%s", err.msg);
+    b = a;
+    b.d_model = 16;
+    char id_a[SB_SHAPE_ID_MAX], id_b[SB_SHAPE_ID_MAX];
+    sb_config_identity(&a, id_a);
+    sb_config_identity(&b, id_b);
+    cr_expect(strncmp(id_a, "my-model#", 9) == 0 && strlen(id_a) == 9 + 12, "%s", id_a);
+    cr_expect_str_neq(id_a, id_b);
+    sb_config_identity(&a, id);
+    cr_expect_str_eq(id, id_a, "the identity is stable");
+    /* A config that borrows a registry name but not its shape is told apart from the registry's. */
+    tiny_named = a;
+    snprintf(tiny_named.name, sizeof tiny_named.name, "t5-efficient-tiny");
+    sb_config_identity(&tiny_named, id);
+    cr_expect(strncmp(id, "t5-efficient-tiny#", 18) == 0, "%s", id);
 }

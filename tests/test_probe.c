@@ -113,6 +113,7 @@ Test(probe, smoke_preset_records_quality_and_resumes, .timeout = 300)
         cr_expect(loss > 0 && loss < 9, "held-out loss %g nats/token", loss);
         cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(q, "per_seed")), 2);
         cr_expect(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(q, "stddev")));
+        cr_expect_eq(sb_record_check_fields(set.items[i], &err), 0, "a probe record: %s", err.msg);
     }
     sb_record_set_free(&set);
     cr_assert_eq(system(cmd), 0, "%s", cmd);

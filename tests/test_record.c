@@ -62,6 +62,14 @@ static void check_built(const char *model, sb_mode mode, const char *want_verdic
     cr_assert_not_null(r);
     cr_assert_eq(sb_record_check_fields(r, &err), 0, "%s %s: %s", model, sb_mode_name(mode), err.msg);
     cJSON_Delete(r);
+    /* Peaks that could not be measured (nor system facts): the record says so with nulls. */
+    r = sb_record_build("t", &cfg, &s, &m, NULL, NULL);
+    cr_assert_not_null(r);
+    cr_assert_eq(sb_record_check_fields(r, &err), 0, "%s %s without peaks: %s", model, sb_mode_name(mode), err.msg);
+    const cJSON *total = sb_record_at(r, "roofline.total");
+    if (m.measured)
+        cr_expect(cJSON_IsNull(cJSON_GetObjectItem(total, "bound")), "%s: a bound without peaks", model);
+    cJSON_Delete(r);
     sb_measurement_free(&m);
     sb_exec_free(x);
 }

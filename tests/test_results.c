@@ -117,11 +117,130 @@ Test(results, torn_last_line_is_cut_with_a_warning)
 
 Test(results, a_bad_line_in_the_middle_is_refused)
 {
-    write_text("results.jsonl", "{\"schema_version\":1,\"key\":\"a\"}\nnot json\n{\"schema_version\":1,\"key\":\"b\"}\n", "w");
+    write_text("results.jsonl",
+               "{\"schema_version\":1,\"key\":\"a\"}\nnot json\n{\"schema_version\":1,\"key\":\"b\"}\n", "w");
     sb_results_file r;
     sb_error err;
     cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1);
     cr_expect(strstr(err.msg, "line 2") != NULL, "%s", err.msg);
+}
+
+/* Lines the reader cannot accept are errors naming the line, never skipped: a NUL byte (in a line or
+ * starting one), a blank or whitespace-only line, bytes after the object. */
+Test(results, bad_bytes_are_errors_naming_the_line)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *needle;
+    } cases[] = {
+        {"{\"schema_version\":2,\"key\":\"a\"}\n{\"key\":\"b\0\"}\n", 44, "line 2 holds a NUL byte"},
+        {"{\"schema_version\":2,\"key\":\"a\"}\n\0{\"key\":\"b\"}\n", 44, "line 2 holds a NUL byte"},
+        {"{\"schema_version\":2,\"key\":\"a\"}\n \t \n", 35, "line 2 is blank"},
+        {"\n{\"schema_version\":2,\"key\":\"a\"}\n", 32, "line 1 is blank"},
+        {"{\"schema_version\":2,\"key\":\"a\"} {\"key\":\"b\"}\n", 43, "line 1 is not a shapebench record"},
+        {"{\"schema_version\":2,\"key\":\"a\"}\nmy notes", 39, "line 2 is not a shapebench record"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/results.jsonl", dir);
+        test_write_file(path, cases[i].text, cases[i].len);
+        sb_record_set loaded;
+        sb_error err = {""};
+        cr_expect_eq(sb_records_load(dir, &loaded, NULL, NULL, &err), -1, "case %zu was read", i);
+        cr_expect(strstr(err.msg, cases[i].needle) != NULL, "case %zu: %s", i, err.msg);
+        sb_results_file r;
+        cr_expect_eq(sb_results_open(&r, dir, NULL, NULL, &err), -1, "case %zu was opened for appending", i);
+        cr_expect_eq(file_size("results.jsonl"), (off_t)cases[i].len, "case %zu: the file was changed", i);
+    }
+}
+
+/* A whole record without its final newline is a record for every reader; the appender puts the newline
+ * back, so the next record gets a line of its own. */
+Test(results, a_last_record_without_its_newline_is_kept)
+{
+    write_text("results.jsonl", "{\"schema_version\":3,\"key\":\"a\"}\n{\"schema_version\":3,\"key\":\"b\"}", "w");
+    sb_record_set loaded;
+    sb_error err;
+    warnings = 0;
+    cr_assert_eq(sb_records_load(dir, &loaded, count_warning, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(loaded.count, 2);
+    cr_expect_eq(warnings, 0);
+    sb_record_set_free(&loaded);
+    sb_results_file r;
+    cr_assert_eq(sb_results_open(&r, dir, count_warning, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(r.existing.count, 2);
+    append(&r, "c");
+    sb_results_close(&r);
+    cr_assert_eq(sb_records_load(dir, &loaded, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(loaded.count, 3);
+    cr_expect_eq(loaded.lines[2], 3);
+    sb_record_set_free(&loaded);
+}
+
+/* The NUL bytes a crash can leave where the last line's data had not reached the disk: a torn line. */
+Test(results, a_tail_of_nul_bytes_is_torn)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    test_write_file(path, "{\"schema_version\":3,\"key\":\"a\"}\n\0\0\0\0", 35);
+    sb_results_file r;
+    sb_error err;
+    warnings = 0;
+    cr_assert_eq(sb_results_open(&r, dir, count_warning, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(warnings, 1);
+    cr_expect_eq(r.existing.count, 1);
+    sb_results_close(&r);
+    cr_expect_eq(file_size("results.jsonl"), 31);
+}
+
+/* results.jsonl as a link to a file elsewhere: refused, the target untouched. */
+Test(results, a_linked_results_file_is_refused)
+{
+    write_text("notes.txt", "my notes\nlast line", "w");
+    char sub[128], link[160];
+    snprintf(sub, sizeof sub, "%s/run", dir);
+    cr_assert_eq(mkdir(sub, 0777), 0);
+    snprintf(link, sizeof link, "%s/results.jsonl", sub);
+    cr_assert_eq(symlink("../notes.txt", link), 0);
+    sb_results_file r;
+    sb_error err;
+    cr_expect_eq(sb_results_open(&r, sub, NULL, NULL, &err), -1);
+    cr_expect(strstr(err.msg, "symbolic link") != NULL, "%s", err.msg);
+    cr_expect_eq(file_size("notes.txt"), 18);
+}
+
+/* One writer per folder: a second open (another process) is refused naming the holder's pid, and gets the
+ * folder once the first closes. */
+Test(results, a_second_writer_is_refused_with_the_holders_pid)
+{
+    sb_results_file r;
+    sb_error err;
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        sb_results_file c;
+        const int rc = sb_results_open(&c, dir, NULL, NULL, &err);
+        if (write(fds[1], err.msg, strlen(err.msg) + 1) < 0)
+            _exit(3);
+        _exit(rc == -1 ? 0 : 1);
+    }
+    close(fds[1]);
+    char msg[SB_ERROR_MAX] = "";
+    cr_assert_gt(read(fds[0], msg, sizeof msg - 1), 0);
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the second writer was let in");
+    char holder[32];
+    snprintf(holder, sizeof holder, "(pid %d)", (int)getpid());
+    cr_expect(strstr(msg, holder) != NULL && strstr(msg, "another shapebench") != NULL, "%s", msg);
+    sb_results_close(&r);
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    sb_results_close(&r);
 }
 
 Test(results, another_schema_version_is_refused)

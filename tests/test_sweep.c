@@ -33,7 +33,7 @@ Test(sweep, lists_and_ranges)
     expect_list("1,4-16*2,100", (int64_t[]){1, 4, 8, 16, 100}, 5);
     expect_list("3-5", (int64_t[]){3, 4, 5}, 3);
     static const char *const bad[] = {"", "abc", "8-1", "0-8*2", "1-8*1", "1,,2", "1-", "-4", "4*2", "2000000",
-                                      "1-1000000+1"};
+                                      "1-1000000+1", " 5", "+5", "0x10", "5abc", "1-8*2x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sb_i64_list l;
         sb_error err;
@@ -272,8 +272,10 @@ Test(cli, two_shards_merged_equal_one_run)
     out_arg(s2, sizeof s2, "s2");
     out_arg(merged, sizeof merged, "merged");
     cr_assert_eq(run_cli("w.log", (const char *[]){"sweep", "--preset", "smoke", "--out", whole, NULL}), 0);
-    cr_assert_eq(run_cli("1.log", (const char *[]){"sweep", "--preset", "smoke", "--shard", "1/2", "--out", s1, NULL}), 0);
-    cr_assert_eq(run_cli("2.log", (const char *[]){"sweep", "--preset", "smoke", "--shard", "2/2", "--out", s2, NULL}), 0);
+    cr_assert_eq(run_cli("1.log", (const char *[]){"sweep", "--preset", "smoke", "--shard", "1/2", "--out", s1, NULL}),
+                 0);
+    cr_assert_eq(run_cli("2.log", (const char *[]){"sweep", "--preset", "smoke", "--shard", "2/2", "--out", s2, NULL}),
+                 0);
     cr_assert_eq(run_cli("m.log", (const char *[]){"merge", s1, s2, s1, "--out", merged, NULL}), 0);
     char *a = checked_keys("whole"), *b = checked_keys("merged"), *p1 = checked_keys("s1"), *p2 = checked_keys("s2");
     cr_expect_str_eq(a, b);

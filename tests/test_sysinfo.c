@@ -127,22 +127,55 @@ Test(peaks, cache_round_trip)
     cr_assert_eq(sb_sysinfo_collect(&s, x, NULL), 0);
     sb_error err = {0};
     sb_peaks first, second, third;
-    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, false, &first, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, false, NULL, NULL, &first, &err), 0, "%s", err.msg);
     cr_assert_not(first.from_cache);
-    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, false, &second, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, false, NULL, NULL, &second, &err), 0, "%s", err.msg);
     cr_assert(second.from_cache);
     cr_assert_float_eq(second.sgemm_gflops, first.sgemm_gflops, 1e-9 * first.sgemm_gflops);
     cr_assert_float_eq(second.fma_gflops, first.fma_gflops, 1e-9 * first.fma_gflops);
     cr_assert_float_eq(second.stream_copy_gbps, first.stream_copy_gbps, 1e-9 * first.stream_copy_gbps);
-    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, true, &third, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &tiny, sub, true, NULL, NULL, &third, &err), 0, "%s", err.msg);
     cr_assert_not(third.from_cache, "refresh must measure again");
     sb_peak_sizes other = tiny;
     other.sgemm_n = 64;
-    cr_assert_eq(sb_peaks_cached(x, &s, &other, sub, false, &third, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &other, sub, false, NULL, NULL, &third, &err), 0, "%s", err.msg);
     cr_assert_not(third.from_cache, "peaks for other sizes must not be reused");
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+    sb_exec_free(x);
+}
+
+static void count_warning(void *ctx, const char *message)
+{
+    (void)message;
+    ++*(int *)ctx;
+}
+
+/* A cache that cannot be written (a file where its folder should be) is one warning; the measured peaks
+ * are returned all the same. */
+Test(peaks, an_unwritable_cache_is_a_warning)
+{
+    char dir[] = "/tmp/shapebench-peaks-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char file[64], sub[96];
+    snprintf(file, sizeof file, "%s/file", dir);
+    fclose(fopen(file, "w"));
+    snprintf(sub, sizeof sub, "%s/peaks", file);
+    sb_sysinfo s;
+    sb_exec *x = test_exec(SB_GEMM_OPENBLAS, 0);
+    cr_assert_eq(sb_sysinfo_collect(&s, x, NULL), 0);
+    sb_peak_sizes any_share = tiny;
+    any_share.min_cpu_share = 0;
+    sb_error err = {0};
+    sb_peaks p;
+    int warnings = 0;
+    cr_assert_eq(sb_peaks_cached(x, &s, &any_share, sub, false, count_warning, &warnings, &p, &err), 0, "%s",
+                 err.msg);
+    cr_expect(p.sgemm_gflops > 0 && p.fma_gflops > 0 && p.stream_copy_gbps > 0);
+    cr_expect_eq(warnings, 1);
+    unlink(file);
+    rmdir(dir);
     sb_exec_free(x);
 }
 
@@ -164,6 +197,12 @@ Test(peaks, roofline_and_mfu)
     cr_assert_float_eq(sb_mfu(50.0, &p, SB_DTYPE_F32), 0.5, 1e-12);
     sb_peaks none = {0};
     cr_assert(isnan(sb_mfu(50.0, &none, SB_DTYPE_F32)));
+    cr_assert(isnan(sb_mfu(50.0, NULL, SB_DTYPE_F32)));
+    r = sb_roofline_classify(1e9, 1e9, 0.5, NULL, SB_DTYPE_F32);
+    cr_assert(isnan(r.ridge_intensity));
+    o = sb_roofline_to_json(&r);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "bound")), "no bound without peaks");
+    cJSON_Delete(o);
 }
 
 /* Peaks measured without the whole CPU are used but never cached: a share of 101 % is never reached. */
@@ -178,9 +217,9 @@ Test(peaks, contended_peaks_are_not_cached)
     strict.min_cpu_share = 1.01;
     sb_error err = {0};
     sb_peaks first, second;
-    cr_assert_eq(sb_peaks_cached(x, &s, &strict, dir, false, &first, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &strict, dir, false, NULL, NULL, &first, &err), 0, "%s", err.msg);
     cr_expect(first.sgemm_gflops > 0);
-    cr_assert_eq(sb_peaks_cached(x, &s, &strict, dir, false, &second, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_peaks_cached(x, &s, &strict, dir, false, NULL, NULL, &second, &err), 0, "%s", err.msg);
     cr_expect_not(second.from_cache, "a contended measurement must not be reused");
     sb_exec_free(x);
 }

@@ -35,12 +35,15 @@ void sb_config_defaults(sb_config *cfg)
 /* Largest value any single dimension may take: keeps products of three dimensions (vocab * d_model *
  * experts, say) far from int64 overflow while allowing every published shape (d_ff 65536, 2048 experts). */
 #define SB_DIM_MAX (INT64_C(1) << 24)
+/* Blocks of both stacks together: far beyond any published depth (xxl: 24 + 24), and what the engine's
+ * per-block tables are sized for. */
+#define SB_BLOCKS_MAX 4096
 
-static int check_dim(const char *field, int64_t value, int64_t min, sb_error *err)
+static int check_dim(const char *field, int64_t value, int64_t min, int64_t max, sb_error *err)
 {
-    if (value < min || value > SB_DIM_MAX)
+    if (value < min || value > max)
         return sb_fail(err, "%s = %lld is out of range (%lld..%lld)", field, (long long)value, (long long)min,
-                       (long long)SB_DIM_MAX);
+                       (long long)max);
     return 0;
 }
 
@@ -70,28 +73,28 @@ int sb_config_validate(const sb_config *cfg, sb_error *err)
 {
     const struct {
         const char *field;
-        int64_t value, min;
+        int64_t value, min, max;
     } dims[] = {
-        {"vocab_size", cfg->vocab_size, 1},
-        {"d_model", cfg->d_model, 1},
-        {"d_ff", cfg->d_ff, 1},
-        {"d_kv", cfg->d_kv, 1},
-        {"num_heads", cfg->num_heads, 1},
-        {"num_layers", cfg->num_layers, 1},
-        {"num_decoder_layers", cfg->num_decoder_layers, 1},
-        {"relative_attention_num_buckets", cfg->relative_attention_num_buckets, 2},
-        {"relative_attention_max_distance", cfg->relative_attention_max_distance, 1},
-        {"num_experts", cfg->num_experts, 0},
-        {"encoder_sparse_step", cfg->encoder_sparse_step, 0},
-        {"decoder_sparse_step", cfg->decoder_sparse_step, 0},
-        {"expert_capacity", cfg->expert_capacity, 0},
+        {"vocab_size", cfg->vocab_size, 1, SB_DIM_MAX},
+        {"d_model", cfg->d_model, 1, SB_DIM_MAX},
+        {"d_ff", cfg->d_ff, 1, SB_DIM_MAX},
+        {"d_kv", cfg->d_kv, 1, SB_DIM_MAX},
+        {"num_heads", cfg->num_heads, 1, SB_DIM_MAX},
+        {"num_layers", cfg->num_layers, 1, SB_BLOCKS_MAX - 1},
+        {"num_decoder_layers", cfg->num_decoder_layers, 1, SB_BLOCKS_MAX - 1},
+        {"relative_attention_num_buckets", cfg->relative_attention_num_buckets, 2, SB_DIM_MAX},
+        {"relative_attention_max_distance", cfg->relative_attention_max_distance, 1, SB_DIM_MAX},
+        {"num_experts", cfg->num_experts, 0, SB_DIM_MAX},
+        {"encoder_sparse_step", cfg->encoder_sparse_step, 0, SB_DIM_MAX},
+        {"decoder_sparse_step", cfg->decoder_sparse_step, 0, SB_DIM_MAX},
+        {"expert_capacity", cfg->expert_capacity, 0, SB_DIM_MAX},
     };
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-        if (check_dim(dims[i].field, dims[i].value, dims[i].min, err) != 0)
+        if (check_dim(dims[i].field, dims[i].value, dims[i].min, dims[i].max, err) != 0)
             return -1;
-    if (cfg->num_layers + cfg->num_decoder_layers > 4096)
-        return sb_fail(err, "num_layers + num_decoder_layers = %lld is out of range (at most 4096)",
-                       (long long)(cfg->num_layers + cfg->num_decoder_layers));
+    if (cfg->num_layers + cfg->num_decoder_layers > SB_BLOCKS_MAX)
+        return sb_fail(err, "num_layers + num_decoder_layers = %lld is out of range (at most %d blocks in all)",
+                       (long long)(cfg->num_layers + cfg->num_decoder_layers), SB_BLOCKS_MAX);
     if (cfg->relative_attention_max_distance <= cfg->relative_attention_num_buckets / 4)
         return sb_fail(err, "relative_attention_max_distance = %lld must exceed a quarter of the buckets (%lld)",
                        (long long)cfg->relative_attention_max_distance,

@@ -432,6 +432,15 @@ static int parse_text(const char *text, size_t len, const char *fallback_name, s
         size_t at = end != NULL && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         return sb_fail(err, "not valid JSON (error near byte %zu)", at);
     }
+    /* One JSON value and nothing after it but whitespace: `{...} {...}` or `{...}\0garbage` is not a
+     * config.json, whatever its first object says. */
+    size_t at = (size_t)(end - text);
+    while (at < len && strchr(" \t\r\n", text[at]) != NULL && text[at] != '\0')
+        at++;
+    if (at < len) {
+        cJSON_Delete(root);
+        return sb_fail(err, "not valid JSON: data after the object (byte %zu)", at);
+    }
     int rc = parse_object(root, fallback_name, out, warn, warn_ctx, err);
     cJSON_Delete(root);
     return rc;

@@ -8,7 +8,7 @@
 #include "variants/variants.h"
 
 #include <cjson/cJSON.h>
-
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,8 +220,10 @@ static int load_path(const char *path, bool is_dir, sb_config *cfg, sb_warn_fn w
     return sb_config_load_json_file(file, cfg, warn, warn_ctx, err);
 }
 
-/* A shape without Switch suffix or overrides: a name, or a path to a config.json or its folder. */
-static int resolve_shape(const char *spec, sb_config *cfg, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+/* A shape without Switch suffix or overrides: a name, or (when `files`) a path to a config.json or its
+ * folder. */
+static int resolve_shape(const char *spec, bool files, sb_config *cfg, sb_warn_fn warn, void *warn_ctx,
+                         sb_error *err)
 {
     if (sb_registry_error() != NULL)
         return sb_fail(err, "the built-in model registry did not load: %s", sb_registry_error());
@@ -249,9 +251,9 @@ static int resolve_shape(const char *spec, sb_config *cfg, sb_warn_fn warn, void
     /* Not a name: a config.json or its folder when it exists, or when it looks like a path (so the error
      * then says the file is missing rather than the name unknown). */
     bool is_dir = false;
-    if (name == spec && exists(spec, &is_dir))
+    if (files && name == spec && exists(spec, &is_dir))
         return load_path(spec, is_dir, cfg, warn, warn_ctx, err);
-    if (name == spec && (strchr(spec, '/') != NULL || ends_with(spec, ".json")))
+    if (files && name == spec && (strchr(spec, '/') != NULL || ends_with(spec, ".json")))
         return sb_config_load_json_file(spec, cfg, warn, warn_ctx, err);
     return fail_unknown(name, err);
 }
@@ -277,8 +279,37 @@ static int apply_switch(const char *suffix, sb_config *cfg, sb_error *err)
     return 0;
 }
 
-/* "key=value,key=value" as a JSON object: values that read as JSON scalars keep their type, the rest are
- * strings (feed_forward_proj=gated-gelu). */
+/* The value of override `key`: a number (strictly decimal: "512abc" and "0x200" are refused, not read as
+ * 512 and 0), true, false, null, a JSON string ("gated-gelu"), or else a word (feed_forward_proj=gated-gelu).
+ * *out is NULL when out of memory. */
+static int override_value(const char *key, const char *text, cJSON **out, sb_error *err)
+{
+    double number;
+    if (sb_parse_f64(text, -DBL_MAX, DBL_MAX, &number) == 0) {
+        *out = cJSON_CreateNumber(number);
+    } else if (text[0] != '\0' && strchr("0123456789+-.", text[0]) != NULL) {
+        return sb_fail(err, "override '%s=%s': '%s' is not a decimal number", key, text, text);
+    } else if (text[0] == '[' || text[0] == '{') {
+        return sb_fail(err, "override '%s': the value must be a number, true/false or a word", key);
+    } else if (text[0] == '"') {
+        *out = cJSON_ParseWithOpts(text, NULL, true);
+        if (*out != NULL && !cJSON_IsString(*out)) {
+            cJSON_Delete(*out);
+            *out = NULL;
+        }
+        if (*out == NULL)
+            return sb_fail(err, "override '%s=%s': a quoted value must be one JSON string", key, text);
+    } else if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+        *out = cJSON_CreateBool(text[0] == 't');
+    } else if (strcmp(text, "null") == 0) {
+        *out = cJSON_CreateNull();
+    } else {
+        *out = cJSON_CreateString(text);
+    }
+    return 0;
+}
+
+/* "key=value,key=value" as a JSON object (override_value: numbers, true/false, null, words). */
 static int parse_overrides(const char *text, cJSON **out, sb_error *err)
 {
     cJSON *object = cJSON_CreateObject();
@@ -303,14 +334,11 @@ static int parse_overrides(const char *text, cJSON **out, sb_error *err)
             rc = sb_fail(err, "override '%s' given twice", item);
             break;
         }
-        cJSON *value = cJSON_Parse(eq + 1);
-        if (value != NULL && (cJSON_IsObject(value) || cJSON_IsArray(value))) {
-            cJSON_Delete(value);
-            rc = sb_fail(err, "override '%s': the value must be a number, true/false or a word", item);
+        cJSON *value = NULL;
+        if (override_value(item, eq + 1, &value, err) != 0) {
+            rc = -1;
             break;
         }
-        if (value == NULL)
-            value = cJSON_CreateString(eq + 1);
         if (value == NULL || !cJSON_AddItemToObject(object, item, value)) {
             cJSON_Delete(value);
             rc = sb_fail(err, "out of memory");
@@ -327,7 +355,8 @@ static int parse_overrides(const char *text, cJSON **out, sb_error *err)
     return 0;
 }
 
-int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+/* sb_config_resolve, reading config.json files only when `files`. */
+static int resolve(const char *spec, bool files, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
 {
     if (spec == NULL || spec[0] == '\0')
         return sb_fail(err, "empty model name");
@@ -339,7 +368,7 @@ int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *w
     const char *overrides = NULL;
     bool is_dir;
     char *colon = strrchr(shape, ':');
-    if (colon != NULL && !exists(spec, &is_dir)) {
+    if (colon != NULL && !(files && exists(spec, &is_dir))) {
         *colon = '\0';
         overrides = colon + 1;
     }
@@ -353,7 +382,7 @@ int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *w
     }
 
     sb_config cfg;
-    if (resolve_shape(shape, &cfg, warn, warn_ctx, err) != 0)
+    if (resolve_shape(shape, files, &cfg, warn, warn_ctx, err) != 0)
         return -1;
     if (suffix != NULL && apply_switch(suffix, &cfg, err) != 0)
         return -1;
@@ -376,4 +405,44 @@ int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *w
         return sb_fail(err, "%s: %s", spec, inner.msg);
     *out = cfg;
     return 0;
+}
+
+int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    return resolve(spec, true, out, warn, warn_ctx, err);
+}
+
+/* ---- identity ------------------------------------------------------------------------------------------ */
+
+/* The config as config.json text without its name: what the shape is, whatever it is called. */
+static char *shape_text(const sb_config *cfg)
+{
+    sb_config anonymous = *cfg;
+    anonymous.name[0] = '\0';
+    return sb_config_to_json(&anonymous);
+}
+
+/* FNV-1a, 64 bits: a stable fingerprint of a config's text (not a defence against chosen collisions; the
+ * name beside it is the user's own). */
+static uint64_t fnv1a64(const char *text)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+void sb_config_identity(const sb_config *cfg, char out[SB_SHAPE_ID_MAX])
+{
+    sb_config named;
+    char *own = shape_text(cfg), *by_name = NULL;
+    if (own != NULL && resolve(cfg->name, false, &named, NULL, NULL, NULL) == 0)
+        by_name = shape_text(&named);
+    if (own != NULL && by_name != NULL && strcmp(own, by_name) == 0)
+        snprintf(out, SB_SHAPE_ID_MAX, "%s", named.name);
+    else
+        snprintf(out, SB_SHAPE_ID_MAX, "%s#%012llx", cfg->name,
+                 (unsigned long long)(own != NULL ? fnv1a64(own) >> 16 : 0));
+    free(own);
+    free(by_name);
 }

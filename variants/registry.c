@@ -51,13 +51,7 @@ enum { MAX_COLUMNS = 16 };
 
 static int parse_int(const char *text, int64_t *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0')
-        return -1;
-    *out = value;
-    return 0;
+    return sb_parse_i64(text, INT64_MIN, INT64_MAX, out);
 }
 
 static int parse_ffn(const char *text, sb_ffn_kind *out)

@@ -15,6 +15,7 @@
 #include "common/common.h"
 
 #define SB_NAME_MAX 256
+#define SB_SHAPE_ID_MAX (SB_NAME_MAX + 16) /* a name, '#' and 12 hex digits */
 
 /* ---- the config ----------------------------------------------------------------------------------- */
 
@@ -89,6 +90,12 @@ int64_t sb_expert_capacity(const sb_config *cfg, int64_t tokens_per_sequence);
  * Unknown names fail with the nearest known name suggested; `sh` variants fail (semantics unpublished).
  * Warnings (unknown config.json keys, conflicting registry rows) go to `warn` when not NULL. */
 int sb_config_resolve(const char *spec, sb_config *out, sb_warn_fn warn, void *warn_ctx, sb_error *err);
+
+/* What identifies a shape in results (record keys, the `shape` field): its name when the name alone
+ * resolves to exactly this shape (a registry row, the grammar, a Switch suffix, overrides of those);
+ * otherwise — a config.json, or overrides on one — the name, '#' and 12 hex digits of a hash of the
+ * resolved config, so two different shapes that share a name never share a key. */
+void sb_config_identity(const sb_config *cfg, char out[SB_SHAPE_ID_MAX]);
 
 /* What a model name says about its shape, for grouping results: its family ("t5-efficient", "switch",
  * "t5", "t5-v1_1" or "custom") and the axis it scales from its size's base shape ("base", "depth" for

@@ -103,7 +103,9 @@ static int parse_entry(const char *path, const cJSON *item, entry *e, sb_error *
         json_int(cJSON_GetArrayItem(offsets, 1), &e->end) != 0 || e->begin > e->end)
         return sb_fail(err, "%s: tensor '%s' needs data_offsets [begin, end] with 0 <= begin <= end", path, e->name);
     int64_t bytes;
-    if (sb_mul_i64(numel, e->dtype == FILE_F32 ? 4 : 2, &bytes) != 0 || bytes != e->end - e->begin)
+    if (sb_mul_i64(numel, e->dtype == FILE_F32 ? 4 : 2, &bytes) != 0)
+        return sb_fail(err, "%s: tensor '%s' has a shape whose size in bytes overflows 64 bits", path, e->name);
+    if (bytes != e->end - e->begin)
         return sb_fail(err, "%s: tensor '%s' spans %lld bytes but its shape and dtype need %lld", path, e->name,
                        (long long)(e->end - e->begin), (long long)bytes);
     return 0;
@@ -355,8 +357,9 @@ int sb_safetensors_write(const sb_weights *w, FILE *out, sb_error *err)
         const sb_tensor *t = &w->tensors[i];
         char shape[64];
         format_shape(shape, sizeof shape, t->ndim, t->shape);
-        len += (size_t)snprintf(header + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%lld,%lld]}",
-                                t->name, dtype, shape, (long long)offset, (long long)(offset + t->numel * elem));
+        len += (size_t)snprintf(header + len, cap - len,
+                                ",\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%lld,%lld]}", t->name, dtype,
+                                shape, (long long)offset, (long long)(offset + t->numel * elem));
         offset += t->numel * elem;
     }
     header[len++] = '}';
