@@ -18,15 +18,27 @@ int sb_opt_integer(const char *cmd, const char *option, const char *text, int64_
                         (long long)min, (long long)max);
 }
 
-int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out)
+/* A number in [min, max]; `what` names it in the message ("a number", "a number of seconds"). */
+static int number_in(const char *cmd, const char *option, const char *text, double min, double max, const char *what,
+                     double *out)
 {
     char *end = NULL;
     errno = 0;
     const double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !(v >= 0) || v > 1e6)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be a number of seconds in [0, 1e6]", option, text);
+    if (end == text || *end != '\0' || errno != 0 || !(v >= min) || !(v <= max))
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be %s in [%g, %g]", option, text, what, min, max);
     *out = v;
     return SB_EXIT_OK;
+}
+
+int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out)
+{
+    return number_in(cmd, option, text, 0, 1e6, "a number of seconds", out);
+}
+
+int sb_opt_number(const char *cmd, const char *option, const char *text, double min, double max, double *out)
+{
+    return number_in(cmd, option, text, min, max, "a number", out);
 }
 
 int sb_opt_threads(const char *cmd, const char *text, int *out)

@@ -643,17 +643,46 @@ Test(optim_schedule, inverse_sqrt_and_constant)
     cr_assert_float_eq(sb_lr_inverse_sqrt(90000, 10000, 3.0), 0.01, 1e-15);
     cr_assert_float_eq(sb_lr_inverse_sqrt(4, 0, 1.0), 0.5, 1e-15);
     cr_assert_float_eq(sb_lr_inverse_sqrt(0, 0, 2.0), 2.0, 1e-15);
-    cr_assert_float_eq(sb_lr_at(SB_LR_CONSTANT, 12345, 100, 0.3), 0.3, 1e-15);
-    cr_assert_float_eq(sb_lr_at(SB_LR_INVERSE_SQRT, 400, 100, 1.0), 0.05, 1e-15);
+}
+
+/* Linear warmup, then each decay: inverse sqrt continues from the peak, cosine reaches its floor at the end of
+ * the run and stays there; the same plan in seconds as in steps. */
+Test(optim_schedule, warmup_then_decay)
+{
+    sb_lr_plan p = {SB_LR_CONSTANT, 0.3, 0, 1000, 0};
+    cr_assert_float_eq(sb_lr_at(&p, 12345), 0.3, 1e-15);
+    p = (sb_lr_plan){SB_LR_INVERSE_SQRT, 0.1, 100, 1000, 0};
+    cr_assert_float_eq(sb_lr_at(&p, 1), 0.001, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 50), 0.05, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 100), 0.1, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 400), 0.05, 1e-15);
+    p.warmup = 0;
+    cr_assert_float_eq(sb_lr_at(&p, 4), 0.05, 1e-15);
+    p = (sb_lr_plan){SB_LR_COSINE, 0.02, 10, 110, 0.1};
+    cr_assert_float_eq(sb_lr_at(&p, 5), 0.01, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 10), 0.02, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 60), 0.02 * (0.1 + 0.9 * 0.5), 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 110), 0.002, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 500), 0.002, 1e-15);
+    p = (sb_lr_plan){SB_LR_COSINE, 0.02, 1.5, 16.5, 0}; /* seconds */
+    cr_assert_float_eq(sb_lr_at(&p, 9), 0.01, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 16.5), 0, 1e-15);
+}
+
+Test(optim_schedule, names)
+{
     sb_lr_schedule sch;
     sb_error err = {{0}};
     cr_assert_eq(sb_lr_schedule_parse("inverse_sqrt", &sch, &err), 0);
     cr_assert_eq(sch, SB_LR_INVERSE_SQRT);
     cr_assert_eq(sb_lr_schedule_parse("constant", &sch, &err), 0);
     cr_assert_eq(sch, SB_LR_CONSTANT);
-    cr_assert_eq(sb_lr_schedule_parse("cosine", &sch, &err), -1);
-    cr_assert(strstr(err.msg, "cosine") != NULL, "%s", err.msg);
+    cr_assert_eq(sb_lr_schedule_parse("cosine", &sch, &err), 0);
+    cr_assert_eq(sch, SB_LR_COSINE);
+    cr_assert_eq(sb_lr_schedule_parse("linear", &sch, &err), -1);
+    cr_assert(strstr(err.msg, "linear") != NULL, "%s", err.msg);
     cr_assert_str_eq(sb_lr_schedule_name(SB_LR_INVERSE_SQRT), "inverse_sqrt");
+    cr_assert_str_eq(sb_lr_schedule_name(SB_LR_COSINE), "cosine");
 }
 
 /* ---- state bytes against sb_count ------------------------------------------------------------------------------ */
