@@ -223,6 +223,79 @@ static int write_roofline(const sb_results *r, const sb_shape_table *t, sb_error
     return close_data(f, path, err);
 }
 
+/* ---- the probe's pictures ---------------------------------------------------------------------------- */
+
+/* probe_curves.tsv: one block per shape (gnuplot's `index`), its header line naming the shape (the key's
+ * title); probe_final.tsv: every shape at the budget, with the joined speed. */
+static int write_probe_curves(const sb_results *r, const sb_probe_view *v, sb_error *err)
+{
+    char path[SB_PATH_MAX];
+    FILE *f = open_data(r->dir, "probe_curves.tsv", path, sizeof path, err);
+    if (f == NULL)
+        return -1;
+    for (size_t i = 0; i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        fprintf(f, "%s\tfraction\tflops\tsteps\tloss\tsd\n", s->shape);
+        for (int k = 0; k < s->points; k++)
+            fprintf(f, "%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", s->shape, s->fraction[k], s->flops[k], s->steps[k],
+                    s->loss[k], s->sd[k]);
+        fputs("\n\n", f);
+    }
+    if (close_data(f, path, err) != 0 || (f = open_data(r->dir, "probe_final.tsv", path, sizeof path, err)) == NULL)
+        return -1;
+    fprintf(f, "# shape\tscaling\tparams_M\tloss\tsd\tforward_s_per_sequence\tgenerate_ms_per_token\n");
+    for (size_t i = 0; i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        const int k = sb_curve_index(s, 0);
+        fprintf(f, "%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", s->shape, s->scaling, s->params / 1e6,
+                k >= 0 ? s->loss[k] : NAN, k >= 0 ? s->sd[k] : NAN, s->forward_seconds, s->generate_ms);
+    }
+    return close_data(f, path, err);
+}
+
+/* probe_frontier_<cost>.tsv: the frontier's points in increasing cost (params in millions). */
+static int write_probe_frontier(const sb_results *r, const sb_probe_view *v, sb_probe_cost cost, const char *name,
+                                sb_error *err)
+{
+    const size_t cap = v->count * SB_CURVE_MAX + 1;
+    sb_probe_cost_point *points = malloc(cap * sizeof *points);
+    size_t *front = malloc(cap * sizeof *front), n = 0, kept = 0;
+    int rc = points == NULL || front == NULL ? sb_fail(err, "out of memory")
+                                             : sb_probe_cost_frontier(v, cost, points, &n, front, &kept, err);
+    char file[64], path[SB_PATH_MAX];
+    snprintf(file, sizeof file, "probe_frontier_%s.tsv", name);
+    FILE *f = rc == 0 ? open_data(r->dir, file, path, sizeof path, err) : NULL;
+    if (f != NULL) {
+        fprintf(f, "# cost\tloss\tshape\n");
+        for (size_t k = 0; k < kept; k++) {
+            const sb_probe_cost_point *p = &points[front[k]];
+            fprintf(f, "%.6g\t%.6g\t%s\n", cost == SB_COST_PARAMS ? p->cost / 1e6 : p->cost, p->loss,
+                    v->shapes[p->shape].shape);
+        }
+        rc = close_data(f, path, err);
+    } else {
+        rc = -1;
+    }
+    free(points);
+    free(front);
+    return rc;
+}
+
+static int write_probe(const sb_results *r, const sb_probe_view *v, sb_error *err)
+{
+    static const struct {
+        sb_probe_cost cost;
+        const char *name;
+    } costs[] = {{SB_COST_PARAMS, "params"}, {SB_COST_TRAIN_FLOPS, "flops"},
+                 {SB_COST_FORWARD_SECONDS, "forward"}, {SB_COST_GENERATE_MS, "generate"}};
+    if (v->count == 0)
+        return 0;
+    int rc = write_probe_curves(r, v, err);
+    for (size_t i = 0; rc == 0 && i < sizeof costs / sizeof costs[0]; i++)
+        rc = write_probe_frontier(r, v, costs[i].cost, costs[i].name, err);
+    return rc;
+}
+
 /* `name='value'; ` for gnuplot -e: a single-quoted gnuplot string, which escapes a quote by doubling it and
  * interprets nothing else. */
 static void gnuplot_var(sb_strbuf *b, const char *name, const char *value)
@@ -278,8 +351,8 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
     return 0;
 }
 
-int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
-                  sb_error *err)
+int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
+                  const sb_figures *figures, sb_error *err)
 {
     char path[SB_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/plots", results->dir);
@@ -297,6 +370,8 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
         rc = write_roofline(results, table, err);
     if (rc == 0)
         rc = write_all_labels(results, table, err);
+    if (rc == 0)
+        rc = write_probe(results, probe, err);
     snprintf(path, sizeof path, "%s/plots/gnuplot.log", results->dir);
     remove(path); /* the log of this drawing only */
 

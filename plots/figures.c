@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Callers keep within SB_FIGURES_MAX: four throughput pictures, latency, roofline, and the quality ones. */
+/* Callers keep within SB_FIGURES_MAX: four throughput pictures, two of the probe, latency, roofline, and the
+ * quality ones. */
 static sb_figure *add(sb_figures *out, const char *name, const char *script, const char *caption)
 {
     sb_figure *f = &out->items[out->count++];
@@ -84,7 +85,30 @@ static void plan_throughput(const sb_shape_table *t, sb_figures *out)
     }
 }
 
-static void plan_quality(const sb_shape_table *t, sb_figures *out)
+/* A probe run: its learning curves, and loss against each cost with the frontier. The reference lines are on
+ * both. */
+static void plan_probe(const sb_probe_view *v, sb_figures *out)
+{
+    if (v->count == 0)
+        return;
+    const bool speed = v->speed_file != NULL;
+    char refs[128];
+    snprintf(refs, sizeof refs, "unigram=%.6g; bigram=%.6g", v->unigram, v->bigram);
+    sb_figure *f = add(out, "probe_curves", "probe_curves.gp",
+                       "Learning curves: held-out loss against training FLOPs for every shape (mean over seeds, "
+                       "error bars one seed standard deviation), with the unigram and bigram reference lines.");
+    set(f->vars, sizeof f->vars, "%s; shapes_n=%zu", refs, v->count);
+    f = add(out, "probe_frontier", "probe_frontier.gp",
+            speed ? "Held-out loss against params, training FLOPs (every curve point), forward seconds per sequence "
+                    "and generation ms per token (the speed run's), each with its Pareto frontier (lower loss for "
+                    "lower cost) and the reference lines; error bars one seed standard deviation."
+                  : "Held-out loss against params and training FLOPs (every curve point), each with its Pareto "
+                    "frontier (lower loss for lower cost) and the reference lines; error bars one seed standard "
+                    "deviation. Speed panels need a speed run: shapebench plots --run RUN --speed results/default.");
+    set(f->vars, sizeof f->vars, "%s; panels=%d", refs, speed ? 4 : 2);
+}
+
+static void plan_quality(const sb_shape_table *t, const sb_probe_view *probe, sb_figures *out)
 {
     char present[128];
     knobs(t, pick_quality, present, sizeof present);
@@ -96,6 +120,8 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
         if (isnan(t->rows[i].quality) || metric == NULL || strspn(metric, "abcdefghijklmnopqrstuvwxyz_0123456789") !=
                                                                strlen(metric))
             continue;
+        if (probe->count > 0 && strcmp(metric, "heldout_loss") == 0)
+            continue; /* the probe's own pictures draw it, with curves and reference lines */
         char name[64];
         snprintf(name, sizeof name, "quality_%s_vs_cost", metric);
         bool seen = false;
@@ -114,7 +140,7 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
                                              : "",
                 present);
     }
-    if (out->count == before) {
+    if (out->count == before && probe->count == 0) {
         sb_figure *f = add(out, "quality_vs_cost", "quality.gp", "Quality vs cost.");
         set(f->skipped, sizeof f->skipped, "no quality figures in this run");
     }
@@ -176,11 +202,13 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
         sgemm, fma, bw, fmin(lo, ridge) / 4, fmax(hi, ridge) * 4);
 }
 
-void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out)
+void sb_figures_plan(const sb_shape_table *table, const sb_results *results, const sb_probe_view *probe,
+                     sb_figures *out)
 {
     memset(out, 0, sizeof *out);
     plan_throughput(table, out);
-    plan_quality(table, out);
+    plan_probe(probe, out);
+    plan_quality(table, probe, out);
     plan_latency(table, out);
     plan_roofline(table, results, out);
 }
