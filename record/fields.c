@@ -55,8 +55,9 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_SETTINGS_WARMUP, "settings.warmup", I, false, "repetitions", NULL, 0, "untimed repetitions first"},
     {SB_F_SETTINGS_MIN_REPS, "settings.min_reps", I, false, "repetitions", NULL, 0, "timed repetitions at least"},
     {SB_F_SETTINGS_MIN_TIME_S, "settings.min_time_s", N, false, "s", NULL, 0, "timed seconds at least"},
-    {SB_F_SETTINGS_MAX_TIME_S, "settings.max_time_s", N, false, "s", NULL, 0,
-     "timed seconds at most: a shape whose min_reps repetitions would not fit is timed on sampled layers"},
+    {SB_F_SETTINGS_MAX_TIME_S, "settings.max_time_s", N, true, "s", NULL, 0,
+     "timed seconds at most: a shape whose min_reps repetitions would not fit is timed on sampled layers (null: "
+     "no limit, a probe's FLOPs budget)"},
     {SB_F_SETTINGS_ALWAYS_SAMPLE, "settings.always_sample", B, false, "", NULL, 0,
      "timed on sampled layers even when the full model fits (`--extrapolate always`)"},
     {SB_F_ANALYTIC, "analytic", O, true, "", NULL, 0,
