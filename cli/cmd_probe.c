@@ -45,6 +45,7 @@ static void usage(FILE *out)
             "  --warmup F       linear warmup as a fraction of the budget (default 0.05)\n"
             "  --floor F        cosine: final rate as a fraction of the peak (default 0)\n"
             "  --dropout P      dropout rate in training (default 0)\n"
+            "  --verbose        print each curve point as it is measured (stderr)\n"
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: the preset, else probe)\n"
@@ -83,6 +84,7 @@ typedef struct {
     int64_t seeds;
     sb_probe_settings ps;
     const char *data_dir, *run;
+    bool verbose;
     char folder[1024];
 } probe_job;
 
@@ -340,6 +342,13 @@ static void print_table(const sb_record_set *records)
     }
 }
 
+/* --verbose: a curve point as it is measured. */
+static void print_point(void *label, const sb_probe_point *p)
+{
+    fprintf(stderr, "  %s: %g of the budget, %lld steps, %.3g FLOPs, %.0f s: held-out %.4f nats/token\n",
+            (const char *)label, p->fraction, (long long)p->steps, p->flops, p->train_seconds, p->heldout_loss);
+}
+
 /* Trains every seed of one shape x budget point; NULL record (and *ok false) when a seed failed. */
 static cJSON *train_point(const char *cmd, const probe_job *job, const sb_corpus *corpus, const sb_config *cfg,
                           const sb_run_settings *point, const char *key, const budget *b,
@@ -359,6 +368,10 @@ static cJSON *train_point(const char *cmd, const probe_job *job, const sb_corpus
         one.budget_kind = b->kind;
         one.budget = b->value;
         one.seed = (uint64_t)seed;
+        if (job->verbose) {
+            one.on_point = print_point;
+            one.on_point_ctx = label;
+        }
         if (sb_probe_train(corpus, cfg, &one, &r[seed], &err) != 0) {
             sb_cli_warn((void *)cmd, err.msg);
             *ok = false;
@@ -486,7 +499,7 @@ int sb_cmd_probe(int argc, char **argv)
 {
     enum {
         O_BUDGET = SB_OPT_OWN, O_PRESET, O_SEEDS, O_BATCH, O_SRC, O_EVAL, O_DATA_DIR, O_CURVE, O_OPTIMIZER,
-        O_SCHEDULE, O_LR, O_WARMUP, O_FLOOR, O_DROPOUT
+        O_SCHEDULE, O_LR, O_WARMUP, O_FLOOR, O_DROPOUT, O_VERBOSE
     };
     static const struct option options[] = {
         {"budget", required_argument, NULL, O_BUDGET},   {"preset", required_argument, NULL, O_PRESET},
@@ -495,7 +508,8 @@ int sb_cmd_probe(int argc, char **argv)
         {"curve-points", required_argument, NULL, O_CURVE}, {"optimizer", required_argument, NULL, O_OPTIMIZER},
         {"schedule", required_argument, NULL, O_SCHEDULE}, {"lr", required_argument, NULL, O_LR},
         {"warmup", required_argument, NULL, O_WARMUP},   {"floor", required_argument, NULL, O_FLOOR},
-        {"dropout", required_argument, NULL, O_DROPOUT}, SB_OPTION_THREADS,
+        {"dropout", required_argument, NULL, O_DROPOUT}, {"verbose", no_argument, NULL, O_VERBOSE},
+        SB_OPTION_THREADS,
         {"data-dir", required_argument, NULL, O_DATA_DIR}, SB_OPTION_RUN,
         SB_OPTION_OUT,                                   SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
@@ -531,6 +545,7 @@ int sb_cmd_probe(int argc, char **argv)
         case O_WARMUP: rc = sb_opt_number(cmd, "warmup", optarg, 0, 0.5, &recipe->warmup_fraction); break;
         case O_FLOOR: rc = sb_opt_number(cmd, "floor", optarg, 0, 1, &recipe->floor); break;
         case O_DROPOUT: rc = sb_opt_number(cmd, "dropout", optarg, 0, 0.9, &recipe->dropout); break;
+        case O_VERBOSE: job.verbose = true; break;
         case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &job.ps.threads); break;
         case O_DATA_DIR: job.data_dir = optarg; break;
         case SB_OPT_RUN: job.run = optarg; break;
@@ -563,8 +578,9 @@ int sb_cmd_probe(int argc, char **argv)
     if (budget_text == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 1e13, or seconds like 20s");
     if (parse_budgets(budget_text, job.budgets, BUDGETS_MAX, &job.nbudgets) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget '%s': a list of up to %d positive FLOPs (1e13) or seconds (20s)",
-                            budget_text, BUDGETS_MAX);
+        return sb_cli_error(cmd, SB_EXIT_USAGE,
+                            "--budget '%s': a list of up to %d positive FLOPs (1e13) or seconds (20s)", budget_text,
+                            BUDGETS_MAX);
     if (job.run == NULL)
         job.run = preset != NULL ? preset : "probe";
     if (out != NULL)

@@ -29,7 +29,8 @@ static void pick_budget(const sb_results *run, sb_probe_view *v)
             known = known || seen[k] == signed_budget;
         if (!known && distinct < 64)
             seen[distinct++] = signed_budget;
-        const bool better = v->budget_kind == NULL || (strcmp(kind, "flops") == 0) > (strcmp(v->budget_kind, "flops") == 0) ||
+        const bool flops = strcmp(kind, "flops") == 0;
+        const bool better = v->budget_kind == NULL || (flops && strcmp(v->budget_kind, "flops") != 0) ||
                             (strcmp(kind, v->budget_kind) == 0 && b > v->budget);
         if (better) {
             v->budget_kind = kind;

@@ -1,6 +1,7 @@
 /* report.c — REPORT.md and REPORT.html of a run: machine and settings, method, what was extrapolated or
  * skipped, the pictures, a table per scaling family, the quality probe (probe_report.c), deep-narrow vs wide
- * (deepwide.c), the papers' claim beside the run's, dense vs Switch, quality. Every sentence that states a result is generated from the numbers. */
+ * (deepwide.c), the papers' claim beside the run's, dense vs Switch, quality. Every sentence that states a
+ * result is generated from the numbers. */
 #include "plots/plots.h"
 
 #include <errno.h>

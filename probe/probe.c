@@ -162,6 +162,8 @@ static int record_point(probe_run *r, int k, sb_error *err)
         o->eval_seconds += sb_now_seconds() - start;
     }
     o->curve_points = k + 1;
+    if (r->s->on_point != NULL)
+        r->s->on_point(r->s->on_point_ctx, p);
     return 0;
 }
 

@@ -220,6 +220,15 @@ void sb_probe_recipe_default(sb_probe_recipe *r);
 #define SB_PROBE_CURVE_MAX 16
 
 typedef struct {
+    double fraction;       /* of the budget */
+    int64_t steps;
+    double flops, train_seconds, heldout_loss;
+} sb_probe_point;
+
+/* Called with each curve point as it is measured (progress for long runs). */
+typedef void (*sb_probe_point_fn)(void *ctx, const sb_probe_point *point);
+
+typedef struct {
     int64_t batch, src_len;  /* sequences per step, input tokens (targets follow from span corruption) */
     sb_budget_kind budget_kind;
     double budget;           /* FLOPs or seconds */
@@ -230,6 +239,8 @@ typedef struct {
     uint64_t seed;           /* weights, batch order and masks, dropout */
     int threads;
     sb_gemm_backend gemm;
+    sb_probe_point_fn on_point; /* NULL: quiet */
+    void *on_point_ctx;
 } sb_probe_settings;
 
 /* batch 8, src 128, 2e12 FLOPs, 8 curve points, the default recipe, 256 held-out examples, at most 100000
@@ -239,12 +250,6 @@ void sb_probe_settings_default(sb_probe_settings *s);
 double sb_probe_curve_fraction(int k, int n);
 /* A registry name or spec with the corpus's vocabulary (SentencePiece + sentinels) in place of T5's 32k. */
 int sb_probe_config(const char *name, int32_t vocab_size, sb_config *out, sb_error *err);
-
-typedef struct {
-    double fraction;       /* of the budget */
-    int64_t steps;
-    double flops, train_seconds, heldout_loss;
-} sb_probe_point;
 
 typedef struct {
     int64_t params, tgt_len, steps, heldout_tokens;

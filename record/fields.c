@@ -23,7 +23,8 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_KEY, "key", S, false, "", "key", 1,
      "identity of the measurement for resume, merge and compare: "
      "`shape|mode|b<batch>|s<src>|t<tgt>|<dtype>|<gemm>|t<threads>` (threads resolved: 0 becomes the count "
-     "used); probe records add `|probe-<budget_kind>-<budget>|<optimizer>-<lr_schedule>-<peak_lr>-w<warmup_fraction>-f<floor>-d<dropout>`"},
+     "used); probe records add `|probe-<budget_kind>-<budget>|<optimizer>-<lr_schedule>-<peak_lr>-w<warmup_fraction>"
+     "-f<floor>-d<dropout>`"},
     {SB_F_SHAPE, "shape", S, false, "", "shape", 3, "canonical model name, e.g. `t5-efficient-base-nl24`"},
     {SB_F_FAMILY, "family", S, false, "", "family", 4, "`t5-efficient`, `switch`, `t5`, `t5-v1_1` or `custom`"},
     {SB_F_SCALING, "scaling", S, false, "", "scaling", 5,

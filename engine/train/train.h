@@ -87,8 +87,10 @@ typedef enum { SB_LR_CONSTANT = 0, SB_LR_INVERSE_SQRT = 1, SB_LR_COSINE = 2 } sb
 double sb_lr_inverse_sqrt(int64_t step, int64_t warmup_steps, double base);
 /* A schedule over a run of known length: a linear warmup to `peak` over the first `warmup` units (the rate at
  * t is peak * t / warmup), then
- *   constant: peak;  inverse_sqrt: peak * sqrt(warmup / t) (without a warmup: peak / sqrt(t));  cosine: half a cosine period from peak at the end
- *   of the warmup down to floor * peak at `length`, floor * peak after it.
+ *   constant: peak;
+ *   inverse_sqrt: peak * sqrt(warmup / t) (without a warmup: peak / sqrt(t));
+ *   cosine: half a cosine period from peak at the end of the warmup down to floor * peak at `length`, floor * peak
+ *   after it.
  * t, warmup and length are in one unit: steps, or seconds for a run with a wall-clock budget. */
 typedef struct {
     sb_lr_schedule schedule;
