@@ -86,12 +86,16 @@ static void plan_throughput(const sb_shape_table *t, sb_figures *out)
 }
 
 /* A probe run: its learning curves, and loss against each cost with the frontier. The reference lines are on
- * both. */
+ * both. Speed panels only where the speed run measured some shape. */
 static void plan_probe(const sb_probe_view *v, sb_figures *out)
 {
     if (v->count == 0)
         return;
-    const bool speed = v->speed_file != NULL;
+    bool forward = false, generate = false;
+    for (size_t i = 0; i < v->count; i++) {
+        forward = forward || isfinite(v->shapes[i].forward_seconds);
+        generate = generate || isfinite(v->shapes[i].generate_ms);
+    }
     char refs[128];
     snprintf(refs, sizeof refs, "unigram=%.6g; bigram=%.6g", v->unigram, v->bigram);
     sb_figure *f = add(out, "probe_curves", "probe_curves.gp",
@@ -99,13 +103,11 @@ static void plan_probe(const sb_probe_view *v, sb_figures *out)
                        "error bars one seed standard deviation), with the unigram and bigram reference lines.");
     set(f->vars, sizeof f->vars, "%s; shapes_n=%zu", refs, v->count);
     f = add(out, "probe_frontier", "probe_frontier.gp",
-            speed ? "Held-out loss against params, training FLOPs (every curve point), forward seconds per sequence "
-                    "and generation ms per token (the speed run's), each with its Pareto frontier (lower loss for "
-                    "lower cost) and the reference lines; error bars one seed standard deviation."
-                  : "Held-out loss against params and training FLOPs (every curve point), each with its Pareto "
-                    "frontier (lower loss for lower cost) and the reference lines; error bars one seed standard "
-                    "deviation. Speed panels need a speed run: shapebench plots --run RUN --speed results/default.");
-    set(f->vars, sizeof f->vars, "%s; panels=%d", refs, speed ? 4 : 2);
+            "Held-out loss against params, training FLOPs (every curve point) and, from a speed run joined with "
+            "--speed, forward seconds per sequence and generation ms per token, each with its Pareto frontier "
+            "(lower loss for lower cost) and the reference lines; error bars one seed standard deviation.");
+    set(f->vars, sizeof f->vars, "%s; panels='params flops%s%s'", refs, forward ? " forward" : "",
+        generate ? " generate" : "");
 }
 
 static void plan_quality(const sb_shape_table *t, const sb_probe_view *probe, sb_figures *out)

@@ -311,3 +311,38 @@ Test(probe_report, step_count_diagnostic_and_frontiers_with_a_speed_run)
     unload(&l);
     free(md);
 }
+
+/* The command as a user runs it: the probe run joined with its speed run draws the learning curves and the
+ * four-panel frontier (forward seconds and generation ms included) as PNG and SVG. */
+Test(probe_report, plots_command_joins_a_speed_run_and_draws_both_pictures)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+        cr_skip_test("gnuplot is not installed: `make deps` installs it (gnuplot-nox)");
+    if (getenv("SHAPEBENCH_BIN") == NULL)
+        cr_skip_test("SHAPEBENCH_BIN is not set: run the suite with `make test`");
+    write_run("probe");
+    char args[256], path[256];
+    snprintf(args, sizeof args, "plots --run '%s' --speed '%s/speed' >/dev/null", dir, dir);
+    cr_assert_eq(test_run_cli(args, NULL), 0, "shapebench %s", args);
+    const char *files[] = {"probe_curves.png", "probe_curves.svg", "probe_frontier.png", "probe_frontier.svg"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/plots/%s", dir, files[i]);
+        size_t len = 0;
+        free(test_read_file(path, &len));
+        cr_expect(len > 1000, "%s: %zu bytes", path, len);
+    }
+    snprintf(path, sizeof path, "%s/plots/probe_frontier.svg", dir);
+    char *svg = test_read_file(path, NULL);
+    cr_expect(strstr(svg, "forward seconds per sequence") != NULL && strstr(svg, "generation ms per token") != NULL);
+    free(svg);
+    snprintf(path, sizeof path, "%s/plots/data/probe_frontier_forward.tsv", dir);
+    char *front = test_read_file(path, NULL);
+    cr_expect(strstr(front, "0.05\t5.01\tt5-efficient-tiny\n0.06\t4.62\twide-a\n0.09\t4.52\tdeep-a\n") != NULL, "%s",
+              front);
+    free(front);
+    snprintf(args, sizeof args, "plots --run '%s/speed' --speed '%s/speed' 2>&1", dir, dir);
+    char *out = NULL;
+    cr_expect_eq(test_run_cli(args, &out), 2, "--speed with a run that is not a probe run");
+    cr_expect(strstr(out, "holds no probe records") != NULL, "%s", out);
+    free(out);
+}
