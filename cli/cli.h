@@ -83,9 +83,10 @@ int sb_opt_precision(const char *cmd, const char *text, sb_precision *out);
 int sb_opt_precision_list(const char *cmd, const char *text, sb_precision out[SB_PRECISIONS], size_t *n);
 int sb_opt_seed(const char *cmd, const char *text, uint64_t *out);
 int sb_opt_format(const char *cmd, const char *text, sb_format *out);
-/* A subcommand's own whole-number or seconds option: "--<option> '<text>' must be ...". */
+/* A subcommand's own whole-number, seconds or number option: "--<option> '<text>' must be ...". */
 int sb_opt_integer(const char *cmd, const char *option, const char *text, int64_t min, int64_t max, int64_t *out);
 int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out);
+int sb_opt_number(const char *cmd, const char *option, const char *text, double min, double max, double *out);
 /* getopt_long's answer for argv[optind - 1] when it returned '?' (an unknown option: the nearest of
  * `options` suggested) or ':' (an option without its value), as one line; returns SB_EXIT_USAGE. Call
  * getopt_long with opterr = 0 and an optstring starting with ':'. */

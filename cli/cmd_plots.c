@@ -5,29 +5,58 @@
 #include <stdio.h>
 
 static const char plots_usage[] =
-    "usage: shapebench plots [--run DIR]\n"
+    "usage: shapebench plots [--run DIR] [--speed DIR]\n"
     "\n"
     "Draws a run's pictures with gnuplot (PNG and SVG under <run>/plots/, data files under <run>/plots/data/)\n"
     "and writes <run>/REPORT.md and <run>/REPORT.html. --run: a run folder, its results.jsonl, or a run name\n"
-    "under results/ (default: the newest run).\n";
+    "under results/ (default: the newest run). --speed: for a probe run, a sweep run whose forward and\n"
+    "generate records give the speed of the same shapes (by name), for the quality-against-seconds frontier\n"
+    "(e.g. shapebench plots --run results/probe --speed results/default).\n";
 
 static const char report_usage[] =
-    "usage: shapebench report [--run DIR]\n"
+    "usage: shapebench report [--run DIR] [--speed DIR]\n"
     "\n"
     "Writes <run>/REPORT.md and <run>/REPORT.html from a run's results, with the pictures `shapebench plots`\n"
-    "drew. --run: a run folder, its results.jsonl, or a run name under results/ (default: the newest run).\n";
+    "drew. --run: a run folder, its results.jsonl, or a run name under results/ (default: the newest run).\n"
+    "--speed: for a probe run, a sweep run whose measured speed of the same shapes joins the quality.\n";
+
+/* The probe view of the run, joined with the speed run when one is given (which must then be a probe run). */
+static int probe_view(const char *cmd, const sb_results *results, const char *speed_where, sb_probe_view *view)
+{
+    sb_results speed;
+    sb_error err;
+    if (speed_where != NULL) {
+        const int rc = sb_cli_load_run(cmd, speed_where, &speed);
+        if (rc != SB_EXIT_OK)
+            return rc;
+    }
+    const int rc = sb_probe_view_build(results, speed_where != NULL ? &speed : NULL, view, &err);
+    if (speed_where != NULL)
+        sb_results_free(&speed);
+    if (rc != 0)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    if (speed_where != NULL && view->count == 0) {
+        sb_probe_view_free(view);
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--speed joins a probe run's quality with a sweep's speed, and %s "
+                                                "holds no probe records", results->file);
+    }
+    return SB_EXIT_OK;
+}
 
 static int plots_or_report(int argc, char **argv, bool draw)
 {
     const char *cmd = draw ? "plots" : "report", *usage = draw ? plots_usage : report_usage;
-    static const struct option options[] = {SB_OPTION_RUN, SB_OPTION_HELP, {NULL, 0, NULL, 0}};
-    const char *where = NULL;
+    enum { O_SPEED = SB_OPT_OWN };
+    static const struct option options[] = {SB_OPTION_RUN, {"speed", required_argument, NULL, O_SPEED},
+                                            SB_OPTION_HELP, {NULL, 0, NULL, 0}};
+    const char *where = NULL, *speed = NULL;
     int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         switch (opt) {
         case SB_OPT_RUN: where = optarg; break;
+        case O_SPEED: speed = optarg; break;
         case SB_OPT_HELP: fputs(usage, stdout); return SB_EXIT_OK;
         default: return sb_opt_bad(cmd, opt, argv, options);
         }
@@ -41,16 +70,23 @@ static int plots_or_report(int argc, char **argv, bool draw)
     if (rc != SB_EXIT_OK)
         return rc;
     sb_shape_table table;
+    sb_probe_view probe;
     sb_figures figures;
     sb_error err;
     if (sb_shape_table_build(&results, &table, &err) != 0) {
         sb_results_free(&results);
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     }
-    sb_figures_plan(&table, &results, &figures);
-    if (draw && sb_plots_draw(&results, &table, &figures, &err) != 0)
+    rc = probe_view(cmd, &results, speed, &probe);
+    if (rc != SB_EXIT_OK) {
+        sb_shape_table_free(&table);
+        sb_results_free(&results);
+        return rc;
+    }
+    sb_figures_plan(&table, &results, &probe, &figures);
+    if (draw && sb_plots_draw(&results, &table, &probe, &figures, &err) != 0)
         rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    if (rc == SB_EXIT_OK && sb_report_write(&results, &table, &figures, &err) != 0)
+    if (rc == SB_EXIT_OK && sb_report_write(&results, &table, &probe, &figures, &err) != 0)
         rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     if (rc == SB_EXIT_OK) {
         size_t drawn = 0;
@@ -64,6 +100,7 @@ static int plots_or_report(int argc, char **argv, bool draw)
             printf("wrote %zu pictures (PNG and SVG) to %s/plots/\n", drawn, results.dir);
         printf("wrote %s/REPORT.md and %s/REPORT.html\n", results.dir, results.dir);
     }
+    sb_probe_view_free(&probe);
     sb_shape_table_free(&table);
     sb_results_free(&results);
     return rc;

@@ -1,7 +1,7 @@
 /* cmd_probe.c — `shapebench probe`: the quality probe over a list of shapes (or a preset), each trained for
- * an equal FLOPs budget and, separately, an equal wall-clock budget over several seeds; one record per shape
- * and budget with the held-out loss's mean and standard deviation, appended to a results folder like any
- * other run (resumable), so the plots gain their quality axis. */
+ * equal budgets over several seeds; one record per shape and budget with the held-out loss's learning curve,
+ * its mean and standard deviation over seeds, the training recipe and the reference lines, appended to a
+ * results folder like any other run (resumable), so the plots gain their quality axis. */
 #include "cli/cli.h"
 
 #include <float.h>
@@ -10,47 +10,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SEEDS_MAX 64
+#define BUDGETS_MAX 8
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: shapebench probe NAME... --budget B[,B] [options]\n"
-            "       shapebench probe --preset probe|probe-smoke [options]\n"
+            "       shapebench probe --preset probe|probe-smoke|probe-large [options]\n"
             "\n"
-            "Trains each shape from random init with T5's Adafactor on span-corrupted Brown corpus batches\n"
-            "(noise density 0.15, mean span 3; `shapebench data` prepares the corpus) until the budget is spent,\n"
-            "then reports the mean cross-entropy on a fixed held-out set, over several seeds (mean and sample\n"
-            "standard deviation). The vocabulary is the corpus's SentencePiece one (4000 ids with T5's 100\n"
-            "sentinels), so the shapes differ in their bodies only. Records go to <out>/results.jsonl with\n"
-            "`quality` = {metric heldout_loss, value, stddev, ...}; rerunning skips what is done.\n"
+            "Trains each shape from random init on span-corrupted Brown corpus batches (noise density 0.15, mean\n"
+            "span 3; `shapebench data` prepares the corpus) until the budget is spent, measuring the mean\n"
+            "cross-entropy on a fixed held-out set at budget/128, /64, ... /2 and the budget (the learning\n"
+            "curve), over several seeds (mean and sample standard deviation). The vocabulary is the corpus's\n"
+            "SentencePiece one (4000 ids with T5's 100 sentinels), so the shapes differ in their bodies only.\n"
+            "Records go to <out>/results.jsonl with `quality` = {metric heldout_loss, value, stddev, curve,\n"
+            "schedule, reference (unigram and bigram held-out loss), ...}; rerunning skips what is done. The\n"
+            "expected wall time is printed before training starts (from two timed steps of each shape).\n"
             "\n"
-            "  --budget LIST    FLOPs (e.g. 2e12: the executed train-step FLOPs of `count`, forward and\n"
+            "  --budget LIST    FLOPs (e.g. 1e13: the executed train-step FLOPs of `count`, forward and\n"
             "                   backward) or seconds of training steps (e.g. 20s); each budget is its own record\n"
-            "  --preset P       probe: %d shapes across depth, width, kv/nh and Switch, batch 4, budgets 1.5e12\n"
-            "                   and 12s, 3 seeds (about 30 min on 2 cores); probe-smoke: 3 shapes, 64 tokens,\n"
-            "                   budgets 5e10 and 1s, 2 seeds (seconds)\n"
+            "  --preset P       t5-efficient-tiny and the deep-narrow vs wide pairs the pairing rule picks among\n"
+            "                   the published shapes (params within 10 %%, batch 4, 128 tokens):\n"
+            "                   probe: 4 pairs, budget %s FLOPs, 3 seeds (under an hour on 2 cores);\n"
+            "                   probe-large: 8 pairs, budget %s FLOPs, 5 seeds, 512 held-out examples (hours:\n"
+            "                   a cluster's); probe-smoke: 1 pair, 64 tokens, budgets 5e10 and 1s, 2 seeds\n"
             "  --seeds N        seeds 0..N-1 per shape and budget (default 3)\n"
             "  --batch N        sequences per step (default 8)\n"
             "  --src N          input tokens per sequence (default 128; targets follow: 29 at 128)\n"
             "  --eval N         held-out examples evaluated (default 256)\n"
+            "  --curve-points N points of the learning curve, a factor 2 apart (default 8, at most %d)\n"
+            "  --optimizer O    adafactor (T5's) or adamw (default adafactor)\n"
+            "  --schedule S     after a linear warmup: inverse_sqrt, cosine or constant (default inverse_sqrt)\n"
+            "  --lr X           peak learning rate (Adafactor: relative step size; default 0.01)\n"
+            "  --warmup F       linear warmup as a fraction of the budget (default 0.05)\n"
+            "  --floor F        cosine: final rate as a fraction of the peak (default 0)\n"
+            "  --dropout P      dropout rate in training (default 0)\n"
+            "  --verbose        print each curve point as it is measured (stderr)\n"
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: --out's last folder, else the preset, else probe)\n"
             "  --out DIR        results folder (default results/<run>)\n"
             "  --help           this text\n",
-            20);
+            SB_PROBE_BUDGET, SB_PROBE_LARGE_BUDGET, SB_PROBE_CURVE_MAX);
 }
-
-/* Published tiny shapes (vocabulary aside, as they are) across every knob the paper scales, and Switch
- * versions of the tiny body: small enough that a few hundred steps fit a short budget on 2 cores. */
-static const char *const probe_shapes[] = {
-    "t5-efficient-tiny",      "t5-efficient-tiny-nl2",   "t5-efficient-tiny-nl6",    "t5-efficient-tiny-nl8",
-    "t5-efficient-tiny-el2",  "t5-efficient-tiny-el8",   "t5-efficient-tiny-dl2",    "t5-efficient-tiny-dl8",
-    "t5-efficient-tiny-dm128", "t5-efficient-tiny-dm512", "t5-efficient-tiny-ff512",  "t5-efficient-tiny-ff2000",
-    "t5-efficient-tiny-ff6000", "t5-efficient-tiny-kv16", "t5-efficient-tiny-kv128",  "t5-efficient-tiny-nh1",
-    "t5-efficient-tiny-nh16", "t5-efficient-tiny-skv",   "t5-efficient-tiny+switch8", "t5-efficient-tiny+switch32",
-};
-static const char *const smoke_shapes[] = {"t5-efficient-tiny-nl2", "t5-efficient-tiny-dm128",
-                                           "t5-efficient-tiny-nl2+switch4"};
 
 typedef struct {
     sb_budget_kind kind;
@@ -75,27 +78,22 @@ static int parse_budgets(const char *text, budget *out, size_t cap, size_t *n)
     return *n > 0 ? 0 : -1;
 }
 
-static double mean_of(const double *v, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += v[i];
-    return s / (double)n;
-}
+/* What the command was asked: the probe settings and the run around them. */
+typedef struct {
+    const char *const *names;
+    size_t nnames;
+    budget budgets[BUDGETS_MAX];
+    size_t nbudgets;
+    int64_t seeds;
+    sb_probe_settings ps;
+    const char *data_dir, *run;
+    bool verbose;
+    char folder[SB_PATH_MAX];
+} probe_job;
 
-/* Sample standard deviation (n - 1), two-pass; NaN for one value. */
-static double stddev_of(const double *v, size_t n)
-{
-    if (n < 2)
-        return NAN;
-    double m = mean_of(v, n), s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (v[i] - m) * (v[i] - m);
-    return sqrt(s / (double)(n - 1));
-}
-
-/* A probe point as the harness's settings (mode train) and its record key: the run key plus the budget. */
-static sb_run_settings probe_settings(const sb_probe_settings *ps, int64_t tgt_len)
+/* A probe point as the harness's settings (mode train) and its record key: the run key, the budget and the
+ * recipe, so that a run with another recipe never resumes into these records. */
+static sb_run_settings point_settings(const sb_probe_settings *ps, int64_t tgt_len)
 {
     sb_run_settings s;
     sb_run_settings_default(&s);
@@ -110,64 +108,38 @@ static sb_run_settings probe_settings(const sb_probe_settings *ps, int64_t tgt_l
 
 /* A probe record is keyed and named by the shape whose body it trains: the config as named, before the
  * corpus's vocabulary replaced its own (sb_probe_config), so its quality joins that shape's other records. */
-static void probe_key(const sb_config *named, const sb_run_settings *s, const budget *b, char *key, size_t cap)
+static void probe_key(const sb_config *named, const sb_run_settings *s, const sb_probe_recipe *r, const budget *b,
+                      char *key, size_t cap)
 {
     char base[SB_KEY_MAX];
     sb_record_key(named, s, base);
-    snprintf(key, cap, "%s|probe-%s-%g", base, sb_budget_kind_name(b->kind), b->value);
+    snprintf(key, cap, "%s|probe-%s-%g|%s-%s-%g-w%g-f%g-d%g", base, sb_budget_kind_name(b->kind), b->value,
+             sb_optim_name(r->optimizer), sb_lr_schedule_name(r->schedule), r->peak_lr, r->warmup_fraction, r->floor,
+             r->dropout);
 }
 
-/* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
- * training step of every seed, quality = the held-out loss over the seeds. */
-static cJSON *probe_record(const char *run, const sb_config *named, const sb_config *cfg, const sb_probe_settings *ps,
-                           const sb_run_settings *point, const char *key, const budget *b, const sb_probe_result *r,
-                           size_t seeds, const sb_sysinfo *sys, const sb_peaks *peaks)
+/* The timing side of the record: every training step of every seed is a repetition. */
+static int step_timing(const sb_probe_result *r, size_t seeds, sb_measurement *m)
 {
-    sb_run_settings s = *point;
-    s.warmup = 0;
-    s.min_reps = r[0].steps;
-    s.min_time_s = 0;
-    s.max_time_s = b->kind == SB_BUDGET_SECONDS ? b->value : INFINITY;
-    sb_measurement m;
-    memset(&m, 0, sizeof m);
     size_t total = 0;
     for (size_t i = 0; i < seeds; i++)
         total += (size_t)r[i].steps;
-    if (sb_timing_reserve(&m.timing, total ? total : 1, NULL) != 0) {
-        sb_measurement_free(&m);
-        return NULL;
-    }
+    if (sb_timing_reserve(&m->timing, total ? total : 1, NULL) != 0)
+        return -1;
     /* A training step is one part, and the trainer is not profiled: no block time. */
     for (size_t i = 0, k = 0; i < seeds; i++)
         for (int64_t j = 0; j < r[i].steps; j++, k++) {
-            m.timing.samples[k] = m.timing.parts[0][k] = r[i].step_seconds[j];
-            m.timing.parts[1][k] = m.timing.blocks[0][k] = m.timing.blocks[1][k] = 0;
+            m->timing.samples[k] = m->timing.parts[0][k] = r[i].step_seconds[j];
+            m->timing.parts[1][k] = m->timing.blocks[0][k] = m->timing.blocks[1][k] = 0;
         }
-    m.timing.reps = total;
-    m.measured = true;
-    m.flops_per_rep = (int64_t)r[0].flops_per_step;
-    m.flops_source = "analytic: sb_count flops_train_step (executed GEMMs, forward and backward)";
-    m.sequences_per_rep = ps->batch;
-    m.tokens_per_rep = ps->batch * (ps->src_len + r[0].tgt_len);
-    m.ms_per_token = NAN;
-    m.cpu_share = NAN;
-    snprintf(m.counters_error, sizeof m.counters_error, "the probe does not read counters");
-    sb_stats st = sb_stats_compute(m.timing.samples, m.timing.reps);
-    sb_verdict_for(&st, false, NAN, 0, m.verdict, sizeof m.verdict);
-    cJSON *rec = sb_record_build(run, cfg, &s, &m, sys, peaks);
-    sb_measurement_free(&m);
-    if (rec == NULL)
-        return NULL;
+    m->timing.reps = total;
+    return 0;
+}
 
-    char shape[SB_SHAPE_ID_MAX];
-    sb_config_identity(named, shape);
-    sb_record_put_string(rec, SB_F_KEY, key);
-    sb_record_put_string(rec, SB_F_SHAPE, shape);
-
-    double losses[64];
+static cJSON *per_seed_json(const sb_probe_result *r, size_t seeds)
+{
     cJSON *per_seed = cJSON_CreateArray();
     for (size_t i = 0; i < seeds; i++) {
-        losses[i] = r[i].heldout_loss;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "seed", (double)i);
         cJSON_AddNumberToObject(o, "heldout_loss", r[i].heldout_loss);
@@ -178,103 +150,258 @@ static cJSON *probe_record(const char *run, const sb_config *named, const sb_con
         cJSON_AddNumberToObject(o, "train_loss_last", r[i].train_loss_last);
         cJSON_AddItemToArray(per_seed, o);
     }
+    return per_seed;
+}
+
+/* quality.curve: per point the seeds' mean and sd, and each seed's loss. */
+static cJSON *curve_json(const sb_probe_result *r, size_t seeds)
+{
+    cJSON *curve = cJSON_CreateArray();
+    for (int k = 0; k < r[0].curve_points; k++) {
+        double loss[SEEDS_MAX], steps[SEEDS_MAX], seconds[SEEDS_MAX], mean, sd, mean_steps, mean_seconds;
+        for (size_t i = 0; i < seeds; i++) {
+            loss[i] = r[i].curve[k].heldout_loss;
+            steps[i] = (double)r[i].curve[k].steps;
+            seconds[i] = r[i].curve[k].train_seconds;
+        }
+        sb_mean_stddev(loss, seeds, &mean, &sd);
+        sb_mean_stddev(steps, seeds, &mean_steps, NULL);
+        sb_mean_stddev(seconds, seeds, &mean_seconds, NULL);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "fraction", r[0].curve[k].fraction);
+        cJSON_AddNumberToObject(o, "flops", r[0].flops_per_step * mean_steps);
+        cJSON_AddNumberToObject(o, "steps", mean_steps);
+        cJSON_AddNumberToObject(o, "train_seconds", mean_seconds);
+        cJSON_AddNumberToObject(o, "value", mean);
+        if (isfinite(sd))
+            cJSON_AddNumberToObject(o, "stddev", sd);
+        else
+            cJSON_AddNullToObject(o, "stddev");
+        cJSON_AddItemToObject(o, "per_seed", cJSON_CreateDoubleArray(loss, (int)seeds));
+        cJSON_AddItemToArray(curve, o);
+    }
+    return curve;
+}
+
+static void put_quality(cJSON *rec, const probe_job *job, const budget *b, const sb_probe_result *r, size_t seeds,
+                        const sb_probe_references *ref)
+{
+    const sb_probe_recipe *recipe = &job->ps.recipe;
+    double losses[SEEDS_MAX], mean, sd;
+    for (size_t i = 0; i < seeds; i++)
+        losses[i] = r[i].heldout_loss;
+    sb_mean_stddev(losses, seeds, &mean, &sd);
     sb_record_put(rec, SB_F_QUALITY, cJSON_CreateObject());
     sb_record_put_string(rec, SB_F_QUALITY_METRIC, "heldout_loss");
-    sb_record_put_number(rec, SB_F_QUALITY_VALUE, mean_of(losses, seeds));
-    sb_record_put_number(rec, SB_F_QUALITY_STDDEV, stddev_of(losses, seeds));
+    sb_record_put_number(rec, SB_F_QUALITY_VALUE, mean);
+    sb_record_put_number(rec, SB_F_QUALITY_STDDEV, sd);
     sb_record_put_number(rec, SB_F_QUALITY_SEEDS, (double)seeds);
     sb_record_put_string(rec, SB_F_QUALITY_BUDGET_KIND, sb_budget_kind_name(b->kind));
     sb_record_put_number(rec, SB_F_QUALITY_BUDGET, b->value);
-    sb_record_put_number(rec, SB_F_QUALITY_EVAL_EXAMPLES, (double)ps->eval_examples);
+    sb_record_put_number(rec, SB_F_QUALITY_EVAL_EXAMPLES, (double)job->ps.eval_examples);
     sb_record_put_number(rec, SB_F_QUALITY_HELDOUT_TOKENS, (double)r[0].heldout_tokens);
-    sb_record_put(rec, SB_F_QUALITY_PER_SEED, per_seed);
+    sb_record_put(rec, SB_F_QUALITY_PER_SEED, per_seed_json(r, seeds));
+    sb_record_put(rec, SB_F_QUALITY_CURVE, curve_json(r, seeds));
+    sb_record_put_string(rec, SB_F_QUALITY_SCHEDULE_OPTIMIZER, sb_optim_name(recipe->optimizer));
+    sb_record_put_string(rec, SB_F_QUALITY_SCHEDULE_LR_SCHEDULE, sb_lr_schedule_name(recipe->schedule));
+    sb_record_put_number(rec, SB_F_QUALITY_SCHEDULE_PEAK_LR, recipe->peak_lr);
+    sb_record_put_number(rec, SB_F_QUALITY_SCHEDULE_WARMUP_FRACTION, recipe->warmup_fraction);
+    sb_record_put_number(rec, SB_F_QUALITY_SCHEDULE_FLOOR, recipe->floor);
+    sb_record_put_number(rec, SB_F_QUALITY_SCHEDULE_DROPOUT, recipe->dropout);
+    sb_record_put_number(rec, SB_F_QUALITY_REFERENCE_UNIGRAM, ref->unigram);
+    sb_record_put_number(rec, SB_F_QUALITY_REFERENCE_BIGRAM, ref->bigram);
+    sb_record_put_number(rec, SB_F_QUALITY_REFERENCE_TRAIN_TOKENS, (double)ref->train_tokens);
     sb_record_put_string(rec, SB_F_QUALITY_SOURCE,
-                         "shapebench probe: Adafactor (T5 defaults) on Brown corpus span corruption, mean "
-                         "cross-entropy (nats/token) over the fixed held-out examples");
+                         "shapebench probe: Brown corpus span corruption, mean cross-entropy (nats/token) over the "
+                         "fixed held-out examples");
+}
+
+/* The record: the harness's own layout (so plots and reports read it), timing = the seconds of every
+ * training step of every seed, quality = the held-out loss over the seeds. */
+static cJSON *probe_record(const probe_job *job, const sb_config *named, const sb_config *cfg,
+                           const sb_run_settings *point, const char *key, const budget *b, const sb_probe_result *r,
+                           size_t seeds, const sb_probe_references *ref, const sb_sysinfo *sys, const sb_peaks *peaks)
+{
+    sb_run_settings s = *point;
+    s.warmup = 0;
+    s.min_reps = r[0].steps;
+    s.min_time_s = 0;
+    s.max_time_s = b->kind == SB_BUDGET_SECONDS ? b->value : INFINITY;
+    sb_measurement m;
+    memset(&m, 0, sizeof m);
+    if (step_timing(r, seeds, &m) != 0) {
+        sb_measurement_free(&m);
+        return NULL;
+    }
+    m.measured = true;
+    m.flops_per_rep = (int64_t)r[0].flops_per_step;
+    m.flops_source = "analytic: sb_count flops_train_step (executed GEMMs, forward and backward)";
+    m.sequences_per_rep = job->ps.batch;
+    m.tokens_per_rep = job->ps.batch * (job->ps.src_len + r[0].tgt_len);
+    m.ms_per_token = NAN;
+    m.cpu_share = NAN;
+    snprintf(m.counters_error, sizeof m.counters_error, "the probe does not read counters");
+    sb_stats st = sb_stats_compute(m.timing.samples, m.timing.reps);
+    sb_verdict_for(&st, false, NAN, 0, m.verdict, sizeof m.verdict);
+    cJSON *rec = sb_record_build(job->run, cfg, &s, &m, sys, peaks);
+    sb_measurement_free(&m);
+    if (rec == NULL)
+        return NULL;
+    char shape[SB_SHAPE_ID_MAX];
+    sb_config_identity(named, shape);
+    sb_record_put_string(rec, SB_F_KEY, key);
+    sb_record_put_string(rec, SB_F_SHAPE, shape);
+    put_quality(rec, job, b, r, seeds, ref);
     return rec;
 }
 
-int sb_cmd_probe(int argc, char **argv)
-{
-    enum { O_BUDGET = SB_OPT_OWN, O_PRESET, O_SEEDS, O_BATCH, O_SRC, O_EVAL, O_DATA_DIR };
-    static const struct option options[] = {
-        {"budget", required_argument, NULL, O_BUDGET}, {"preset", required_argument, NULL, O_PRESET},
-        {"seeds", required_argument, NULL, O_SEEDS},   {"batch", required_argument, NULL, O_BATCH},
-        {"src", required_argument, NULL, O_SRC},       {"eval", required_argument, NULL, O_EVAL},
-        SB_OPTION_THREADS,                             {"data-dir", required_argument, NULL, O_DATA_DIR},
-        SB_OPTION_RUN,                                 SB_OPTION_OUT,
-        SB_OPTION_HELP,                                {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "probe", *preset = NULL, *budget_text = NULL, *data_dir = "data", *run = NULL, *out = NULL;
-    sb_probe_settings ps;
-    sb_probe_settings_default(&ps);
-    int64_t seeds = 3;
-    int o;
-    optind = 1;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        int rc = SB_EXIT_OK;
-        switch (o) {
-        case O_BUDGET: budget_text = optarg; break;
-        case O_PRESET: preset = optarg; break;
-        case O_SEEDS: rc = sb_opt_integer(cmd, "seeds", optarg, 1, 64, &seeds); break;
-        case O_BATCH: rc = sb_opt_integer(cmd, "batch", optarg, 1, 4096, &ps.batch); break;
-        case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 16, 1024, &ps.src_len); break;
-        case O_EVAL: rc = sb_opt_integer(cmd, "eval", optarg, 1, 1000000, &ps.eval_examples); break;
-        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &ps.threads); break;
-        case O_DATA_DIR: data_dir = optarg; break;
-        case SB_OPT_RUN: run = optarg; break;
-        case SB_OPT_OUT: out = optarg; break;
-        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
-        default: rc = sb_opt_bad(cmd, o, argv, options); break;
-        }
-        if (rc != SB_EXIT_OK)
-            return rc;
-    }
-    const char *const *names = (const char *const *)argv + optind;
-    size_t nnames = (size_t)(argc - optind);
-    if (preset != NULL) {
-        if (nnames > 0)
-            return sb_cli_error(cmd, SB_EXIT_USAGE, "give shape names or --preset, not both");
-        bool smoke = strcmp(preset, "probe-smoke") == 0;
-        if (!smoke && strcmp(preset, "probe") != 0)
-            return sb_cli_error(cmd, SB_EXIT_USAGE, "unknown preset '%s' (probe or probe-smoke)", preset);
-        names = smoke ? smoke_shapes : probe_shapes;
-        nnames = smoke ? sizeof smoke_shapes / sizeof *smoke_shapes : sizeof probe_shapes / sizeof *probe_shapes;
-        if (budget_text == NULL)
-            budget_text = smoke ? "5e10,1s" : "1.5e12,12s";
-        ps.batch = 4; /* twice the optimizer steps of batch 8 for the same FLOPs: ~100 for t5-efficient-tiny */
-        if (smoke) {
-            seeds = 2;
-            ps.src_len = 64;
-            ps.eval_examples = 32;
-        }
-    }
-    if (nnames == 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "no shapes: name some, or --preset probe (see --help)");
-    budget budgets[8];
-    size_t nbudgets;
-    if (budget_text == NULL)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 2e12, or seconds like 20s");
-    if (parse_budgets(budget_text, budgets, 8, &nbudgets) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE,
-                            "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)", budget_text);
-    sb_cli_runner rn = {.cmd = cmd};
-    char run_buf[SB_NAME_MAX], folder[SB_PATH_MAX];
-    const int placed = sb_cli_place_run(&rn, run, out, preset != NULL ? preset : "probe", run_buf, sizeof run_buf,
-                                        folder, sizeof folder);
-    if (placed != SB_EXIT_OK)
-        return placed;
-    run = rn.run;
+/* ---- the expected wall time ---------------------------------------------------------------------------- */
 
+/* Seconds of one training step of cfg here: the second and third of three steps. */
+static int seconds_per_step(const sb_corpus *corpus, const sb_config *cfg, const sb_probe_settings *ps, double *out,
+                            sb_error *err)
+{
+    sb_probe_settings s = *ps;
+    s.budget_kind = SB_BUDGET_SECONDS;
+    s.budget = 1e9; /* max_steps ends it */
+    s.max_steps = 3;
+    s.curve_points = 1;
+    s.eval_examples = 1;
+    sb_probe_result r;
+    if (sb_probe_train(corpus, cfg, &s, &r, err) != 0)
+        return -1;
+    *out = (r.step_seconds[1] + r.step_seconds[2]) / 2;
+    sb_probe_result_free(&r);
+    return 0;
+}
+
+/* Seconds to train one seed of cfg for budget b: its steps and the held-out evaluations, each batch of which
+ * is a forward (count's share of a training step's FLOPs). */
+static double seconds_per_seed(const sb_config *cfg, const sb_probe_settings *ps, int64_t tgt_len, const budget *b,
+                               double step)
+{
+    const sb_count_settings cs = {ps->batch, ps->src_len, tgt_len, SB_DTYPE_F32};
+    sb_counts c;
+    if (sb_count(cfg, &cs, &c, NULL) != 0)
+        return NAN;
+    const double forward = (double)c.flops_forward_executed.total / (double)c.flops_train_step;
+    const double eval_batches = (double)((ps->eval_examples + ps->batch - 1) / ps->batch) * ps->curve_points;
+    const double train = b->kind == SB_BUDGET_FLOPS ? floor(b->value / (double)c.flops_train_step) * step : b->value;
+    return train + eval_batches * forward * step;
+}
+
+/* Times two steps of every shape that has work left and prints what the whole run should take. */
+static int print_expected_time(const char *cmd, const probe_job *job, const sb_corpus *corpus, const sb_config *cfgs,
+                               const sb_config *named, const sb_results_file *res, int64_t tgt_len, const sb_exec *x,
+                               sb_error *err)
+{
+    const sb_run_settings point = point_settings(&job->ps, tgt_len);
+    double total = 0;
+    size_t points = 0;
+    for (size_t i = 0; i < job->nnames; i++) {
+        double step = NAN;
+        for (size_t b = 0; b < job->nbudgets; b++) {
+            char key[SB_KEY_MAX + 128];
+            probe_key(&named[i], &point, &job->ps.recipe, &job->budgets[b], key, sizeof key);
+            if (sb_results_has(res, key))
+                continue;
+            if (isnan(step) && seconds_per_step(corpus, &cfgs[i], &job->ps, &step, err) != 0)
+                return -1;
+            total += (double)job->seeds * seconds_per_seed(&cfgs[i], &job->ps, tgt_len, &job->budgets[b], step);
+            points++;
+        }
+    }
+    if (points > 0)
+        fprintf(stderr,
+                "shapebench %s: %zu shape x budget points x %lld seeds to train: expected wall time %.0f min on this "
+                "machine (%d threads; from two timed steps of each shape)\n",
+                cmd, points, (long long)job->seeds, total / 60, sb_exec_threads(x));
+    return 0;
+}
+
+/* ---- the run --------------------------------------------------------------------------------------------- */
+
+/* The table: shape, params, budget, held-out loss ± sd at the last two curve points, steps, steps/s. */
+static void print_table(const sb_record_set *records)
+{
+    printf("| shape | params | budget | loss at budget/2 (nats/token) | loss at budget (nats/token) | steps | "
+           "steps/s |\n|---|--:|---|--:|--:|--:|--:|\n");
+    for (size_t k = 0; k < records->count; k++) {
+        const cJSON *rec = records->items[k], *curve = sb_record_field(rec, SB_F_QUALITY_CURVE);
+        const int n = cJSON_GetArraySize(curve);
+        char at[2][64];
+        for (int j = 0; j < 2; j++) {
+            const cJSON *p = cJSON_GetArrayItem(curve, n - 2 + j);
+            const double v = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "value"));
+            const cJSON *sd = cJSON_GetObjectItemCaseSensitive(p, "stddev");
+            if (p == NULL)
+                snprintf(at[j], sizeof at[j], "–");
+            else if (cJSON_IsNumber(sd))
+                snprintf(at[j], sizeof at[j], "%.3f ± %.3f", v, sd->valuedouble);
+            else
+                snprintf(at[j], sizeof at[j], "%.3f", v);
+        }
+        const cJSON *last = cJSON_GetArrayItem(curve, n - 1);
+        const double steps = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "steps"));
+        const double seconds = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "train_seconds"));
+        const char *shape = sb_field_string(rec, SB_F_SHAPE), *kind = sb_field_string(rec, SB_F_QUALITY_BUDGET_KIND);
+        printf("| %s | %.0f | %s %g | %s | %s | %.0f | %.2f |\n", shape != NULL ? shape : "?",
+               sb_field_number(rec, SB_F_ANALYTIC_PARAMS), kind != NULL ? kind : "?",
+               sb_field_number(rec, SB_F_QUALITY_BUDGET), at[0], at[1], steps, steps / seconds);
+    }
+}
+
+/* --verbose: a curve point as it is measured. */
+static void print_point(void *label, const sb_probe_point *p)
+{
+    fprintf(stderr, "  %s: %g of the budget, %lld steps, %.3g FLOPs, %.0f s: held-out %.4f nats/token\n",
+            (const char *)label, p->fraction, (long long)p->steps, p->flops, p->train_seconds, p->heldout_loss);
+}
+
+/* Trains every seed of one shape x budget point; NULL record (and *ok false) when a seed failed. */
+static cJSON *train_point(const char *cmd, const probe_job *job, const sb_corpus *corpus, const sb_config *named,
+                          const sb_config *cfg, const sb_run_settings *point, const char *key, const budget *b,
+                          const sb_probe_references *ref, const sb_sysinfo *sys, const sb_peaks *peaks,
+                          sb_progress *progress, size_t *done_runs, bool *ok)
+{
+    sb_probe_result r[SEEDS_MAX];
+    memset(r, 0, sizeof r);
+    sb_error err;
+    *ok = true;
+    for (int64_t seed = 0; seed < job->seeds && *ok; seed++) {
+        char label[SB_KEY_MAX + 64];
+        snprintf(label, sizeof label, "%s %s %g seed %lld", cfg->name, sb_budget_kind_name(b->kind), b->value,
+                 (long long)seed);
+        sb_progress_update(progress, *done_runs, label);
+        sb_probe_settings one = job->ps;
+        one.budget_kind = b->kind;
+        one.budget = b->value;
+        one.seed = (uint64_t)seed;
+        if (job->verbose) {
+            one.on_point = print_point;
+            one.on_point_ctx = label;
+        }
+        if (sb_probe_train(corpus, cfg, &one, &r[seed], &err) != 0) {
+            sb_cli_warn((void *)cmd, err.msg);
+            *ok = false;
+        }
+        (*done_runs)++;
+    }
+    cJSON *rec = *ok ? probe_record(job, named, cfg, point, key, b, r, (size_t)job->seeds, ref, sys, peaks) : NULL;
+    for (int64_t seed = 0; seed < job->seeds; seed++)
+        sb_probe_result_free(&r[seed]);
+    return rec;
+}
+
+static int run_probe(const char *cmd, probe_job *job)
+{
     sb_error err;
     sb_corpus corpus;
     sb_corpus_options copt = {.log = sb_cli_warn, .log_ctx = (void *)cmd};
-    int prc = sb_corpus_prepare(data_dir, &copt, &corpus, &err);
-    if (prc != 0)
+    if (sb_corpus_prepare(job->data_dir, &copt, &corpus, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     /* cfgs: what the probe trains; named: the shapes as named, which its records are keyed by */
-    sb_config *cfgs = calloc(2 * nnames, sizeof *cfgs), *named = NULL;
+    sb_config *cfgs = calloc(2 * job->nnames, sizeof *cfgs), *named = cfgs + job->nnames;
     sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
@@ -282,68 +409,50 @@ int sb_cmd_probe(int argc, char **argv)
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
         goto done;
     }
-    named = cfgs + nnames;
-    for (size_t i = 0; i < nnames; i++)
-        if (sb_config_resolve(names[i], &named[i], NULL, NULL, &err) != 0 ||
-            sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
+    for (size_t i = 0; i < job->nnames; i++)
+        if (sb_config_resolve(job->names[i], &named[i], NULL, NULL, &err) != 0 ||
+            sb_probe_config(job->names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
             rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
             goto done;
         }
     sb_exec_settings xs;
     sb_exec_settings_default(&xs);
-    xs.backend = ps.gemm;
-    xs.threads = ps.threads;
-    if (sb_exec_create(&x, &xs, &err) != 0 || sb_results_open(&res, folder, sb_cli_warn, (void *)cmd, &err) != 0) {
+    xs.backend = job->ps.gemm;
+    xs.threads = job->ps.threads;
+    int64_t raw_len, tgt_len;
+    sb_probe_references ref;
+    if (sb_exec_create(&x, &xs, &err) != 0 || sb_results_open(&res, job->folder, sb_cli_warn, (void *)cmd, &err) != 0 ||
+        sb_span_corruption_lengths(job->ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) !=
+            0 ||
+        sb_probe_references_compute(&corpus, &job->ps, &ref, &err) != 0 ||
+        print_expected_time(cmd, job, &corpus, cfgs, named, &res, tgt_len, x, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
+    fprintf(stderr, "shapebench %s: reference lines on the held-out examples: unigram %.3f, bigram %.3f nats/token\n",
+            cmd, ref.unigram, ref.bigram);
     sb_sysinfo sys;
     sb_peaks peaks;
     sb_peak_sizes sizes = sb_peak_sizes_default();
     bool have_sys = sb_sysinfo_collect(&sys, x, &err) == 0;
     bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, sb_cli_warn, (void *)cmd, &peaks,
-                                                         &err) == 0;
+                                                  &err) == 0;
 
-    int64_t raw_len, tgt_len;
-    if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {
-        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-        goto done;
-    }
-    const sb_run_settings point = probe_settings(&ps, tgt_len);
+    const sb_run_settings point = point_settings(&job->ps, tgt_len);
     sb_progress progress;
-    sb_progress_start(&progress, stderr, nnames * nbudgets * (size_t)seeds);
+    sb_progress_start(&progress, stderr, job->nnames * job->nbudgets * (size_t)job->seeds);
     size_t done_runs = 0, failed = 0;
-    for (size_t i = 0; i < nnames; i++)
-        for (size_t b = 0; b < nbudgets; b++) {
-            sb_probe_result r[64];
-            memset(r, 0, sizeof r);
-            char key[SB_KEY_MAX + 64];
-            probe_key(&named[i], &point, &budgets[b], key, sizeof key);
+    for (size_t i = 0; i < job->nnames; i++)
+        for (size_t b = 0; b < job->nbudgets; b++) {
+            char key[SB_KEY_MAX + 128];
+            probe_key(&named[i], &point, &job->ps.recipe, &job->budgets[b], key, sizeof key);
             if (sb_results_has(&res, key)) {
-                done_runs += (size_t)seeds;
+                done_runs += (size_t)job->seeds;
                 continue;
             }
-            bool ok = true;
-            for (int64_t seed = 0; seed < seeds && ok; seed++) {
-                char label[SB_KEY_MAX + 64];
-                snprintf(label, sizeof label, "%s %s %g seed %lld", cfgs[i].name, sb_budget_kind_name(budgets[b].kind),
-                         budgets[b].value, (long long)seed);
-                sb_progress_update(&progress, done_runs, label);
-                sb_probe_settings one = ps;
-                one.budget_kind = budgets[b].kind;
-                one.budget = budgets[b].value;
-                one.seed = (uint64_t)seed;
-                if (sb_probe_train(&corpus, &cfgs[i], &one, &r[seed], &err) != 0) {
-                    sb_cli_warn((void *)cmd, err.msg);
-                    ok = false;
-                }
-                done_runs++;
-            }
-            cJSON *rec = ok ? probe_record(run, &named[i], &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
-                                           have_sys ? &sys : NULL, have_peaks ? &peaks : NULL)
-                            : NULL;
-            for (int64_t seed = 0; seed < seeds; seed++)
-                sb_probe_result_free(&r[seed]);
+            bool ok;
+            cJSON *rec = train_point(cmd, job, &corpus, &named[i], &cfgs[i], &point, key, &job->budgets[b], &ref,
+                                     have_sys ? &sys : NULL, have_peaks ? &peaks : NULL, &progress, &done_runs, &ok);
             failed += !ok;
             if (rec == NULL) {
                 if (ok)
@@ -357,36 +466,139 @@ int sb_cmd_probe(int argc, char **argv)
         }
     sb_progress_finish(&progress);
     char csv[sizeof res.path + 16];
-    snprintf(csv, sizeof csv, "%s/results.csv", folder);
+    snprintf(csv, sizeof csv, "%s/results.csv", job->folder);
     if (sb_records_write_csv(&res.existing, csv, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
-    /* The table: shape, params, budget, held-out loss ± sd, steps, steps/s. */
-    printf("| shape | params | budget | held-out loss (nats/token) | ± sd | steps (seed 0) | steps/s |\n");
-    printf("|---|--:|---|--:|--:|--:|--:|\n");
-    for (size_t k = 0; k < res.existing.count; k++) {
-        const cJSON *rec = res.existing.items[k];
-        const cJSON *seeds0 = cJSON_GetArrayItem(sb_record_field(rec, SB_F_QUALITY_PER_SEED), 0);
-        const double sd = sb_field_number(rec, SB_F_QUALITY_STDDEV);
-        const double steps_per_s = sb_field_number(rec, SB_F_THROUGHPUT_SEQUENCES_PER_S) / (double)ps.batch;
-        char sd_text[32] = "–";
-        if (!isnan(sd))
-            snprintf(sd_text, sizeof sd_text, "%.4f", sd);
-        const char *shape = sb_field_string(rec, SB_F_SHAPE), *kind = sb_field_string(rec, SB_F_QUALITY_BUDGET_KIND);
-        printf("| %s | %.0f | %s %g | %.4f | %s | %.0f | %.2f |\n", shape != NULL ? shape : "?",
-               sb_field_number(rec, SB_F_ANALYTIC_PARAMS), kind != NULL ? kind : "?",
-               sb_field_number(rec, SB_F_QUALITY_BUDGET), sb_field_number(rec, SB_F_QUALITY_VALUE), sd_text,
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(seeds0, "steps")), steps_per_s);
-    }
+    print_table(&res.existing);
     fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", cmd, res.existing.count, res.path);
     rc = failed == 0 ? SB_EXIT_OK
                      : sb_cli_error(cmd, SB_EXIT_FAILURE, "%zu of %zu shape x budget points failed (warnings above); "
-                                                          "they have no record", failed, nnames * nbudgets);
+                                                          "they have no record", failed, job->nnames * job->nbudgets);
 done:
     sb_exec_free(x);
     sb_results_close(&res);
     free(cfgs);
     sb_corpus_free(&corpus);
     return rc;
+}
+
+/* ---- options ------------------------------------------------------------------------------------------------ */
+
+/* Options given on the command line; -1 (or NULL) where the preset or the default decides. */
+typedef struct {
+    int64_t seeds, batch, src, eval, curve_points;
+    const char *budgets;
+} asked;
+
+static int apply_preset(const char *cmd, const char *name, const asked *a, probe_job *job, sb_probe_preset *p)
+{
+    sb_error err;
+    if (sb_probe_preset_get(name, p, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+    job->names = p->shapes;
+    job->nnames = p->count;
+    job->seeds = a->seeds > 0 ? a->seeds : p->seeds;
+    job->ps.batch = a->batch > 0 ? a->batch : p->batch;
+    job->ps.src_len = a->src > 0 ? a->src : p->src_len;
+    job->ps.eval_examples = a->eval > 0 ? a->eval : p->eval_examples;
+    job->ps.curve_points = a->curve_points > 0 ? (int)a->curve_points : p->curve_points;
+    return SB_EXIT_OK;
+}
+
+int sb_cmd_probe(int argc, char **argv)
+{
+    enum {
+        O_BUDGET = SB_OPT_OWN, O_PRESET, O_SEEDS, O_BATCH, O_SRC, O_EVAL, O_DATA_DIR, O_CURVE, O_OPTIMIZER,
+        O_SCHEDULE, O_LR, O_WARMUP, O_FLOOR, O_DROPOUT, O_VERBOSE
+    };
+    static const struct option options[] = {
+        {"budget", required_argument, NULL, O_BUDGET},   {"preset", required_argument, NULL, O_PRESET},
+        {"seeds", required_argument, NULL, O_SEEDS},     {"batch", required_argument, NULL, O_BATCH},
+        {"src", required_argument, NULL, O_SRC},         {"eval", required_argument, NULL, O_EVAL},
+        {"curve-points", required_argument, NULL, O_CURVE}, {"optimizer", required_argument, NULL, O_OPTIMIZER},
+        {"schedule", required_argument, NULL, O_SCHEDULE}, {"lr", required_argument, NULL, O_LR},
+        {"warmup", required_argument, NULL, O_WARMUP},   {"floor", required_argument, NULL, O_FLOOR},
+        {"dropout", required_argument, NULL, O_DROPOUT}, {"verbose", no_argument, NULL, O_VERBOSE},
+        SB_OPTION_THREADS,
+        {"data-dir", required_argument, NULL, O_DATA_DIR}, SB_OPTION_RUN,
+        SB_OPTION_OUT,                                   SB_OPTION_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "probe", *preset = NULL, *out = NULL;
+    probe_job job = {.data_dir = "data"};
+    sb_probe_settings_default(&job.ps);
+    sb_probe_recipe *recipe = &job.ps.recipe;
+    asked a = {-1, -1, -1, -1, -1, NULL};
+    sb_error err;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        int rc = SB_EXIT_OK;
+        switch (o) {
+        case O_BUDGET: a.budgets = optarg; break;
+        case O_PRESET: preset = optarg; break;
+        case O_SEEDS: rc = sb_opt_integer(cmd, "seeds", optarg, 1, SEEDS_MAX, &a.seeds); break;
+        case O_BATCH: rc = sb_opt_integer(cmd, "batch", optarg, 1, 4096, &a.batch); break;
+        case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 16, 1024, &a.src); break;
+        case O_EVAL: rc = sb_opt_integer(cmd, "eval", optarg, 1, 1000000, &a.eval); break;
+        case O_CURVE: rc = sb_opt_integer(cmd, "curve-points", optarg, 2, SB_PROBE_CURVE_MAX, &a.curve_points); break;
+        case O_OPTIMIZER:
+            if (sb_optim_parse(optarg, &recipe->optimizer, &err) != 0)
+                rc = sb_cli_error(cmd, SB_EXIT_USAGE, "--optimizer: %s", err.msg);
+            break;
+        case O_SCHEDULE:
+            if (sb_lr_schedule_parse(optarg, &recipe->schedule, &err) != 0)
+                rc = sb_cli_error(cmd, SB_EXIT_USAGE, "--schedule: %s", err.msg);
+            break;
+        case O_LR: rc = sb_opt_number(cmd, "lr", optarg, 1e-6, 1, &recipe->peak_lr); break;
+        case O_WARMUP: rc = sb_opt_number(cmd, "warmup", optarg, 0, 0.5, &recipe->warmup_fraction); break;
+        case O_FLOOR: rc = sb_opt_number(cmd, "floor", optarg, 0, 1, &recipe->floor); break;
+        case O_DROPOUT: rc = sb_opt_number(cmd, "dropout", optarg, 0, 0.9, &recipe->dropout); break;
+        case O_VERBOSE: job.verbose = true; break;
+        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &job.ps.threads); break;
+        case O_DATA_DIR: job.data_dir = optarg; break;
+        case SB_OPT_RUN: job.run = optarg; break;
+        case SB_OPT_OUT: out = optarg; break;
+        case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
+        default: rc = sb_opt_bad(cmd, o, argv, options); break;
+        }
+        if (rc != SB_EXIT_OK)
+            return rc;
+    }
+    job.names = (const char *const *)argv + optind;
+    job.nnames = (size_t)(argc - optind);
+    job.seeds = a.seeds > 0 ? a.seeds : 3;
+    job.ps.batch = a.batch > 0 ? a.batch : job.ps.batch;
+    job.ps.src_len = a.src > 0 ? a.src : job.ps.src_len;
+    job.ps.eval_examples = a.eval > 0 ? a.eval : job.ps.eval_examples;
+    job.ps.curve_points = a.curve_points > 0 ? (int)a.curve_points : job.ps.curve_points;
+    sb_probe_preset p;
+    const char *budget_text = a.budgets;
+    if (preset != NULL) {
+        if (job.nnames > 0)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "give shape names or --preset, not both");
+        int rc = apply_preset(cmd, preset, &a, &job, &p);
+        if (rc != SB_EXIT_OK)
+            return rc;
+        budget_text = a.budgets != NULL ? a.budgets : p.budgets;
+    }
+    if (job.nnames == 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "no shapes: name some, or --preset probe (see --help)");
+    if (budget_text == NULL)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 1e13, or seconds like 20s");
+    if (parse_budgets(budget_text, job.budgets, BUDGETS_MAX, &job.nbudgets) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE,
+                            "--budget '%s': a list of up to %d positive FLOPs (1e13) or seconds (20s)", budget_text,
+                            BUDGETS_MAX);
+    sb_cli_runner rn = {.cmd = cmd};
+    char run_buf[SB_NAME_MAX];
+    const int placed = sb_cli_place_run(&rn, job.run, out, preset != NULL ? preset : "probe", run_buf,
+                                        sizeof run_buf, job.folder, sizeof job.folder);
+    if (placed != SB_EXIT_OK)
+        return placed;
+    job.run = rn.run;
+    return run_probe(cmd, &job);
 }

@@ -16,11 +16,23 @@ int sb_opt_integer(const char *cmd, const char *option, const char *text, int64_
                         (long long)min, (long long)max);
 }
 
+/* A number in [min, max]; `what` names it in the message ("a number", "a number of seconds"). */
+static int number_in(const char *cmd, const char *option, const char *text, double min, double max, const char *what,
+                     double *out)
+{
+    if (sb_parse_f64(text, min, max, out) != 0)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be %s in [%g, %g]", option, text, what, min, max);
+    return SB_EXIT_OK;
+}
+
 int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out)
 {
-    if (sb_parse_f64(text, 0, 1e6, out) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' must be a number of seconds in [0, 1e6]", option, text);
-    return SB_EXIT_OK;
+    return number_in(cmd, option, text, 0, 1e6, "a number of seconds", out);
+}
+
+int sb_opt_number(const char *cmd, const char *option, const char *text, double min, double max, double *out)
+{
+    return number_in(cmd, option, text, min, max, "a number", out);
 }
 
 int sb_opt_threads(const char *cmd, const char *text, int *out)

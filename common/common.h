@@ -7,7 +7,8 @@
  *     folder, fsync, rename), so no reader ever sees half a file;
  *   - running an external tool without a shell (argv as given, no word splitting), and sha256 of a file;
  *   - a growable string for text built piece by piece;
- *   - the seeded random generator everything deterministic draws from (splitmix64, xoshiro256**).
+ *   - the seeded random generator everything deterministic draws from (splitmix64, xoshiro256**);
+ *   - the statistics of a comparison: mean and sd, Student's t, Welch's interval, Spearman's rho.
  *
  * Depends on libc only. Every other folder depends on this one.
  */
@@ -122,6 +123,28 @@ void sb_strbuf_free(sb_strbuf *b);
 size_t sb_edit_distance(const char *a, const char *b);
 /* The known word nearest to `word`, when it is within max(2, length / 3) edits; NULL otherwise. */
 const char *sb_nearest(const char *word, const char *const *known, size_t count);
+
+/* ---- statistics of a comparison (stats.c) --------------------------------------------------------- */
+
+/* Mean and sample standard deviation (n - 1; NaN below 2 values), two-pass. stddev may be NULL. */
+void sb_mean_stddev(const double *x, size_t n, double *mean, double *stddev);
+/* Student's t with df degrees of freedom (df need not be whole): P(|T| >= |t|), and the p-quantile. */
+double sb_student_t_two_sided(double t, double df);
+double sb_student_t_quantile(double p, double df);
+
+/* An estimate with its standard error, degrees of freedom, 95 % t interval [lo, hi] and the two-sided
+ * p-value of "it is 0". */
+typedef struct {
+    double estimate, se, df, lo, hi, p;
+} sb_interval;
+
+/* The mean of x (n >= 2) and its t interval. */
+int sb_mean_interval(const double *x, size_t n, sb_interval *out, sb_error *err);
+/* Welch's unequal-variance interval for mean(a) - mean(b) (na, nb >= 2; Welch-Satterthwaite df). */
+int sb_welch(const double *a, size_t na, const double *b, size_t nb, sb_interval *out, sb_error *err);
+/* Spearman's rank correlation of n >= 3 pairs (ties take their mean rank; NaN when one side is constant) and
+ * its two-sided p-value from t = rho sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of freedom. */
+int sb_spearman(const double *x, const double *y, size_t n, double *rho, double *p, sb_error *err);
 
 /* ---- random numbers ------------------------------------------------------------------------------- */
 

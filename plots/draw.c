@@ -268,6 +268,101 @@ static int fill_roofline(FILE *f, void *ctx, sb_error *err)
     return 0;
 }
 
+/* ---- the probe's pictures ---------------------------------------------------------------------------- */
+
+/* probe_curves.tsv: one block per shape (gnuplot's `index`), its header line naming the shape (the key's
+ * title). */
+static int fill_probe_curves(FILE *f, void *ctx, sb_error *err)
+{
+    const sb_probe_view *v = ctx;
+    for (size_t i = 0; i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        data_text(f, s->shape);
+        fputs("\tfraction\tflops\tsteps\tloss\tsd\n", f);
+        for (int k = 0; k < s->points; k++) {
+            data_text(f, s->shape);
+            fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", s->fraction[k], s->flops[k], s->steps[k], s->loss[k],
+                    s->sd[k]);
+        }
+        fputs("\n\n", f);
+    }
+    return 0;
+}
+
+/* probe_final.tsv: every shape at the budget, with the joined speed. */
+static int fill_probe_final(FILE *f, void *ctx, sb_error *err)
+{
+    const sb_probe_view *v = ctx;
+    fprintf(f, "# shape\tscaling\tparams_M\tloss\tsd\tforward_s_per_sequence\tgenerate_ms_per_token\n");
+    for (size_t i = 0; i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        const int k = sb_curve_index(s, 0);
+        data_text(f, s->shape);
+        fputc('\t', f);
+        data_text(f, s->scaling);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", s->params / 1e6, k >= 0 ? s->loss[k] : NAN,
+                k >= 0 ? s->sd[k] : NAN, s->forward_seconds, s->generate_ms);
+    }
+    return 0;
+}
+
+typedef struct {
+    const sb_probe_view *view;
+    sb_probe_cost cost;
+    const sb_probe_cost_point *points;
+    const size_t *front;
+    size_t kept;
+} probe_frontier;
+
+/* probe_frontier_<cost>.tsv: the frontier's points in increasing cost (params in millions). */
+static int fill_probe_frontier(FILE *f, void *ctx, sb_error *err)
+{
+    const probe_frontier *pf = ctx;
+    fprintf(f, "# cost\tloss\tshape\n");
+    for (size_t k = 0; k < pf->kept; k++) {
+        const sb_probe_cost_point *p = &pf->points[pf->front[k]];
+        fprintf(f, "%.6g\t%.6g\t", pf->cost == SB_COST_PARAMS ? p->cost / 1e6 : p->cost, p->loss);
+        data_text(f, pf->view->shapes[p->shape].shape);
+        fputc('\n', f);
+    }
+    return 0;
+}
+
+static int write_probe_frontier(const sb_results *r, const sb_probe_view *v, sb_probe_cost cost, const char *name,
+                                sb_error *err)
+{
+    const size_t cap = v->count * SB_CURVE_MAX + 1;
+    sb_probe_cost_point *points = malloc(cap * sizeof *points);
+    size_t *front = malloc(cap * sizeof *front), n = 0, kept = 0;
+    int rc = points == NULL || front == NULL ? sb_fail(err, "out of memory")
+                                             : sb_probe_cost_frontier(v, cost, points, &n, front, &kept, err);
+    char file[64];
+    snprintf(file, sizeof file, "probe_frontier_%s.tsv", name);
+    const probe_frontier pf = {v, cost, points, front, kept};
+    if (rc == 0)
+        rc = write_data(r, file, fill_probe_frontier, (void *)&pf, err);
+    free(points);
+    free(front);
+    return rc;
+}
+
+static int write_probe(const sb_results *r, const sb_probe_view *v, sb_error *err)
+{
+    static const struct {
+        sb_probe_cost cost;
+        const char *name;
+    } costs[] = {{SB_COST_PARAMS, "params"}, {SB_COST_TRAIN_FLOPS, "flops"},
+                 {SB_COST_FORWARD_SECONDS, "forward"}, {SB_COST_GENERATE_MS, "generate"}};
+    if (v->count == 0)
+        return 0;
+    int rc = write_data(r, "probe_curves.tsv", fill_probe_curves, (void *)v, err);
+    if (rc == 0)
+        rc = write_data(r, "probe_final.tsv", fill_probe_final, (void *)v, err);
+    for (size_t i = 0; rc == 0 && i < sizeof costs / sizeof costs[0]; i++)
+        rc = write_probe_frontier(r, v, costs[i].cost, costs[i].name, err);
+    return rc;
+}
+
 /* `name='value'; ` (or `name=number; `) for gnuplot -e, the one place values meet gnuplot's command line.
  * A single-quoted gnuplot string escapes a quote by doubling it and interprets nothing else (no backslash
  * escapes, no backquote substitution, no macros); a number is printed only when finite. The name must be
@@ -389,8 +484,8 @@ static int write_precision(const sb_results *r, sb_error *err)
     return rc;
 }
 
-int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
-                  sb_error *err)
+int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
+                  const sb_figures *figures, sb_error *err)
 {
     char path[SB_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/plots", results->dir);
@@ -410,6 +505,8 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
         rc = write_all_labels(results, table, err);
     if (rc == 0)
         rc = write_precision(results, err);
+    if (rc == 0)
+        rc = write_probe(results, probe, err);
     snprintf(path, sizeof path, "%s/plots/gnuplot.log", results->dir);
     remove(path); /* the log of this drawing only (a link there is removed, not followed) */
 

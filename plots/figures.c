@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Callers keep within SB_FIGURES_MAX: four throughput pictures, latency, roofline, bf16's speed-up, and the
- * quality ones. */
+/* Callers keep within SB_FIGURES_MAX: four throughput pictures, two of the probe, latency, roofline, bf16's
+ * speed-up, and the quality ones. */
 static sb_figure *add(sb_figures *out, const char *name, const char *script, const char *caption)
 {
     sb_figure *f = &out->items[out->count++];
@@ -116,7 +116,35 @@ static void plan_throughput(const sb_shape_table *t, sb_figures *out)
     }
 }
 
-static void plan_quality(const sb_shape_table *t, sb_figures *out)
+/* A probe run: its learning curves, and loss against each cost with the frontier. The reference lines are on
+ * both. Speed panels only where the speed run measured some shape. */
+static void plan_probe(const sb_probe_view *v, sb_figures *out)
+{
+    if (v->count == 0)
+        return;
+    bool forward = false, generate = false;
+    for (size_t i = 0; i < v->count; i++) {
+        forward = forward || isfinite(v->shapes[i].forward_seconds);
+        generate = generate || isfinite(v->shapes[i].generate_ms);
+    }
+    char panels[64];
+    snprintf(panels, sizeof panels, "params flops%s%s", forward ? " forward" : "", generate ? " generate" : "");
+    sb_figure *f = add(out, "probe_curves", "probe_curves.gp",
+                       "Learning curves: held-out loss against training FLOPs for every shape (mean over seeds, "
+                       "error bars one seed standard deviation), with the unigram and bigram reference lines.");
+    var_number(f, "unigram", v->unigram);
+    var_number(f, "bigram", v->bigram);
+    var_number(f, "shapes_n", (double)v->count);
+    f = add(out, "probe_frontier", "probe_frontier.gp",
+            "Held-out loss against params, training FLOPs (every curve point) and, from a speed run joined with "
+            "--speed, forward seconds per sequence and generation ms per token, each with its Pareto frontier "
+            "(lower loss for lower cost) and the reference lines; error bars one seed standard deviation.");
+    var_number(f, "unigram", v->unigram);
+    var_number(f, "bigram", v->bigram);
+    var_text(f, "panels", panels);
+}
+
+static void plan_quality(const sb_shape_table *t, const sb_probe_view *probe, sb_figures *out)
 {
     char present[128];
     knobs(t, pick_quality, present, sizeof present);
@@ -127,6 +155,8 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
             break; /* room for latency, roofline and bf16's speed-up */
         if (isnan(t->rows[i].quality) || metric == NULL || !sb_plots_is_plain_name(metric))
             continue;
+        if (probe->count > 0 && strcmp(metric, "heldout_loss") == 0)
+            continue; /* the probe's own pictures draw it, with curves and reference lines */
         char name[64];
         sb_fmt(name, sizeof name, "quality_%s_vs_cost", metric);
         bool seen = false;
@@ -147,7 +177,7 @@ static void plan_quality(const sb_shape_table *t, sb_figures *out)
         var_text(f, "ylabel", ylabel);
         var_text(f, "knobs", present);
     }
-    if (out->count == before) {
+    if (out->count == before && probe->count == 0) {
         sb_figure *f = add(out, "quality_vs_cost", "quality.gp", "Quality vs cost.");
         set(f->skipped, sizeof f->skipped, "no quality figures in this run");
     }
@@ -264,11 +294,13 @@ static void plan_precision(const sb_results *results, sb_figures *out)
     sb_precision_table_free(&t);
 }
 
-void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out)
+void sb_figures_plan(const sb_shape_table *table, const sb_results *results, const sb_probe_view *probe,
+                     sb_figures *out)
 {
     memset(out, 0, sizeof *out);
     plan_throughput(table, out);
-    plan_quality(table, out);
+    plan_probe(probe, out);
+    plan_quality(table, probe, out);
     plan_latency(table, out);
     plan_roofline(table, results, out);
     plan_precision(results, out);

@@ -14,6 +14,7 @@
 #define SHAPEBENCH_PLOTS_H
 
 #include "record/record.h"
+#include "variants/variants.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -121,6 +122,64 @@ void sb_shape_table_free(sb_shape_table *table);
  * faster. */
 int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_frontier, sb_error *err);
 
+/* ---- the quality probe's records (probe_view.c) ---------------------------------------------------- */
+
+#define SB_CURVE_MAX 16
+#define SB_SEEDS_MAX 64
+
+/* One shape of a probe run at the budget the report analyses: its learning curve, each point's per-seed
+ * losses, and (with a speed run joined) the sweep's measured speed of the full-size shape. */
+typedef struct {
+    const char *shape, *scaling;
+    const cJSON *record;
+    sb_body body;
+    double params, flops_per_step; /* FLOP per training step (count's flops_train_step) */
+    int points, seeds;
+    double fraction[SB_CURVE_MAX], flops[SB_CURVE_MAX], steps[SB_CURVE_MAX], seconds[SB_CURVE_MAX];
+    double loss[SB_CURVE_MAX], sd[SB_CURVE_MAX]; /* nats/token: mean and sd over seeds */
+    double per_seed[SB_CURVE_MAX][SB_SEEDS_MAX];
+    double forward_seconds;  /* speed run: forward seconds per sequence; NaN without */
+    double generate_ms;      /* speed run: ms per generated token; NaN without */
+} sb_probe_shape;
+
+typedef struct {
+    const char *budget_kind; /* of the budget analysed: the run's largest FLOPs budget, else its largest seconds */
+    double budget;
+    size_t budgets;          /* distinct budgets in the run */
+    double unigram, bigram;  /* nats/token; NaN when the records carry none */
+    const cJSON *schedule;   /* quality.schedule of the first shape */
+    bool smoke;              /* a smoke run (its name ends in "smoke"): never a general claim */
+    const char *speed_file;  /* the speed run joined, or NULL */
+    sb_probe_shape *shapes;  /* in increasing params */
+    size_t count;            /* 0: not a probe run */
+} sb_probe_view;
+
+/* The probe's records of `run` with a learning curve (none: count 0), joined by shape name with the measured
+ * forward and generate records of `speed` (NULL: no join). */
+int sb_probe_view_build(const sb_results *run, const sb_results *speed, sb_probe_view *out, sb_error *err);
+void sb_probe_view_free(sb_probe_view *v);
+const sb_probe_shape *sb_probe_view_find(const sb_probe_view *v, const char *shape);
+/* Index of the curve point `from_end` points before the last (0: the last), or -1 when there is none. */
+int sb_curve_index(const sb_probe_shape *s, int from_end);
+
+/* The costs quality is drawn against: params and speed at the budget, training FLOPs at every curve point. */
+typedef enum { SB_COST_PARAMS, SB_COST_TRAIN_FLOPS, SB_COST_FORWARD_SECONDS, SB_COST_GENERATE_MS } sb_probe_cost;
+
+typedef struct {
+    double cost, loss, sd;
+    size_t shape; /* index into the view's shapes */
+} sb_probe_cost_point;
+
+/* The points of held-out loss against `cost` that have both (room for count * SB_CURVE_MAX), and in
+ * `frontier` (the same room) the indices of those on the Pareto frontier, lower loss for lower cost, in
+ * increasing cost. */
+int sb_probe_cost_frontier(const sb_probe_view *v, sb_probe_cost cost, sb_probe_cost_point *points, size_t *n,
+                           size_t *frontier, size_t *kept, sb_error *err);
+
+/* The held-out loss difference a - b at curve point `from_end` before the last: Welch's interval over their
+ * seeds (below 2 seeds on a side: the difference of the means alone, the rest NaN). */
+sb_interval sb_probe_difference(const sb_probe_shape *a, const sb_probe_shape *b, int from_end);
+
 /* ---- label placement (labels.c) ------------------------------------------------------------------ */
 
 /* Points of one picture panel whose names are to be written beside them where they fit. */
@@ -173,16 +232,17 @@ typedef struct {
 bool sb_plots_is_plain_name(const char *name);
 
 /* The pictures a run gets, with the reason for each one that has no data. */
-void sb_figures_plan(const sb_shape_table *table, const sb_results *results, sb_figures *out);
+void sb_figures_plan(const sb_shape_table *table, const sb_results *results, const sb_probe_view *probe,
+                     sb_figures *out);
 
 /* Writes the data files under <run>/plots/data/ and runs gnuplot on each planned script, writing PNG and
  * SVG into <run>/plots/ (gnuplot's messages go to <run>/plots/gnuplot.log). */
-int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
-                  sb_error *err);
+int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
+                  const sb_figures *figures, sb_error *err);
 
 /* Writes <run>/REPORT.md and <run>/REPORT.html (images by relative path, those drawn). */
-int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
-                    sb_error *err);
+int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
+                    const sb_figures *figures, sb_error *err);
 
 /* ---- the report's two renderings (doc.c): every call writes Markdown and HTML at once ------------- */
 
@@ -206,8 +266,29 @@ void sb_doc_image(sb_doc *doc, const char *src, const char *caption);
 typedef char sb_doc_cell[128];
 const char *sb_doc_number(sb_doc_cell out, double value, const char *format);
 
-/* The deep-narrow vs wide section of the report (deepwide.c). */
-int sb_report_deep_wide(sb_doc *doc, const sb_results *results, const sb_shape_table *table, sb_error *err);
+/* What the quality pairs say, in words scaled to their evidence: no claim (a smoke run, one pair, no pair),
+ * inconclusive (the interval covers 0), or one side better. */
+typedef enum {
+    SB_FINDING_NO_CLAIM = 0,
+    SB_FINDING_INCONCLUSIVE,
+    SB_FINDING_DEEP,
+    SB_FINDING_WIDE
+} sb_finding_kind;
+
+typedef struct {
+    sb_finding_kind kind;
+    char text[640];
+} sb_finding;
+
+/* The deep-narrow vs wide section of the report (deepwide.c); *finding gets the quality finding at matched
+ * params (for the comparison with the papers). probe: count 0 when the run has no probe records. */
+int sb_report_deep_wide(sb_doc *doc, const sb_results *results, const sb_shape_table *table,
+                        const sb_probe_view *probe, sb_finding *finding, sb_error *err);
+/* The quality probe's sections (probe_report.c): the budget, recipe and reference lines, the table of
+ * losses at the last two budgets, whether the ranking is only the step count, the quality-cost frontiers;
+ * and the paper's claim beside this run's finding. Nothing for a run without probe records. */
+void sb_report_probe(sb_doc *doc, const sb_probe_view *probe);
+void sb_report_against_papers(sb_doc *doc, const sb_probe_view *probe, const sb_finding *deep_wide);
 
 /* ---- bf16 against fp32 (precision.c) ----------------------------------------------------------------- */
 

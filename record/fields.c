@@ -24,7 +24,8 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_KEY, "key", S, false, "", "key", 1,
      "identity of the measurement for resume, merge and compare: "
      "`shape|mode|b<batch>|s<src>|t<tgt>|<dtype>|<gemm>|t<threads>`, the shape as in `shape` (threads resolved: "
-     "0 becomes the count used); probe records add `|probe-<budget_kind>-<budget>`"},
+     "0 becomes the count used); probe records add `|probe-<budget_kind>-<budget>|<optimizer>-<lr_schedule>-"
+     "<peak_lr>-w<warmup_fraction>-f<floor>-d<dropout>`"},
     {SB_F_SHAPE, "shape", S, false, "", "shape", 3,
      "the shape's identity: its canonical model name (e.g. `t5-efficient-base-nl24`) when that name alone "
      "resolves to exactly this shape; else (a config.json, or overrides on one) the name, `#` and 12 hex digits "
@@ -235,7 +236,35 @@ static const sb_field fields[SB_FIELD_COUNT] = {
     {SB_F_QUALITY_HELDOUT_TOKENS, "quality.heldout_tokens", I, false, "tokens", NULL, 0,
      "target tokens the held-out loss averages over"},
     {SB_F_QUALITY_PER_SEED, "quality.per_seed", A, false, "", NULL, 0,
-     "per seed: seed, heldout_loss, steps, train_seconds, flops, train_loss_first, train_loss_last"},
+     "per seed: seed, heldout_loss (nats/token, at the end of the budget), steps, train_seconds (s), flops (FLOP), "
+     "train_loss_first and train_loss_last (nats/token)"},
+    {SB_F_QUALITY_CURVE, "quality.curve", A, false, "", NULL, 0,
+     "probe: the learning curve, one object per point at budget / 2^k (the same fractions for every shape): "
+     "fraction (of the budget), flops (FLOP), steps and train_seconds (s; means over seeds), value and stddev "
+     "(nats/token: held-out loss, mean and sd over seeds), per_seed (nats/token, in seed order); the last point "
+     "is `value`"},
+    {SB_F_QUALITY_SCHEDULE, "quality.schedule", O, false, "", NULL, 0,
+     "probe: how the shape was trained; the learning-rate plan is laid over the budget"},
+    {SB_F_QUALITY_SCHEDULE_OPTIMIZER, "quality.schedule.optimizer", S, false, "", NULL, 0,
+     "`adafactor` (T5's: factored, update clipping, step times RMS(param)) or `adamw`"},
+    {SB_F_QUALITY_SCHEDULE_LR_SCHEDULE, "quality.schedule.lr_schedule", S, false, "", NULL, 0,
+     "after a linear warmup: `constant`, `inverse_sqrt` (peak_lr sqrt(warmup / t)) or `cosine` (to floor "
+     "peak_lr at the end of the budget)"},
+    {SB_F_QUALITY_SCHEDULE_PEAK_LR, "quality.schedule.peak_lr", N, false, "", NULL, 0,
+     "the rate at the end of the warmup (Adafactor: relative step size)"},
+    {SB_F_QUALITY_SCHEDULE_WARMUP_FRACTION, "quality.schedule.warmup_fraction", N, false, "", NULL, 0,
+     "the linear warmup, as a fraction of the budget"},
+    {SB_F_QUALITY_SCHEDULE_FLOOR, "quality.schedule.floor", N, false, "", NULL, 0,
+     "cosine: the final rate as a fraction of peak_lr"},
+    {SB_F_QUALITY_SCHEDULE_DROPOUT, "quality.schedule.dropout", N, false, "", NULL, 0, "dropout rate in training"},
+    {SB_F_QUALITY_REFERENCE, "quality.reference", O, false, "", NULL, 0,
+     "probe: held-out loss, on the same examples, of models that read no input: what learning starts to mean"},
+    {SB_F_QUALITY_REFERENCE_UNIGRAM, "quality.reference.unigram", N, false, "nats/token", NULL, 0,
+     "the training targets' token distribution (add-one smoothed)"},
+    {SB_F_QUALITY_REFERENCE_BIGRAM, "quality.reference.bigram", N, false, "nats/token", NULL, 0,
+     "each target token given the previous one, Witten-Bell interpolated with the unigram"},
+    {SB_F_QUALITY_REFERENCE_TRAIN_TOKENS, "quality.reference.train_tokens", I, false, "tokens", NULL, 0,
+     "training target tokens counted (one pass of span-corrupted examples)"},
     {SB_F_QUALITY_SOURCE, "quality.source", S, false, "", NULL, 0, "where the figure comes from"},
 };
 

@@ -425,3 +425,41 @@ Test(names, identity_tells_apart_shapes_that_share_a_name)
     sb_config_identity(&tiny_named, id);
     cr_expect(strncmp(id, "t5-efficient-tiny#", 18) == 0, "%s", id);
 }
+
+/* ---- the deep-narrow vs wide pairing rule (variants/pairs.c) ---------------------------------------------- */
+
+/* Deeper-narrower: more blocks, no wider d_model, narrower d_model or d_ff; dense both. */
+Test(pairs, deeper_narrower)
+{
+    const sb_body tiny = {8, 256, 1024, 0}, nl8 = {16, 256, 1024, 0}, ff3000 = {8, 256, 3072, 0};
+    const sb_body small_nl2 = {4, 512, 2048, 0}, switch8 = {16, 256, 1024, 8};
+    cr_assert(!sb_deeper_narrower(&nl8, &tiny), "deeper but as wide: not narrower");
+    cr_assert(sb_deeper_narrower(&nl8, &ff3000));
+    cr_assert(sb_deeper_narrower(&nl8, &small_nl2));
+    cr_assert(!sb_deeper_narrower(&ff3000, &nl8));
+    cr_assert(!sb_deeper_narrower(&small_nl2, &tiny), "shallower");
+    cr_assert(!sb_deeper_narrower(&switch8, &ff3000), "Switch shapes are not paired");
+    cr_assert(sb_sizes_matched(100, 110));
+    cr_assert(!sb_sizes_matched(100, 110.1));
+    cr_assert(!sb_sizes_matched(NAN, 100));
+}
+
+/* Cheapest pairs first, each shape once: nl8 goes to small-nl2 (larger size 16.73) before ff3000 (16.76);
+ * dl6 then takes ff3000. */
+Test(pairs, cheapest_first_each_shape_once)
+{
+    const sb_body bodies[] = {{16, 256, 1024, 0}, {8, 256, 3072, 0}, {4, 512, 2048, 0}, {18, 256, 1024, 0},
+                              {8, 256, 1024, 0}};
+    const double params[] = {15.72, 16.76, 16.73, 16.76, 8.37};
+    sb_pair out[4];
+    size_t n;
+    sb_error err = {{0}};
+    cr_assert_eq(sb_deep_wide_pairs(bodies, params, 5, 4, out, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(out[0].deep, 0);
+    cr_assert_eq(out[0].wide, 2);
+    cr_assert_eq(out[1].deep, 3);
+    cr_assert_eq(out[1].wide, 1);
+    cr_assert_eq(sb_deep_wide_pairs(bodies, params, 5, 1, out, &n, &err), 0);
+    cr_assert_eq(n, 1, "at most max pairs");
+}

@@ -635,7 +635,7 @@ Test(optim_clip, global_norm_as_torch)
 
 /* ---- schedules ------------------------------------------------------------------------------------------------ */
 
-Test(optim_schedule, inverse_sqrt_and_constant)
+Test(optim_schedule, t5_inverse_sqrt)
 {
     cr_assert_float_eq(sb_lr_inverse_sqrt(1, 10000, 1.0), 0.01, 1e-15);
     cr_assert_float_eq(sb_lr_inverse_sqrt(10000, 10000, 1.0), 0.01, 1e-15);
@@ -643,17 +643,46 @@ Test(optim_schedule, inverse_sqrt_and_constant)
     cr_assert_float_eq(sb_lr_inverse_sqrt(90000, 10000, 3.0), 0.01, 1e-15);
     cr_assert_float_eq(sb_lr_inverse_sqrt(4, 0, 1.0), 0.5, 1e-15);
     cr_assert_float_eq(sb_lr_inverse_sqrt(0, 0, 2.0), 2.0, 1e-15);
-    cr_assert_float_eq(sb_lr_at(SB_LR_CONSTANT, 12345, 100, 0.3), 0.3, 1e-15);
-    cr_assert_float_eq(sb_lr_at(SB_LR_INVERSE_SQRT, 400, 100, 1.0), 0.05, 1e-15);
+}
+
+/* Linear warmup, then each decay: inverse sqrt continues from the peak, cosine reaches its floor at the end of
+ * the run and stays there; the same plan in seconds as in steps. */
+Test(optim_schedule, warmup_then_decay)
+{
+    sb_lr_plan p = {SB_LR_CONSTANT, 0.3, 0, 1000, 0};
+    cr_assert_float_eq(sb_lr_at(&p, 12345), 0.3, 1e-15);
+    p = (sb_lr_plan){SB_LR_INVERSE_SQRT, 0.1, 100, 1000, 0};
+    cr_assert_float_eq(sb_lr_at(&p, 1), 0.001, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 50), 0.05, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 100), 0.1, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 400), 0.05, 1e-15);
+    p.warmup = 0;
+    cr_assert_float_eq(sb_lr_at(&p, 4), 0.05, 1e-15);
+    p = (sb_lr_plan){SB_LR_COSINE, 0.02, 10, 110, 0.1};
+    cr_assert_float_eq(sb_lr_at(&p, 5), 0.01, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 10), 0.02, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 60), 0.02 * (0.1 + 0.9 * 0.5), 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 110), 0.002, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 500), 0.002, 1e-15);
+    p = (sb_lr_plan){SB_LR_COSINE, 0.02, 1.5, 16.5, 0}; /* seconds */
+    cr_assert_float_eq(sb_lr_at(&p, 9), 0.01, 1e-15);
+    cr_assert_float_eq(sb_lr_at(&p, 16.5), 0, 1e-15);
+}
+
+Test(optim_schedule, names)
+{
     sb_lr_schedule sch;
     sb_error err = {{0}};
     cr_assert_eq(sb_lr_schedule_parse("inverse_sqrt", &sch, &err), 0);
     cr_assert_eq(sch, SB_LR_INVERSE_SQRT);
     cr_assert_eq(sb_lr_schedule_parse("constant", &sch, &err), 0);
     cr_assert_eq(sch, SB_LR_CONSTANT);
-    cr_assert_eq(sb_lr_schedule_parse("cosine", &sch, &err), -1);
-    cr_assert(strstr(err.msg, "cosine") != NULL, "%s", err.msg);
+    cr_assert_eq(sb_lr_schedule_parse("cosine", &sch, &err), 0);
+    cr_assert_eq(sch, SB_LR_COSINE);
+    cr_assert_eq(sb_lr_schedule_parse("linear", &sch, &err), -1);
+    cr_assert(strstr(err.msg, "linear") != NULL, "%s", err.msg);
     cr_assert_str_eq(sb_lr_schedule_name(SB_LR_INVERSE_SQRT), "inverse_sqrt");
+    cr_assert_str_eq(sb_lr_schedule_name(SB_LR_COSINE), "cosine");
 }
 
 /* ---- state bytes against sb_count ------------------------------------------------------------------------------ */
@@ -750,7 +779,8 @@ static double quadratic(const sb_weights *w, const float *target, float *g)
     return loss;
 }
 
-static void converges(const sb_optim_settings *s, sb_lr_schedule schedule, double base_lr, int steps, double factor)
+/* plan NULL: the optimizer's own rate (relative-step Adafactor). */
+static void converges(const sb_optim_settings *s, const sb_lr_plan *plan, int steps, double factor)
 {
     sb_config cfg = base_config(32, 8, 12, 2, 4);
     sb_weights w, target;
@@ -764,7 +794,7 @@ static void converges(const sb_optim_settings *s, sb_lr_schedule schedule, doubl
     const double initial = quadratic(&w, tp, g);
     double loss = initial;
     for (int step = 1; step <= steps; step++) {
-        const double lr = base_lr > 0 ? sb_lr_at(schedule, step, 10, base_lr) : SB_OPTIM_LR_DEFAULT;
+        const double lr = plan != NULL ? sb_lr_at(plan, step) : SB_OPTIM_LR_DEFAULT;
         step_ok(opt, &w, g, lr);
         loss = quadratic(&w, tp, g);
     }
@@ -780,13 +810,17 @@ Test(optim_converge, quadratic)
 {
     sb_optim_settings s;
     sb_optim_defaults(SB_OPTIM_ADAFACTOR, &s);
-    converges(&s, SB_LR_CONSTANT, 0, 800, 1e-3); /* T5's relative step */
+    converges(&s, NULL, 800, 1e-3); /* T5's relative step */
     s.lr = 1e-2;
     s.scale_parameter = false;
-    converges(&s, SB_LR_INVERSE_SQRT, 0.05, 800, 1e-3); /* external lr on a schedule */
+    const sb_lr_plan rsqrt = {SB_LR_INVERSE_SQRT, 0.05 / sqrt(10), 10, 800, 0};
+    converges(&s, &rsqrt, 800, 1e-3); /* external lr on a schedule */
+    const sb_lr_plan cosine = {SB_LR_COSINE, 0.05 / sqrt(10), 10, 800, 0};
+    converges(&s, &cosine, 800, 1e-3);
     sb_optim_defaults(SB_OPTIM_ADAMW, &s);
     s.weight_decay = 0;
-    converges(&s, SB_LR_INVERSE_SQRT, 0.2, 800, 1e-3);
+    const sb_lr_plan adamw = {SB_LR_INVERSE_SQRT, 0.2 / sqrt(10), 10, 800, 0};
+    converges(&s, &adamw, 800, 1e-3);
 }
 
 /* ---- settings and errors -------------------------------------------------------------------------------------- */

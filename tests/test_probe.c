@@ -1,9 +1,12 @@
 /* test_probe.c — the quality probe on the real corpus: a tiny shape's loss falls when it trains on Brown
- * span corruption (fixed seed, bounded steps), FLOPs budgets give every shape the same arithmetic, and the
- * results carry the held-out loss. Skipped, with the reason, where the corpus cannot be had (no cache in
- * data/ and no npm registry). */
+ * span corruption (fixed seed, bounded steps), FLOPs budgets give every shape the same arithmetic, the learning
+ * curve's points sit at the budget's fractions, the reference lines are what unigram and bigram counts give,
+ * and the records carry curve, recipe, references and per-seed values that the report turns into intervals.
+ * Skipped, with the reason, where the corpus cannot be had (no cache in data/ and no npm registry); the
+ * presets' shapes need no corpus. */
 #include "probe/probe.h"
 #include "record/record.h"
+#include "tests/helpers.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -88,8 +91,101 @@ Test(probe, budget_smaller_than_a_step_is_refused)
     sb_corpus_free(&corpus);
 }
 
-/* The CLI as a user runs it: the smoke preset writes one record per shape and budget with the held-out loss
- * over its seeds, and a rerun finds them all done. */
+/* A FLOPs budget of 40 steps with 4 curve points: held-out loss after 5, 10, 20 and 40 steps, the last one
+ * the run's held-out loss, each at its own FLOPs. */
+Test(probe, curve_points_at_the_budgets_fractions, .timeout = 300)
+{
+    need_corpus();
+    sb_config cfg;
+    sb_error err;
+    cr_assert_eq(sb_probe_config("t5-efficient-tiny-nl2", corpus.vocab_size, &cfg, &err), 0, "%s", err.msg);
+    sb_probe_settings s;
+    settings(&s, 0);
+    s.curve_points = 4;
+    sb_probe_result r;
+    cr_assert_eq(sb_probe_train(&corpus, &cfg, &s, &r, &err), -1, "a zero budget is refused");
+    int64_t raw_len, tgt_len;
+    cr_assert_eq(sb_span_corruption_lengths(s.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err),
+                 0, "%s", err.msg);
+    const sb_count_settings cs = {s.batch, s.src_len, tgt_len, SB_DTYPE_F32};
+    sb_counts counts;
+    cr_assert_eq(sb_count(&cfg, &cs, &counts, &err), 0, "%s", err.msg);
+    const double per_step = (double)counts.flops_train_step;
+    s.budget = 40.5 * per_step;
+    cr_assert_eq(sb_probe_train(&corpus, &cfg, &s, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.curve_points, 4);
+    const int64_t want[] = {5, 10, 20, 40};
+    for (int k = 0; k < 4; k++) {
+        cr_expect_eq(r.curve[k].steps, want[k], "point %d", k);
+        cr_expect_float_eq(r.curve[k].fraction, ldexp(1, k - 3), 1e-15);
+        cr_expect_float_eq(r.curve[k].flops, (double)want[k] * per_step, 1);
+        cr_expect(r.curve[k].train_seconds > 0 && r.curve[k].heldout_loss > 0);
+    }
+    cr_expect_float_eq(r.curve[3].heldout_loss, r.heldout_loss, 1e-12);
+    cr_expect_lt(r.curve[3].heldout_loss, r.curve[0].heldout_loss, "40 steps learn more than 5");
+    sb_probe_result_free(&r);
+    sb_corpus_free(&corpus);
+}
+
+/* The unigram line is below ln(vocab) (the sentinels and EOS are frequent) and the bigram line below it; the
+ * counts come from one whole pass of training examples, the same every time. */
+Test(probe, reference_lines, .timeout = 120)
+{
+    need_corpus();
+    sb_probe_settings s;
+    settings(&s, 1e12);
+    sb_probe_references a, b;
+    sb_error err;
+    cr_assert_eq(sb_probe_references_compute(&corpus, &s, &a, &err), 0, "%s", err.msg);
+    cr_expect(a.unigram > 4 && a.unigram < log(corpus.vocab_size), "unigram %g nats/token", a.unigram);
+    cr_expect(a.bigram > 3 && a.bigram < a.unigram, "bigram %g, unigram %g", a.bigram, a.unigram);
+    int64_t raw_len, tgt_len;
+    cr_assert_eq(sb_span_corruption_lengths(s.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err),
+                 0);
+    cr_expect_eq(a.train_tokens, corpus.train_ids.n / raw_len * tgt_len, "every target of one pass");
+    cr_assert_eq(sb_probe_references_compute(&corpus, &s, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(a.unigram, b.unigram);
+    cr_expect_eq(a.bigram, b.bigram);
+    sb_corpus_free(&corpus);
+}
+
+/* The presets' shapes come from the pairing rule: t5-efficient-tiny, then pairs, deeper one first, each
+ * matched in params within 10 % at the probe's vocabulary. */
+Test(probe, presets_are_tiny_and_rule_chosen_pairs)
+{
+    const struct {
+        const char *name;
+        size_t shapes;
+    } presets[] = {{"probe-smoke", 3}, {"probe", 9}, {"probe-large", 17}};
+    for (size_t p = 0; p < 3; p++) {
+        sb_probe_preset preset;
+        sb_error err;
+        cr_assert_eq(sb_probe_preset_get(presets[p].name, &preset, &err), 0, "%s", err.msg);
+        cr_assert_eq(preset.count, presets[p].shapes, "%s: %zu shapes", presets[p].name, preset.count);
+        cr_assert_str_eq(preset.shapes[0], "t5-efficient-tiny");
+        for (size_t i = 1; i + 1 < preset.count; i += 2) {
+            sb_config deep, wide;
+            cr_assert_eq(sb_probe_config(preset.shapes[i], SB_PROBE_VOCAB, &deep, &err), 0, "%s", err.msg);
+            cr_assert_eq(sb_probe_config(preset.shapes[i + 1], SB_PROBE_VOCAB, &wide, &err), 0, "%s", err.msg);
+            const sb_body a = sb_body_of(&deep), b = sb_body_of(&wide);
+            sb_counts ca, cb;
+            const sb_count_settings cs = {1, 128, 29, SB_DTYPE_F32};
+            cr_assert_eq(sb_count(&deep, &cs, &ca, &err), 0);
+            cr_assert_eq(sb_count(&wide, &cs, &cb, &err), 0);
+            cr_expect(sb_deeper_narrower(&a, &b), "%s is not deeper-narrower than %s", deep.name, wide.name);
+            cr_expect(sb_sizes_matched((double)ca.params, (double)cb.params), "%s %lld vs %s %lld params", deep.name,
+                      (long long)ca.params, wide.name, (long long)cb.params);
+        }
+    }
+    sb_probe_preset preset;
+    sb_error err;
+    cr_assert_eq(sb_probe_preset_get("probe-huge", &preset, &err), -1);
+    cr_assert(strstr(err.msg, "probe-large") != NULL, "%s", err.msg);
+}
+
+/* The CLI as a user runs it: the smoke preset writes one record per shape and budget with the learning curve,
+ * the recipe, the reference lines and per-seed values, every field in the field table; a rerun finds them all
+ * done; the report shows the pair's difference with its interval and claims nothing from a smoke run. */
 Test(probe, smoke_preset_records_quality_and_resumes, .timeout = 300)
 {
     need_corpus();
@@ -98,28 +194,52 @@ Test(probe, smoke_preset_records_quality_and_resumes, .timeout = 300)
     cr_assert_not_null(bin, "SHAPEBENCH_BIN is set by make test");
     char dir[] = "/tmp/shapebench-probe-XXXXXX", cmd[1024], path[256];
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s probe --preset probe-smoke --threads 1 --out %s/run >%s/out.md 2>%s/err.log", bin,
-             dir, dir, dir);
+    snprintf(cmd, sizeof cmd, "%s probe --preset probe-smoke --threads 1 --out %s/probe-smoke >%s/out.md 2>%s/err.log",
+             bin, dir, dir, dir);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    snprintf(path, sizeof path, "%s/run/results.jsonl", dir);
+    snprintf(path, sizeof path, "%s/probe-smoke/results.jsonl", dir);
     sb_record_set set = {0};
     sb_error err;
     cr_assert_eq(sb_records_load(path, &set, NULL, NULL, &err), 0, "%s", err.msg);
     cr_expect_eq(set.count, 6, "3 shapes x 2 budgets");
     for (size_t i = 0; i < set.count; i++) {
-        const cJSON *q = cJSON_GetObjectItemCaseSensitive(set.items[i], "quality");
-        cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "metric")), "heldout_loss");
-        double loss = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "value"));
+        const cJSON *r = set.items[i];
+        cr_expect_eq(sb_record_check_fields(r, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(sb_field_string(r, SB_F_QUALITY_METRIC), "heldout_loss");
+        double loss = sb_field_number(r, SB_F_QUALITY_VALUE);
         cr_expect(loss > 0 && loss < 9, "held-out loss %g nats/token", loss);
-        cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(q, "per_seed")), 2);
-        cr_expect(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(q, "stddev")));
-        cr_expect_eq(sb_record_check_fields(set.items[i], &err), 0, "a probe record: %s", err.msg);
+        cr_expect_eq(cJSON_GetArraySize(sb_record_field(r, SB_F_QUALITY_PER_SEED)), 2);
+        cr_expect(!isnan(sb_field_number(r, SB_F_QUALITY_STDDEV)));
+        const cJSON *curve = sb_record_field(r, SB_F_QUALITY_CURVE);
+        cr_expect_eq(cJSON_GetArraySize(curve), 8);
+        const cJSON *last = cJSON_GetArrayItem(curve, 7);
+        cr_expect_float_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(last, "value")), loss, 1e-12);
+        cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(last, "per_seed")), 2);
+        cr_expect_str_eq(sb_field_string(r, SB_F_QUALITY_SCHEDULE_LR_SCHEDULE), "inverse_sqrt");
+        cr_expect_str_eq(sb_field_string(r, SB_F_QUALITY_SCHEDULE_OPTIMIZER), "adafactor");
+        const double unigram = sb_field_number(r, SB_F_QUALITY_REFERENCE_UNIGRAM);
+        cr_expect(unigram > sb_field_number(r, SB_F_QUALITY_REFERENCE_BIGRAM) && unigram < log(4000), "%g", unigram);
     }
     sb_record_set_free(&set);
+    char log_path[300];
+    snprintf(log_path, sizeof log_path, "%s/err.log", dir);
+    char *log = test_read_file(log_path, NULL);
+    cr_expect(strstr(log, "expected wall time") != NULL, "%s", log);
+    free(log);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
     cr_assert_eq(sb_records_load(path, &set, NULL, NULL, &err), 0, "%s", err.msg);
     cr_expect_eq(set.count, 6, "a rerun adds nothing");
     sb_record_set_free(&set);
+    snprintf(cmd, sizeof cmd, "%s report --run %s/probe-smoke >/dev/null", bin, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(path, sizeof path, "%s/probe-smoke/REPORT.md", dir);
+    char *md = test_read_file(path, NULL);
+    cr_expect(strstr(md, "| t5-efficient-small-dm128 (6/6 blocks, d_model 128, d_ff 2048) | t5-efficient-tiny-nh8") !=
+              NULL, "%s", md);
+    cr_expect(strstr(md, "95 % CI (Welch)") != NULL);
+    cr_expect(strstr(md, "a smoke run: no claim (1 pair at matched parameter count, 2 seeds each;") != NULL, "%s", md);
+    cr_expect(strstr(md, "unigram") != NULL && strstr(md, "bigram") != NULL);
+    free(md);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }

@@ -1,10 +1,13 @@
 /* test_stats.c — timing statistics against hand-computed values: median, two-pass stddev, CV, the
- * order-statistic interval for the median, the noisy verdict, and the Mann-Whitney U test. */
+ * order-statistic interval for the median, the noisy verdict, and the Mann-Whitney U test; and the statistics
+ * of a comparison (common/stats.c) against tables and published worked examples: Student's t quantiles,
+ * Welch's interval, the t interval of a mean, Spearman's rho. */
 #include "harness/harness.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define EPS 1e-9
 
@@ -214,4 +217,77 @@ Test(stats, nearest_rank_percentiles)
     cr_assert_eq(s.p99, 3);
     s = sb_stats_compute(three, 0);
     cr_assert(isnan(s.p90) && isnan(s.p99));
+}
+
+/* ---- the statistics of a comparison (common/stats.c) ------------------------------------------------------ */
+
+/* Two-sided 95 % critical values from any t table. */
+Test(comparison_stats, student_t_quantiles_and_tails)
+{
+    cr_assert_float_eq(sb_student_t_quantile(0.975, 1), 12.7062047, 1e-6);
+    cr_assert_float_eq(sb_student_t_quantile(0.975, 2), 4.30265273, 1e-7);
+    cr_assert_float_eq(sb_student_t_quantile(0.975, 4), 2.77644511, 1e-7);
+    cr_assert_float_eq(sb_student_t_quantile(0.975, 10), 2.22813885, 1e-7);
+    cr_assert_float_eq(sb_student_t_quantile(0.975, 1e7), 1.95996398, 1e-6);
+    cr_assert_float_eq(sb_student_t_quantile(0.025, 4), -2.77644511, 1e-7);
+    cr_assert_float_eq(sb_student_t_two_sided(2.77644511, 4), 0.05, 1e-8);
+    cr_assert_float_eq(sb_student_t_two_sided(0, 3), 1, 1e-12);
+    cr_assert(isnan(sb_student_t_quantile(1.5, 3)));
+}
+
+/* Wikipedia's Welch's t-test example 1: t = -2.46 on 25.0 degrees of freedom, p = 0.021. */
+Test(comparison_stats, welch_interval_of_the_worked_example)
+{
+    const double a[] = {27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4};
+    const double b[] = {27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4};
+    sb_interval d;
+    sb_error err = {{0}};
+    cr_assert_eq(sb_welch(a, 15, b, 15, &d, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(d.estimate, -2.1666667, 1e-6);
+    cr_assert_float_eq(d.estimate / d.se, -2.4553564, 1e-6);
+    cr_assert_float_eq(d.df, 24.988529, 1e-5);
+    cr_assert_float_eq(d.p, 0.021, 5e-4);
+    const double half = d.se * sb_student_t_quantile(0.975, d.df);
+    cr_assert_float_eq(d.lo, d.estimate - half, 1e-12);
+    cr_assert_float_eq(d.hi, d.estimate + half, 1e-12);
+    cr_assert(d.hi < 0, "the interval excludes 0: %g .. %g", d.lo, d.hi);
+    cr_assert_eq(sb_welch(a, 1, b, 15, &d, &err), -1);
+    cr_assert(strstr(err.msg, "at least 2") != NULL, "%s", err.msg);
+}
+
+/* Differences -0.10, -0.08, -0.12: mean -0.10, sd 0.02, se 0.02 / sqrt 3, t(0.975, 2) = 4.303. */
+Test(comparison_stats, t_interval_of_a_mean)
+{
+    const double x[] = {-0.10, -0.08, -0.12};
+    sb_interval m;
+    cr_assert_eq(sb_mean_interval(x, 3, &m, NULL), 0);
+    cr_assert_float_eq(m.estimate, -0.10, 1e-12);
+    cr_assert_float_eq(m.se, 0.02 / sqrt(3), 1e-12);
+    cr_assert_float_eq(m.hi - m.estimate, 0.02 / sqrt(3) * 4.30265273, 1e-8);
+    cr_assert_float_eq(m.p, 0.01307, 1e-4);
+    double mean, sd;
+    sb_mean_stddev(x, 3, &mean, &sd);
+    cr_assert_float_eq(sd, 0.02, 1e-12);
+    sb_mean_stddev(x, 1, &mean, &sd);
+    cr_assert(isnan(sd), "one value has no sample sd");
+}
+
+/* Wikipedia's Spearman example (IQ against hours of TV): rho = -29/165, p = 0.627; ties take their mean rank. */
+Test(comparison_stats, spearman_rho)
+{
+    const double iq[] = {106, 86, 100, 101, 99, 103, 97, 113, 112, 110};
+    const double tv[] = {7, 0, 27, 50, 28, 29, 20, 12, 6, 17};
+    double rho, p;
+    cr_assert_eq(sb_spearman(iq, tv, 10, &rho, &p, NULL), 0);
+    cr_assert_float_eq(rho, -29.0 / 165.0, 1e-12);
+    cr_assert_float_eq(p, 0.627, 1e-3);
+    const double x[] = {1, 2, 2, 3}, y[] = {10, 20, 20, 30};
+    cr_assert_eq(sb_spearman(x, y, 4, &rho, &p, NULL), 0);
+    cr_assert_float_eq(rho, 1, 1e-12);
+    cr_assert_float_eq(p, 0, 1e-12);
+    const double flat[] = {5, 5, 5};
+    cr_assert_eq(sb_spearman(x, flat, 3, &rho, &p, NULL), 0);
+    cr_assert(isnan(rho), "a constant side has no rank correlation");
+    sb_error err = {{0}};
+    cr_assert_eq(sb_spearman(x, y, 2, &rho, &p, &err), -1);
 }

@@ -4,7 +4,8 @@
  *   - name resolution: published T5-Efficient / Switch / T5 / T5 v1.1 names, any new T5-Efficient grammar
  *     combination, Switch versions of any shape, a Hugging Face config.json path, `:key=value` overrides;
  *   - HF-compatible config.json reading and writing;
- *   - exact analytic counts: parameters, FLOPs (paper and executed conventions), memory.
+ *   - exact analytic counts: parameters, FLOPs (paper and executed conventions), memory;
+ *   - the deep-narrow vs wide pairing rule (matched sizes, one shape deeper and narrower than the other).
  *
  * Depends on common/ and cJSON. Errors are returned as values: every function that can fail returns 0 on
  * success and -1 on failure with a one-line message in *err.
@@ -102,6 +103,32 @@ void sb_config_identity(const sb_config *cfg, char out[SB_SHAPE_ID_MAX]);
  * nl/el/dl, "width" for dm/ff, "attention" for kv/nh/skv, "switch", or "other" for mixed knobs). */
 const char *sb_shape_family(const char *name);
 const char *sb_shape_scaling(const char *name);
+
+/* ---- deep-narrow vs wide (pairs.c) ----------------------------------------------------------------- */
+
+/* What the pairing rule reads of a shape: its blocks (encoder + decoder), widths and experts. */
+typedef struct {
+    double blocks, d_model, d_ff, experts;
+} sb_body;
+
+#define SB_MATCH_TOLERANCE 1.10 /* two sizes match when the larger is at most 10 % above the smaller */
+
+sb_body sb_body_of(const sb_config *cfg);
+/* a is the deeper-narrower one of two dense shapes: more blocks, no wider residual stream, and a narrower
+ * d_model or d_ff than b. */
+bool sb_deeper_narrower(const sb_body *a, const sb_body *b);
+bool sb_sizes_matched(double a, double b);
+
+typedef struct {
+    size_t deep, wide; /* indices into the candidates */
+} sb_pair;
+
+/* Deep-narrow vs wide pairs among n shapes of the given sizes (params, or FLOPs): every (deep, wide) with deep
+ * deeper-narrower than wide and sizes matched, taken in increasing size of the larger (then closer sizes,
+ * then candidate order), each shape in at most one pair so that the pairs are independent evidence; at most
+ * max pairs into out. */
+int sb_deep_wide_pairs(const sb_body *bodies, const double *size, size_t n, size_t max, sb_pair *out, size_t *count,
+                       sb_error *err);
 
 /* A published checkpoint (registry row) with the evidence for its shape. */
 typedef struct {

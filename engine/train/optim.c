@@ -531,14 +531,29 @@ double sb_lr_inverse_sqrt(int64_t step, int64_t warmup_steps, double base)
     return base / sqrt((double)(t > 1 ? t : 1));
 }
 
-double sb_lr_at(sb_lr_schedule schedule, int64_t step, int64_t warmup_steps, double base)
+double sb_lr_at(const sb_lr_plan *plan, double t)
 {
-    return schedule == SB_LR_INVERSE_SQRT ? sb_lr_inverse_sqrt(step, warmup_steps, base) : base;
+    const double w = plan->warmup;
+    if (t < w)
+        return plan->peak * fmax(t, 0) / w;
+    switch (plan->schedule) {
+    case SB_LR_INVERSE_SQRT: {
+        const double knee = w > 0 ? w : 1; /* without a warmup the decay starts at t = 1 */
+        return t > knee ? plan->peak * sqrt(knee / t) : plan->peak;
+    }
+    case SB_LR_COSINE: {
+        const double span = plan->length - w, done = span > 0 ? fmin((t - w) / span, 1) : 1;
+        return plan->peak * (plan->floor + (1 - plan->floor) * 0.5 * (1 + cos(M_PI * done)));
+    }
+    case SB_LR_CONSTANT: break;
+    }
+    return plan->peak;
 }
 
 const char *sb_lr_schedule_name(sb_lr_schedule schedule)
 {
-    return schedule == SB_LR_INVERSE_SQRT ? "inverse_sqrt" : "constant";
+    static const char *const names[] = {"constant", "inverse_sqrt", "cosine"};
+    return schedule >= SB_LR_CONSTANT && schedule <= SB_LR_COSINE ? names[schedule] : "?";
 }
 
 int sb_lr_schedule_parse(const char *name, sb_lr_schedule *out, sb_error *err)
@@ -547,7 +562,10 @@ int sb_lr_schedule_parse(const char *name, sb_lr_schedule *out, sb_error *err)
         *out = SB_LR_CONSTANT;
     else if (name != NULL && (strcasecmp(name, "inverse_sqrt") == 0 || strcasecmp(name, "rsqrt") == 0))
         *out = SB_LR_INVERSE_SQRT;
+    else if (name != NULL && strcasecmp(name, "cosine") == 0)
+        *out = SB_LR_COSINE;
     else
-        return sb_fail(err, "unknown learning-rate schedule '%s' (constant or inverse_sqrt)", name != NULL ? name : "");
+        return sb_fail(err, "unknown learning-rate schedule '%s' (constant, inverse_sqrt or cosine)",
+                       name != NULL ? name : "");
     return 0;
 }

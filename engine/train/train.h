@@ -81,13 +81,25 @@ size_t sb_optimizer_workspace_bytes(const sb_optimizer *opt);
 double sb_grad_clip_norm(float *grads, const sb_weights *w, double max_norm);
 
 /* Learning-rate schedules; step counts from 1 (the step about to be taken). */
-typedef enum { SB_LR_CONSTANT = 0, SB_LR_INVERSE_SQRT = 1 } sb_lr_schedule;
+typedef enum { SB_LR_CONSTANT = 0, SB_LR_INVERSE_SQRT = 1, SB_LR_COSINE = 2 } sb_lr_schedule;
 /* T5's: base / sqrt(max(step, warmup_steps, 1)), constant during warmup. base 1, warmup 10^4 gives
  * min(1e-2, 1/sqrt(step)), relative-step Adafactor's step size. */
 double sb_lr_inverse_sqrt(int64_t step, int64_t warmup_steps, double base);
-/* constant: base; inverse_sqrt: sb_lr_inverse_sqrt. */
-double sb_lr_at(sb_lr_schedule schedule, int64_t step, int64_t warmup_steps, double base);
-const char *sb_lr_schedule_name(sb_lr_schedule schedule); /* "constant" | "inverse_sqrt" */
+/* A schedule over a run of known length: a linear warmup to `peak` over the first `warmup` units (the rate at
+ * t is peak * t / warmup), then
+ *   constant: peak;
+ *   inverse_sqrt: peak * sqrt(warmup / t) (without a warmup: peak / sqrt(t));
+ *   cosine: half a cosine period from peak at the end of the warmup down to floor * peak at `length`, floor * peak
+ *   after it.
+ * t, warmup and length are in one unit: steps, or seconds for a run with a wall-clock budget. */
+typedef struct {
+    sb_lr_schedule schedule;
+    double peak;
+    double warmup, length;
+    double floor; /* cosine: the final rate as a fraction of the peak */
+} sb_lr_plan;
+double sb_lr_at(const sb_lr_plan *plan, double t);
+const char *sb_lr_schedule_name(sb_lr_schedule schedule); /* "constant" | "inverse_sqrt" | "cosine" */
 int sb_lr_schedule_parse(const char *name, sb_lr_schedule *out, sb_error *err);
 
 /* ---- training ---------------------------------------------------------------------------------------- */
