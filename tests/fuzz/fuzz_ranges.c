@@ -52,7 +52,7 @@ static void options(const char *text)
     int threads;
     sb_i64_list l = {0};
     sb_gemm_backend gemms[2];
-    sb_dtype dtypes[2];
+    sb_precision precisions[SB_PRECISIONS];
     size_t n;
     sb_format format;
     if (sb_opt_integer("fuzz", "n", text, 1, 100, &i) == SB_EXIT_OK)
@@ -67,8 +67,8 @@ static void options(const char *text)
     free(l.v);
     if (sb_opt_gemm_list("fuzz", text, gemms, &n) == SB_EXIT_OK)
         fuzz_require(n >= 1 && n <= 2, "--gemm lists one or two", text);
-    if (sb_opt_dtype_list("fuzz", text, dtypes, &n) == SB_EXIT_OK)
-        fuzz_require(n >= 1 && n <= 2, "--dtype lists one or two", text);
+    if (sb_opt_precision_list("fuzz", text, precisions, &n) == SB_EXIT_OK)
+        fuzz_require(n >= 1 && n <= SB_PRECISIONS, "--dtype lists one to three precisions", text);
     sb_opt_seed("fuzz", text, &seed);
     sb_opt_format("fuzz", text, &format);
 }
