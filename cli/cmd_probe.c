@@ -32,7 +32,8 @@ static void usage(FILE *out)
             "                   backward) or seconds of training steps (e.g. 20s); each budget is its own record\n"
             "  --preset P       t5-efficient-tiny and the deep-narrow vs wide pairs the pairing rule picks among\n"
             "                   the published shapes (params within 10 %%, batch 4, 128 tokens):\n"
-            "                   probe: 4 pairs, budget %s FLOPs, 3 seeds (under an hour on 2 cores);\n"
+            "                   probe: 4 pairs, budget %s FLOPs, 3 seeds, 128 held-out examples (about an\n"
+            "                   hour on 2 cores);\n"
             "                   probe-large: 8 pairs, budget %s FLOPs, 5 seeds, 512 held-out examples (hours:\n"
             "                   a cluster's); probe-smoke: 1 pair, 64 tokens, budgets 5e10 and 1s, 2 seeds\n"
             "  --seeds N        seeds 0..N-1 per shape and budget (default 3)\n"
@@ -48,6 +49,7 @@ static void usage(FILE *out)
             "  --dropout P      dropout rate in training (default 0)\n"
             "  --verbose        print each curve point as it is measured (stderr)\n"
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
+            "  --gemm B         " SB_HELP_GEMM " (default onednn)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: --out's last folder, else the preset, else probe)\n"
             "  --out DIR        results folder (default results/<run>)\n"
@@ -492,19 +494,30 @@ typedef struct {
     const char *budgets;
 } asked;
 
-static int apply_preset(const char *cmd, const char *name, const asked *a, probe_job *job, sb_probe_preset *p)
+/* A preset's shapes and settings in place of the command's defaults. */
+static int apply_preset(const char *cmd, const char *name, probe_job *job, sb_probe_preset *p)
 {
     sb_error err;
     if (sb_probe_preset_get(name, p, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
     job->names = p->shapes;
     job->nnames = p->count;
-    job->seeds = a->seeds > 0 ? a->seeds : p->seeds;
-    job->ps.batch = a->batch > 0 ? a->batch : p->batch;
-    job->ps.src_len = a->src > 0 ? a->src : p->src_len;
-    job->ps.eval_examples = a->eval > 0 ? a->eval : p->eval_examples;
-    job->ps.curve_points = a->curve_points > 0 ? (int)a->curve_points : p->curve_points;
+    job->seeds = p->seeds;
+    job->ps.batch = p->batch;
+    job->ps.src_len = p->src_len;
+    job->ps.eval_examples = p->eval_examples;
+    job->ps.curve_points = p->curve_points;
     return SB_EXIT_OK;
+}
+
+/* What was asked on the command line wins over the preset and the defaults. */
+static void apply_asked(const asked *a, probe_job *job)
+{
+    job->seeds = a->seeds > 0 ? a->seeds : job->seeds;
+    job->ps.batch = a->batch > 0 ? a->batch : job->ps.batch;
+    job->ps.src_len = a->src > 0 ? a->src : job->ps.src_len;
+    job->ps.eval_examples = a->eval > 0 ? a->eval : job->ps.eval_examples;
+    job->ps.curve_points = a->curve_points > 0 ? (int)a->curve_points : job->ps.curve_points;
 }
 
 int sb_cmd_probe(int argc, char **argv)
@@ -521,7 +534,7 @@ int sb_cmd_probe(int argc, char **argv)
         {"schedule", required_argument, NULL, O_SCHEDULE}, {"lr", required_argument, NULL, O_LR},
         {"warmup", required_argument, NULL, O_WARMUP},   {"floor", required_argument, NULL, O_FLOOR},
         {"dropout", required_argument, NULL, O_DROPOUT}, {"verbose", no_argument, NULL, O_VERBOSE},
-        SB_OPTION_THREADS,
+        SB_OPTION_THREADS,                               SB_OPTION_GEMM,
         {"data-dir", required_argument, NULL, O_DATA_DIR}, SB_OPTION_RUN,
         SB_OPTION_OUT,                                   SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
@@ -559,6 +572,7 @@ int sb_cmd_probe(int argc, char **argv)
         case O_DROPOUT: rc = sb_opt_number(cmd, "dropout", optarg, 0, 0.9, &recipe->dropout); break;
         case O_VERBOSE: job.verbose = true; break;
         case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &job.ps.threads); break;
+        case SB_OPT_GEMM: rc = sb_opt_gemm(cmd, optarg, &job.ps.gemm); break;
         case O_DATA_DIR: job.data_dir = optarg; break;
         case SB_OPT_RUN: job.run = optarg; break;
         case SB_OPT_OUT: out = optarg; break;
@@ -570,21 +584,18 @@ int sb_cmd_probe(int argc, char **argv)
     }
     job.names = (const char *const *)argv + optind;
     job.nnames = (size_t)(argc - optind);
-    job.seeds = a.seeds > 0 ? a.seeds : 3;
-    job.ps.batch = a.batch > 0 ? a.batch : job.ps.batch;
-    job.ps.src_len = a.src > 0 ? a.src : job.ps.src_len;
-    job.ps.eval_examples = a.eval > 0 ? a.eval : job.ps.eval_examples;
-    job.ps.curve_points = a.curve_points > 0 ? (int)a.curve_points : job.ps.curve_points;
+    job.seeds = 3;
     sb_probe_preset p;
     const char *budget_text = a.budgets;
     if (preset != NULL) {
         if (job.nnames > 0)
             return sb_cli_error(cmd, SB_EXIT_USAGE, "give shape names or --preset, not both");
-        int rc = apply_preset(cmd, preset, &a, &job, &p);
+        int rc = apply_preset(cmd, preset, &job, &p);
         if (rc != SB_EXIT_OK)
             return rc;
         budget_text = a.budgets != NULL ? a.budgets : p.budgets;
     }
+    apply_asked(&a, &job);
     if (job.nnames == 0)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "no shapes: name some, or --preset probe (see --help)");
     if (budget_text == NULL)

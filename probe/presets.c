@@ -77,6 +77,7 @@ int sb_probe_preset_get(const char *name, sb_probe_preset *out, sb_error *err)
         pairs = 4;
         out->budgets = SB_PROBE_BUDGET;
         out->seeds = 3;
+        out->eval_examples = 128; /* eight evaluations of 256 would cost a fifth of the training */
     } else if (strcmp(name, "probe-large") == 0) {
         pairs = 8;
         out->budgets = SB_PROBE_LARGE_BUDGET;

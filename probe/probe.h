@@ -244,7 +244,7 @@ typedef struct {
 } sb_probe_settings;
 
 /* batch 8, src 128, 2e12 FLOPs, 8 curve points, the default recipe, 256 held-out examples, at most 100000
- * steps, seed 0, all threads, OpenBLAS. */
+ * steps, seed 0, all threads, oneDNN. */
 void sb_probe_settings_default(sb_probe_settings *s);
 /* The budget fraction of curve point k of n (0-based): 2^(k - n + 1), the last one 1. */
 double sb_probe_curve_fraction(int k, int n);
@@ -268,14 +268,14 @@ void sb_probe_result_free(sb_probe_result *r);
 /* ---- presets (presets.c) -------------------------------------------------------------------------- */
 
 #define SB_PROBE_PRESET_SHAPES 32
-#define SB_PROBE_BUDGET "1e13"       /* probe: FLOPs per shape and seed */
-#define SB_PROBE_LARGE_BUDGET "8e13" /* probe-large */
+#define SB_PROBE_BUDGET "3e13"       /* probe: FLOPs per shape and seed */
+#define SB_PROBE_LARGE_BUDGET "1e14" /* probe-large */
 
 /* A preset: t5-efficient-tiny, then the deep-narrow vs wide pairs (deeper shape first) that sb_deep_wide_pairs
  * chooses among the published dense T5-Efficient shapes by params at the probe's vocabulary, and the
  * settings that fit its time. probe-smoke: 1 pair, 64 tokens, budgets 5e10 FLOPs and 1 s, 2 seeds (seconds);
- * probe: 4 pairs, SB_PROBE_BUDGET, 3 seeds; probe-large: 8 pairs, SB_PROBE_LARGE_BUDGET, 5 seeds, 512
- * held-out examples (a cluster's hours). */
+ * probe: 4 pairs, SB_PROBE_BUDGET, 3 seeds, 128 held-out examples; probe-large: 8 pairs, SB_PROBE_LARGE_BUDGET,
+ * 5 seeds, 512 held-out examples (a cluster's hours). */
 typedef struct {
     const char *name;
     const char *shapes[SB_PROBE_PRESET_SHAPES];
