@@ -1,19 +1,21 @@
 /* cmd_probe.c — `shapebench probe`: the quality probe over a list of shapes (or a preset), each trained for
  * an equal FLOPs budget and, separately, an equal wall-clock budget over several seeds; one record per shape
  * and budget with the held-out loss's mean and standard deviation, appended to a results folder like any
- * other run (resumable), so the plots gain their quality axis. */
+ * other run (resumable, shardable, or a Slurm job array), so the plots gain their quality axis. */
 #include "cli/cli.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: shapebench probe NAME... --budget B[,B] [options]\n"
             "       shapebench probe --preset probe|probe-smoke [options]\n"
+            "       shapebench probe --slurm --resume DIR [--wait]\n"
             "\n"
             "Trains each shape from random init with T5's Adafactor on span-corrupted Brown corpus batches\n"
             "(noise density 0.15, mean span 3; `shapebench data` prepares the corpus) until the budget is spent,\n"
@@ -34,8 +36,10 @@ static void usage(FILE *out)
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: the preset, else probe)\n"
-            "  --out DIR        results folder (default results/<run>)\n"
-            "  --help           this text\n",
+            "  --out DIR        results folder (default results/<run>); <out>/points.tsv lists its points\n"
+            "  --shard i/N      train shard i of N only (shape x budget points balanced by expected cost)\n"
+            "  --help           this text\n"
+            "\n" SB_SLURM_OPTIONS_HELP,
             20);
 }
 
@@ -186,6 +190,104 @@ static cJSON *probe_record(const char *run, const sb_config *cfg, const sb_probe
     return rec;
 }
 
+/* One probe point: a shape trained for one budget, over every seed (one record). */
+typedef struct {
+    size_t shape, budget;
+    char key[SB_KEY_MAX + 64];
+    double cost_s;  /* expected: seeds x the budget, a FLOPs budget at the reference machine's step time */
+    int shard;      /* 1-based */
+} probe_point;
+
+static int point_cost(const sb_config *cfg, const sb_run_settings *point, const budget *b, int64_t seeds, double *out,
+                      sb_error *err)
+{
+    if (b->kind == SB_BUDGET_SECONDS) {
+        *out = (double)seeds * b->value;
+        return 0;
+    }
+    const sb_count_settings cs = {point->batch, point->src_len, point->tgt_len, point->dtype};
+    const sb_peaks reference = sb_peaks_reference();
+    sb_counts counts;
+    double step_s;
+    if (sb_count(cfg, &cs, &counts, err) != 0 || sb_expected_rep_s(cfg, point, &reference, &step_s, err) != 0)
+        return -1;
+    *out = (double)seeds * ceil(b->value / (double)counts.flops_train_step) * step_s;
+    return 0;
+}
+
+/* Every shape x budget point with its key and cost, split into `shards` shards of balanced cost. */
+static int plan_points(const sb_config *cfgs, size_t nnames, const budget *budgets, size_t nbudgets, int64_t seeds,
+                       const sb_run_settings *point, int shards, probe_point *pts, sb_error *err)
+{
+    const size_t n = nnames * nbudgets;
+    int64_t *cost_ms = malloc(n * sizeof *cost_ms);
+    int *shard_of = malloc(n * sizeof *shard_of);
+    int rc = cost_ms != NULL && shard_of != NULL ? 0 : sb_fail(err, "out of memory");
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        probe_point *p = &pts[k];
+        p->shape = k / nbudgets;
+        p->budget = k % nbudgets;
+        probe_key(cfgs[p->shape].name, point, &budgets[p->budget], p->key, sizeof p->key);
+        rc = point_cost(&cfgs[p->shape], point, &budgets[p->budget], seeds, &p->cost_s, err);
+        cost_ms[k] = llround(p->cost_s * 1e3);
+    }
+    if (rc == 0)
+        rc = sb_partition_by_cost(cost_ms, n, shards, shard_of, err);
+    for (size_t k = 0; k < n && rc == 0; k++)
+        pts[k].shard = shard_of[k];
+    free(cost_ms);
+    free(shard_of);
+    return rc;
+}
+
+/* The probe as a job array: each task trains its shard's points with the same settings, spelled out. */
+static int submit(const char *cmd, const sb_slurm_options *so, const char *const *names, size_t nnames,
+                  const char *budget_text, int64_t seeds, const sb_probe_settings *ps, const char *data_dir,
+                  const char *run, const char *folder, const probe_point *pts, size_t npoints, int count)
+{
+    char seeds_s[24], batch_s[24], src_s[24], eval_s[24], data_abs[SB_PATH_MAX], cwd[SB_PATH_MAX];
+    snprintf(seeds_s, sizeof seeds_s, "%lld", (long long)seeds);
+    snprintf(batch_s, sizeof batch_s, "%lld", (long long)ps->batch);
+    snprintf(src_s, sizeof src_s, "%lld", (long long)ps->src_len);
+    snprintf(eval_s, sizeof eval_s, "%lld", (long long)ps->eval_examples);
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "cannot read the current folder");
+    if (data_dir[0] == '/')
+        snprintf(data_abs, sizeof data_abs, "%s", data_dir);
+    else
+        sb_fmt(data_abs, sizeof data_abs, "%s/%s", cwd, data_dir);
+    const char **argv = calloc(nnames + 16, sizeof *argv);
+    sb_points *shards = calloc((size_t)count, sizeof *shards);
+    int rc = SB_EXIT_FAILURE;
+    sb_error err;
+    if (argv == NULL || shards == NULL) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
+        goto done;
+    }
+    size_t argc = 0;
+    argv[argc++] = "probe";
+    for (size_t i = 0; i < nnames; i++)
+        argv[argc++] = names[i];
+    const char *rest[] = {"--budget", budget_text, "--seeds", seeds_s, "--batch", batch_s,
+                          "--src", src_s, "--eval", eval_s, "--data-dir", data_abs};
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++)
+        argv[argc++] = rest[i];
+    for (size_t k = 0; k < npoints; k++)
+        if (sb_points_add(&shards[pts[k].shard - 1], pts[k].key, pts[k].cost_s, &err) != 0) {
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+            goto done;
+        }
+    const sb_slurm_work w = {.cmd = cmd, .run = run, .out = folder, .task_argv = argv, .task_argc = argc,
+                             .shards = shards, .nshards = count, .exclusive = false};
+    rc = sb_slurm_submit(so, &w);
+done:
+    for (int i = 0; shards != NULL && i < count; i++)
+        sb_points_free(&shards[i]);
+    free(shards);
+    free(argv);
+    return rc;
+}
+
 int sb_cmd_probe(int argc, char **argv)
 {
     enum { O_BUDGET = SB_OPT_OWN, O_PRESET, O_SEEDS, O_BATCH, O_SRC, O_EVAL, O_DATA_DIR };
@@ -195,13 +297,16 @@ int sb_cmd_probe(int argc, char **argv)
         {"src", required_argument, NULL, O_SRC},       {"eval", required_argument, NULL, O_EVAL},
         SB_OPTION_THREADS,                             {"data-dir", required_argument, NULL, O_DATA_DIR},
         SB_OPTION_RUN,                                 SB_OPTION_OUT,
+        SB_OPTION_SHARD,                               SB_SLURM_OPTIONS,
         SB_OPTION_HELP,                                {NULL, 0, NULL, 0},
     };
     const char *cmd = "probe", *preset = NULL, *budget_text = NULL, *data_dir = "data", *run = NULL, *out = NULL;
     sb_probe_settings ps;
     sb_probe_settings_default(&ps);
+    sb_slurm_options so = SB_SLURM_OPTIONS_INIT;
     int64_t seeds = 3;
-    int o;
+    int shard = 1, shards = 1, o;
+    bool threads_given = false;
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", options, NULL)) != -1) {
@@ -213,16 +318,28 @@ int sb_cmd_probe(int argc, char **argv)
         case O_BATCH: rc = sb_opt_integer(cmd, "batch", optarg, 1, 4096, &ps.batch); break;
         case O_SRC: rc = sb_opt_integer(cmd, "src", optarg, 16, 1024, &ps.src_len); break;
         case O_EVAL: rc = sb_opt_integer(cmd, "eval", optarg, 1, 1000000, &ps.eval_examples); break;
-        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &ps.threads); break;
+        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &ps.threads); threads_given = true; break;
         case O_DATA_DIR: data_dir = optarg; break;
         case SB_OPT_RUN: run = optarg; break;
         case SB_OPT_OUT: out = optarg; break;
+        case SB_OPT_SHARD: rc = sb_opt_shard(cmd, optarg, &shard, &shards); break;
         case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
-        default: rc = sb_opt_bad(cmd, o, argv, options); break;
+        default:
+            if ((rc = sb_cli_slurm_option(cmd, o, optarg, &so)) < 0)
+                rc = sb_opt_bad(cmd, o, argv, options);
+            break;
         }
         if (rc != SB_EXIT_OK)
             return rc;
     }
+    if (so.resume != NULL) {
+        if (!so.on || preset != NULL || optind < argc)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "usage: shapebench probe --slurm --resume DIR [--wait]");
+        return sb_slurm_resume(cmd, &so);
+    }
+    if (so.on && (shards > 1 || threads_given))
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--slurm gives each task its shard and threads (--cpus-per-task); "
+                            "--shard and --threads are for one machine");
     const char *const *names = (const char *const *)argv + optind;
     size_t nnames = (size_t)(argc - optind);
     if (preset != NULL) {
@@ -257,31 +374,62 @@ int sb_cmd_probe(int argc, char **argv)
     snprintf(folder, sizeof folder, "%s", out != NULL ? out : "");
     if (out == NULL)
         snprintf(folder, sizeof folder, "results/%s", run);
+    if (so.on && sb_slurm_task_threads(cmd, &so, &ps.threads) != SB_EXIT_OK)
+        return SB_EXIT_USAGE;
 
     sb_error err;
-    sb_corpus corpus;
-    sb_corpus_options copt = {.log = sb_cli_warn, .log_ctx = (void *)cmd};
-    int prc = sb_corpus_prepare(data_dir, &copt, &corpus, &err);
-    if (prc != 0)
-        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    sb_corpus corpus = {0};
     sb_config *cfgs = calloc(nnames, sizeof *cfgs);
+    probe_point *pts = calloc(nnames * nbudgets, sizeof *pts);
+    sb_points planned = {0};
     sb_results_file res = {.fd = -1};
     sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
-    if (cfgs == NULL) {
+    if (cfgs == NULL || pts == NULL) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < nnames; i++)
-        if (sb_probe_config(names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
+        if (sb_probe_config(names[i], SB_PROBE_VOCAB, &cfgs[i], &err) != 0) {
             rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+            goto done;
+        }
+    int64_t raw_len, tgt_len;
+    if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    const sb_run_settings point = probe_settings(&ps, tgt_len);
+    const size_t npoints = nnames * nbudgets;
+    int count = shards;
+    if (so.on && (rc = sb_slurm_task_count(cmd, &so, npoints, npoints, &count)) != SB_EXIT_OK)
+        goto done;
+    rc = SB_EXIT_FAILURE;
+    if (plan_points(cfgs, nnames, budgets, nbudgets, seeds, &point, count, pts, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    /* The corpus before the tasks: compute nodes often have no network, and one preparation is enough. */
+    sb_corpus_options copt = {.log = sb_cli_warn, .log_ctx = (void *)cmd};
+    if (!so.dry_run && sb_corpus_prepare(data_dir, &copt, &corpus, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    if (so.on) {
+        rc = submit(cmd, &so, names, nnames, budget_text, seeds, &ps, data_dir, run, folder, pts, npoints, count);
+        goto done;
+    }
+    for (size_t k = 0; k < npoints; k++)
+        if (pts[k].shard == shard && sb_points_add(&planned, pts[k].key, pts[k].cost_s, &err) != 0) {
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
             goto done;
         }
     sb_exec_settings xs;
     sb_exec_settings_default(&xs);
     xs.backend = ps.gemm;
     xs.threads = ps.threads;
-    if (sb_exec_create(&x, &xs, &err) != 0 || sb_results_open(&res, folder, sb_cli_warn, (void *)cmd, &err) != 0) {
+    if (sb_exec_create(&x, &xs, &err) != 0 || sb_points_write(folder, &planned, &err) != 0 ||
+        sb_results_open(&res, folder, sb_cli_warn, (void *)cmd, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
@@ -291,57 +439,52 @@ int sb_cmd_probe(int argc, char **argv)
     bool have_sys = sb_sysinfo_collect(&sys, x, &err) == 0;
     bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, &peaks, &err) == 0;
 
-    int64_t raw_len, tgt_len;
-    if (sb_span_corruption_lengths(ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) != 0) {
-        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-        goto done;
-    }
-    const sb_run_settings point = probe_settings(&ps, tgt_len);
     sb_progress progress;
-    sb_progress_start(&progress, stderr, nnames * nbudgets * (size_t)seeds);
+    sb_progress_start(&progress, stderr, planned.count * (size_t)seeds);
     size_t done_runs = 0, failed = 0;
-    for (size_t i = 0; i < nnames; i++)
-        for (size_t b = 0; b < nbudgets; b++) {
-            sb_probe_result r[64];
-            memset(r, 0, sizeof r);
-            char key[SB_KEY_MAX + 64];
-            probe_key(cfgs[i].name, &point, &budgets[b], key, sizeof key);
-            if (sb_results_has(&res, key)) {
-                done_runs += (size_t)seeds;
-                continue;
-            }
-            bool ok = true;
-            for (int64_t seed = 0; seed < seeds && ok; seed++) {
-                char label[SB_KEY_MAX + 64];
-                snprintf(label, sizeof label, "%s %s %g seed %lld", cfgs[i].name, sb_budget_kind_name(budgets[b].kind),
-                         budgets[b].value, (long long)seed);
-                sb_progress_update(&progress, done_runs, label);
-                sb_probe_settings one = ps;
-                one.budget_kind = budgets[b].kind;
-                one.budget = budgets[b].value;
-                one.seed = (uint64_t)seed;
-                if (sb_probe_train(&corpus, &cfgs[i], &one, &r[seed], &err) != 0) {
-                    sb_cli_warn((void *)cmd, err.msg);
-                    ok = false;
-                }
-                done_runs++;
-            }
-            cJSON *rec = ok ? probe_record(run, &cfgs[i], &ps, &point, key, &budgets[b], r, (size_t)seeds,
-                                           have_sys ? &sys : NULL, have_peaks ? &peaks : NULL)
-                            : NULL;
-            for (int64_t seed = 0; seed < seeds; seed++)
-                sb_probe_result_free(&r[seed]);
-            failed += !ok;
-            if (rec == NULL) {
-                if (ok)
-                    sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", key);
-                continue;
-            }
-            if (sb_results_append(&res, rec, &err) != 0) {
-                sb_cli_error(cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
-                goto done;
-            }
+    for (size_t k = 0; k < npoints; k++) {
+        if (pts[k].shard != shard)
+            continue;
+        const sb_config *cfg = &cfgs[pts[k].shape];
+        const budget *b = &budgets[pts[k].budget];
+        if (sb_results_has(&res, pts[k].key)) {
+            done_runs += (size_t)seeds;
+            continue;
         }
+        sb_probe_result r[64];
+        memset(r, 0, sizeof r);
+        bool ok = true;
+        for (int64_t seed = 0; seed < seeds && ok; seed++) {
+            char label[SB_KEY_MAX + 64];
+            snprintf(label, sizeof label, "%s %s %g seed %lld", cfg->name, sb_budget_kind_name(b->kind), b->value,
+                     (long long)seed);
+            sb_progress_update(&progress, done_runs, label);
+            sb_probe_settings one = ps;
+            one.budget_kind = b->kind;
+            one.budget = b->value;
+            one.seed = (uint64_t)seed;
+            if (sb_probe_train(&corpus, cfg, &one, &r[seed], &err) != 0) {
+                sb_cli_warn((void *)cmd, err.msg);
+                ok = false;
+            }
+            done_runs++;
+        }
+        cJSON *rec = ok ? probe_record(run, cfg, &ps, &point, pts[k].key, b, r, (size_t)seeds, have_sys ? &sys : NULL,
+                                       have_peaks ? &peaks : NULL)
+                        : NULL;
+        for (int64_t seed = 0; seed < seeds; seed++)
+            sb_probe_result_free(&r[seed]);
+        failed += !ok;
+        if (rec == NULL) {
+            if (ok)
+                sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", pts[k].key);
+            continue;
+        }
+        if (sb_results_append(&res, rec, &err) != 0) {
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
+            goto done;
+        }
+    }
     sb_progress_finish(&progress);
     char csv[sizeof res.path + 16];
     snprintf(csv, sizeof csv, "%s/results.csv", folder);
@@ -369,10 +512,12 @@ int sb_cmd_probe(int argc, char **argv)
     fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", cmd, res.existing.count, res.path);
     rc = failed == 0 ? SB_EXIT_OK
                      : sb_cli_error(cmd, SB_EXIT_FAILURE, "%zu of %zu shape x budget points failed (warnings above); "
-                                                          "they have no record", failed, nnames * nbudgets);
+                                                          "they have no record", failed, planned.count);
 done:
     sb_exec_free(x);
     sb_results_close(&res);
+    sb_points_free(&planned);
+    free(pts);
     free(cfgs);
     sb_corpus_free(&corpus);
     return rc;
