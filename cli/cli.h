@@ -158,14 +158,16 @@ const char *sb_tally_name(sb_tally t); /* "ok", "noisy", ... as verdicts begin *
 typedef struct {
     sb_points points;       /* planned (empty when the folder has no points file) */
     bool planned;
-    sb_record_set records;  /* results.jsonl (empty when there is none yet) */
+    sb_record_set records;  /* results.jsonl (empty when there is none yet, or it cannot be read) */
+    char unreadable[SB_ERROR_MAX]; /* why results.jsonl cannot be read ("" when it can): its points count missing */
     size_t done;            /* planned points with a record; every record when nothing is planned */
     size_t verdicts[SB_TALLY_COUNT]; /* of the records counted in done */
     double left_s;          /* expected cost of the missing points on the reference machine, seconds */
     double sgemm_gflops;    /* the measured sgemm peak of the folder's last record (NaN: none) */
 } sb_folder_progress;
 
-/* Reads <dir>'s points and records (a torn last line left out with a warning). */
+/* Reads <dir>'s points and records (a torn last line left out with a warning); fails only when the points
+ * cannot be read. */
 int sb_folder_progress_load(const char *dir, sb_folder_progress *p, sb_warn_fn warn, void *warn_ctx, sb_error *err);
 void sb_folder_progress_free(sb_folder_progress *p);
 /* Whether planned point i has a record. */

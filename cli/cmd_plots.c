@@ -1,5 +1,6 @@
 /* cmd_plots.c — `shapebench plots` (gnuplot pictures and REPORT.md / REPORT.html of a run) and `shapebench
- * report` (the report alone): the same reading of a run, with and without drawing. */
+ * report` (the report alone): the same reading of a run, with and without drawing, per CPU model when the
+ * run spans several. */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -9,13 +10,66 @@ static const char plots_usage[] =
     "\n"
     "Draws a run's pictures with gnuplot (PNG and SVG under <run>/plots/, data files under <run>/plots/data/)\n"
     "and writes <run>/REPORT.md and <run>/REPORT.html. --run: a run folder, its results.jsonl, or a run name\n"
-    "under results/ (default: the newest run).\n";
+    "under results/ (default: the newest run). A run measured on several CPU models (a cluster's nodes) gets a\n"
+    "folder per model, <run>/cpu-<model>/, with its own records, pictures and report, and an index as its report.\n";
 
 static const char report_usage[] =
     "usage: shapebench report [--run DIR]\n"
     "\n"
     "Writes <run>/REPORT.md and <run>/REPORT.html from a run's results, with the pictures `shapebench plots`\n"
-    "drew. --run: a run folder, its results.jsonl, or a run name under results/ (default: the newest run).\n";
+    "drew. --run: a run folder, its results.jsonl, or a run name under results/ (default: the newest run).\n"
+    "A run measured on several CPU models gets one report per model and an index (see plots --help).\n";
+
+/* Pictures (when draw) and report of one run, or of one CPU model's part of a run. */
+static int picture_and_report(const char *cmd, const sb_results *results, bool draw)
+{
+    sb_shape_table table;
+    sb_figures figures;
+    sb_error err;
+    if (sb_shape_table_build(results, &table, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    sb_figures_plan(&table, results, &figures);
+    int rc = SB_EXIT_OK;
+    if (draw && sb_plots_draw(results, &table, &figures, &err) != 0)
+        rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    if (rc == SB_EXIT_OK && sb_report_write(results, &table, &figures, &err) != 0)
+        rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    if (rc == SB_EXIT_OK) {
+        size_t drawn = 0;
+        for (size_t i = 0; i < figures.count; i++) {
+            if (figures.items[i].skipped[0] != '\0')
+                printf("not drawn: %s (%s)\n", figures.items[i].name, figures.items[i].skipped);
+            else
+                drawn++;
+        }
+        if (draw)
+            printf("wrote %zu pictures (PNG and SVG) to %s/plots/\n", drawn, results->dir);
+        printf("wrote %s/REPORT.md and %s/REPORT.html\n", results->dir, results->dir);
+    }
+    sb_shape_table_free(&table);
+    return rc;
+}
+
+/* A run measured on several CPU models: each model's records in their own folder, with their own pictures
+ * and report, and an index of them as the run's report. */
+static int by_cpu_model(const char *cmd, const sb_results *results, const sb_results_part *parts, size_t count,
+                        bool draw)
+{
+    sb_error err;
+    printf("%s was measured on %zu CPU models: one report per model\n", results->dir, count);
+    for (size_t k = 0; k < count; k++) {
+        const sb_results *part = &parts[k].results;
+        if (sb_mkdir_p(part->dir, &err) != 0 || sb_records_write(&part->set, SB_FORMAT_JSONL, part->file, &err) != 0)
+            return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        const int rc = picture_and_report(cmd, part, draw);
+        if (rc != SB_EXIT_OK)
+            return rc;
+    }
+    if (sb_report_write_index(results, parts, count, &err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    printf("wrote %s/REPORT.md and %s/REPORT.html (the index)\n", results->dir, results->dir);
+    return SB_EXIT_OK;
+}
 
 static int plots_or_report(int argc, char **argv, bool draw)
 {
@@ -40,31 +94,16 @@ static int plots_or_report(int argc, char **argv, bool draw)
     int rc = sb_cli_load_run(cmd, where, &results);
     if (rc != SB_EXIT_OK)
         return rc;
-    sb_shape_table table;
-    sb_figures figures;
+    sb_results_part *parts;
+    size_t count;
     sb_error err;
-    if (sb_shape_table_build(&results, &table, &err) != 0) {
-        sb_results_free(&results);
-        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    }
-    sb_figures_plan(&table, &results, &figures);
-    if (draw && sb_plots_draw(&results, &table, &figures, &err) != 0)
+    if (sb_results_split_by_cpu(&results, &parts, &count, &err) != 0)
         rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    if (rc == SB_EXIT_OK && sb_report_write(&results, &table, &figures, &err) != 0)
-        rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-    if (rc == SB_EXIT_OK) {
-        size_t drawn = 0;
-        for (size_t i = 0; i < figures.count; i++) {
-            if (figures.items[i].skipped[0] != '\0')
-                printf("not drawn: %s (%s)\n", figures.items[i].name, figures.items[i].skipped);
-            else
-                drawn++;
-        }
-        if (draw)
-            printf("wrote %zu pictures (PNG and SVG) to %s/plots/\n", drawn, results.dir);
-        printf("wrote %s/REPORT.md and %s/REPORT.html\n", results.dir, results.dir);
-    }
-    sb_shape_table_free(&table);
+    else if (count > 1)
+        rc = by_cpu_model(cmd, &results, parts, count, draw);
+    else
+        rc = picture_and_report(cmd, &results, draw);
+    sb_results_parts_free(parts, count);
     sb_results_free(&results);
     return rc;
 }

@@ -58,6 +58,8 @@ static void print_row(const char *label, const sb_folder_progress *p, const char
     tot->planned += p->points.count;
     for (int t = 0; t < SB_TALLY_COUNT; t++)
         tot->verdicts[t] += p->verdicts[t];
+    if (p->unreadable[0] != '\0')
+        sb_strbuf_printf(names, "unreadable (%s): %s\n", label, p->unreadable);
     for (size_t i = 0; i < p->points.count; i++)
         if (!sb_folder_progress_has(p, i) && tot->missing_named++ < NAMED_MAX)
             sb_strbuf_printf(names, "missing (%s): %s\n", label, p->points.keys[i]);

@@ -34,10 +34,9 @@ int sb_folder_progress_load(const char *dir, sb_folder_progress *p, sb_warn_fn w
         return -1;
     char path[SB_PATH_MAX + 16];
     sb_fmt(path, sizeof path, "%s/results.jsonl", dir);
-    if (!(access(path, F_OK) != 0 && errno == ENOENT) && sb_records_load(dir, &p->records, warn, warn_ctx, err) != 0) {
-        sb_folder_progress_free(p);
-        return -1;
-    }
+    sb_error why;
+    if (!(access(path, F_OK) != 0 && errno == ENOENT) && sb_records_load(dir, &p->records, warn, warn_ctx, &why) != 0)
+        snprintf(p->unreadable, sizeof p->unreadable, "%s", why.msg);
     for (size_t i = 0; i < p->points.count; i++) {
         const cJSON *r = sb_record_set_find(&p->records, p->points.keys[i]);
         if (r != NULL) {

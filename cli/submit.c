@@ -201,9 +201,9 @@ static size_t override_args(const sb_slurm_options *o, char (*buf)[256], char **
 }
 
 /* Submits the array for `shards` and the merge job after it, recording both in the plan; with --dry-run
- * prints the two sbatch commands instead. */
+ * prints the two sbatch commands instead. A resubmission passes o's sbatch options over the scripts'. */
 static int submit_jobs(const char *cmd, const sb_slurm_options *o, sb_slurm_plan *plan, const int *shards,
-                       size_t nshards)
+                       size_t nshards, bool resubmission)
 {
     char task[SB_PATH_MAX + 32], merge[SB_PATH_MAX + 32], array[4096], after[64], bufs[3][256];
     sb_error err;
@@ -211,7 +211,7 @@ static int submit_jobs(const char *cmd, const sb_slurm_options *o, sb_slurm_plan
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     array_arg(shards, nshards, array, sizeof array);
     char *args[SB_SBATCH_ARGS_MAX + 8];
-    size_t n = override_args(o, bufs, args);
+    size_t n = resubmission ? override_args(o, bufs, args) : 0;
     if (o->dry_run) {
         printf("sbatch --parsable %s", array);
         for (size_t i = 0; i < n; i++)
@@ -372,7 +372,7 @@ int sb_slurm_submit(const sb_slurm_options *o, const sb_slurm_work *w)
     if (o->dry_run) {
         printf("# ---- %s ----\n%s\n# ---- %s ----\n%s\n", task_path, sb_strbuf_text(&task), merge_path,
                sb_strbuf_text(&merge));
-        rc = submit_jobs(cmd, o, &plan, shards, (size_t)w->nshards);
+        rc = submit_jobs(cmd, o, &plan, shards, (size_t)w->nshards, false);
         goto done;
     }
     for (int i = 0; i < w->nshards; i++) {
@@ -392,7 +392,7 @@ int sb_slurm_submit(const sb_slurm_options *o, const sb_slurm_work *w)
         goto done;
     }
     fprintf(stderr, "shapebench %s: %zu points in %d shards; scripts in %s/slurm\n", cmd, points, w->nshards, c.dir);
-    rc = submit_jobs(cmd, o, &plan, shards, (size_t)w->nshards);
+    rc = submit_jobs(cmd, o, &plan, shards, (size_t)w->nshards, false);
     if (rc == SB_EXIT_OK && o->wait)
         rc = wait_for_merge(cmd, &plan);
 done:
@@ -462,7 +462,7 @@ int sb_slurm_resume(const char *cmd, const sb_slurm_options *o)
         goto done;
     }
     fprintf(stderr, "shapebench %s: resubmitting %zu of %d shards (those with missing points)\n", cmd, n, plan.tasks);
-    rc = submit_jobs(cmd, o, &plan, shards, n);
+    rc = submit_jobs(cmd, o, &plan, shards, n, true);
     if (rc == SB_EXIT_OK && o->wait && !o->dry_run)
         rc = wait_for_merge(cmd, &plan);
 done:

@@ -1,6 +1,7 @@
 /* report.c — REPORT.md and REPORT.html of a run: machine and settings, method, what was extrapolated or
- * skipped, the pictures, a table per scaling family, deep-narrow vs wide (deepwide.c), dense vs Switch,
- * quality. Every sentence that states a result is generated from the numbers. */
+ * skipped, the planned points without a record, the pictures, a table per scaling family, deep-narrow vs
+ * wide (deepwide.c), dense vs Switch, quality. Every sentence that states a result is generated from the
+ * numbers. A run measured on several CPU models gets an index of their reports instead. */
 #include "plots/plots.h"
 
 #include <errno.h>
@@ -166,6 +167,34 @@ static void exceptions_section(sb_doc *doc, const sb_results *r)
         sb_doc_text(doc, false, "Every record was measured in full.");
 }
 
+/* The points the run planned (<run>/points.tsv) that have no record; nothing when it planned none. */
+static void missing_section(sb_doc *doc, const sb_results *r)
+{
+    sb_points points;
+    bool planned;
+    sb_error err;
+    if (sb_points_load(r->dir, &points, &planned, &err) != 0) {
+        sb_doc_heading(doc, 2, "Missing points");
+        sb_doc_text(doc, false, "The run's planned points could not be read: %s", err.msg);
+        return;
+    }
+    size_t missing = 0;
+    for (size_t i = 0; i < points.count; i++)
+        missing += sb_record_set_find(&r->set, points.keys[i]) == NULL;
+    if (planned)
+        sb_doc_heading(doc, 2, "Missing points");
+    if (planned && missing == 0)
+        sb_doc_text(doc, false, "Every one of the %zu planned points has a record.", points.count);
+    else if (planned)
+        sb_doc_text(doc, false, "%zu of the %zu planned points have no record (an interrupted run or a failed task: "
+                    "`shapebench status %s` says which and why); no figure or table of this report holds them:", missing,
+                    points.count, r->dir);
+    for (size_t i = 0; i < points.count; i++)
+        if (sb_record_set_find(&r->set, points.keys[i]) == NULL)
+            sb_doc_text(doc, true, "%s", points.keys[i]);
+    sb_points_free(&points);
+}
+
 static void figures_section(sb_doc *doc, const sb_results *r, const sb_figures *figures)
 {
     sb_doc_heading(doc, 2, "Figures");
@@ -318,28 +347,49 @@ static void quality_section(sb_doc *doc, const sb_shape_table *t)
         sb_doc_text(doc, false, "No quality figures in this run.");
 }
 
-int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
-                    sb_error *err)
+/* REPORT.md and REPORT.html of the run, open and begun. */
+static int doc_open(const sb_results *results, sb_doc *doc, char *md_path, char *html_path, size_t cap, sb_error *err)
 {
-    char md_path[SB_PATH_MAX + 16], html_path[SB_PATH_MAX + 16];
-    snprintf(md_path, sizeof md_path, "%s/REPORT.md", results->dir);
-    snprintf(html_path, sizeof html_path, "%s/REPORT.html", results->dir);
-    sb_doc doc = {fopen(md_path, "w"), fopen(html_path, "w"), 0, false};
-    if (doc.md == NULL || doc.html == NULL) {
+    sb_fmt(md_path, cap, "%s/REPORT.md", results->dir);
+    sb_fmt(html_path, cap, "%s/REPORT.html", results->dir);
+    *doc = (sb_doc){fopen(md_path, "w"), fopen(html_path, "w"), 0, false};
+    if (doc->md == NULL || doc->html == NULL) {
         int e = errno;
-        if (doc.md != NULL)
-            fclose(doc.md);
-        if (doc.html != NULL)
-            fclose(doc.html);
-        return sb_fail(err, "cannot write %s: %s", doc.md == NULL ? md_path : html_path, strerror(e));
+        if (doc->md != NULL)
+            fclose(doc->md);
+        if (doc->html != NULL)
+            fclose(doc->html);
+        return sb_fail(err, "cannot write %s: %s", doc->md == NULL ? md_path : html_path, strerror(e));
     }
     char title[SB_PATH_MAX + 64];
     const char *run = sb_field_string(results->records[0], SB_F_RUN);
     snprintf(title, sizeof title, "shapebench report: %s", run != NULL ? run : results->dir);
-    sb_doc_begin(&doc, title);
+    sb_doc_begin(doc, title);
+    return 0;
+}
+
+static int doc_close(sb_doc *doc, int rc, const char *md_path, const char *html_path, sb_error *err)
+{
+    sb_doc_end(doc);
+    bool failed = ferror(doc->md) || ferror(doc->html);
+    failed |= fclose(doc->md) != 0;
+    failed |= fclose(doc->html) != 0;
+    if (rc == 0 && failed)
+        rc = sb_fail(err, "cannot write %s or %s (disk full?)", md_path, html_path);
+    return rc;
+}
+
+int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_figures *figures,
+                    sb_error *err)
+{
+    char md_path[SB_PATH_MAX + 16], html_path[SB_PATH_MAX + 16];
+    sb_doc doc;
+    if (doc_open(results, &doc, md_path, html_path, sizeof md_path, err) != 0)
+        return -1;
     machine_section(&doc, results);
     method_section(&doc, table);
     exceptions_section(&doc, results);
+    missing_section(&doc, results);
     figures_section(&doc, results, figures);
     family_sections(&doc, table);
     int rc = sb_report_deep_wide(&doc, results, table, err);
@@ -347,11 +397,37 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
         rc = switch_section(&doc, table, err);
     if (rc == 0)
         quality_section(&doc, table);
-    sb_doc_end(&doc);
-    bool failed = ferror(doc.md) || ferror(doc.html);
-    failed |= fclose(doc.md) != 0;
-    failed |= fclose(doc.html) != 0;
-    if (rc == 0 && failed)
-        rc = sb_fail(err, "cannot write %s or %s (disk full?)", md_path, html_path);
-    return rc;
+    return doc_close(&doc, rc, md_path, html_path, err);
+}
+
+int sb_report_write_index(const sb_results *results, const sb_results_part *parts, size_t count, sb_error *err)
+{
+    char md_path[SB_PATH_MAX + 16], html_path[SB_PATH_MAX + 16];
+    sb_doc doc;
+    if (doc_open(results, &doc, md_path, html_path, sizeof md_path, err) != 0)
+        return -1;
+    sb_doc_heading(&doc, 2, "Machines");
+    sb_doc_text(&doc, false, "This run was measured on %zu CPU models. Times measured on different CPUs describe the "
+                "machines as much as the shapes, so no frontier or table mixes them: each CPU model has its own "
+                "report, pictures and results.jsonl in its folder.", count);
+    static const char *headers[] = {"CPU model", "nodes", "records", "measured", "report"};
+    sb_doc_table(&doc, 5, headers);
+    for (size_t k = 0; k < count; k++) {
+        const sb_results *part = &parts[k].results;
+        size_t measured = 0;
+        for (size_t i = 0; i < part->count; i++)
+            measured += sb_record_measured(part->records[i]);
+        sb_doc_cell records, measured_text;
+        snprintf(records, sizeof records, "%zu", part->count);
+        snprintf(measured_text, sizeof measured_text, "%zu", measured);
+        const char *slash = strrchr(part->dir, '/');
+        char report[SB_PATH_MAX + 16];
+        sb_fmt(report, sizeof report, "%s/REPORT.md", slash != NULL ? slash + 1 : part->dir);
+        const char *cells[] = {parts[k].cpu_model, parts[k].nodes[0] ? parts[k].nodes : "not recorded", records,
+                               measured_text, report};
+        sb_doc_row(&doc, cells);
+    }
+    sb_doc_table_end(&doc);
+    missing_section(&doc, results);
+    return doc_close(&doc, 0, md_path, html_path, err);
 }
