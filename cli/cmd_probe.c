@@ -366,8 +366,8 @@ int sb_cmd_probe(int argc, char **argv)
     if (budget_text == NULL)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget is required: FLOPs like 2e12, or seconds like 20s");
     if (parse_budgets(budget_text, budgets, 8, &nbudgets) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)",
-                            budget_text);
+        return sb_cli_error(cmd, SB_EXIT_USAGE,
+                            "--budget '%s': a list of up to 8 positive FLOPs (2e12) or seconds (20s)", budget_text);
     if (run == NULL)
         run = preset != NULL ? preset : "probe";
     char folder[1024];

@@ -164,7 +164,8 @@ int sb_cmd_status(int argc, char **argv)
                  ? sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg)
                  : SB_EXIT_OK;
         if (rc == SB_EXIT_OK) {
-            printf("%s: a run on one machine%s\n\n", dir, p.planned ? "" : " (no points.tsv: what it plans is unknown)");
+            printf("%s: a run on one machine%s\n\n", dir,
+                   p.planned ? "" : " (no points.tsv: what it plans is unknown)");
             print_header();
             print_row("all", &p, "", "", true, &tot, &names);
             sb_folder_progress_free(&p);

@@ -101,7 +101,8 @@ static void task_script(sb_strbuf *b, const script_ctx *c, bool exclusive)
                         "restart $restarts, $(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
                      w->nshards);
     sb_strbuf_printf(b, "# Slurm signals this script %d s before the time limit: requeue, and resume when restarted.\n"
-                        "trap 'echo \"shapebench task: time limit near: requeueing\"; scontrol requeue \"$task\"' USR1\n",
+                        "trap 'echo \"shapebench task: time limit near: requeueing\"; "
+                        "scontrol requeue \"$task\"' USR1\n",
                      SB_TASK_SIGNAL_S);
     sb_strbuf_shell_word(b, c->bin);
     words(b, w->task_argv, w->task_argc);
@@ -162,7 +163,8 @@ static int absolute(const char *path, const char *cwd, char *out, size_t cap, sb
 
 static int script_paths(const char *dir, char *task, char *merge, size_t cap, sb_error *err)
 {
-    if (snprintf(task, cap, "%s/slurm/task.sh", dir) >= (int)cap || snprintf(merge, cap, "%s/slurm/merge.sh", dir) >= (int)cap)
+    if (snprintf(task, cap, "%s/slurm/task.sh", dir) >= (int)cap ||
+        snprintf(merge, cap, "%s/slurm/merge.sh", dir) >= (int)cap)
         return sb_fail(err, "path too long: %s", dir);
     return 0;
 }

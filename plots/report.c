@@ -187,8 +187,8 @@ static void missing_section(sb_doc *doc, const sb_results *r)
         sb_doc_text(doc, false, "Every one of the %zu planned points has a record.", points.count);
     else if (planned)
         sb_doc_text(doc, false, "%zu of the %zu planned points have no record (an interrupted run or a failed task: "
-                    "`shapebench status %s` says which and why); no figure or table of this report holds them:", missing,
-                    points.count, r->dir);
+                    "`shapebench status %s` says which and why); no figure or table of this report holds them:",
+                    missing, points.count, r->dir);
     for (size_t i = 0; i < points.count; i++)
         if (sb_record_set_find(&r->set, points.keys[i]) == NULL)
             sb_doc_text(doc, true, "%s", points.keys[i]);

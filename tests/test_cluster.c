@@ -235,7 +235,8 @@ Test(cluster, dry_run_prints_the_scripts_and_writes_nothing)
     cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
     static const char *const want[] = {
         "#SBATCH --cpus-per-task=3\n", "#SBATCH --exclusive\n", "#SBATCH --requeue\n", "#SBATCH --partition=p1\n",
-        "#SBATCH --qos=short\n", "'sweep' '--preset' 'smoke' --threads \"$SLURM_CPUS_PER_TASK\" --run 'd' --shard \"$shard/3\"",
+        "#SBATCH --qos=short\n",
+        "'sweep' '--preset' 'smoke' --threads \"$SLURM_CPUS_PER_TASK\" --run 'd' --shard \"$shard/3\"",
         "\"$bin\" merge \"$dir\"/shard-*of3 --out \"$dir\"", "\"$bin\" status \"$dir\" --check",
         "sbatch --parsable --array=0-2 ", /* 5 tasks asked, 3 shapes */
         "sbatch --parsable --dependency=afterany:<array job> "};

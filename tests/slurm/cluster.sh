@@ -45,11 +45,13 @@ wait_for() { # seconds, description, command...
 }
 
 nodes_idle() { [ "$(sinfo -h -N -o '%N %t' | grep -c ' idle$')" = 2 ]; }
+no_jobs() { [ -z "$(squeue -h -o %A)" ]; }
 
 start() {
     [ "$(id -u)" = 0 ] || cannot "it needs root (slurmd starts the jobs); run the Slurm tests as root"
     for tool in munged slurmctld slurmd sbatch squeue scontrol sinfo scancel setpriv; do
-        command -v "$tool" >/dev/null || cannot "$tool is not installed (make deps installs slurmctld, slurmd, slurm-client and munge)"
+        command -v "$tool" >/dev/null ||
+            cannot "$tool is not installed (make deps installs slurmctld, slurmd, slurm-client and munge)"
     done
     id munge >/dev/null 2>&1 || cannot "there is no munge user (the munge package creates it)"
     [ ! -e "$dir/pids" ] || die "$dir already holds a cluster (stop it first: $0 stop $dir)"
@@ -139,7 +141,7 @@ stop() {
         if [ -n "${jobs// /}" ]; then
             # shellcheck disable=SC2086 # one job id per word
             scancel $jobs 2>/dev/null || true
-            wait_for 30 "the jobs' end" bash -c '[ -z "$(squeue -h -o %A)" ]' || true
+            wait_for 30 "the jobs' end" no_jobs || true
         fi
         stop_daemons
     fi
