@@ -82,7 +82,7 @@ enum {
 #define SB_HELP_DTYPE "weight storage: f32 or bf16 (compute is fp32)"
 #define SB_HELP_SEED "seed of random weights and inputs, 0 or more"
 #define SB_HELP_FORMAT "table on stdout: md, csv or jsonl"
-#define SB_HELP_SHARD "measure shard i of N only (1-based; shards balanced by expected cost, a shape's points together)"
+#define SB_HELP_SHARD "shard i of N only (1-based), the shards balanced by expected cost"
 
 /* The value of a shared option, with its one range and one message: SB_EXIT_OK, or SB_EXIT_USAGE after
  * printing the message. The _list forms take comma-separated values (and ranges, for --threads). */
@@ -296,6 +296,7 @@ typedef struct {
     size_t task_argc;
     const sb_points *shards; /* each shard's points */
     int nshards;
+    int threads;            /* of each task, its --cpus-per-task (sb_slurm_task_threads): in the points' keys */
     bool exclusive;         /* the command's default for --exclusive */
 } sb_slurm_work;
 

@@ -37,7 +37,8 @@ static void usage(FILE *out)
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: the preset, else probe)\n"
             "  --out DIR        results folder (default results/<run>); <out>/points.tsv lists its points\n"
-            "  --shard i/N      train shard i of N only (shape x budget points balanced by expected cost)\n"
+            "  --shard i/N      " SB_HELP_SHARD "\n"
+            "                   (a point: a shape at one budget, every seed)\n"
             "  --help           this text\n"
             "\n" SB_SLURM_OPTIONS_HELP,
             20);
@@ -278,7 +279,7 @@ static int submit(const char *cmd, const sb_slurm_options *so, const char *const
             goto done;
         }
     const sb_slurm_work w = {.cmd = cmd, .run = run, .out = folder, .task_argv = argv, .task_argc = argc,
-                             .shards = shards, .nshards = count, .exclusive = false};
+                             .shards = shards, .nshards = count, .threads = ps->threads, .exclusive = false};
     rc = sb_slurm_submit(so, &w);
 done:
     for (int i = 0; shards != NULL && i < count; i++)

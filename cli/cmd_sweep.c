@@ -18,7 +18,8 @@ static const char sweep_usage[] =
     "\n"
     "Results go to results/<run> (run: the preset name, with the shard when sharded); rerunning the same\n"
     "command resumes. <out>/points.tsv lists the points the run is to hold (`shapebench status` compares).\n"
-    "  --shard i/N      " SB_HELP_SHARD "; join the shards' folders with shapebench merge\n"
+    "  --shard i/N      " SB_HELP_SHARD ", a shape's points in one;\n"
+    "                   join the shards' folders with shapebench merge\n"
     "  --threads N      " SB_HELP_THREADS " (default: the preset's, 0)\n"
     "  --format F       " SB_HELP_FORMAT " (default md)\n"
     "\n" SB_SLURM_OPTIONS_HELP;
@@ -57,7 +58,8 @@ static int submit(const char *cmd, const sb_slurm_options *so, const char *prese
     }
     const char *task_argv[] = {"sweep", "--preset", preset};
     const sb_slurm_work w = {.cmd = cmd, .run = run, .out = out, .task_argv = task_argv, .task_argc = 3,
-                             .shards = shards, .nshards = count, .exclusive = true};
+                             .shards = shards, .nshards = count, .threads = (int)jobs->items[0].settings.threads,
+                             .exclusive = true};
     rc = sb_slurm_submit(so, &w);
 done:
     for (int i = 0; shards != NULL && i < count; i++)

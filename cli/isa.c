@@ -58,18 +58,18 @@ bool sb_isa_check(void)
         SB_FEATURE("avx512fp16", __AVX512FP16__),
         SB_FEATURE("avx512vp2intersect", __AVX512VP2INTERSECT__),
     };
-    char missing[512], host[256] = "this machine";
+    char missing[512], host[256];
     sb_isa_missing(features, sizeof features / sizeof features[0], missing, sizeof missing);
     if (missing[0] == '\0')
         return true;
     if (gethostname(host, sizeof host) != 0)
-        snprintf(host, sizeof host, "this machine");
+        snprintf(host, sizeof host, "(unknown)");
     host[sizeof host - 1] = '\0';
     fprintf(stderr,
-            "shapebench: this binary was built (-march=native) for a CPU with %s, which the CPU of %s lacks, so it\n"
-            "would die of an illegal instruction. Build it on a machine of this CPU type (make clean && make; on a\n"
-            "cluster: one build per CPU type, or build inside the job), or for a baseline every node has, e.g.\n"
-            "make clean && make OPTFLAGS='-O2 -march=x86-64-v3' (AVX2 + FMA).\n",
+            "shapebench: this binary was built (-march=native) for a CPU with %s; the CPU of host %s lacks them,\n"
+            "so it would die of an illegal instruction. Build it on a machine of this CPU type (make clean && make;\n"
+            "on a cluster: one build per CPU type, or build inside the job), or for a baseline every node has,\n"
+            "e.g. make clean && make OPTFLAGS='-O2 -march=x86-64-v3' (AVX2 + FMA).\n",
             missing, host);
     return false;
 }

@@ -5,8 +5,6 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,31 +319,66 @@ static int write_text(const char *path, const char *text, sb_error *err)
     return sb_mkdir_parent(path, err) != 0 ? -1 : sb_write_text_atomic(path, text, false, err);
 }
 
+/* Each shard's points and expected cost, on stderr. */
+static size_t describe_shards(const sb_slurm_work *w)
+{
+    size_t points = 0;
+    for (int i = 0; i < w->nshards; i++) {
+        double cost = 0;
+        for (size_t k = 0; k < w->shards[i].count; k++)
+            cost += w->shards[i].cost_s[k];
+        char dur[32];
+        sb_format_duration(cost, dur, sizeof dur);
+        fprintf(stderr, "shapebench %s: shard %d of %d: %zu points, expected %s on the reference machine\n", w->cmd,
+                i + 1, w->nshards, w->shards[i].count, dur);
+        points += w->shards[i].count;
+    }
+    return points;
+}
+
+/* The run's files before its first submission: each shard's points, the scripts, the logs' folder, the plan. */
+static int write_run(const sb_slurm_work *w, const sb_slurm_plan *plan, const char *task_path, const char *task,
+                     const char *merge_path, const char *merge, sb_error *err)
+{
+    for (int i = 0; i < w->nshards; i++) {
+        char dir[SB_PATH_MAX + 32];
+        sb_slurm_shard_dir(plan, i + 1, dir, sizeof dir);
+        if (sb_points_write(dir, &w->shards[i], err) != 0)
+            return -1;
+    }
+    char logs[SB_PATH_MAX + 32];
+    sb_fmt(logs, sizeof logs, "%s/slurm/logs", plan->dir);
+    return write_text(task_path, task, err) != 0 || write_text(merge_path, merge, err) != 0 ||
+                   sb_mkdir_p(logs, err) != 0 || sb_slurm_plan_save(plan, err) != 0
+               ? -1
+               : 0;
+}
+
 int sb_slurm_submit(const sb_slurm_options *o, const sb_slurm_work *w)
 {
     const char *cmd = w->cmd;
-    script_ctx c = {.o = o, .w = w, .threads = 0};
+    script_ctx c = {.o = o, .w = w};
     sb_error err;
     const ssize_t len = readlink("/proc/self/exe", c.bin, sizeof c.bin - 1);
     if (len <= 0 || getcwd(c.cwd, sizeof c.cwd) == NULL)
         return sb_cli_error(cmd, SB_EXIT_FAILURE, "cannot find this binary or the current folder: %s", strerror(errno));
     c.bin[len] = '\0';
-    if (absolute(w->out, c.cwd, c.dir, sizeof c.dir, &err) != 0)
+    char task_path[SB_PATH_MAX + 32], merge_path[SB_PATH_MAX + 32];
+    if (absolute(w->out, c.cwd, c.dir, sizeof c.dir, &err) != 0 ||
+        script_paths(c.dir, task_path, merge_path, sizeof task_path, &err) != 0)
         return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
-    if (sb_slurm_task_threads(cmd, o, &c.threads) != SB_EXIT_OK)
-        return SB_EXIT_USAGE;
     sb_slurm_plan plan = {.tasks = w->nshards};
-    snprintf(plan.dir, sizeof plan.dir, "%s", c.dir);
-    snprintf(plan.cmd, sizeof plan.cmd, "%s", cmd);
-    snprintf(plan.run, sizeof plan.run, "%s", w->run);
-    sb_slurm_plan existing;
-    const int had = sb_slurm_plan_load(c.dir, &existing, &err);
-    if (had == 0) {
-        sb_slurm_plan_free(&existing);
+    if (sb_slurm_plan_load(c.dir, &plan, &err) == 0) {
+        sb_slurm_plan_free(&plan);
         return sb_cli_error(cmd, SB_EXIT_USAGE, "%s already holds a Slurm run: resume it (shapebench %s --slurm "
                             "--resume %s) or choose another --out", c.dir, cmd, c.dir);
     }
+    plan = (sb_slurm_plan){.tasks = w->nshards};
+    snprintf(plan.dir, sizeof plan.dir, "%s", c.dir);
+    snprintf(plan.cmd, sizeof plan.cmd, "%s", cmd);
+    snprintf(plan.run, sizeof plan.run, "%s", w->run);
     sb_strbuf task = {0}, merge = {0};
+    c.threads = w->threads;
     task_script(&task, &c, o->exclusive >= 0 ? o->exclusive == 1 : w->exclusive);
     merge_script(&merge, &c);
     int *shards = malloc((size_t)w->nshards * sizeof *shards);
@@ -354,48 +387,21 @@ int sb_slurm_submit(const sb_slurm_options *o, const sb_slurm_work *w)
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory writing the scripts");
         goto done;
     }
-    char task_path[SB_PATH_MAX + 32], merge_path[SB_PATH_MAX + 32];
-    if (script_paths(c.dir, task_path, merge_path, sizeof task_path, &err) != 0) {
-        sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
-        goto done;
-    }
-    size_t points = 0;
-    for (int i = 0; i < w->nshards; i++) {
+    for (int i = 0; i < w->nshards; i++)
         shards[i] = i + 1;
-        points += w->shards[i].count;
-        double cost = 0;
-        for (size_t k = 0; k < w->shards[i].count; k++)
-            cost += w->shards[i].cost_s[k];
-        char dur[32];
-        sb_format_duration(cost, dur, sizeof dur);
-        fprintf(stderr, "shapebench %s: shard %d of %d: %zu points, expected %s on the reference machine\n", cmd, i + 1,
-                w->nshards, w->shards[i].count, dur);
-    }
+    const size_t points = describe_shards(w);
     if (o->dry_run) {
         printf("# ---- %s ----\n%s\n# ---- %s ----\n%s\n", task_path, sb_strbuf_text(&task), merge_path,
                sb_strbuf_text(&merge));
-        rc = submit_jobs(cmd, o, &plan, shards, (size_t)w->nshards, false);
-        goto done;
-    }
-    for (int i = 0; i < w->nshards; i++) {
-        char dir[SB_PATH_MAX + 32];
-        sb_slurm_shard_dir(&plan, i + 1, dir, sizeof dir);
-        if (sb_points_write(dir, &w->shards[i], &err) != 0) {
-            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
-            goto done;
-        }
-    }
-    char logs[SB_PATH_MAX + 32];
-    sb_fmt(logs, sizeof logs, "%s/slurm/logs", c.dir);
-    if (write_text(task_path, sb_strbuf_text(&task), &err) != 0 ||
-        write_text(merge_path, sb_strbuf_text(&merge), &err) != 0 || sb_mkdir_p(logs, &err) != 0 ||
-        sb_slurm_plan_save(&plan, &err) != 0) {
+    } else if (write_run(w, &plan, task_path, sb_strbuf_text(&task), merge_path, sb_strbuf_text(&merge), &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
+    } else {
+        fprintf(stderr, "shapebench %s: %zu points in %d shards; scripts in %s/slurm\n", cmd, points, w->nshards,
+                c.dir);
     }
-    fprintf(stderr, "shapebench %s: %zu points in %d shards; scripts in %s/slurm\n", cmd, points, w->nshards, c.dir);
     rc = submit_jobs(cmd, o, &plan, shards, (size_t)w->nshards, false);
-    if (rc == SB_EXIT_OK && o->wait)
+    if (rc == SB_EXIT_OK && o->wait && !o->dry_run)
         rc = wait_for_merge(cmd, &plan);
 done:
     free(shards);
