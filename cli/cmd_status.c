@@ -70,6 +70,35 @@ static void print_row(const char *label, const sb_folder_progress *p, const char
     }
 }
 
+/* The shard's task in its latest submission: its id and state into job and state (squeue's while the
+ * controller holds it, else what its log says), and why it failed, when it did, into names. Returns whether it
+ * may still run. q NULL: squeue could not be asked. */
+static bool shard_job(const sb_slurm_plan *plan, const sb_slurm_queue *q, int shard, char job[32], char state[160],
+                      sb_strbuf *names)
+{
+    const sb_slurm_submission *s = sb_slurm_plan_latest(plan, shard);
+    if (s == NULL)
+        return false;
+    snprintf(job, 32, "%lld_%d", (long long)s->array_job, shard - 1);
+    const sb_slurm_job *j = q != NULL ? sb_slurm_queue_find(q, s->array_job, shard - 1) : NULL;
+    const bool running = j != NULL && sb_slurm_state_active(j->state);
+    sb_slurm_task_log log;
+    sb_slurm_task_log_read(plan, s->array_job, shard - 1, &log);
+    if (j != NULL)
+        sb_slurm_job_describe(j, state, 160);
+    else if (log.found && log.exited)
+        snprintf(state, 160, "ended (exit %d)", log.exit_status);
+    else if (log.found)
+        snprintf(state, 160, "ended without finishing");
+    else
+        snprintf(state, 160, q != NULL ? "not in squeue, no log" : "unknown (no squeue)");
+    if (!running && log.found && (!log.exited || log.exit_status != 0))
+        sb_strbuf_printf(names, "task %s (shard %d/%d) %s: %s\n    log: %s/slurm/logs/%s.out\n", job, shard,
+                         plan->tasks, log.exited ? "failed" : "ended without finishing",
+                         log.why[0] ? log.why : "no error line in its log", plan->dir, job);
+    return running;
+}
+
 /* The shards of a Slurm run, their jobs in squeue and their logs. */
 static int slurm_status(const char *cmd, const sb_slurm_plan *plan, totals *tot, sb_strbuf *names)
 {
@@ -106,23 +135,7 @@ static int slurm_status(const char *cmd, const sb_slurm_plan *plan, totals *tot,
             sb_slurm_queue_free(&q);
             return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         }
-        const sb_slurm_submission *s = sb_slurm_plan_latest(plan, shard);
-        bool running = false;
-        if (s != NULL) {
-            const sb_slurm_job *j = qrc == 0 ? sb_slurm_queue_find(&q, s->array_job, shard - 1) : NULL;
-            snprintf(job, sizeof job, "%lld_%d", (long long)s->array_job, shard - 1);
-            running = j != NULL && sb_slurm_state_active(j->state);
-            if (qrc == 0)
-                sb_slurm_job_describe(j, state, sizeof state);
-            else
-                snprintf(state, sizeof state, "unknown");
-            sb_slurm_task_log log;
-            sb_slurm_task_log_read(plan, s->array_job, shard - 1, &log);
-            if (!running && log.found && (!log.exited || log.exit_status != 0))
-                sb_strbuf_printf(names, "task %s (shard %s) %s: %s\n    log: %s/slurm/logs/%s.out\n", job, label,
-                                 log.exited ? "failed" : "ended without finishing",
-                                 log.why[0] ? log.why : "no error line in its log", plan->dir, job);
-        }
+        const bool running = shard_job(plan, qrc == 0 ? &q : NULL, shard, job, state, names);
         print_row(label, &p, job, state, running || qrc != 0, tot, names);
         sb_folder_progress_free(&p);
     }
