@@ -259,7 +259,7 @@ typedef struct {
 } sb_slurm_submission;
 
 typedef struct {
-    char dir[SB_PATH_MAX];  /* the run folder, absolute */
+    char dir[SB_PATH_MAX];  /* the run folder (as sb_slurm_plan_load was given it) */
     char cmd[16];           /* sweep or probe */
     char run[SB_NAME_MAX];
     int tasks;              /* shards */

@@ -266,7 +266,6 @@ int sb_slurm_plan_save(const sb_slurm_plan *plan, sb_error *err)
     cJSON *root = cJSON_CreateObject(), *subs = cJSON_AddArrayToObject(root, "submissions");
     cJSON_AddStringToObject(root, "command", plan->cmd);
     cJSON_AddStringToObject(root, "run", plan->run);
-    cJSON_AddStringToObject(root, "dir", plan->dir);
     cJSON_AddNumberToObject(root, "tasks", plan->tasks);
     for (size_t i = 0; subs != NULL && i < plan->nsubs; i++) {
         const sb_slurm_submission *s = &plan->subs[i];
@@ -309,16 +308,18 @@ int sb_slurm_plan_load(const char *dir, sb_slurm_plan *plan, sb_error *err)
     free(text);
     const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "command"));
     const char *run = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "run"));
-    const char *abs = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "dir"));
     const int64_t tasks = json_int(root, "tasks");
     const cJSON *subs = cJSON_GetObjectItemCaseSensitive(root, "submissions");
     int rc = 0;
-    if (cmd == NULL || run == NULL || abs == NULL || tasks < 1 || tasks > SB_SLURM_TASKS_MAX || !cJSON_IsArray(subs)) {
+    if (cmd == NULL || run == NULL || tasks < 1 || tasks > SB_SLURM_TASKS_MAX || !cJSON_IsArray(subs)) {
         rc = sb_fail(err, "%s is not a shapebench Slurm plan", path);
     } else {
         snprintf(plan->cmd, sizeof plan->cmd, "%s", cmd);
         snprintf(plan->run, sizeof plan->run, "%s", run);
-        snprintf(plan->dir, sizeof plan->dir, "%s", abs);
+        /* The folder as given, not as it was submitted: it may have moved (the logs and shards move with it). */
+        snprintf(plan->dir, sizeof plan->dir, "%s", dir);
+        for (size_t len = strlen(plan->dir); len > 1 && plan->dir[len - 1] == '/';)
+            plan->dir[--len] = '\0';
         plan->tasks = (int)tasks;
     }
     const cJSON *s, *each = rc == 0 ? subs : NULL;
