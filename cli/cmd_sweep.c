@@ -1,4 +1,5 @@
-/* cmd_sweep.c — `shapebench sweep`: a preset sweep, resumable and shardable. */
+/* cmd_sweep.c — `shapebench sweep`: a preset sweep, resumable and shardable, on this machine or as a Slurm job
+ * array (--slurm). */
 #include "cli/cli.h"
 
 #include <stdlib.h>
@@ -6,7 +7,8 @@
 
 static const char sweep_usage[] =
     "usage: shapebench sweep --preset smoke|default|paper [--dtype LIST] [--gemm LIST] [--out DIR] [--run NAME]\n"
-    "                        [--shard i/N] [--format F]\n"
+    "                        [--shard i/N] [--threads N] [--format F] [--slurm --tasks N ...]\n"
+    "       shapebench sweep --slurm --resume DIR [--wait]\n"
     "\n"
     "  smoke    three tiny shapes, every mode, 64/16 tokens: seconds\n"
     "  default  every published T5-Efficient shape and the Switch base/large family, forward and generate at\n"
@@ -15,64 +17,162 @@ static const char sweep_usage[] =
     "  paper    every published shape, every mode, batch 1 and 8, 10+ repetitions: hours\n"
     "\n"
     "Results go to results/<run> (run: the preset name, with the shard when sharded); rerunning the same\n"
-    "command resumes. --shard i/N measures points i, i+N, ... (1-based) so N machines or processes can split\n"
-    "a sweep; join their folders with shapebench merge.\n"
-    "\n"
+    "command resumes. <out>/points.tsv lists the points the run is to hold (`shapebench status` compares).\n"
+    "  --shard i/N      " SB_HELP_SHARD ", a shape's points in one;\n"
+    "                   join the shards' folders with shapebench merge\n"
+    "  --threads N      " SB_HELP_THREADS " (default: the preset's, 0)\n"
+    "  --format F       " SB_HELP_FORMAT " (default md)\n"
     "  --dtype LIST     precisions to cross the preset with, instead of its f32: " SB_HELP_PRECISION "\n"
     "  --gemm LIST      backends, instead of the preset's openblas: " SB_HELP_GEMM ". bf16 runs on oneDNN\n"
     "                   only (OpenBLAS's bf16 points are left out, saying so): fp32 against bf16 on one backend\n"
-    "                   is `--gemm onednn --dtype f32,bf16`\n";
+    "                   is `--gemm onednn --dtype f32,bf16`\n"
+    "\n" SB_SLURM_OPTIONS_HELP;
+
+/* The sweep as a job array: shards balanced by cost, each shard's points, the command each task runs. */
+static int submit(const char *cmd, const sb_slurm_options *so, const char *preset, const char *dtypes,
+                  const char *gemms, const sb_job_list *jobs, size_t shapes, const char *run, const char *out)
+{
+    int count;
+    int rc = sb_slurm_task_count(cmd, so, jobs->count, shapes, &count);
+    if (rc != SB_EXIT_OK)
+        return rc;
+    int *shard_of = calloc(jobs->count, sizeof *shard_of);
+    sb_points *shards = calloc((size_t)count, sizeof *shards);
+    sb_job_list one = {.items = calloc(1, sizeof *one.items), .count = 1};
+    sb_error err;
+    rc = SB_EXIT_FAILURE;
+    if (shard_of == NULL || shards == NULL || one.items == NULL) {
+        sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
+        goto done;
+    }
+    if (sb_job_list_shards(jobs, count, shard_of, NULL, &err) != 0) {
+        rc = sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+        goto done;
+    }
+    for (size_t j = 0; j < jobs->count; j++) {
+        sb_points p;
+        one.items[0] = jobs->items[j];
+        if (sb_cli_job_points(&one, &p, &err) != 0 ||
+            sb_points_add(&shards[shard_of[j] - 1], p.keys[0], p.cost_s[0], &err) != 0) {
+            sb_points_free(&p);
+            sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+            goto done;
+        }
+        sb_points_free(&p);
+    }
+    /* Each task expands the same preset with the same precisions and backends, then keeps its shard. */
+    const char *task_argv[7] = {"sweep", "--preset", preset};
+    int task_argc = 3;
+    if (dtypes != NULL) {
+        task_argv[task_argc++] = "--dtype";
+        task_argv[task_argc++] = dtypes;
+    }
+    if (gemms != NULL) {
+        task_argv[task_argc++] = "--gemm";
+        task_argv[task_argc++] = gemms;
+    }
+    const sb_slurm_work w = {.cmd = cmd, .run = run, .out = out, .task_argv = task_argv, .task_argc = task_argc,
+                             .shards = shards, .nshards = count, .threads = (int)jobs->items[0].settings.threads,
+                             .exclusive = true};
+    rc = sb_slurm_submit(so, &w);
+done:
+    for (int i = 0; shards != NULL && i < count; i++)
+        sb_points_free(&shards[i]);
+    free(shards);
+    free(shard_of);
+    sb_job_list_free(&one);
+    return rc;
+}
 
 int sb_cmd_sweep(int argc, char **argv)
 {
     const char *cmd = "sweep";
-    enum { O_PRESET = SB_OPT_OWN, O_SHARD };
+    enum { O_PRESET = SB_OPT_OWN };
     static const struct option options[] = {
-        {"preset", required_argument, NULL, O_PRESET}, SB_OPTION_OUT, SB_OPTION_RUN,
-        {"shard", required_argument, NULL, O_SHARD},   SB_OPTION_FORMAT, SB_OPTION_DTYPE, SB_OPTION_GEMM,
+        {"preset", required_argument, NULL, O_PRESET},
+        SB_OPTION_OUT,
+        SB_OPTION_RUN,
+        SB_OPTION_SHARD,
+        SB_OPTION_THREADS,
+        SB_OPTION_FORMAT,
+        SB_OPTION_DTYPE,
+        SB_OPTION_GEMM,
+        SB_SLURM_OPTIONS,
         SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
-    const char *preset = NULL, *out = NULL, *run = NULL;
+    const char *preset = NULL, *out = NULL, *run = NULL, *dtype_text = NULL, *gemm_text = NULL;
     sb_precision precisions[SB_PRECISIONS];
     size_t nprecisions = 0, ngemms = 0;
     sb_gemm_backend gemms[2];
     int shard = 1, shards = 1;
+    sb_i64_list threads = {0};
+    sb_slurm_options so = SB_SLURM_OPTIONS_INIT;
     sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
     sb_error err;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    int c, rc = SB_EXIT_OK;
+    while (rc == SB_EXIT_OK && (c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         switch (c) {
         case O_PRESET: preset = optarg; break;
         case SB_OPT_OUT: out = optarg; break;
         case SB_OPT_RUN: run = optarg; break;
-        case O_SHARD:
-            if (sb_parse_shard(optarg, &shard, &shards, &err) != 0)
-                return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
-            break;
-        case SB_OPT_FORMAT:
-            if (sb_opt_format(cmd, optarg, &rn.format) != SB_EXIT_OK)
-                return SB_EXIT_USAGE;
-            break;
+        case SB_OPT_SHARD: rc = sb_opt_shard(cmd, optarg, &shard, &shards); break;
+        case SB_OPT_THREADS: rc = sb_opt_threads_list(cmd, optarg, &threads); break;
+        case SB_OPT_FORMAT: rc = sb_opt_format(cmd, optarg, &rn.format); break;
         case SB_OPT_DTYPE:
-            if (sb_opt_precision_list(cmd, optarg, precisions, &nprecisions) != SB_EXIT_OK)
-                return SB_EXIT_USAGE;
+            dtype_text = optarg;
+            rc = sb_opt_precision_list(cmd, optarg, precisions, &nprecisions);
             break;
         case SB_OPT_GEMM:
-            if (sb_opt_gemm_list(cmd, optarg, gemms, &ngemms) != SB_EXIT_OK)
-                return SB_EXIT_USAGE;
+            gemm_text = optarg;
+            rc = sb_opt_gemm_list(cmd, optarg, gemms, &ngemms);
             break;
-        case SB_OPT_HELP: fputs(sweep_usage, stdout); return SB_EXIT_OK;
-        default: return sb_opt_bad(cmd, c, argv, options);
+        case SB_OPT_HELP: fputs(sweep_usage, stdout); free(threads.v); return SB_EXIT_OK;
+        default:
+            if ((rc = sb_cli_slurm_option(cmd, c, optarg, &so)) < 0)
+                rc = sb_opt_bad(cmd, c, argv, options);
         }
     }
-    if (preset == NULL || optind < argc)
+    if (rc != SB_EXIT_OK) {
+        free(threads.v);
+        return rc;
+    }
+    if (so.resume != NULL) {
+        free(threads.v);
+        if (!so.on || preset != NULL || optind < argc)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "usage: shapebench sweep --slurm --resume DIR [--wait]");
+        return sb_slurm_resume(cmd, &so);
+    }
+    if (preset == NULL || optind < argc) {
+        free(threads.v);
         return sb_cli_error(cmd, SB_EXIT_USAGE, "usage: shapebench sweep --preset smoke|default|paper [options]");
+    }
+    if (so.on && (shards > 1 || threads.n > 0)) {
+        free(threads.v);
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--slurm gives each task its shard and threads (--cpus-per-task); "
+                            "--shard and --threads are for one machine");
+    }
     sb_sweep_spec spec;
-    if (sb_sweep_preset(preset, &spec, &err) != 0)
+    if (sb_sweep_preset(preset, &spec, &err) != 0) {
+        free(threads.v);
         return sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+    }
+    if (so.on) {
+        int t;
+        if ((rc = sb_slurm_task_threads(cmd, &so, &t)) != SB_EXIT_OK)
+            goto spec_done;
+        free(threads.v);
+        threads = (sb_i64_list){.v = malloc(sizeof *threads.v), .n = 1};
+        if (threads.v != NULL)
+            threads.v[0] = t;
+    }
+    if (threads.n > 0) {
+        free(spec.threads.v);
+        spec.threads = threads;
+        threads = (sb_i64_list){0};
+    }
     if (nprecisions > 0) {
         memcpy(spec.precisions, precisions, nprecisions * sizeof *precisions);
         spec.nprecisions = nprecisions;
@@ -82,13 +182,12 @@ int sb_cmd_sweep(int argc, char **argv)
         spec.ngemms = ngemms;
     }
     sb_job_list jobs;
-    int rc = SB_EXIT_USAGE;
+    rc = SB_EXIT_USAGE;
     if (sb_sweep_expand(&spec, &jobs, &err) != 0) {
         sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
-        goto done;
+        goto spec_done;
     }
     sb_cli_drop_generate_batches(&jobs);
-    sb_job_list_shard(&jobs, shard, shards);
     /* A fixed default name makes "the same command" resume; each shard gets its own file. */
     char fallback[SB_NAME_MAX], run_buf[SB_NAME_MAX], out_buf[4096];
     if (shards > 1)
@@ -96,13 +195,31 @@ int sb_cmd_sweep(int argc, char **argv)
     else
         snprintf(fallback, sizeof fallback, "%s", preset);
     rc = sb_cli_place_run(&rn, run, out, fallback, run_buf, sizeof run_buf, out_buf, sizeof out_buf);
-    if (rc == SB_EXIT_OK && jobs.count == 0 && jobs.bf16_on_openblas > 0)
+    if (rc != SB_EXIT_OK)
+        goto jobs_done;
+    if (jobs.count == 0 && jobs.bf16_on_openblas > 0) {
         rc = sb_cli_error(cmd, SB_EXIT_USAGE, "nothing to measure: bf16 products run on oneDNN only (Debian's "
                                               "OpenBLAS has no bf16 GEMM): add --gemm onednn");
-    else if (rc == SB_EXIT_OK)
-        rc = sb_cli_run_jobs(&rn, &jobs);
+        goto jobs_done;
+    }
+    if (so.on) {
+        rc = submit(cmd, &so, preset, dtype_text, gemm_text, &jobs, spec.nmodels, rn.run, rn.out);
+        goto jobs_done;
+    }
+    rc = SB_EXIT_USAGE;
+    sb_points points;
+    if ((shards > 1 && sb_job_list_shard(&jobs, shard, shards, &err) != 0) ||
+        sb_cli_job_points(&jobs, &points, &err) != 0) {
+        sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+        goto jobs_done;
+    }
+    rc = sb_points_write(rn.out, &points, &err) == 0 ? sb_cli_run_jobs(&rn, &jobs)
+                                                      : sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+    sb_points_free(&points);
+jobs_done:
     sb_job_list_free(&jobs);
-done:
+spec_done:
+    free(threads.v);
     sb_sweep_spec_free(&spec);
     return rc;
 }

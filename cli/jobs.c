@@ -1,5 +1,6 @@
 /* jobs.c — what `run` and `sweep` share: measuring a list of jobs into a results folder (skipping the keys
- * already there, retrying contended points, one record appended per point), and where a run's folder is. */
+ * already there, retrying contended points, one record appended per point), where a run's folder is, and the
+ * points a list of jobs plans (their keys and expected costs). */
 #include "cli/cli.h"
 
 #include <stdlib.h>
@@ -225,4 +226,26 @@ void sb_cli_drop_generate_batches(sb_job_list *jobs)
         if (jobs->items[j].settings.mode != SB_MODE_GENERATE || jobs->items[j].settings.batch == 1)
             jobs->items[kept++] = jobs->items[j];
     jobs->count = kept;
+}
+
+int sb_cli_job_points(const sb_job_list *jobs, sb_points *out, sb_error *err)
+{
+    *out = (sb_points){0};
+    const sb_peaks reference = sb_peaks_reference();
+    for (size_t i = 0; i < jobs->count; i++) {
+        sb_config cfg;
+        char key[SB_KEY_MAX];
+        double cost;
+        if (sb_config_resolve(jobs->items[i].model, &cfg, NULL, NULL, err) != 0 ||
+            sb_job_cost_s(&cfg, &jobs->items[i].settings, &reference, &cost, err) != 0) {
+            sb_points_free(out);
+            return -1;
+        }
+        sb_record_key(&cfg, &jobs->items[i].settings, key);
+        if (!sb_points_has(out, key) && sb_points_add(out, key, cost, err) != 0) {
+            sb_points_free(out);
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -14,6 +14,7 @@ static const sb_command commands[] = {
     {"run", sb_cmd_run, "measure shapes: encode, forward or generate, lists and ranges crossed"},
     {"sweep", sb_cmd_sweep, "measure a preset sweep (smoke, default, paper), resumable, shardable"},
     {"merge", sb_cmd_merge, "join results folders (shards), deduplicated by key"},
+    {"status", sb_cmd_status, "a run's progress per shard: points done and missing, verdicts, Slurm jobs, ETA"},
     {"compare", sb_cmd_compare, "speed ratio and Mann-Whitney U test between two result sets"},
     {"init", sb_cmd_init, "write a random-weight HF checkpoint (config.json + model.safetensors)"},
     {"pareto", sb_cmd_pareto, "Pareto frontier of two record fields (Markdown or JSON)"},
@@ -62,8 +63,11 @@ static int version(void)
     return SB_EXIT_OK;
 }
 
+int main(int argc, char **argv) SB_BASELINE_ISA;
 int main(int argc, char **argv)
 {
+    if (!sb_isa_check())
+        return SB_EXIT_FAILURE;
     if (argc < 2) {
         usage(stderr);
         return SB_EXIT_USAGE;

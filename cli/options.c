@@ -149,3 +149,47 @@ int sb_opt_bad(const char *cmd, int getopt_result, char **argv, const struct opt
                             name, near, cmd);
     return sb_cli_error(cmd, SB_EXIT_USAGE, "bad option '--%s' (shapebench %s --help)", name, cmd);
 }
+
+int sb_opt_shard(const char *cmd, const char *text, int *index, int *count)
+{
+    sb_error err;
+    return sb_parse_shard(text, index, count, &err) == 0 ? SB_EXIT_OK
+                                                          : sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
+}
+
+/* A value that goes into a batch script's #SBATCH line, which ends at a line break. */
+static int sbatch_value(const char *cmd, const char *option, const char *text, const char **out)
+{
+    for (const char *p = text; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' holds a control character", option, text);
+    if (text[0] == '\0')
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s needs a value", option);
+    *out = text;
+    return SB_EXIT_OK;
+}
+
+int sb_cli_slurm_option(const char *cmd, int opt, const char *arg, sb_slurm_options *o)
+{
+    switch (opt) {
+    case SB_OPT_SLURM: o->on = true; return SB_EXIT_OK;
+    case SB_OPT_TASKS: return sb_opt_integer(cmd, "tasks", arg, 1, SB_SLURM_TASKS_MAX, &o->tasks);
+    case SB_OPT_POINTS_PER_TASK: return sb_opt_integer(cmd, "points-per-task", arg, 1, 1000000, &o->points_per_task);
+    case SB_OPT_CPUS_PER_TASK: return sb_opt_integer(cmd, "cpus-per-task", arg, 1, SB_THREADS_MAX, &o->cpus_per_task);
+    case SB_OPT_PARTITION: return sbatch_value(cmd, "partition", arg, &o->partition);
+    case SB_OPT_TIME: return sbatch_value(cmd, "time", arg, &o->time);
+    case SB_OPT_ACCOUNT: return sbatch_value(cmd, "account", arg, &o->account);
+    case SB_OPT_EXCLUSIVE: o->exclusive = 1; return SB_EXIT_OK;
+    case SB_OPT_NO_EXCLUSIVE: o->exclusive = 0; return SB_EXIT_OK;
+    case SB_OPT_SBATCH_ARG:
+        if (o->nsbatch_args == SB_SBATCH_ARGS_MAX)
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "more than %d --sbatch-arg", SB_SBATCH_ARGS_MAX);
+        if (arg[0] != '-')
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "--sbatch-arg '%s' must be an sbatch option (--name=value)", arg);
+        return sbatch_value(cmd, "sbatch-arg", arg, &o->sbatch_args[o->nsbatch_args++]);
+    case SB_OPT_DRY_RUN: o->dry_run = true; return SB_EXIT_OK;
+    case SB_OPT_WAIT: o->wait = true; return SB_EXIT_OK;
+    case SB_OPT_RESUME: o->resume = arg; return SB_EXIT_OK;
+    default: return -1;
+    }
+}

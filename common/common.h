@@ -5,8 +5,9 @@
  *   - strict number parsing (the whole text is one number in a stated range, or an error saying so);
  *   - files: mkdir -p, reading a whole file, replacing a file atomically (temporary file in the same
  *     folder, fsync, rename), so no reader ever sees half a file;
- *   - running an external tool without a shell (argv as given, no word splitting), and sha256 of a file;
- *   - a growable string for text built piece by piece;
+ *   - running an external tool without a shell (argv as given, no word splitting), its output captured or
+ *     not, and sha256 of a file;
+ *   - a growable string for text built piece by piece, and a word quoted for a shell script;
  *   - the seeded random generator everything deterministic draws from (splitmix64, xoshiro256**);
  *   - the statistics of a comparison: mean and sd, Student's t, Welch's interval, Spearman's rho.
  *
@@ -93,6 +94,9 @@ typedef struct {
     bool append;
 } sb_tool_io;
 int sb_run_tool(char *const argv[], const sb_tool_io *io, int *exit_status, sb_error *err);
+/* sb_run_tool with the program's stdout captured whole into *out (NUL-terminated; free() it); io->out is
+ * not used. */
+int sb_run_tool_output(char *const argv[], const sb_tool_io *io, char **out, int *exit_status, sb_error *err);
 /* sha256 of a file as 64 hex digits, with coreutils' sha256sum. */
 int sb_sha256_file(const char *path, char hex[65], sb_error *err);
 
@@ -111,6 +115,9 @@ typedef struct {
 void sb_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sb_strbuf_printf(sb_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_strbuf_append(sb_strbuf *b, const char *text, size_t len);
+/* text as one word of a POSIX shell: in single quotes, each ' written as '\'' (scripts the shell runs
+ * carry names and paths only this way). */
+void sb_strbuf_shell_word(sb_strbuf *b, const char *text);
 /* The text so far ("" before any append). */
 const char *sb_strbuf_text(const sb_strbuf *b);
 bool sb_strbuf_failed(const sb_strbuf *b);

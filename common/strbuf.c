@@ -1,4 +1,5 @@
-/* strbuf.c — a growable string for text built piece by piece (gnuplot variables, JSON, messages). */
+/* strbuf.c — a growable string for text built piece by piece (gnuplot variables, JSON, messages, batch
+ * scripts). */
 #include "common/common.h"
 
 #include <stdarg.h>
@@ -40,6 +41,18 @@ void sb_strbuf_append(sb_strbuf *b, const char *text, size_t len)
     memcpy(b->data + b->len, text, len);
     b->len += len;
     b->data[b->len] = '\0';
+}
+
+void sb_strbuf_shell_word(sb_strbuf *b, const char *text)
+{
+    sb_strbuf_append(b, "'", 1);
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '\'')
+            sb_strbuf_append(b, "'\\''", 4);
+        else
+            sb_strbuf_append(b, p, 1);
+    }
+    sb_strbuf_append(b, "'", 1);
 }
 
 void sb_strbuf_printf(sb_strbuf *b, const char *fmt, ...)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,39 +63,58 @@ int sb_run_tool(char *const argv[], const sb_tool_io *io, int *exit_status, sb_e
     return rc != 0 ? rc : wait_child(pid, exit_status, err);
 }
 
-int sb_sha256_file(const char *path, char hex[65], sb_error *err)
+int sb_run_tool_output(char *const argv[], const sb_tool_io *io, char **out, int *exit_status, sb_error *err)
 {
+    *out = NULL;
     int fds[2];
     if (pipe(fds) != 0)
         return sb_fail(err, "pipe: %s", strerror(errno));
-    char *argv[] = {"sha256sum", "--", (char *)path, NULL};
     pid_t pid;
-    const int rc = spawn(argv, NULL, fds[1], &pid, err);
+    const int rc = spawn(argv, io, fds[1], &pid, err);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
         return rc;
     }
-    char buf[256];
-    size_t got = 0;
-    while (got < sizeof buf - 1) {
-        const ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
+    /* Read to the end before waiting: a child blocked on a full pipe would never exit. */
+    sb_strbuf text = {0};
+    char buf[4096];
+    for (;;) {
+        const ssize_t k = read(fds[0], buf, sizeof buf);
         if (k > 0)
-            got += (size_t)k;
+            sb_strbuf_append(&text, buf, (size_t)k);
         else if (k == 0 || errno != EINTR)
             break;
     }
     close(fds[0]);
-    int status;
-    if (wait_child(pid, &status, err) != 0)
+    if (wait_child(pid, exit_status, err) != 0) {
+        sb_strbuf_free(&text);
         return -1;
-    buf[got] = '\0';
-    size_t n = 0;
-    while (n < 64 && isxdigit((unsigned char)buf[n]))
-        n++;
-    if (status != 0 || n != 64 || buf[64] != ' ')
-        return sb_fail(err, "sha256sum %s failed (exit %d)", path, status);
-    memcpy(hex, buf, 64);
-    hex[64] = '\0';
+    }
+    *out = sb_strbuf_failed(&text) ? NULL : text.data != NULL ? text.data : strdup("");
+    if (*out == NULL) {
+        sb_strbuf_free(&text);
+        return sb_fail(err, "out of memory reading %s's output", argv[0]);
+    }
     return 0;
+}
+
+int sb_sha256_file(const char *path, char hex[65], sb_error *err)
+{
+    char *argv[] = {"sha256sum", "--", (char *)path, NULL};
+    char *text;
+    int status;
+    const int rc = sb_run_tool_output(argv, NULL, &text, &status, err);
+    if (rc != 0)
+        return rc;
+    size_t n = 0;
+    while (n < 64 && isxdigit((unsigned char)text[n]))
+        n++;
+    const bool ok = status == 0 && n == 64 && text[64] == ' ';
+    if (ok) {
+        memcpy(hex, text, 64);
+        hex[64] = '\0';
+    }
+    free(text);
+    return ok ? 0 : sb_fail(err, "sha256sum %s failed (exit %d)", path, status);
 }

@@ -99,6 +99,9 @@ cJSON *sb_counters_to_json(const sb_counters *c);
 /* The machine and build a measurement ran on. */
 typedef struct {
     char cpu_model[256];
+    char node[256];       /* SLURMD_NODENAME in a Slurm job, else the host name */
+    int64_t slurm_job_id; /* SLURM_ARRAY_JOB_ID, else SLURM_JOB_ID; -1 outside Slurm */
+    int64_t slurm_array_task_id; /* SLURM_ARRAY_TASK_ID; -1 outside a job array */
     char cpu_flags[256];  /* the flags that matter here, of avx avx2 fma avx512f avx512_bf16 amx_bf16 */
     int logical_cores;
     int64_t last_level_cache_bytes; /* sb_last_level_cache_bytes */
@@ -146,6 +149,8 @@ typedef struct {
 } sb_peak_sizes;
 
 sb_peak_sizes sb_peak_sizes_default(void);
+/* The peaks of a reference machine, fixed: what shards are balanced by (the same split on every machine). */
+sb_peaks sb_peaks_reference(void);
 /* fp32 FMA chains in registers `bits` wide (the build's own width, or 256 / 512 where the CPU has AVX2 /
  * AVX-512, whatever the build flags) on every thread, fastest of reps runs sharing `seconds`: the ceiling
  * of a GEMM kernel computing at that width (sb_gemm_vector_bits). Fails, saying so, for another width. */
@@ -352,13 +357,21 @@ void sb_weights_cache_free(sb_weights_cache *cache);
 void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks,
                 sb_weights_cache *cache, sb_measurement *m);
 void sb_measurement_free(sb_measurement *m);
-/* ok, noisy or extrapolated from a finished timing (pure: tested on synthetic samples). */
 /* The verdict of a finished timing (pure: tested on synthetic values): `contended: <why>` when the timed
  * repetitions got less than SB_CONTENDED_SHARE of their threads' CPU time (other work ran on the cores, so
  * the figure describes the load, not the shape), else `extrapolated`, `noisy` or `ok`. */
 #define SB_CONTENDED_SHARE 0.9
 void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, int64_t preemptions, char *out,
                     size_t cap);
+
+/* What one repetition of s on cfg is expected to take at these peaks, in seconds (the model sb_measure
+ * decides sampling by; 0 when the peaks lack the figure the mode needs). */
+int sb_expected_rep_s(const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks, double *out,
+                      sb_error *err);
+/* What measuring s on cfg is expected to take at these peaks, in seconds: warmup and timed repetitions as
+ * the timing loop runs them, on sampled layers where sb_measure would sample for time (the memory gate and
+ * the weights' initialisation aside). Balances shards and estimates what is left of a run. */
+int sb_job_cost_s(const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks, double *out, sb_error *err);
 
 /* -- records (record.c) -- */
 
@@ -396,7 +409,7 @@ typedef struct {
 
 typedef struct {
     char model[SB_NAME_MAX];
-    size_t model_index; /* in the spec's model list: shards split by it */
+    size_t model_index; /* in the spec's model list: a shard holds every job of a model */
     sb_run_settings settings;
 } sb_job;
 
@@ -414,9 +427,17 @@ int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err);
 /* The cross product in a fixed order: model outermost, then mode, batch, src, tgt, precision, threads, gemm;
  * bf16 on OpenBLAS left out (counted in bf16_on_openblas). */
 int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err);
-/* Keeps the jobs of model m when m mod count == index - 1: deterministic, every mode of a model in one
- * shard, and sizes spread evenly (the registry lists each family's sizes together). */
-void sb_job_list_shard(sb_job_list *jobs, int index, int count);
+/* Splits n items into count shards of balanced cost: the costliest item first, each to the shard with the
+ * least cost so far (then the fewest items, then the lowest index). shard_of[i] gets item i's shard, 1-based.
+ * Costs in whole milliseconds, so every machine computes the same split. */
+int sb_partition_by_cost(const int64_t *cost_ms, size_t n, int count, int *shard_of, sb_error *err);
+/* The shard (1-based, into shard_of) of every job when the list is split into count shards: a model's jobs
+ * stay together (they share its weights), the models balanced by their jobs' summed sb_job_cost_s on the
+ * reference machine (sb_peaks_reference), so one shard does not get all the large shapes; deterministic.
+ * cost_s (may be NULL) gets each job's cost. Fails when a model does not resolve. */
+int sb_job_list_shards(const sb_job_list *jobs, int count, int *shard_of, double *cost_s, sb_error *err);
+/* Keeps the jobs of shard `index` of `count` (sb_job_list_shards). */
+int sb_job_list_shard(sb_job_list *jobs, int index, int count, sb_error *err);
 void sb_job_list_free(sb_job_list *jobs);
 
 /* Progress on stderr: a redrawn bar on a terminal, one plain line per step otherwise. */
@@ -431,5 +452,7 @@ void sb_progress_start(sb_progress *p, FILE *out, size_t total);
 /* `done` of total finished; label names what runs next. */
 void sb_progress_update(sb_progress *p, size_t done, const char *label);
 void sb_progress_finish(sb_progress *p);
+/* "42 s", "3 min 05 s", "2 h 10 min" ("?" when not finite) into buf. */
+void sb_format_duration(double s, char *buf, size_t cap);
 
 #endif

@@ -398,30 +398,64 @@ static int64_t peak_rss_bytes(void)
 
 /* What one repetition should take, from the machine's measured peaks, so that a shape that cannot fit its
  * time budget is sampled at once rather than after allocating, initialising and running it once (the
- * first-repetition check stays as the backstop). Forward: the executed FLOPs at SB_EXPECTED_GEMM_SHARE of
- * the GEMM peak of the compute type (what the engine reaches on large shapes, `make bench`). Generate: the encoder's share
- * of those FLOPs (by depth times tokens), then every step streams the decoder's share of the
- * weights (by depth; the LM head included) at the measured copy bandwidth, which t5-efficient-base's 18.9 ms/token matches within
- * 20 %. Encode: no estimate (0). */
+ * first-repetition check stays as the backstop), and so that a sweep's shards can be balanced. Forward: the
+ * executed FLOPs at SB_EXPECTED_GEMM_SHARE of the GEMM peak of the compute type (what the engine reaches on
+ * large shapes, `make bench`); train: the train step's FLOPs alike. Encode: the encoder's share of the
+ * forward's FLOPs (by depth times tokens). Generate: that encoder share, then every step streams the
+ * decoder's share of the weights (by depth; the LM head included) at the measured copy bandwidth, which
+ * t5-efficient-base's 18.9 ms/token matches within 20 %. 0 when the peaks lack the figure needed. */
 #define SB_EXPECTED_GEMM_SHARE 0.7
 static double expected_rep_s(const sb_config *cfg, const sb_run_settings *s, const sb_counts *counts,
                              const sb_peaks *peaks)
 {
     const double gemm_gflops = sb_peak_gemm_for(peaks, sb_precision_compute(s->precision));
-    const double flops_rate = SB_EXPECTED_GEMM_SHARE * gemm_gflops * 1e9;
     if (!(gemm_gflops > 0))
         return 0;
-    if (s->mode == SB_MODE_FORWARD)
-        return (double)counts->flops_forward_executed.total / flops_rate;
-    if (s->mode == SB_MODE_TRAIN)
-        return (double)counts->flops_train_step / flops_rate;
-    if (s->mode == SB_MODE_GENERATE && peaks->stream_copy_gbps > 0) {
+    const double flops_rate = SB_EXPECTED_GEMM_SHARE * gemm_gflops * 1e9;
+    const double encoder_tokens = (double)(cfg->num_layers * s->src_len);
+    const double encoder_share = encoder_tokens / (encoder_tokens + (double)(cfg->num_decoder_layers * s->tgt_len));
+    switch (s->mode) {
+    case SB_MODE_FORWARD: return (double)counts->flops_forward_executed.total / flops_rate;
+    case SB_MODE_TRAIN: return (double)counts->flops_train_step / flops_rate;
+    case SB_MODE_ENCODE: return encoder_share * (double)counts->flops_forward_executed.total / flops_rate;
+    case SB_MODE_GENERATE: {
+        if (!(peaks->stream_copy_gbps > 0))
+            return 0;
         double share = (double)cfg->num_decoder_layers / (double)(cfg->num_layers + cfg->num_decoder_layers);
-        double encoder_tokens = (double)(cfg->num_layers * s->src_len);
-        double encoder_share = encoder_tokens / (encoder_tokens + (double)(cfg->num_decoder_layers * s->tgt_len));
         return encoder_share * (double)counts->flops_forward_executed.total / flops_rate +
                (double)s->tgt_len * share * (double)counts->memory_bytes.weights / (peaks->stream_copy_gbps * 1e9);
     }
+    }
+    return 0;
+}
+
+int sb_expected_rep_s(const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks, double *out,
+                      sb_error *err)
+{
+    sb_counts counts;
+    const sb_count_settings cs = {s->batch, s->src_len, s->tgt_len, sb_run_settings_storage(s)};
+    if (sb_count(cfg, &cs, &counts, err) != 0)
+        return -1;
+    *out = expected_rep_s(cfg, s, &counts, peaks);
+    return 0;
+}
+
+int sb_job_cost_s(const sb_config *cfg, const sb_run_settings *s, const sb_peaks *peaks, double *out, sb_error *err)
+{
+    double rep;
+    if (sb_expected_rep_s(cfg, s, peaks, &rep, err) != 0)
+        return -1;
+    /* Sampled as sb_measure decides it (memory aside): each repetition then runs the sampled blocks. */
+    if (s->mode != SB_MODE_TRAIN && (s->always_sample || rep * (double)s->min_reps > s->max_time_s)) {
+        sb_sample_plan plan;
+        sb_sample_plan_make(cfg, SB_SAMPLE_PERIODS, &plan);
+        rep *= (double)(plan.depth[0] + plan.depth[1]) / (double)(plan.full[0] + plan.full[1]);
+    }
+    /* The timing loop: at least min_reps and min_time_s, repetitions beyond min_reps only within max_time_s. */
+    double timed = (double)s->min_reps * rep;
+    if (timed < s->min_time_s)
+        timed = fmax(timed, fmin(s->min_time_s, s->max_time_s));
+    *out = (double)s->warmup * rep + timed;
     return 0;
 }
 

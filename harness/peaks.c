@@ -22,6 +22,14 @@ sb_peak_sizes sb_peak_sizes_default(void)
                            .min_cpu_share = SB_CONTENDED_SHARE};
 }
 
+/* A 2-core AMD EPYC (Zen 5) with OpenBLAS's Haswell kernel on 2 threads, as sb_peaks_measure found it.
+ * Fixed figures, so that every machine splits a sweep alike; only their ratios shape the split. */
+sb_peaks sb_peaks_reference(void)
+{
+    return (sb_peaks){.sgemm_gflops = 196.7, .fma_gflops = 450.4, .stream_copy_gbps = 33.2, .sgemm_n = 2048,
+                      .stream_bytes = 256ll << 20, .from_cache = false};
+}
+
 static int check_sizes(const sb_peak_sizes *z, sb_error *err)
 {
     if (z->sgemm_n < 16 || z->sgemm_n > 16384)

@@ -1,5 +1,5 @@
-/* sweep.c — what a sweep runs: list and range parsing, the cross product of settings, the presets, shards,
- * and the progress line on stderr. */
+/* sweep.c — what a sweep runs: list and range parsing, the cross product of settings, the presets, shards
+ * balanced by expected cost, and the progress line on stderr. */
 #include "harness/harness.h"
 
 #include <math.h>
@@ -271,13 +271,95 @@ int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err)
     return 0;
 }
 
-void sb_job_list_shard(sb_job_list *jobs, int index, int count)
+/* Larger cost first, then the lower index: one order on every machine. */
+static int by_cost_descending(const void *a, const void *b, void *costs)
 {
+    const size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const int64_t *c = costs;
+    if (c[i] != c[j])
+        return c[i] > c[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+int sb_partition_by_cost(const int64_t *cost_ms, size_t n, int count, int *shard_of, sb_error *err)
+{
+    size_t *order = malloc((n ? n : 1) * sizeof *order), *items = calloc((size_t)count, sizeof *items);
+    int64_t *load = calloc((size_t)count, sizeof *load);
+    if (order == NULL || items == NULL || load == NULL) {
+        free(order);
+        free(items);
+        free(load);
+        return sb_fail(err, "out of memory splitting %zu items into %d shards", n, count);
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, by_cost_descending, (void *)cost_ms);
+    for (size_t k = 0; k < n; k++) {
+        int best = 0;
+        for (int s = 1; s < count; s++)
+            if (load[s] < load[best] || (load[s] == load[best] && items[s] < items[best]))
+                best = s;
+        shard_of[order[k]] = best + 1;
+        load[best] += cost_ms[order[k]];
+        items[best]++;
+    }
+    free(order);
+    free(items);
+    free(load);
+    return 0;
+}
+
+int sb_job_list_shards(const sb_job_list *jobs, int count, int *shard_of, double *cost_s, sb_error *err)
+{
+    size_t groups = 0;
+    for (size_t j = 0; j < jobs->count; j++)
+        groups = jobs->items[j].model_index + 1 > groups ? jobs->items[j].model_index + 1 : groups;
+    int64_t *group_ms = calloc(groups ? groups : 1, sizeof *group_ms);
+    int *group_shard = calloc(groups ? groups : 1, sizeof *group_shard);
+    if (group_ms == NULL || group_shard == NULL) {
+        free(group_ms);
+        free(group_shard);
+        return sb_fail(err, "out of memory splitting %zu jobs", jobs->count);
+    }
+    const sb_peaks reference = sb_peaks_reference();
+    int rc = 0;
+    for (size_t j = 0; j < jobs->count && rc == 0; j++) {
+        const sb_job *job = &jobs->items[j];
+        sb_config cfg;
+        double cost = 0;
+        rc = sb_config_resolve(job->model, &cfg, NULL, NULL, err) != 0 ||
+                     sb_job_cost_s(&cfg, &job->settings, &reference, &cost, err) != 0
+                 ? -1
+                 : 0;
+        group_ms[job->model_index] += llround(cost * 1e3);
+        if (cost_s != NULL)
+            cost_s[j] = cost;
+    }
+    if (rc == 0)
+        rc = sb_partition_by_cost(group_ms, groups, count, group_shard, err);
+    for (size_t j = 0; j < jobs->count && rc == 0; j++)
+        shard_of[j] = group_shard[jobs->items[j].model_index];
+    free(group_ms);
+    free(group_shard);
+    return rc;
+}
+
+int sb_job_list_shard(sb_job_list *jobs, int index, int count, sb_error *err)
+{
+    int *shard_of = malloc((jobs->count ? jobs->count : 1) * sizeof *shard_of);
+    if (shard_of == NULL)
+        return sb_fail(err, "out of memory splitting %zu jobs", jobs->count);
+    if (sb_job_list_shards(jobs, count, shard_of, NULL, err) != 0) {
+        free(shard_of);
+        return -1;
+    }
     size_t kept = 0;
     for (size_t j = 0; j < jobs->count; j++)
-        if (jobs->items[j].model_index % (size_t)count == (size_t)(index - 1))
+        if (shard_of[j] == index)
             jobs->items[kept++] = jobs->items[j];
     jobs->count = kept;
+    free(shard_of);
+    return 0;
 }
 
 void sb_job_list_free(sb_job_list *jobs)
@@ -297,10 +379,12 @@ void sb_progress_start(sb_progress *p, FILE *out, size_t total)
     p->start_s = sb_now_seconds();
 }
 
-static void format_duration(double s, char *buf, size_t cap)
+void sb_format_duration(double s, char *buf, size_t cap)
 {
     if (!isfinite(s))
         snprintf(buf, cap, "?");
+    else if (s < 10)
+        snprintf(buf, cap, "%.1f s", s);
     else if (s < 60)
         snprintf(buf, cap, "%.0f s", s);
     else if (s < 3600)
@@ -315,8 +399,8 @@ void sb_progress_update(sb_progress *p, size_t done, const char *label)
     /* The ETA assumes the remaining points cost what the finished ones did on average. */
     double eta = done > 0 ? elapsed / (double)done * (double)(p->total - done) : NAN;
     char e[32], r[32];
-    format_duration(elapsed, e, sizeof e);
-    format_duration(eta, r, sizeof r);
+    sb_format_duration(elapsed, e, sizeof e);
+    sb_format_duration(eta, r, sizeof r);
     if (p->tty) {
         enum { WIDTH = 24 };
         char bar[WIDTH + 1];
@@ -334,7 +418,7 @@ void sb_progress_update(sb_progress *p, size_t done, const char *label)
 void sb_progress_finish(sb_progress *p)
 {
     char e[32];
-    format_duration(sb_now_seconds() - p->start_s, e, sizeof e);
+    sb_format_duration(sb_now_seconds() - p->start_s, e, sizeof e);
     fprintf(p->out, "%s%zu/%zu done in %s\n", p->tty ? "\r\033[K" : "", p->total, p->total, e);
     fflush(p->out);
 }

@@ -1,5 +1,6 @@
 /* sysinfo.c — the machine and build a measurement ran on, for the record's `system` object: without it
- * two result files cannot be compared honestly. */
+ * two result files cannot be compared honestly. On a cluster, also the node and the Slurm job and array task
+ * that measured. */
 #include "harness/harness.h"
 
 #include <cblas.h>
@@ -82,10 +83,34 @@ int64_t sb_last_level_cache_bytes(void)
     return l3 > 0 ? (int64_t)l3 : l2 > 0 ? (int64_t)l2 : 0;
 }
 
+/* A whole number from the environment, -1 when unset or not one. */
+static int64_t env_id(const char *name)
+{
+    const char *text = getenv(name);
+    int64_t v;
+    return text != NULL && sb_parse_i64(text, 0, INT64_MAX, &v) == 0 ? v : -1;
+}
+
+/* Where the measurement ran: records of one run can come from several nodes of a cluster. */
+static void read_node(sb_sysinfo *s)
+{
+    const char *slurm_node = getenv("SLURMD_NODENAME");
+    if (slurm_node != NULL && *slurm_node != '\0')
+        snprintf(s->node, sizeof s->node, "%s", slurm_node);
+    else if (gethostname(s->node, sizeof s->node) != 0)
+        snprintf(s->node, sizeof s->node, "unknown");
+    s->node[sizeof s->node - 1] = '\0';
+    s->slurm_array_task_id = env_id("SLURM_ARRAY_TASK_ID");
+    s->slurm_job_id = env_id("SLURM_ARRAY_JOB_ID");
+    if (s->slurm_job_id < 0)
+        s->slurm_job_id = env_id("SLURM_JOB_ID");
+}
+
 int sb_sysinfo_collect(sb_sysinfo *s, const sb_exec *x, sb_error *err)
 {
     memset(s, 0, sizeof *s);
     read_cpuinfo(s);
+    read_node(s);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         return sb_fail(err, "sysconf(_SC_NPROCESSORS_ONLN) failed");
@@ -123,6 +148,15 @@ cJSON *sb_sysinfo_to_json(const sb_sysinfo *s, const sb_peaks *peaks)
         return NULL;
     }
     cJSON_AddStringToObject(o, "cpu_model", s->cpu_model);
+    cJSON_AddStringToObject(o, "node", s->node);
+    if (s->slurm_job_id >= 0)
+        cJSON_AddNumberToObject(o, "slurm_job_id", (double)s->slurm_job_id);
+    else
+        cJSON_AddNullToObject(o, "slurm_job_id");
+    if (s->slurm_array_task_id >= 0)
+        cJSON_AddNumberToObject(o, "slurm_array_task_id", (double)s->slurm_array_task_id);
+    else
+        cJSON_AddNullToObject(o, "slurm_array_task_id");
     char copy[sizeof s->cpu_flags], *save = NULL;
     memcpy(copy, s->cpu_flags, sizeof copy);
     for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))

@@ -2,7 +2,8 @@
  * report.
  *
  *   - loading results.jsonl (a run folder or a file), dotted-path access to any numeric field of a record,
- *     published quality figures (Switch paper Table 9) attached to matching shapes by name;
+ *     published quality figures (Switch paper Table 9) attached to matching shapes by name; a run measured
+ *     on several CPU models split by model;
  *   - the Pareto frontier of any two fields, each minimised or maximised, in O(n log n);
  *   - one row per shape (its main measurement plus its generation latency), shared by pictures and report;
  *   - gnuplot pictures (the plots/ *.gp scripts; PNG and SVG) and REPORT.md / REPORT.html in the run folder.
@@ -44,6 +45,19 @@ void sb_results_free(sb_results *results);
  * of it for titles: "CPU model, GEMM backend + OpenBLAS core, N threads". */
 const cJSON *sb_results_system(const sb_results *results);
 void sb_results_machine(const sb_results *results, char *out, size_t size);
+
+/* A run measured on nodes of several CPU models (a cluster's): one frontier over mixed hardware would compare
+ * machines, not shapes, so the run is split by system.cpu_model ("unknown CPU" for records without one). Each
+ * part holds copies of one model's records in the run's order, its dir <run>/cpu-<model as a file name> and
+ * its file that dir's results.jsonl (not written here); nodes gets its nodes, comma-separated. *count is 1
+ * (and parts a copy of the whole run) when one CPU model measured it all. */
+typedef struct {
+    sb_results results;
+    char cpu_model[256];
+    char nodes[512];
+} sb_results_part;
+int sb_results_split_by_cpu(const sb_results *r, sb_results_part **parts, size_t *count, sb_error *err);
+void sb_results_parts_free(sb_results_part *parts, size_t count);
 
 /* ---- quality -------------------------------------------------------------------------------------- */
 
@@ -240,9 +254,13 @@ void sb_figures_plan(const sb_shape_table *table, const sb_results *results, con
 int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
                   const sb_figures *figures, sb_error *err);
 
-/* Writes <run>/REPORT.md and <run>/REPORT.html (images by relative path, those drawn). */
+/* Writes <run>/REPORT.md and <run>/REPORT.html (images by relative path, those drawn), and the points the
+ * run planned (its points.tsv) that have no record. */
 int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
                     const sb_figures *figures, sb_error *err);
+/* <run>/REPORT.md and .html of a run split by CPU model: one line per model (its nodes, records, and a link
+ * to its own report), and the planned points that have no record. */
+int sb_report_write_index(const sb_results *results, const sb_results_part *parts, size_t count, sb_error *err);
 
 /* ---- the report's two renderings (doc.c): every call writes Markdown and HTML at once ------------- */
 

@@ -1,7 +1,8 @@
 /* report.c — REPORT.md and REPORT.html of a run: machine and settings, method, what was extrapolated or
- * skipped, the pictures, a table per scaling family, the quality probe (probe_report.c), deep-narrow vs wide
- * (deepwide.c), the papers' claim beside the run's, dense vs Switch, quality. Every sentence that states a
- * result is generated from the numbers. */
+ * skipped, the planned points without a record, the pictures, a table per scaling family, the quality probe
+ * (probe_report.c), deep-narrow vs wide (deepwide.c), the papers' claim beside the run's, dense vs Switch,
+ * quality. Every sentence that states a result is generated from the numbers. A run measured on several CPU
+ * models gets an index of their reports instead. */
 #include "plots/plots.h"
 
 #include <errno.h>
@@ -171,6 +172,34 @@ static void exceptions_section(sb_doc *doc, const sb_results *r)
         sb_doc_text(doc, false, "Every record was measured in full.");
 }
 
+/* The points the run planned (<run>/points.tsv) that have no record; nothing when it planned none. */
+static void missing_section(sb_doc *doc, const sb_results *r)
+{
+    sb_points points;
+    bool planned;
+    sb_error err;
+    if (sb_points_load(r->dir, &points, &planned, &err) != 0) {
+        sb_doc_heading(doc, 2, "Missing points");
+        sb_doc_text(doc, false, "The run's planned points could not be read: %s", err.msg);
+        return;
+    }
+    size_t missing = 0;
+    for (size_t i = 0; i < points.count; i++)
+        missing += sb_record_set_find(&r->set, points.keys[i]) == NULL;
+    if (planned)
+        sb_doc_heading(doc, 2, "Missing points");
+    if (planned && missing == 0)
+        sb_doc_text(doc, false, "Every one of the %zu planned points has a record.", points.count);
+    else if (planned)
+        sb_doc_text(doc, false, "%zu of the %zu planned points have no record (an interrupted run or a failed task: "
+                    "`shapebench status %s` says which and why); no figure or table of this report holds them:",
+                    missing, points.count, r->dir);
+    for (size_t i = 0; i < points.count; i++)
+        if (sb_record_set_find(&r->set, points.keys[i]) == NULL)
+            sb_doc_text(doc, true, "%s", points.keys[i]);
+    sb_points_free(&points);
+}
+
 static void figures_section(sb_doc *doc, const sb_results *r, const sb_figures *figures)
 {
     sb_doc_heading(doc, 2, "Figures");
@@ -332,59 +361,113 @@ static void quality_section(sb_doc *doc, const sb_shape_table *t, const sb_probe
         sb_doc_text(doc, false, "No quality figures in this run.");
 }
 
-int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
-                    const sb_figures *figures, sb_error *err)
-{
+/* REPORT.md and REPORT.html of a run, built in memory and then each put in place whole (never through a link),
+ * so a reader sees the old report or the new one. */
+typedef struct {
+    sb_doc doc;
     char md_path[SB_PATH_MAX + 16], html_path[SB_PATH_MAX + 16];
-    snprintf(md_path, sizeof md_path, "%s/REPORT.md", results->dir);
-    snprintf(html_path, sizeof html_path, "%s/REPORT.html", results->dir);
-    /* Both renderings are built in memory, then each replaces its file whole (never through a link). */
-    char *md_text = NULL, *html_text = NULL;
-    size_t md_len = 0, html_len = 0;
-    sb_doc doc = {open_memstream(&md_text, &md_len), open_memstream(&html_text, &html_len), 0, false};
-    if (doc.md == NULL || doc.html == NULL) {
-        if (doc.md != NULL)
-            fclose(doc.md);
-        if (doc.html != NULL)
-            fclose(doc.html);
-        free(md_text);
-        free(html_text);
+    char *md_text, *html_text;
+    size_t md_len, html_len;
+} report_file;
+
+static int doc_open(const sb_results *results, report_file *f, sb_error *err)
+{
+    *f = (report_file){0};
+    sb_fmt(f->md_path, sizeof f->md_path, "%s/REPORT.md", results->dir);
+    sb_fmt(f->html_path, sizeof f->html_path, "%s/REPORT.html", results->dir);
+    f->doc = (sb_doc){open_memstream(&f->md_text, &f->md_len), open_memstream(&f->html_text, &f->html_len), 0, false};
+    if (f->doc.md == NULL || f->doc.html == NULL) {
+        if (f->doc.md != NULL)
+            fclose(f->doc.md);
+        if (f->doc.html != NULL)
+            fclose(f->doc.html);
+        free(f->md_text);
+        free(f->html_text);
         return sb_fail(err, "out of memory for the report");
     }
     char title[SB_PATH_MAX + 64];
-    const char *run = sb_field_string(results->records[0], SB_F_RUN);
+    const char *run = results->count > 0 ? sb_field_string(results->records[0], SB_F_RUN) : NULL;
     snprintf(title, sizeof title, "shapebench report: %s", run != NULL ? run : results->dir);
-    sb_doc_begin(&doc, title);
-    machine_section(&doc, results);
-    method_section(&doc, table);
-    exceptions_section(&doc, results);
-    figures_section(&doc, results, figures);
-    family_sections(&doc, table);
-    sb_report_probe(&doc, probe);
-    sb_finding finding;
-    int rc = sb_report_deep_wide(&doc, results, table, probe, &finding, err);
-    if (rc == 0)
-        sb_report_against_papers(&doc, probe, &finding);
-    if (rc == 0)
-        rc = switch_section(&doc, table, err);
-    if (rc == 0)
-        quality_section(&doc, table, probe);
-    sb_precision_table precision;
-    if (rc == 0 && (rc = sb_precision_table_build(results, &precision, err)) == 0) {
-        rc = sb_report_precision(&doc, &precision, err);
-        sb_precision_table_free(&precision);
-    }
-    sb_doc_end(&doc);
-    bool failed = ferror(doc.md) || ferror(doc.html);
-    failed |= fclose(doc.md) != 0;
-    failed |= fclose(doc.html) != 0;
+    sb_doc_begin(&f->doc, title);
+    return 0;
+}
+
+/* Ends both renderings and, when rc is 0, writes them; returns rc or the write's failure. */
+static int doc_close(report_file *f, int rc, sb_error *err)
+{
+    sb_doc_end(&f->doc);
+    bool failed = ferror(f->doc.md) || ferror(f->doc.html);
+    failed |= fclose(f->doc.md) != 0;
+    failed |= fclose(f->doc.html) != 0;
     if (rc == 0 && failed)
         rc = sb_fail(err, "out of memory for the report");
     if (rc == 0)
-        rc = sb_write_text_atomic(md_path, md_text, false, err);
+        rc = sb_write_text_atomic(f->md_path, f->md_text, false, err);
     if (rc == 0)
-        rc = sb_write_text_atomic(html_path, html_text, false, err);
-    free(md_text);
-    free(html_text);
+        rc = sb_write_text_atomic(f->html_path, f->html_text, false, err);
+    free(f->md_text);
+    free(f->html_text);
     return rc;
+}
+
+int sb_report_write(const sb_results *results, const sb_shape_table *table, const sb_probe_view *probe,
+                    const sb_figures *figures, sb_error *err)
+{
+    report_file f;
+    if (doc_open(results, &f, err) != 0)
+        return -1;
+    sb_doc *doc = &f.doc;
+    machine_section(doc, results);
+    method_section(doc, table);
+    exceptions_section(doc, results);
+    missing_section(doc, results);
+    figures_section(doc, results, figures);
+    family_sections(doc, table);
+    sb_report_probe(doc, probe);
+    sb_finding finding;
+    int rc = sb_report_deep_wide(doc, results, table, probe, &finding, err);
+    if (rc == 0)
+        sb_report_against_papers(doc, probe, &finding);
+    if (rc == 0)
+        rc = switch_section(doc, table, err);
+    if (rc == 0)
+        quality_section(doc, table, probe);
+    sb_precision_table precision;
+    if (rc == 0 && (rc = sb_precision_table_build(results, &precision, err)) == 0) {
+        rc = sb_report_precision(doc, &precision, err);
+        sb_precision_table_free(&precision);
+    }
+    return doc_close(&f, rc, err);
+}
+
+int sb_report_write_index(const sb_results *results, const sb_results_part *parts, size_t count, sb_error *err)
+{
+    report_file f;
+    if (doc_open(results, &f, err) != 0)
+        return -1;
+    sb_doc *doc = &f.doc;
+    sb_doc_heading(doc, 2, "Machines");
+    sb_doc_text(doc, false, "This run was measured on %zu CPU models. Times measured on different CPUs describe the "
+                "machines as much as the shapes, so no frontier or table mixes them: each CPU model has its own "
+                "report, pictures and results.jsonl in its folder.", count);
+    static const char *headers[] = {"CPU model", "nodes", "records", "measured", "report"};
+    sb_doc_table(doc, 5, headers);
+    for (size_t k = 0; k < count; k++) {
+        const sb_results *part = &parts[k].results;
+        size_t measured = 0;
+        for (size_t i = 0; i < part->count; i++)
+            measured += sb_record_measured(part->records[i]);
+        sb_doc_cell records, measured_text;
+        snprintf(records, sizeof records, "%zu", part->count);
+        snprintf(measured_text, sizeof measured_text, "%zu", measured);
+        const char *slash = strrchr(part->dir, '/');
+        char report[SB_PATH_MAX + 16];
+        sb_fmt(report, sizeof report, "%s/REPORT.md", slash != NULL ? slash + 1 : part->dir);
+        const char *cells[] = {parts[k].cpu_model, parts[k].nodes[0] ? parts[k].nodes : "not recorded", records,
+                               measured_text, report};
+        sb_doc_row(doc, cells);
+    }
+    sb_doc_table_end(doc);
+    missing_section(doc, results);
+    return doc_close(&f, 0, err);
 }

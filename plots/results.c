@@ -1,4 +1,5 @@
-/* results.c — reading a run's results.jsonl back, and typed access to the fields of its records. */
+/* results.c — reading a run's results.jsonl back, typed access to the fields of its records, and a run of
+ * several CPU models split by model. */
 #include "plots/plots.h"
 
 #include <dirent.h>
@@ -126,4 +127,92 @@ void sb_results_machine(const sb_results *results, char *out, size_t size)
     snprintf(out, size, "%s, %s%s%s, %.0f threads", cpu != NULL ? cpu : "unknown CPU",
              gemm != NULL ? gemm : "unknown GEMM", core != NULL && *core != '\0' ? " " : "",
              core != NULL ? core : "", threads);
+}
+
+/* ---- a run split by CPU model ----------------------------------------------------------------------------- */
+
+static const char *cpu_of(const cJSON *record)
+{
+    const char *cpu = sb_field_string(record, SB_F_SYSTEM_CPU_MODEL);
+    return cpu != NULL && *cpu != '\0' ? cpu : "unknown CPU";
+}
+
+/* "cpu-" and the model with every run of other characters than letters and digits as one '-'. */
+static void cpu_dir_name(const char *cpu, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "cpu-");
+    for (const char *p = cpu; *p != '\0' && n + 1 < cap; p++) {
+        const bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        if (alnum)
+            out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        else if (out[n - 1] != '-')
+            out[n++] = '-';
+    }
+    while (n > 4 && out[n - 1] == '-')
+        n--;
+    out[n] = '\0';
+}
+
+static void add_node(sb_results_part *part, const cJSON *record)
+{
+    const char *node = sb_field_string(record, SB_F_SYSTEM_NODE);
+    if (node == NULL || *node == '\0')
+        return;
+    char padded[sizeof part->nodes + 4], needle[300];
+    snprintf(padded, sizeof padded, ", %s,", part->nodes);
+    snprintf(needle, sizeof needle, ", %s,", node);
+    const size_t used = strlen(part->nodes);
+    if (strstr(padded, needle) == NULL)
+        snprintf(part->nodes + used, sizeof part->nodes - used, "%s%s", used > 0 ? ", " : "", node);
+}
+
+int sb_results_split_by_cpu(const sb_results *r, sb_results_part **parts, size_t *count, sb_error *err)
+{
+    *parts = NULL;
+    *count = 0;
+    sb_results_part *p = calloc(r->count ? r->count : 1, sizeof *p);
+    if (p == NULL)
+        return sb_fail(err, "out of memory splitting %s by CPU model", r->file);
+    size_t n = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        const char *cpu = cpu_of(r->records[i]);
+        size_t k = 0;
+        while (k < n && strcmp(p[k].cpu_model, cpu) != 0)
+            k++;
+        if (k == n)
+            snprintf(p[n++].cpu_model, sizeof p[0].cpu_model, "%s", cpu);
+        cJSON *copy = cJSON_Duplicate(r->records[i], true);
+        if (copy == NULL || sb_record_set_add(&p[k].results.set, copy, err) != 0) {
+            cJSON_Delete(copy);
+            sb_results_parts_free(p, n);
+            return copy == NULL ? sb_fail(err, "out of memory splitting %s by CPU model", r->file) : -1;
+        }
+        p[k].results.set.lines[p[k].results.set.count - 1] = r->lines[i];
+        add_node(&p[k], r->records[i]);
+    }
+    for (size_t k = 0; k < n; k++) {
+        sb_results *part = &p[k].results;
+        char name[96];
+        cpu_dir_name(p[k].cpu_model, name, sizeof name);
+        if (n == 1) {
+            snprintf(part->dir, sizeof part->dir, "%s", r->dir);
+            snprintf(part->file, sizeof part->file, "%s", r->file);
+        } else {
+            sb_fmt(part->dir, sizeof part->dir, "%s/%s", r->dir, name);
+            sb_fmt(part->file, sizeof part->file, "%s/results.jsonl", part->dir);
+        }
+        part->records = part->set.items;
+        part->lines = part->set.lines;
+        part->count = part->set.count;
+    }
+    *parts = p;
+    *count = n;
+    return 0;
+}
+
+void sb_results_parts_free(sb_results_part *parts, size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        sb_results_free(&parts[k].results);
+    free(parts);
 }

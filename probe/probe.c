@@ -31,6 +31,7 @@ void sb_probe_settings_default(sb_probe_settings *s)
     s->max_steps = 100000;
     s->threads = 0;
     s->gemm = SB_GEMM_ONEDNN; /* trains faster than OpenBLAS held to its Haswell kernels (README) */
+    s->compute = SB_DTYPE_F32;
 }
 
 double sb_probe_curve_fraction(int k, int n)
@@ -259,6 +260,7 @@ int sb_probe_train(const sb_corpus *corpus, const sb_config *cfg, const sb_probe
     sb_exec_settings_default(&xs);
     xs.backend = s->gemm;
     xs.threads = s->threads;
+    xs.compute = s->compute; /* the held-out loss is measured in it too */
     if (sb_exec_create(&x, &xs, err) != 0 || sb_weights_alloc(&w, cfg, SB_DTYPE_F32, err) != 0)
         goto done;
     sb_weights_init_random(&w, s->seed);

@@ -239,12 +239,13 @@ typedef struct {
     uint64_t seed;           /* weights, batch order and masks, dropout */
     int threads;
     sb_gemm_backend gemm;
+    sb_dtype compute;        /* the products: fp32, or bf16 operands with fp32 masters and accumulation */
     sb_probe_point_fn on_point; /* NULL: quiet */
     void *on_point_ctx;
 } sb_probe_settings;
 
 /* batch 8, src 128, 2e12 FLOPs, 8 curve points, the default recipe, 256 held-out examples, at most 100000
- * steps, seed 0, all threads, oneDNN. */
+ * steps, seed 0, all threads, oneDNN, fp32 products. */
 void sb_probe_settings_default(sb_probe_settings *s);
 /* The budget fraction of curve point k of n (0-based): 2^(k - n + 1), the last one 1. */
 double sb_probe_curve_fraction(int k, int n);

@@ -3,11 +3,13 @@
  *   - the field table: every field of the record once — its JSON path, type, unit, CSV column and meaning —
  *     from which the writer (harness/record.c), the CSV flattening, the readers (plots/, compare, pareto),
  *     and the schema documentation (`shapebench schema`, results/README.md) all come;
- *   - record sets and the one reader of results.jsonl (one policy for its lines, sb_records_load) and the
- *     one schema-version check;
+ *   - record sets and the one reader of results.jsonl (one policy for its lines: a torn last line is cut
+ *     with a warning, anything else that is not a record is an error naming file and line) and the one
+ *     schema-version check;
  *   - the results file open for appending: one writer per folder (a lock), crash-safe append (one write and
  *     fsync per record), resume;
- *   - the flattened views (CSV, Markdown, JSON lines) and the merge of result folders.
+ *   - the flattened views (CSV, Markdown, JSON lines) and the merge of result folders;
+ *   - the points a folder is to hold (points.tsv), so that a missing one is named.
  *
  * Depends on common/ and cJSON: below both the harness (which writes records) and plots (which reads them).
  */
@@ -132,6 +134,9 @@ typedef enum {
     SB_F_SYSTEM,
     SB_F_SYSTEM_CPU_FLAGS,
     SB_F_SYSTEM_CPU_MODEL,
+    SB_F_SYSTEM_NODE,
+    SB_F_SYSTEM_SLURM_JOB_ID,
+    SB_F_SYSTEM_SLURM_ARRAY_TASK_ID,
     SB_F_SYSTEM_LOGICAL_CORES,
     SB_F_SYSTEM_LAST_LEVEL_CACHE_BYTES,
     SB_F_SYSTEM_THREADS,
@@ -288,9 +293,31 @@ bool sb_results_has(const sb_results_file *r, const char *key);
 int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err);
 void sb_results_close(sb_results_file *r);
 
-/* Joins result folders into out_dir: refuses mixed schema versions, keeps the first record of each key. */
+/* Joins result folders into out_dir: refuses mixed schema versions, keeps the first record of each key, and
+ * writes the union of the folders' points (when any has a points file). A folder with points but no
+ * results.jsonl yet (planned, nothing measured) adds its points only. */
 int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir, size_t *written,
                      sb_warn_fn warn, void *warn_ctx, sb_error *err);
+
+/* ---- the points a folder is to hold (points.c) ---------------------------------------------------- */
+
+/* <dir>/points.tsv: one line per point a sweep or probe plans for the folder, its key and its expected cost
+ * (seconds on the reference machine the shards are balanced by), written whole before the work starts. A
+ * point without a record in the folder is missing; status, merge and the report say which. */
+typedef struct {
+    char **keys;
+    double *cost_s;
+    size_t count, cap;
+} sb_points;
+
+/* Fails for a key with a tab or line break (keys are shape names and settings). */
+int sb_points_add(sb_points *p, const char *key, double cost_s, sb_error *err);
+bool sb_points_has(const sb_points *p, const char *key);
+void sb_points_free(sb_points *p);
+/* Replaces <dir>/points.tsv (creating dir) with p. */
+int sb_points_write(const char *dir, const sb_points *p, sb_error *err);
+/* <dir>/points.tsv into out; no file is no points (*present, which may be NULL, says which). */
+int sb_points_load(const char *dir, sb_points *out, bool *present, sb_error *err);
 
 /* ---- views (views.c) ------------------------------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
 /* records.c — record sets and the files that hold them: the one reader of results.jsonl, the one schema-version
- * check, crash-safe append, and merge.
+ * check, crash-safe append, and merge (records and their points).
  *
  * The one invariant: results.jsonl is a sequence of complete lines, each a whole record. Each record goes
  * out in one write() on an O_APPEND descriptor followed by fsync, so a crash or kill -9 can at worst leave a
@@ -343,43 +343,62 @@ void sb_results_close(sb_results_file *r)
 
 /* ---- merge --------------------------------------------------------------------------------------------- */
 
+/* The records of dirs[d] joined into merged (first of each key kept), its points into points. */
+static int merge_one(const char *dir, sb_record_set *merged, sb_points *points, int *version, const char **version_from,
+                     sb_warn_fn warn, void *warn_ctx, sb_error *err)
+{
+    sb_points in_points;
+    bool planned;
+    if (sb_points_load(dir, &in_points, &planned, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < in_points.count && rc == 0; i++)
+        if (!sb_points_has(points, in_points.keys[i]))
+            rc = sb_points_add(points, in_points.keys[i], in_points.cost_s[i], err);
+    sb_points_free(&in_points);
+    char path[SB_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, JSONL_NAME);
+    if (rc != 0 || (planned && access(path, F_OK) != 0 && errno == ENOENT))
+        return rc;
+    sb_record_set in;
+    int v;
+    if (sb_records_load(dir, &in, warn, warn_ctx, err) != 0)
+        return -1;
+    if (sb_record_set_schema(&in, -1, dir, &v, err) != 0) {
+        sb_record_set_free(&in);
+        return -1;
+    }
+    if (in.count > 0 && *version_from != NULL && v != *version) {
+        sb_fail(err, "schema versions differ: %s has %d, %s has %d; merge only results of one version", *version_from,
+                *version, dir, v);
+        sb_record_set_free(&in);
+        return -1;
+    }
+    if (in.count > 0 && *version_from == NULL) {
+        *version = v;
+        *version_from = dir;
+    }
+    for (size_t i = 0; i < in.count && rc == 0; i++) {
+        if (sb_record_set_find(merged, sb_record_key_of(in.items[i])) != NULL)
+            continue;
+        if ((rc = sb_record_set_add(merged, in.items[i], err)) == 0)
+            in.items[i] = NULL;
+    }
+    sb_record_set_free(&in); /* cJSON_Delete(NULL) is a no-op for the moved records */
+    return rc;
+}
+
 int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir, size_t *written,
                      sb_warn_fn warn, void *warn_ctx, sb_error *err)
 {
     sb_record_set merged = {0};
+    sb_points points = {0};
     int version = -1;
     const char *version_from = NULL;
     int rc = -1, lock_fd = -1;
-    for (size_t d = 0; d < ndirs; d++) {
-        sb_record_set in;
-        int v;
-        if (sb_records_load(dirs[d], &in, warn, warn_ctx, err) != 0)
+    for (size_t d = 0; d < ndirs; d++)
+        if (merge_one(dirs[d], &merged, &points, &version, &version_from, warn, warn_ctx, err) != 0)
             goto done;
-        if (sb_record_set_schema(&in, -1, dirs[d], &v, err) != 0) {
-            sb_record_set_free(&in);
-            goto done;
-        }
-        if (in.count > 0 && version_from != NULL && v != version) {
-            sb_fail(err, "schema versions differ: %s has %d, %s has %d; merge only results of one version",
-                    version_from, version, dirs[d], v);
-            sb_record_set_free(&in);
-            goto done;
-        }
-        if (in.count > 0 && version_from == NULL) {
-            version = v;
-            version_from = dirs[d];
-        }
-        for (size_t i = 0; i < in.count; i++) {
-            if (sb_record_set_find(&merged, sb_record_key_of(in.items[i])) != NULL)
-                continue;
-            if (sb_record_set_add(&merged, in.items[i], err) != 0) {
-                sb_record_set_free(&in);
-                goto done;
-            }
-            in.items[i] = NULL;
-        }
-        sb_record_set_free(&in); /* cJSON_Delete(NULL) is a no-op for the moved records */
-    }
     char path[SB_PATH_MAX];
     if (sb_mkdir_p(out_dir, err) != 0 || sb_run_lock(out_dir, &lock_fd, err) != 0)
         goto done;
@@ -389,10 +408,13 @@ int sb_results_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
     snprintf(path, sizeof path, "%s/%s", out_dir, CSV_NAME);
     if (sb_records_write_csv(&merged, path, err) != 0)
         goto done;
+    if (points.count > 0 && sb_points_write(out_dir, &points, err) != 0)
+        goto done;
     *written = merged.count;
     rc = 0;
 done:
     sb_run_unlock(lock_fd);
+    sb_points_free(&points);
     sb_record_set_free(&merged);
     return rc;
 }

@@ -376,3 +376,64 @@ Test(report, bf16_twins_get_their_section_and_picture)
     }
     unload(&r);
 }
+
+/* A run measured on two CPU models: a folder, records and report per model, and an index naming them; the
+ * planned points without a record listed. */
+Test(report, a_run_of_two_cpu_models_is_reported_per_model)
+{
+    sb_results all;
+    sb_error err = {{0}};
+    cr_assert_eq(sb_results_load(run_dir, &all, NULL, NULL, &err), 0, "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/results.jsonl", run_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < all.count; i++) {
+        cJSON *sys = cJSON_GetObjectItemCaseSensitive(all.records[i], "system");
+        if (i % 2 == 1 && cJSON_IsObject(sys)) {
+            cJSON_ReplaceItemInObjectCaseSensitive(sys, "cpu_model", cJSON_CreateString("Intel Xeon Gold 6148"));
+            cJSON_AddStringToObject(sys, "node", "n7");
+        }
+        char *line = cJSON_PrintUnformatted(all.records[i]);
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    fclose(f);
+    sb_points planned = {0};
+    cr_assert_eq(sb_points_add(&planned, sb_record_key_of(all.records[0]), 1, &err), 0);
+    cr_assert_eq(sb_points_add(&planned, "t5-efficient-never|forward|b1|s512|t114|f32|openblas|t2", 2, &err), 0);
+    cr_assert_eq(sb_points_write(run_dir, &planned, &err), 0, "%s", err.msg);
+    sb_points_free(&planned);
+    sb_results_free(&all);
+
+    cr_assert_eq(sb_results_load(run_dir, &all, NULL, NULL, &err), 0, "%s", err.msg);
+    sb_results_part *parts;
+    size_t count;
+    cr_assert_eq(sb_results_split_by_cpu(&all, &parts, &count, &err), 0, "%s", err.msg);
+    cr_assert_eq(count, 2);
+    cr_expect_eq(parts[0].results.count + parts[1].results.count, all.count);
+    cr_expect_str_eq(parts[1].cpu_model, "Intel Xeon Gold 6148");
+    cr_expect_str_eq(parts[1].nodes, "n7");
+    cr_expect(strstr(parts[1].results.dir, "/cpu-intel-xeon-gold-6148") != NULL, "%s", parts[1].results.dir);
+    sb_results_parts_free(parts, count);
+    sb_results_free(&all);
+
+    char args[256], *out;
+    snprintf(args, sizeof args, "report --run %s", run_dir);
+    cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/REPORT.md", run_dir);
+    char *md = test_read_file(path, NULL);
+    HAS(md, "This run was measured on 2 CPU models");
+    HAS(md, "| Intel Xeon Gold 6148 | n7 | 8 |");
+    HAS(md, "cpu-intel-xeon-gold-6148/REPORT.md");
+    HAS(md, "1 of the 2 planned points have no record");
+    HAS(md, "- t5-efficient-never\\|forward\\|b1\\|s512\\|t114\\|f32\\|openblas\\|t2"); /* Markdown-escaped */
+    free(md);
+    snprintf(path, sizeof path, "%s/cpu-intel-xeon-gold-6148/REPORT.md", run_dir);
+    md = test_read_file(path, NULL);
+    HAS(md, "CPU: Intel Xeon Gold 6148");
+    free(md);
+    snprintf(path, sizeof path, "%s/cpu-intel-xeon-gold-6148/results.jsonl", run_dir);
+    assert_nonempty(path);
+}

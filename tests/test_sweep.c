@@ -57,8 +57,8 @@ Test(sweep, cross_product_order_and_shards_partition_it)
     sb_sweep_spec spec;
     sb_sweep_spec_init(&spec);
     sb_error err;
-    cr_assert_eq(sb_sweep_add_model(&spec, "m1", &err), 0);
-    cr_assert_eq(sb_sweep_add_model(&spec, "m2", &err), 0);
+    cr_assert_eq(sb_sweep_add_model(&spec, "t5-efficient-tiny", &err), 0);
+    cr_assert_eq(sb_sweep_add_model(&spec, "t5-efficient-mini", &err), 0);
     spec.modes[spec.nmodes++] = SB_MODE_ENCODE;
     spec.modes[spec.nmodes++] = SB_MODE_FORWARD;
     cr_assert_eq(sb_parse_list("1,8", 1, 64, &spec.batch, &err), 0);
@@ -70,17 +70,17 @@ Test(sweep, cross_product_order_and_shards_partition_it)
     sb_job_list all;
     cr_assert_eq(sb_sweep_expand(&spec, &all, &err), 0, "%s", err.msg);
     cr_assert_eq(all.count, 2 * 2 * 2 * 3);
-    cr_expect_str_eq(all.items[0].model, "m1");
+    cr_expect_str_eq(all.items[0].model, "t5-efficient-tiny");
     cr_expect_eq(all.items[0].settings.mode, SB_MODE_ENCODE);
     cr_expect_eq(all.items[1].settings.src_len, 128, "src varies fastest here");
     cr_expect_eq(all.items[3].settings.batch, 8);
-    cr_expect_str_eq(all.items[12].model, "m2");
+    cr_expect_str_eq(all.items[12].model, "t5-efficient-mini");
 
     size_t seen[24] = {0}, total = 0;
     for (int s = 1; s <= 3; s++) {
         sb_job_list part;
         cr_assert_eq(sb_sweep_expand(&spec, &part, &err), 0);
-        sb_job_list_shard(&part, s, 3);
+        cr_assert_eq(sb_job_list_shard(&part, s, 3, &err), 0, "%s", err.msg);
         for (size_t j = 0; j < part.count; j++)
             for (size_t k = 0; k < all.count; k++)
                 if (memcmp(&part.items[j], &all.items[k], sizeof all.items[k]) == 0)
