@@ -8,7 +8,8 @@
 #      lost or duplicated;
 #   3. a task that fails makes --wait fail naming the missing points, status shows the task's error line, and
 #      --resume resubmits that shard only;
-#   4. --dry-run prints the scripts (exclusive nodes for a timing sweep, not for a probe) and submits nothing.
+#   4. --dry-run prints the scripts (exclusive nodes for a timing sweep, not for a probe) and submits nothing;
+#   5. a probe through --slurm --tasks 2 --wait records every point it planned, each with its learning curve.
 #
 # The tasks run one thread each (--cpus-per-task 1): the two nodes share this machine's cores, and two
 # two-thread tasks would only measure each other. Where the cluster cannot start (not root, Slurm missing) the
@@ -166,11 +167,24 @@ sweep_script() {
 }
 probe_script() {
     "$bin" probe --preset probe-smoke --slurm --tasks 3 --dry-run --out "$work/e" >"$work/e.out" 2>&1 &&
-        grep -q "'probe' 't5-efficient-tiny-nl2'" "$work/e.out" && ! grep -q '^#SBATCH --exclusive' "$work/e.out" &&
+        grep -q "'probe' 't5-efficient-tiny' 't5-efficient-small-dm128'" "$work/e.out" && ! grep -q '^#SBATCH --exclusive' "$work/e.out" &&
         grep -q '^sbatch --parsable --array=0-2 ' "$work/e.out"
 }
 check "sweep --dry-run: an exclusive array script, the CPUs from sinfo, nothing written" "$work/d.out" sweep_script
 check "probe --dry-run: the probe's command, nodes shared" "$work/e.out" probe_script
+
+# ---- 5. a probe as a job array -------------------------------------------------------------------------------
+planned_recorded() { cut -f1 "$work/p/points.tsv" | sort | cmp -s - <(keys "$work/p"); }
+curves() { [ "$(grep -c '"curve":\[' "$work/p/results.jsonl")" = 3 ]; }
+if timeout 600 "$bin" probe --preset probe-smoke --budget 5e10 --slurm --tasks 2 --cpus-per-task 1 --wait \
+    --out "$work/p" >"$work/p.log" 2>&1; then
+    check "probe --slurm --tasks 2 --wait: every planned point recorded ($(keys "$work/p" | wc -l) of 3)" \
+        "$work/p.log" planned_recorded
+    check "each probe record carries its learning curve" "" curves
+else
+    fail "probe --slurm --tasks 2 --wait failed:"
+    cat "$work/p.log" >&2
+fi
 
 [ "$failures" = 0 ] || { echo "$failures Slurm test(s) failed" >&2; exit 1; }
 echo "all Slurm tests passed in $SECONDS s"
