@@ -243,3 +243,46 @@ Test(probe, smoke_preset_records_quality_and_resumes, .timeout = 300)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* probe --dtype bf16: mixed precision learns as fp32 does (the same few steps take the held-out loss well
+ * below ln 4000), its record says bf16 products over fp32 weights and is keyed apart from fp32's, and what
+ * cannot train in bf16 is refused as bad usage. */
+Test(probe, bf16_products_learn_and_are_keyed_apart, .timeout = 300)
+{
+    need_corpus();
+    sb_corpus_free(&corpus);
+    sb_error err;
+    if (sb_bf16_available(&err) != 0)
+        cr_skip_test("no bf16 products on this CPU: %s", err.msg);
+    const char *bin = getenv("SHAPEBENCH_BIN");
+    cr_assert_not_null(bin, "SHAPEBENCH_BIN is set by make test");
+    char dir[] = "/tmp/shapebench-probe-bf16-XXXXXX", cmd[1024], path[256];
+    cr_assert_not_null(mkdtemp(dir));
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s probe t5-efficient-tiny-nl2 --budget 2e11 --seeds 1 --batch 4 --src 64 --eval 32 "
+                                  "--threads 1 --dtype %s --out %s/p >/dev/null 2>%s/err.log",
+                 bin, i == 0 ? "bf16" : "f32", dir, dir);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+    }
+    snprintf(path, sizeof path, "%s/p/results.jsonl", dir);
+    sb_record_set set = {0};
+    cr_assert_eq(sb_records_load(path, &set, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(set.count, 2, "bf16 and f32 are two points");
+    const cJSON *bf16 = set.items[0], *f32 = set.items[1];
+    cr_expect_str_eq(sb_field_string(bf16, SB_F_SETTINGS_COMPUTE_DTYPE), "bf16");
+    cr_expect_str_eq(sb_field_string(bf16, SB_F_SETTINGS_STORAGE_DTYPE), "f32", "fp32 master weights");
+    cr_expect_str_eq(sb_field_string(f32, SB_F_SETTINGS_COMPUTE_DTYPE), "f32");
+    cr_expect_str_neq(sb_record_key_of(bf16), sb_record_key_of(f32));
+    const double lb = sb_field_number(bf16, SB_F_QUALITY_VALUE), lf = sb_field_number(f32, SB_F_QUALITY_VALUE);
+    cr_expect(lb < 7.5 && lf < 7.5, "bf16 %g, f32 %g nats/token after the budget (ln 4000 = 8.29)", lb, lf);
+    cr_expect(fabs(lb - lf) < 0.3, "bf16 %g against f32 %g nats/token", lb, lf);
+    sb_record_set_free(&set);
+    snprintf(cmd, sizeof cmd, "%s probe t5-efficient-tiny --budget 1e11 --dtype bf16 --gemm openblas --out %s/q "
+                              "2>/dev/null", bin, dir);
+    cr_expect_eq(WEXITSTATUS(system(cmd)), 2, "bf16 products run on oneDNN only: bad usage");
+    snprintf(cmd, sizeof cmd, "%s probe t5-efficient-tiny --budget 1e11 --dtype bf16-storage --out %s/q 2>/dev/null",
+             bin, dir);
+    cr_expect_eq(WEXITSTATUS(system(cmd)), 2, "training keeps fp32 weights: bad usage");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
