@@ -151,7 +151,9 @@ int sb_report_precision(sb_doc *doc, const sb_precision_table *t, sb_error *err)
     headers[4] = "speed-up";
     for (size_t c = 0; c < t->num_classes; c++)
         headers[5 + c] = t->classes[c];
-    sb_doc_table(doc, 5 + (int)t->num_classes, headers);
+    char align[6 + SB_PRECISION_CLASSES_MAX] = "llrrr";
+    memset(align + 5, 'r', t->num_classes);
+    sb_doc_table(doc, align, headers);
     for (size_t i = 0; i < t->count; i++) {
         const sb_precision_row *row = &t->rows[i];
         sb_doc_cell f32, bf16, speedup, per[SB_PRECISION_CLASSES_MAX];

@@ -57,7 +57,7 @@ static void shape_table(sb_doc *doc, const sb_probe_view *v)
                                     "loss at budget/2 (nats/token)", "loss at budget (nats/token)",
                                     "unigram - loss (nats/token)", "bigram - loss (nats/token)",
                                     "change over the last doubling (nats/token)"};
-    sb_doc_table(doc, 10, headers);
+    sb_doc_table(doc, "lrrrrrrrrr", headers);
     for (size_t i = 0; i < v->count; i++) {
         const sb_probe_shape *s = &v->shapes[i];
         const int last = sb_curve_index(s, 0), before = sb_curve_index(s, 1);
@@ -65,7 +65,7 @@ static void shape_table(sb_doc *doc, const sb_probe_view *v)
         const double loss = last >= 0 ? s->loss[last] : NAN;
         const char *cells[] = {
             s->shape, sb_doc_number(params, s->params / 1e6, "%.2f"),
-            sb_doc_number(gflop, s->flops_per_step / 1e9, "%.2f"),
+            sb_doc_sig(gflop, s->flops_per_step / 1e9, 3),
             sb_doc_number(steps, last >= 0 ? s->steps[last] : NAN, "%.0f"),
             sb_doc_number(rate, last >= 0 ? s->steps[last] / s->seconds[last] : NAN, "%.2f"), loss_cell(half, s, 1),
             loss_cell(full, s, 0), sb_doc_number(uni, v->unigram - loss, "%.3f"),
@@ -115,6 +115,20 @@ static void summary_sentence(sb_doc *doc, const sb_probe_view *v)
 
 /* ---- is the ranking the step count? ------------------------------------------------------------------- */
 
+/* A curve point's fraction of the budget as the probe plans it, "1" or "1/2^k" ("1/8"): never an exponent however
+ * far the curve goes; any other fraction a record holds to three significant digits. */
+static const char *fraction_text(sb_doc_cell out, double fraction)
+{
+    const double parts = 1 / fraction;
+    if (!(fraction > 0 && fraction <= 1) || fabs(parts - round(parts)) > 1e-9 * parts)
+        return sb_doc_sig(out, fraction, 3);
+    if (parts == 1)
+        snprintf(out, sizeof(sb_doc_cell), "1");
+    else
+        snprintf(out, sizeof(sb_doc_cell), "1/%.0f", parts);
+    return out;
+}
+
 static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
 {
     sb_doc_heading(doc, 3, "Is the ranking only the step count?");
@@ -123,7 +137,7 @@ static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
                             "its FLOPs per step rise, so a strong negative rho says the ranking is the step count "
                             "(or size) at that budget, not the shape.");
     static const char *headers[] = {"fraction of the budget", "budget", "shapes", "rho (steps, loss)", "p"};
-    sb_doc_table(doc, 5, headers);
+    sb_doc_table(doc, "rrrrr", headers);
     const int points = v->shapes[0].points;
     double rho_last = NAN, p_last = NAN;
     for (int k = 0; k < points; k++) {
@@ -137,9 +151,8 @@ static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
         sb_spearman(steps, loss, n, &rho, &p, NULL);
         sb_doc_cell f, b, count, r, pv;
         budget_text(v, v->shapes[0].fraction[k], b, sizeof b);
-        const char *cells[] = {sb_doc_number(f, v->shapes[0].fraction[k], "%g"), b,
-                               sb_doc_number(count, (double)n, "%.0f"), sb_doc_number(r, rho, "%+.2f"),
-                               sb_doc_number(pv, p, "%.2g")};
+        const char *cells[] = {fraction_text(f, v->shapes[0].fraction[k]), b, sb_doc_number(count, (double)n, "%.0f"),
+                               sb_doc_number(r, rho, "%+.2f"), sb_doc_p(pv, p)};
         sb_doc_row(doc, cells);
         rho_last = rho;
         p_last = p;
