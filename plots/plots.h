@@ -232,8 +232,8 @@ typedef struct {
     char script[32];    /* plots/<script> */
     sb_figure_var vars[SB_FIGURE_VARS]; /* the script's own variables, beyond style.gp's */
     size_t nvars;
-    char caption[256];
-    char skipped[256];  /* why it is not drawn for this run; empty when it is */
+    char caption[1024]; /* room for the longest caption whole: a cut one reads as a typo in the report */
+    char skipped[512];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;
 
 typedef struct {

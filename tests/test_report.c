@@ -171,8 +171,14 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
               "%s", front);
     free(front);
     cr_assert_eq(sb_report_write(&r.results, &r.table, &r.probe, &r.figures, &err), 0, "%s", err.msg);
+    /* Every caption whole, to its full stop (none cut off by its buffer). */
+    for (size_t i = 0; i < r.figures.count; i++) {
+        const char *caption = r.figures.items[i].caption;
+        cr_expect(caption[0] != '\0' && caption[strlen(caption) - 1] == '.', "cut off: %s", caption);
+    }
     snprintf(path, sizeof path, "%s/REPORT.html", run_dir);
     char *html = test_read_file(path, NULL);
+    cr_assert(strstr(html, "hollow: an op class with no timed rate, at its ceiling.") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/throughput_vs_params.png\"") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/roofline.png\"") != NULL);
     free(html);
