@@ -118,7 +118,8 @@ typedef struct {
 } sb_shape_row;
 
 typedef struct {
-    const char *main_mode;  /* the most common measured non-generate mode (forward first on ties), or NULL */
+    const char *main_mode;  /* the most common measured non-generate mode (forward first on ties); with none
+                             * measured, the most common non-generate mode; NULL when there is none */
     const char *main_dtype; /* the precision of the rows: the most common among measured records (f32 first on
                              * ties); bf16 against fp32 is the precision table's (sb_precision_table_build) */
     sb_shape_row *rows;     /* one per shape, in increasing params */

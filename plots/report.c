@@ -154,8 +154,10 @@ static const char *record_verdict(const kinds *ks, const cJSON *record, char *ou
  * that every "—" in the row has its reason beside it. */
 static const char *verdict_of(const kinds *ks, const sb_shape_table *t, const sb_shape_row *row, sb_doc_cell out)
 {
-    if (row->main == NULL)
-        snprintf(out, sizeof(sb_doc_cell), "no %s-mode record", t->main_mode != NULL ? t->main_mode : "measured");
+    if (row->main == NULL && t->main_mode == NULL)
+        snprintf(out, sizeof(sb_doc_cell), "generate-mode records only");
+    else if (row->main == NULL)
+        snprintf(out, sizeof(sb_doc_cell), "no %s-mode record", t->main_mode);
     else
         record_verdict(ks, row->main, out, sizeof(sb_doc_cell));
     const size_t used = strlen(out);
