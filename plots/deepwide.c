@@ -335,9 +335,10 @@ static void quality_finding(sb_doc *doc, const pairs *ps, const sb_probe_view *p
                  better, n, evidence);
     } else {
         f->kind = pooled.estimate < 0 ? SB_FINDING_DEEP : SB_FINDING_WIDE;
-        snprintf(f->text, sizeof f->text, "%s better by %.3f ± %.3f nats/token in %zu of %zu pairs (p %.2g; %s)%s",
+        sb_doc_cell p;
+        snprintf(f->text, sizeof f->text, "%s better by %.3f ± %.3f nats/token in %zu of %zu pairs (p %s; %s)%s",
                  pooled.estimate < 0 ? "deep-narrow" : "wide", fabs(pooled.estimate), (pooled.hi - pooled.lo) / 2,
-                 pooled.estimate < 0 ? better : n - better, n, pooled.p, evidence,
+                 pooled.estimate < 0 ? better : n - better, n, sb_doc_p(p, pooled.p), evidence,
                  stable == n && decisive == n ? "" : "; not every pair is settled");
     }
     sb_doc_text(doc, false, "Quality at matched %s (held-out loss at the budget, lower is better): %s.", matched,

@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "1e+13 FLOPs" / "12 s". */
+/* "3.00e+12 FLOPs" / "12.0 s": three significant digits in one notation whatever the fraction of the budget. */
 static void budget_text(const sb_probe_view *v, double fraction, char *out, size_t size)
 {
+    sb_doc_cell seconds;
     if (strcmp(v->budget_kind, "flops") == 0)
-        snprintf(out, size, "%.3g FLOPs", v->budget * fraction);
+        snprintf(out, size, "%.2e FLOPs", v->budget * fraction);
     else
-        snprintf(out, size, "%.3g s", v->budget * fraction);
+        snprintf(out, size, "%s s", sb_doc_sig(seconds, v->budget * fraction, 3));
 }
 
 static void recipe_text(const sb_probe_view *v, char *out, size_t size)
@@ -158,20 +159,22 @@ static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
         p_last = p;
     }
     sb_doc_table_end(doc);
+    sb_doc_cell p_text;
+    sb_doc_p(p_text, p_last);
     if (isnan(rho_last))
         sb_doc_text(doc, false, "Too few shapes (fewer than 3) or no spread in steps: no correlation at the budget.");
     else if (p_last >= 0.05)
-        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %.2g over %zu shapes): no significant sign that the "
+        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %s over %zu shapes): no significant sign that the "
                                 "ranking is the step count.",
-                    rho_last, p_last, v->count);
+                    rho_last, p_text, v->count);
     else if (rho_last <= -0.8)
-        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %.2g): the ranking follows the step count; read the "
+        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %s): the ranking follows the step count; read the "
                                 "shape comparisons as which shape learns fastest in this many FLOPs.",
-                    rho_last, p_last);
+                    rho_last, p_text);
     else
-        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %.2g): the step count explains part of the ranking, "
+        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %s): the step count explains part of the ranking, "
                                 "not all of it.",
-                    rho_last, p_last);
+                    rho_last, p_text);
 }
 
 /* ---- frontiers ------------------------------------------------------------------------------------------ */

@@ -300,8 +300,13 @@ Test(probe_report, step_count_diagnostic_and_frontiers_with_a_speed_run)
     }
     cr_assert_eq(sb_spearman(steps, loss, view.count, &rho, &p, NULL), 0);
     char line[128];
-    snprintf(line, sizeof line, "| 1 | 1e+13 FLOPs | 7 | %+.2f | %.2g |", rho, p);
+    sb_doc_cell p_text;
+    snprintf(line, sizeof line, "| 1 | 1.00e+13 FLOPs | 7 | %+.2f | %s |", rho, sb_doc_p(p_text, p));
     HAS(md, line);
+    /* The curve's fractions as 1/2^k, its budgets in one notation with three significant digits. */
+    HAS(md, "| fraction of the budget | budget | shapes | rho (steps, loss) | p |\n|--:|--:|--:|--:|--:|\n"
+            "| 1/4 | 2.50e+12 FLOPs | 7 |");
+    HAS(md, "| 1/2 | 5.00e+12 FLOPs | 7 |");
     /* Lowest loss for its params: tiny (8.37 M, 5.01), wide-a (11.52 M, 4.62), deep-a (11.53 M, 4.52); nothing
      * bigger beats 4.52. */
     HAS(md, "- Against params, at the budget: t5-efficient-tiny, wide-a, deep-a.");
