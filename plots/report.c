@@ -160,11 +160,15 @@ static const char *verdict_of(const kinds *ks, const sb_shape_table *t, const sb
         snprintf(out, sizeof(sb_doc_cell), "no %s-mode record", t->main_mode);
     else
         record_verdict(ks, row->main, out, sizeof(sb_doc_cell));
+    if (row->generate == NULL || sb_record_measured(row->generate))
+        return out;
+    sb_doc_cell generate;
+    record_verdict(ks, row->generate, generate, sizeof generate);
     const size_t used = strlen(out);
-    if (row->generate != NULL && !sb_record_measured(row->generate) && used + 12 < sizeof(sb_doc_cell)) {
-        strcpy(out + used, "; generate ");
-        record_verdict(ks, row->generate, out + used + 11, sizeof(sb_doc_cell) - used - 11);
-    }
+    if (strcmp(generate, out) == 0)
+        snprintf(out + used, sizeof(sb_doc_cell) - used, "; generate too");
+    else
+        snprintf(out + used, sizeof(sb_doc_cell) - used, "; generate %s", generate);
     return out;
 }
 
