@@ -158,8 +158,8 @@ int sb_report_precision(sb_doc *doc, const sb_precision_table *t, sb_error *err)
         const sb_precision_row *row = &t->rows[i];
         sb_doc_cell f32, bf16, speedup, per[SB_PRECISION_CLASSES_MAX];
         const char *cells[5 + SB_PRECISION_CLASSES_MAX] = {row->shape, row->mode,
-                                                           sb_doc_number(f32, row->seconds_f32, "%.4f"),
-                                                           sb_doc_number(bf16, row->seconds_bf16, "%.4f"),
+                                                           sb_doc_sig(f32, row->seconds_f32, 3),
+                                                           sb_doc_sig(bf16, row->seconds_bf16, 3),
                                                            sb_doc_number(speedup, row->speedup, "%.2fx")};
         for (size_t c = 0; c < t->num_classes; c++)
             cells[5 + c] = sb_doc_number(per[c], sb_precision_class_speedup(row, t->classes[c]), "%.2fx");
