@@ -80,19 +80,6 @@ static bool budget_stable(const pair *p)
     return !isnan(p->before) && (p->before < 0) == (p->last.estimate < 0);
 }
 
-static const char *pair_verdict(const pair *p)
-{
-    if (p->qdeep == NULL || p->qwide == NULL)
-        return "—";
-    if (isnan(p->last.lo))
-        return "one seed: no interval";
-    if (!decided(p))
-        return "inconclusive: CI covers 0";
-    if (!budget_stable(p))
-        return "unsettled: the sign flips between the last two budgets";
-    return p->last.estimate < 0 ? "deep-narrow better" : "wide better";
-}
-
 /* The published quality difference deep - wide in the metric both carry (one figure each), or NaN. */
 static double published_gap(const pair *p)
 {
@@ -100,6 +87,20 @@ static double published_gap(const pair *p)
         p->wide->quality_metric == NULL || strcmp(p->deep->quality_metric, p->wide->quality_metric) != 0)
         return NAN;
     return p->deep->quality - p->wide->quality;
+}
+
+static const char *pair_verdict(const pair *p)
+{
+    if (p->qdeep == NULL || p->qwide == NULL)
+        return isnan(published_gap(p)) ? "speed only: the probe did not train both shapes"
+                                       : "published figures only: no seeds, no interval";
+    if (isnan(p->last.lo))
+        return "one seed: no interval";
+    if (!decided(p))
+        return "inconclusive: CI covers 0";
+    if (!budget_stable(p))
+        return "unsettled: the sign flips between the last two budgets";
+    return p->last.estimate < 0 ? "deep-narrow better" : "wide better";
 }
 
 static void quality_cells(const pair *p, sb_doc_cell diff, sb_doc_cell ci, sb_doc_cell pv, sb_doc_cell before)
@@ -120,8 +121,15 @@ static void quality_cells(const pair *p, sb_doc_cell diff, sb_doc_cell ci, sb_do
     snprintf(before, sizeof(sb_doc_cell), "%+.3f", p->before);
     if (!isnan(p->last.lo)) {
         snprintf(ci, sizeof(sb_doc_cell), "[%+.3f, %+.3f]", p->last.lo, p->last.hi);
-        snprintf(pv, sizeof(sb_doc_cell), "%.2g", p->last.p);
+        sb_doc_p(pv, p->last.p);
     }
+}
+
+/* Params in millions to a tenth (exact counts, far apart); GFLOP per token to three significant digits, so
+ * that small shapes' close costs stay apart. */
+static const char *size_cell(sb_doc_cell out, double size, bool by_params)
+{
+    return by_params ? sb_doc_number(out, size, "%.1f") : sb_doc_sig(out, size, 3);
 }
 
 static void pair_table(sb_doc *doc, const pairs *ps, bool by_params)
@@ -133,11 +141,10 @@ static void pair_table(sb_doc *doc, const pairs *ps, bool by_params)
     const char *headers[] = {"deeper-narrower", "wider", deep_cost, wide_cost, "speed deep / wide (x)",
                              "loss deep - wide at budget/2 (nats/token)", "loss deep - wide at budget (nats/token)",
                              "95 % CI (Welch)", "p", "verdict"};
-    sb_doc_table(doc, 10, headers);
+    sb_doc_table(doc, "llrrrrrlrl", headers);
     for (size_t i = 0; i < ps->count; i++) {
         const pair *p = &ps->items[i];
         const double scale = by_params ? 1e6 : 1e9;
-        const char *format = by_params ? "%.1f" : "%.3f";
         sb_doc_cell dn, wn, dc, wc, sp, before, diff, ci, pv;
         snprintf(dn, sizeof dn, "%s (%.0f/%.0f blocks, d_model %.0f, d_ff %.0f)", p->deep->shape, p->deep->num_layers,
                  p->deep->num_decoder_layers, p->deep->d_model, p->deep->d_ff);
@@ -146,8 +153,8 @@ static void pair_table(sb_doc *doc, const pairs *ps, bool by_params)
         quality_cells(p, diff, ci, pv, before);
         const double deep_size = by_params ? p->deep->params : p->deep->flops_per_token;
         const double wide_size = by_params ? p->wide->params : p->wide->flops_per_token;
-        const char *cells[] = {dn, wn, sb_doc_number(dc, deep_size / scale, format),
-                               sb_doc_number(wc, wide_size / scale, format), sb_doc_number(sp, p->speed, "%.2f"),
+        const char *cells[] = {dn, wn, size_cell(dc, deep_size / scale, by_params),
+                               size_cell(wc, wide_size / scale, by_params), sb_doc_number(sp, p->speed, "%.2f"),
                                before, diff, ci, pv, pair_verdict(p)};
         sb_doc_row(doc, cells);
     }
@@ -192,15 +199,14 @@ static const char *speed_claim(size_t pairs_n, size_t faster, bool smoke)
     return "the pairs disagree, so there is no general claim";
 }
 
-/* Which side of the tokens/s frontier (against params, and against FLOPs) each family's shapes fall on. */
-static void frontier_sentence(char *out, size_t size, const sb_shape_table *t, const bool *on_params,
-                              const bool *on_flops)
+/* How many of each family's measured shapes are on the tokens/s frontier, against params and against FLOPs. */
+static void frontier_table(sb_doc *doc, const sb_shape_table *t, const bool *on_params, const bool *on_flops)
 {
     static const char *order[] = {"base", "depth", "width", "attention", "switch", "other"};
-    size_t used =
-        (size_t)snprintf(out, size, "On the tokens/s frontier against params (and against FLOPs per token): ");
+    static const char *headers[] = {"scaling family", "measured shapes", "on the frontier against params",
+                                    "on the frontier against executed FLOPs/token"};
     bool any = false;
-    for (size_t k = 0; k < sizeof order / sizeof order[0] && used < size; k++) {
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         size_t total = 0, params = 0, flops = 0;
         for (size_t i = 0; i < t->count; i++)
             if (t->rows[i].measured && strcmp(t->rows[i].scaling, order[k]) == 0) {
@@ -210,32 +216,29 @@ static void frontier_sentence(char *out, size_t size, const sb_shape_table *t, c
             }
         if (total == 0)
             continue;
-        const char *side = params == total ? "on the frontier" : params == 0 ? "below the frontier" : "straddling it";
-        used += (size_t)snprintf(out + used, size - used, "%s%s %zu of %zu (%zu of %zu), %s", any ? "; " : "",
-                                 order[k], params, total, flops, total, side);
+        if (!any) {
+            sb_doc_text(doc, false, "The fastest shapes for their size, by scaling family: the measured shapes on "
+                                    "the tokens/s frontier, i.e. those no other measured shape beats by being both "
+                                    "bigger and faster.");
+            sb_doc_table(doc, "lrrr", headers);
+        }
         any = true;
+        sb_doc_cell n, p, f;
+        snprintf(n, sizeof n, "%zu", total);
+        snprintf(p, sizeof p, "%zu", params);
+        snprintf(f, sizeof f, "%zu", flops);
+        const char *cells[] = {order[k], n, p, f};
+        sb_doc_row(doc, cells);
     }
-    if (used < size)
-        snprintf(out + used, size - used, any ? "." : "no measured shapes.");
+    if (any)
+        sb_doc_table_end(doc);
 }
 
 static int speed_finding(sb_doc *doc, const sb_results *r, const sb_shape_table *t, pairs *by_params,
                          pairs *by_flops, const sb_probe_view *probe, sb_error *err)
 {
-    char machine[384], params_part[256] = "(no pair)", flops_part[256] = "(no pair)", frontier[1024];
+    char machine[384], params_part[256], flops_part[256];
     sb_results_machine(r, machine, sizeof machine);
-    bool *on_params = calloc(t->count + 1, sizeof *on_params), *on_flops = calloc(t->count + 1, sizeof *on_flops);
-    int rc = on_params == NULL || on_flops == NULL ? sb_fail(err, "out of memory for the frontier") : 0;
-    if (rc == 0)
-        rc = sb_shape_frontier(t, "params", on_params, err);
-    if (rc == 0)
-        rc = sb_shape_frontier(t, "flops", on_flops, err);
-    if (rc == 0)
-        frontier_sentence(frontier, sizeof frontier, t, on_params, on_flops);
-    free(on_params);
-    free(on_flops);
-    if (rc != 0)
-        return rc;
     double median;
     size_t faster_f = by_flops->count > 0 ? speed_summary(flops_part, sizeof flops_part, by_flops, &median) : 0;
     size_t faster_p = by_params->count > 0 ? speed_summary(params_part, sizeof params_part, by_params, &median) : 0;
@@ -244,14 +247,29 @@ static int speed_finding(sb_doc *doc, const sb_results *r, const sb_shape_table 
     const char *claim = speed_claim(params ? by_params->count : by_flops->count, params ? faster_p : faster_f,
                                     probe->smoke);
     if (by_params->count == 0 && by_flops->count == 0)
-        sb_doc_text(doc, false, "On %s, no deep/wide pair is matched within %.0f %%, so this run cannot compare the "
-                                "two; a sweep with depth and width knobs (make sweep PRESET=default) can. %s",
-                    machine, (SB_MATCH_TOLERANCE - 1) * 100, frontier);
+        sb_doc_text(doc, false, "Speed: on %s, no deep/wide pair is matched within %.0f %%, so this run cannot "
+                                "compare the two; a sweep with depth and width knobs (make sweep PRESET=default) can.",
+                    machine, (SB_MATCH_TOLERANCE - 1) * 100);
+    else if (by_flops->count == 0)
+        sb_doc_text(doc, false, "Speed: on %s, a deeper-narrower shape ran at %s at matched parameter count (no pair "
+                                "is matched in FLOPs per token): %s.", machine, params_part, claim);
+    else if (by_params->count == 0)
+        sb_doc_text(doc, false, "Speed: on %s, no pair is matched in parameter count; at matched FLOPs per token a "
+                                "deeper-narrower shape ran at %s: %s.", machine, flops_part, claim);
     else
         sb_doc_text(doc, false, "Speed: on %s, a deeper-narrower shape ran at %s at matched parameter count, and at "
-                                "%s at matched FLOPs per token: %s. %s",
-                    machine, params_part, flops_part, claim, frontier);
-    return 0;
+                                "%s at matched FLOPs per token: %s.", machine, params_part, flops_part, claim);
+    bool *on_params = calloc(t->count + 1, sizeof *on_params), *on_flops = calloc(t->count + 1, sizeof *on_flops);
+    int rc = on_params == NULL || on_flops == NULL ? sb_fail(err, "out of memory for the frontier") : 0;
+    if (rc == 0)
+        rc = sb_shape_frontier(t, "params", on_params, err);
+    if (rc == 0)
+        rc = sb_shape_frontier(t, "flops", on_flops, err);
+    if (rc == 0)
+        frontier_table(doc, t, on_params, on_flops);
+    free(on_params);
+    free(on_flops);
+    return rc;
 }
 
 /* Published quality (one figure per shape, no seeds): how many pairs favour the deeper shape, and no claim. */
@@ -317,9 +335,10 @@ static void quality_finding(sb_doc *doc, const pairs *ps, const sb_probe_view *p
                  better, n, evidence);
     } else {
         f->kind = pooled.estimate < 0 ? SB_FINDING_DEEP : SB_FINDING_WIDE;
-        snprintf(f->text, sizeof f->text, "%s better by %.3f ± %.3f nats/token in %zu of %zu pairs (p %.2g; %s)%s",
+        sb_doc_cell p;
+        snprintf(f->text, sizeof f->text, "%s better by %.3f ± %.3f nats/token in %zu of %zu pairs (p %s; %s)%s",
                  pooled.estimate < 0 ? "deep-narrow" : "wide", fabs(pooled.estimate), (pooled.hi - pooled.lo) / 2,
-                 pooled.estimate < 0 ? better : n - better, n, pooled.p, evidence,
+                 pooled.estimate < 0 ? better : n - better, n, sb_doc_p(p, pooled.p), evidence,
                  stable == n && decisive == n ? "" : "; not every pair is settled");
     }
     sb_doc_text(doc, false, "Quality at matched %s (held-out loss at the budget, lower is better): %s.", matched,

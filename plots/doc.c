@@ -52,7 +52,7 @@ void sb_doc_begin(sb_doc *doc, const char *title)
     html_escaped(doc->html, title);
     fputs("</title>\n<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;line-height:1.45}"
           "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:.25em .6em;"
-          "text-align:right}th:first-child,td:first-child{text-align:left}img{max-width:100%}"
+          "text-align:left}.r{text-align:right}img{max-width:100%}"
           "figcaption{color:#444}</style></head><body>\n<h1>",
           doc->html);
     html_escaped(doc->html, title);
@@ -103,22 +103,28 @@ void sb_doc_text(sb_doc *doc, bool bullet, const char *fmt, ...)
     fputs("</li>\n", doc->html);
 }
 
-void sb_doc_table(sb_doc *doc, int columns, const char *const *headers)
+/* One cell in both renderings: `tag` th or td, right-aligned in HTML when its column holds numbers. */
+static void cell(sb_doc *doc, const char *tag, int column, const char *text)
+{
+    fputs("| ", doc->md);
+    md_escaped(doc->md, text);
+    fputc(' ', doc->md);
+    fprintf(doc->html, "<%s%s>", tag, doc->align[column] == 'r' ? " class=\"r\"" : "");
+    html_escaped(doc->html, text);
+    fprintf(doc->html, "</%s>", tag);
+}
+
+void sb_doc_table(sb_doc *doc, const char *align, const char *const *headers)
 {
     close_list(doc);
-    doc->table_columns = columns;
+    snprintf(doc->align, sizeof doc->align, "%s", align);
+    const int columns = (int)strlen(doc->align);
     fputs("<table>\n<tr>", doc->html);
-    for (int i = 0; i < columns; i++) {
-        fputs("| ", doc->md);
-        md_escaped(doc->md, headers[i]);
-        fputc(' ', doc->md);
-        fputs("<th>", doc->html);
-        html_escaped(doc->html, headers[i]);
-        fputs("</th>", doc->html);
-    }
+    for (int i = 0; i < columns; i++)
+        cell(doc, "th", i, headers[i]);
     fputs("|\n", doc->md);
     for (int i = 0; i < columns; i++)
-        fputs(i == 0 ? "|---" : "|--:", doc->md);
+        fputs(doc->align[i] == 'r' ? "|--:" : "|:--", doc->md);
     fputs("|\n", doc->md);
     fputs("</tr>\n", doc->html);
 }
@@ -126,14 +132,8 @@ void sb_doc_table(sb_doc *doc, int columns, const char *const *headers)
 void sb_doc_row(sb_doc *doc, const char *const *cells)
 {
     fputs("<tr>", doc->html);
-    for (int i = 0; i < doc->table_columns; i++) {
-        fputs("| ", doc->md);
-        md_escaped(doc->md, cells[i]);
-        fputc(' ', doc->md);
-        fputs("<td>", doc->html);
-        html_escaped(doc->html, cells[i]);
-        fputs("</td>", doc->html);
-    }
+    for (int i = 0; doc->align[i] != '\0'; i++)
+        cell(doc, "td", i, cells[i]);
     fputs("|\n", doc->md);
     fputs("</tr>\n", doc->html);
 }
@@ -142,7 +142,7 @@ void sb_doc_table_end(sb_doc *doc)
 {
     fputc('\n', doc->md);
     fputs("</table>\n", doc->html);
-    doc->table_columns = 0;
+    doc->align[0] = '\0';
 }
 
 void sb_doc_image(sb_doc *doc, const char *src, const char *caption)
@@ -169,4 +169,22 @@ const char *sb_doc_number(sb_doc_cell out, double value, const char *format)
     else
         snprintf(out, sizeof(sb_doc_cell), format, value);
     return out;
+}
+
+const char *sb_doc_sig(sb_doc_cell out, double value, int digits)
+{
+    if (isnan(value))
+        return sb_doc_number(out, value, "%f");
+    /* The decimals that leave `digits` significant ones; the integer digits of a larger number all stay. */
+    const int magnitude = value == 0 || !isfinite(value) ? 0 : (int)floor(log10(fabs(value)));
+    const int decimals = digits - 1 - magnitude > 0 ? digits - 1 - magnitude : 0;
+    snprintf(out, sizeof(sb_doc_cell), "%.*f", decimals, value);
+    return out;
+}
+
+const char *sb_doc_p(sb_doc_cell out, double p)
+{
+    if (p < 1e-4)
+        return strcpy(out, "< 0.0001");
+    return sb_doc_sig(out, p, 2);
 }

@@ -118,7 +118,8 @@ typedef struct {
 } sb_shape_row;
 
 typedef struct {
-    const char *main_mode;  /* the most common measured non-generate mode (forward first on ties), or NULL */
+    const char *main_mode;  /* the most common measured non-generate mode (forward first on ties); with none
+                             * measured, the most common non-generate mode; NULL when there is none */
     const char *main_dtype; /* the precision of the rows: the most common among measured records (f32 first on
                              * ties); bf16 against fp32 is the precision table's (sb_precision_table_build) */
     sb_shape_row *rows;     /* one per shape, in increasing params */
@@ -232,8 +233,8 @@ typedef struct {
     char script[32];    /* plots/<script> */
     sb_figure_var vars[SB_FIGURE_VARS]; /* the script's own variables, beyond style.gp's */
     size_t nvars;
-    char caption[256];
-    char skipped[256];  /* why it is not drawn for this run; empty when it is */
+    char caption[1024]; /* room for the longest caption whole: a cut one reads as a typo in the report */
+    char skipped[512];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;
 
 typedef struct {
@@ -264,10 +265,12 @@ int sb_report_write_index(const sb_results *results, const sb_results_part *part
 
 /* ---- the report's two renderings (doc.c): every call writes Markdown and HTML at once ------------- */
 
+#define SB_DOC_COLUMNS_MAX 32
+
 typedef struct {
     FILE *md, *html;
-    int table_columns; /* of the table being written; 0 outside one */
-    bool in_list;      /* an HTML <ul> is open */
+    char align[SB_DOC_COLUMNS_MAX + 1]; /* of the table being written, one letter a column; "" outside one */
+    bool in_list;                       /* an HTML <ul> is open */
 } sb_doc;
 
 void sb_doc_begin(sb_doc *doc, const char *title);
@@ -275,14 +278,22 @@ void sb_doc_end(sb_doc *doc);
 void sb_doc_heading(sb_doc *doc, int level, const char *text);
 /* A paragraph (or, with bullet, one list item: consecutive items form one list). Plain text, escaped. */
 void sb_doc_text(sb_doc *doc, bool bullet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void sb_doc_table(sb_doc *doc, int columns, const char *const *headers);
+/* A table of strlen(align) columns (at most SB_DOC_COLUMNS_MAX): 'l' a text column, aligned left, 'r' a column
+ * of numbers, aligned right, in both renderings. */
+void sb_doc_table(sb_doc *doc, const char *align, const char *const *headers);
 void sb_doc_row(sb_doc *doc, const char *const *cells);
 void sb_doc_table_end(sb_doc *doc);
 void sb_doc_image(sb_doc *doc, const char *src, const char *caption);
 
 /* A table cell holding a number in `format`, or "—" for NaN (no figure); returns out. */
-typedef char sb_doc_cell[128];
+typedef char sb_doc_cell[512];
 const char *sb_doc_number(sb_doc_cell out, double value, const char *format);
+/* A number with `digits` significant digits in fixed notation (every digit of its integer part kept, never an
+ * exponent), so a column's cells share one format whatever their magnitude and close values stay apart:
+ * 0.00312 and 0.00341, 0.191, 38303. "—" for NaN. */
+const char *sb_doc_sig(sb_doc_cell out, double value, int digits);
+/* A p-value: two significant digits in fixed notation, "< 0.0001" below that; "—" for NaN. */
+const char *sb_doc_p(sb_doc_cell out, double p);
 
 /* What the quality pairs say, in words scaled to their evidence: no claim (a smoke run, one pair, no pair),
  * inconclusive (the interval covers 0), or one side better. */

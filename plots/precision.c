@@ -151,13 +151,15 @@ int sb_report_precision(sb_doc *doc, const sb_precision_table *t, sb_error *err)
     headers[4] = "speed-up";
     for (size_t c = 0; c < t->num_classes; c++)
         headers[5 + c] = t->classes[c];
-    sb_doc_table(doc, 5 + (int)t->num_classes, headers);
+    char align[6 + SB_PRECISION_CLASSES_MAX] = "llrrr";
+    memset(align + 5, 'r', t->num_classes);
+    sb_doc_table(doc, align, headers);
     for (size_t i = 0; i < t->count; i++) {
         const sb_precision_row *row = &t->rows[i];
         sb_doc_cell f32, bf16, speedup, per[SB_PRECISION_CLASSES_MAX];
         const char *cells[5 + SB_PRECISION_CLASSES_MAX] = {row->shape, row->mode,
-                                                           sb_doc_number(f32, row->seconds_f32, "%.4f"),
-                                                           sb_doc_number(bf16, row->seconds_bf16, "%.4f"),
+                                                           sb_doc_sig(f32, row->seconds_f32, 3),
+                                                           sb_doc_sig(bf16, row->seconds_bf16, 3),
                                                            sb_doc_number(speedup, row->speedup, "%.2fx")};
         for (size_t c = 0; c < t->num_classes; c++)
             cells[5 + c] = sb_doc_number(per[c], sb_precision_class_speedup(row, t->classes[c]), "%.2fx");

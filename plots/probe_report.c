@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "1e+13 FLOPs" / "12 s". */
+/* "3.00e+12 FLOPs" / "12.0 s": three significant digits in one notation whatever the fraction of the budget. */
 static void budget_text(const sb_probe_view *v, double fraction, char *out, size_t size)
 {
+    sb_doc_cell seconds;
     if (strcmp(v->budget_kind, "flops") == 0)
-        snprintf(out, size, "%.3g FLOPs", v->budget * fraction);
+        snprintf(out, size, "%.2e FLOPs", v->budget * fraction);
     else
-        snprintf(out, size, "%.3g s", v->budget * fraction);
+        snprintf(out, size, "%s s", sb_doc_sig(seconds, v->budget * fraction, 3));
 }
 
 static void recipe_text(const sb_probe_view *v, char *out, size_t size)
@@ -57,7 +58,7 @@ static void shape_table(sb_doc *doc, const sb_probe_view *v)
                                     "loss at budget/2 (nats/token)", "loss at budget (nats/token)",
                                     "unigram - loss (nats/token)", "bigram - loss (nats/token)",
                                     "change over the last doubling (nats/token)"};
-    sb_doc_table(doc, 10, headers);
+    sb_doc_table(doc, "lrrrrrrrrr", headers);
     for (size_t i = 0; i < v->count; i++) {
         const sb_probe_shape *s = &v->shapes[i];
         const int last = sb_curve_index(s, 0), before = sb_curve_index(s, 1);
@@ -65,7 +66,7 @@ static void shape_table(sb_doc *doc, const sb_probe_view *v)
         const double loss = last >= 0 ? s->loss[last] : NAN;
         const char *cells[] = {
             s->shape, sb_doc_number(params, s->params / 1e6, "%.2f"),
-            sb_doc_number(gflop, s->flops_per_step / 1e9, "%.2f"),
+            sb_doc_sig(gflop, s->flops_per_step / 1e9, 3),
             sb_doc_number(steps, last >= 0 ? s->steps[last] : NAN, "%.0f"),
             sb_doc_number(rate, last >= 0 ? s->steps[last] / s->seconds[last] : NAN, "%.2f"), loss_cell(half, s, 1),
             loss_cell(full, s, 0), sb_doc_number(uni, v->unigram - loss, "%.3f"),
@@ -115,6 +116,20 @@ static void summary_sentence(sb_doc *doc, const sb_probe_view *v)
 
 /* ---- is the ranking the step count? ------------------------------------------------------------------- */
 
+/* A curve point's fraction of the budget as the probe plans it, "1" or "1/2^k" ("1/8"): never an exponent however
+ * far the curve goes; any other fraction a record holds to three significant digits. */
+static const char *fraction_text(sb_doc_cell out, double fraction)
+{
+    const double parts = 1 / fraction;
+    if (!(fraction > 0 && fraction <= 1) || fabs(parts - round(parts)) > 1e-9 * parts)
+        return sb_doc_sig(out, fraction, 3);
+    if (parts == 1)
+        snprintf(out, sizeof(sb_doc_cell), "1");
+    else
+        snprintf(out, sizeof(sb_doc_cell), "1/%.0f", parts);
+    return out;
+}
+
 static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
 {
     sb_doc_heading(doc, 3, "Is the ranking only the step count?");
@@ -123,7 +138,7 @@ static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
                             "its FLOPs per step rise, so a strong negative rho says the ranking is the step count "
                             "(or size) at that budget, not the shape.");
     static const char *headers[] = {"fraction of the budget", "budget", "shapes", "rho (steps, loss)", "p"};
-    sb_doc_table(doc, 5, headers);
+    sb_doc_table(doc, "rrrrr", headers);
     const int points = v->shapes[0].points;
     double rho_last = NAN, p_last = NAN;
     for (int k = 0; k < points; k++) {
@@ -137,28 +152,29 @@ static void step_count_diagnostic(sb_doc *doc, const sb_probe_view *v)
         sb_spearman(steps, loss, n, &rho, &p, NULL);
         sb_doc_cell f, b, count, r, pv;
         budget_text(v, v->shapes[0].fraction[k], b, sizeof b);
-        const char *cells[] = {sb_doc_number(f, v->shapes[0].fraction[k], "%g"), b,
-                               sb_doc_number(count, (double)n, "%.0f"), sb_doc_number(r, rho, "%+.2f"),
-                               sb_doc_number(pv, p, "%.2g")};
+        const char *cells[] = {fraction_text(f, v->shapes[0].fraction[k]), b, sb_doc_number(count, (double)n, "%.0f"),
+                               sb_doc_number(r, rho, "%+.2f"), sb_doc_p(pv, p)};
         sb_doc_row(doc, cells);
         rho_last = rho;
         p_last = p;
     }
     sb_doc_table_end(doc);
+    sb_doc_cell p_text;
+    sb_doc_p(p_text, p_last);
     if (isnan(rho_last))
         sb_doc_text(doc, false, "Too few shapes (fewer than 3) or no spread in steps: no correlation at the budget.");
     else if (p_last >= 0.05)
-        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %.2g over %zu shapes): no significant sign that the "
+        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %s over %zu shapes): no significant sign that the "
                                 "ranking is the step count.",
-                    rho_last, p_last, v->count);
+                    rho_last, p_text, v->count);
     else if (rho_last <= -0.8)
-        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %.2g): the ranking follows the step count; read the "
+        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %s): the ranking follows the step count; read the "
                                 "shape comparisons as which shape learns fastest in this many FLOPs.",
-                    rho_last, p_last);
+                    rho_last, p_text);
     else
-        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %.2g): the step count explains part of the ranking, "
+        sb_doc_text(doc, false, "At the budget rho is %+.2f (p %s): the step count explains part of the ranking, "
                                 "not all of it.",
-                    rho_last, p_last);
+                    rho_last, p_text);
 }
 
 /* ---- frontiers ------------------------------------------------------------------------------------------ */

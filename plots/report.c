@@ -1,5 +1,7 @@
-/* report.c — REPORT.md and REPORT.html of a run: machine and settings, method, what was extrapolated or
- * skipped, the planned points without a record, the pictures, a table per scaling family, the quality probe
+/* report.c — REPORT.md and REPORT.html of a run: machine and settings, method, the records that are not a plain
+ * full measurement (extrapolated, noisy, contended, skipped, failed: what each kind shares said once, a row per
+ * record with its own part, and that part again beside any figure the tables leave out), the planned points
+ * without a record, the pictures, a table per scaling family, the quality probe
  * (probe_report.c), deep-narrow vs wide (deepwide.c), the papers' claim beside the run's, dense vs Switch,
  * quality. Every sentence that states a result is generated from the numbers. A run measured on several CPU
  * models gets an index of their reports instead. */
@@ -34,9 +36,140 @@ static const char *sys_number(sb_doc_cell out, const cJSON *sys, sb_field_id id,
     return sb_doc_number(out, sys != NULL && sb_record_number(sys, sb_field_key(id), &v, NULL) == 0 ? v : NAN, format);
 }
 
-static const char *verdict_of(const sb_shape_row *row)
+/* ---- verdicts: what each record is, and why -------------------------------------------------------- */
+
+/* The records that are not a plain full measurement, in the order the report lists them. */
+enum { KIND_EXTRAPOLATED, KIND_NOISY, KIND_CONTENDED, KIND_SKIPPED, KIND_FAILED, KINDS };
+static const char *const kind_names[KINDS] = {"extrapolated", "noisy", "contended", "skipped", "failed"};
+
+/* Over a run: how many records of each kind, and the end of their why that they all share ("other processes
+ * were running; rerun on a quiet machine"), stated once in the report; each record's table cell keeps the
+ * rest, its own part. */
+typedef struct {
+    size_t count[KINDS];
+    char shared[KINDS][512]; /* "" when the records share no whole clause */
+} kinds;
+
+/* The kind of a record's verdict ("contended: ..." is KIND_CONTENDED); KINDS for ok and anything unknown. */
+static int kind_of(const cJSON *record)
 {
-    return text(row->main != NULL ? row->main : row->generate, SB_F_VERDICT);
+    const char *verdict = text(record, SB_F_VERDICT);
+    const size_t head = strcspn(verdict, ":");
+    for (int k = 0; k < KINDS; k++)
+        if (strlen(kind_names[k]) == head && strncmp(verdict, kind_names[k], head) == 0)
+            return k;
+    return KINDS;
+}
+
+/* Why a record is of its kind, in words: an extrapolation's method, a noisy record's spread, the verdict's
+ * reason for the others. */
+static const char *why(const cJSON *record, int kind, sb_doc_cell out)
+{
+    if (kind == KIND_EXTRAPOLATED)
+        return text(record, SB_F_EXTRAPOLATION_METHOD);
+    if (kind == KIND_NOISY) {
+        const double cv = sb_field_number(record, SB_F_TIMING_CV);
+        char spread[64] = "CV not recorded";
+        if (!isnan(cv))
+            snprintf(spread, sizeof spread, "CV %.1f %%", cv * 100);
+        snprintf(out, sizeof(sb_doc_cell), "%s: the timed repetitions' coefficient of variation (stddev / mean) is "
+                 "over the limit of a clean measurement; the tables show their median", spread);
+        return out;
+    }
+    const char *verdict = text(record, SB_F_VERDICT), *colon = strchr(verdict, ':');
+    return colon == NULL ? "no reason recorded" : colon + 1 + strspn(colon + 1, " ");
+}
+
+/* Where the clause of s that holds position `from` ends: just past the next "; " or ": " at or after it. */
+static size_t next_clause(const char *s, size_t from)
+{
+    for (size_t p = from; s[p] != '\0'; p++)
+        if (p >= 2 && (s[p - 2] == ';' || s[p - 2] == ':') && s[p - 1] == ' ')
+            return p;
+    return strlen(s);
+}
+
+static void kinds_build(const sb_results *r, kinds *out)
+{
+    memset(out, 0, sizeof *out);
+    bool identical[KINDS] = {false};
+    for (size_t i = 0; i < r->count; i++) {
+        const int k = kind_of(r->records[i]);
+        if (k == KINDS)
+            continue;
+        sb_doc_cell buf;
+        const char *w = why(r->records[i], k, buf);
+        char *shared = out->shared[k];
+        if (out->count[k]++ == 0) {
+            snprintf(shared, sizeof out->shared[k], "%s", w);
+            identical[k] = true;
+            continue;
+        }
+        size_t n = strlen(shared), m = strlen(w), c = 0;
+        while (c < n && c < m && shared[n - 1 - c] == w[m - 1 - c])
+            c++;
+        identical[k] = identical[k] && c == n && c == m;
+        memmove(shared, shared + n - c, c + 1);
+    }
+    /* A suffix shared character by character may start inside a clause ("6 preemptions): other ..."): what
+     * is stated once starts at a clause boundary, so a record keeps at least its first clause (a single record
+     * too: "CV 7.3 %"); a one-clause reason every record gives word for word is shared whole. */
+    for (int k = 0; k < KINDS; k++) {
+        char *shared = out->shared[k];
+        const size_t p = next_clause(shared, 2);
+        if (!(identical[k] && shared[p] == '\0'))
+            memmove(shared, shared + p, strlen(shared + p) + 1);
+    }
+}
+
+/* The length of a record's own part of its why: what comes before the shared end and its "; " or ": ". */
+static size_t own_length(const char *why, const char *shared)
+{
+    const size_t n = strlen(why), m = strlen(shared);
+    if (m == 0 || m > n || strcmp(why + n - m, shared) != 0)
+        return n;
+    if (m == n)
+        return 0;
+    return n >= m + 2 && why[n - m - 1] == ' ' && (why[n - m - 2] == ';' || why[n - m - 2] == ':') ? n - m - 2 : n;
+}
+
+/* A record's verdict for a table cell: "ok", "extrapolated", else its kind and its own reason ("contended: the
+ * timed repetitions got 35 % of their threads' CPU time (16 preemptions)"), the whole reason when all records
+ * of the kind give the same one. */
+static const char *record_verdict(const kinds *ks, const cJSON *record, char *out, size_t size)
+{
+    const int k = kind_of(record);
+    if (k == KINDS || k == KIND_EXTRAPOLATED) {
+        snprintf(out, size, "%s", text(record, SB_F_VERDICT));
+        return out;
+    }
+    sb_doc_cell buf;
+    const char *w = why(record, k, buf);
+    const size_t own = own_length(w, ks->shared[k]);
+    snprintf(out, size, "%s: %.*s", kind_names[k], (int)(own > 0 ? own : strlen(w)), w);
+    return out;
+}
+
+/* A shape row's verdict: its main-mode record's, and its generate record's when that one has no figure, so
+ * that every "—" in the row has its reason beside it. */
+static const char *verdict_of(const kinds *ks, const sb_shape_table *t, const sb_shape_row *row, sb_doc_cell out)
+{
+    if (row->main == NULL && t->main_mode == NULL)
+        snprintf(out, sizeof(sb_doc_cell), "generate-mode records only");
+    else if (row->main == NULL)
+        snprintf(out, sizeof(sb_doc_cell), "no %s-mode record", t->main_mode);
+    else
+        record_verdict(ks, row->main, out, sizeof(sb_doc_cell));
+    if (row->generate == NULL || sb_record_measured(row->generate))
+        return out;
+    sb_doc_cell generate;
+    record_verdict(ks, row->generate, generate, sizeof generate);
+    const size_t used = strlen(out);
+    if (strcmp(generate, out) == 0)
+        snprintf(out + used, sizeof(sb_doc_cell) - used, "; generate too");
+    else
+        snprintf(out + used, sizeof(sb_doc_cell) - used, "; generate %s", generate);
+    return out;
 }
 
 /* ---- machine, settings, method -------------------------------------------------------------------- */
@@ -67,7 +200,7 @@ static const char *distinct(const sb_results *r, sb_field_id id, char *out, size
     return out;
 }
 
-static void machine_section(sb_doc *doc, const sb_results *r)
+static void machine_section(sb_doc *doc, const sb_results *r, const kinds *ks)
 {
     const cJSON *sys = sb_results_system(r);
     sb_doc_cell a, b, c;
@@ -102,18 +235,14 @@ static void machine_section(sb_doc *doc, const sb_results *r)
                 distinct(r, SB_F_SETTINGS_MIN_REPS, v[1], sizeof v[1]),
                 distinct(r, SB_F_SETTINGS_MIN_TIME_S, v[2], sizeof v[2]),
                 distinct(r, SB_F_SETTINGS_MAX_TIME_S, v[3], sizeof v[3]));
-    size_t measured = 0, extrapolated = 0, contended = 0, skipped = 0, failed = 0;
-    for (size_t i = 0; i < r->count; i++) {
-        const char *verdict = text(r->records[i], SB_F_VERDICT);
+    size_t measured = 0;
+    for (size_t i = 0; i < r->count; i++)
         measured += sb_record_measured(r->records[i]);
-        extrapolated += strcmp(verdict, "extrapolated") == 0;
-        contended += strncmp(verdict, "contended", 9) == 0;
-        skipped += strncmp(verdict, "skipped", 7) == 0;
-        failed += strncmp(verdict, "failed", 6) == 0;
-    }
     sb_doc_text(doc, true,
-                "Records: %zu in %s: %zu measured (%zu of them extrapolated, %zu contended), %zu skipped, %zu failed",
-                r->count, r->file, measured, extrapolated, contended, skipped, failed);
+                "Records: %zu in %s: %zu measured (%zu of them extrapolated, %zu noisy); %zu contended, %zu skipped "
+                "and %zu failed, whose figures no table or picture shows",
+                r->count, r->file, measured, ks->count[KIND_EXTRAPOLATED], ks->count[KIND_NOISY],
+                ks->count[KIND_CONTENDED], ks->count[KIND_SKIPPED], ks->count[KIND_FAILED]);
 }
 
 static void method_section(sb_doc *doc, const sb_shape_table *t)
@@ -139,37 +268,93 @@ static void method_section(sb_doc *doc, const sb_shape_table *t)
                            "frontier, separates the shapes that use this machine well.");
 }
 
-/* "skipped: too big" -> "too big". */
-static const char *reason(const char *verdict)
+/* "2 / 12": blocks timed of the stack's blocks. */
+static const char *blocks_cell(sb_doc_cell out, const cJSON *record, sb_field_id sampled, sb_field_id full)
 {
-    const char *colon = strchr(verdict, ':');
-    return colon == NULL ? verdict : colon + 1 + strspn(colon + 1, " ");
+    sb_doc_cell a, b;
+    snprintf(out, sizeof(sb_doc_cell), "%s / %s", sb_doc_number(a, sb_field_number(record, sampled), "%.0f"),
+             sb_doc_number(b, sb_field_number(record, full), "%.0f"));
+    return out;
 }
 
-static void exceptions_section(sb_doc *doc, const sb_results *r)
+/* One kind's records: what they share said once, then a compact row per record (its own part of the why; an
+ * extrapolation's sampled and full blocks). */
+static void exceptions_of_kind(sb_doc *doc, const sb_results *r, const kinds *ks, int kind)
 {
-    sb_doc_heading(doc, 2, "Extrapolated, contended, skipped and failed");
-    static const char *headers[] = {"shape", "mode", "verdict", "why / how"};
-    size_t shown = 0;
+    static const char *const titles[KINDS] = {"Extrapolated", "Noisy", "Contended", "Skipped", "Failed"};
+    const size_t n = ks->count[kind];
+    const char *shared = ks->shared[kind];
+    char heading[64];
+    snprintf(heading, sizeof heading, "%s (%zu record%s)", titles[kind], n, n == 1 ? "" : "s");
+    sb_doc_heading(doc, 3, heading);
+    const bool shown = kind == KIND_EXTRAPOLATED || kind == KIND_NOISY;
+    char all[64] = "";
+    if (n > 1)
+        snprintf(all, sizeof all, ", the same for all %zu", n);
+    const char *where = !shown ? "No table or picture shows the figures of these records (their cells are —)"
+                        : n == 1 ? "Its figures are in the tables and pictures"
+                                 : "Their figures are in the tables and pictures";
+    if (kind == KIND_EXTRAPOLATED && shared[0] != '\0')
+        sb_doc_text(doc, false, "%s. Timed on some of the blocks (the table's sampled / full blocks) and extended to "
+                    "all of them; the method%s: %s.", where, all, shared);
+    else if (shared[0] != '\0')
+        sb_doc_text(doc, false, "%s. Why%s: %s.", where, all, shared);
+    else
+        sb_doc_text(doc, false, "%s.", where);
+    /* Extrapolations: the blocks, and the method too when theirs differ; the others: their own reasons. */
+    bool own = false;
+    for (size_t i = 0; i < r->count && !own; i++) {
+        sb_doc_cell buf;
+        if (kind_of(r->records[i]) == kind)
+            own = own_length(why(r->records[i], kind, buf), shared) > 0;
+    }
+    const bool blocks = kind == KIND_EXTRAPOLATED, method = !blocks || shared[0] == '\0';
+    const char *headers[5] = {"shape", "mode"};
+    char align[6] = "ll";
+    if (blocks) {
+        headers[strlen(align)] = "encoder blocks (sampled / full)";
+        strcat(align, "r");
+        headers[strlen(align)] = "decoder blocks (sampled / full)";
+        strcat(align, "r");
+    }
+    if (own && method) {
+        headers[strlen(align)] = blocks ? "how" : "why";
+        strcat(align, "l");
+    }
+    sb_doc_table(doc, align, headers);
     for (size_t i = 0; i < r->count; i++) {
         const cJSON *rec = r->records[i];
-        const char *verdict = text(rec, SB_F_VERDICT);
-        bool extrapolated = strcmp(verdict, "extrapolated") == 0;
-        if (!extrapolated && strncmp(verdict, "skipped", 7) != 0 && strncmp(verdict, "failed", 6) != 0 &&
-            strncmp(verdict, "contended", 9) != 0)
+        if (kind_of(rec) != kind)
             continue;
-        if (shown++ == 0)
-            sb_doc_table(doc, 4, headers);
-        char head[64];
-        snprintf(head, sizeof head, "%.*s", (int)strcspn(verdict, ":"), verdict);
-        const char *cells[] = {text(rec, SB_F_SHAPE), text(rec, SB_F_SETTINGS_MODE), head,
-                               extrapolated ? text(rec, SB_F_EXTRAPOLATION_METHOD) : reason(verdict)};
+        sb_doc_cell enc, dec, buf, own_text;
+        const char *w = why(rec, kind, buf);
+        snprintf(own_text, sizeof own_text, "%.*s", (int)own_length(w, shared), w);
+        const char *cells[5] = {text(rec, SB_F_SHAPE), text(rec, SB_F_SETTINGS_MODE)};
+        size_t c = 2;
+        if (blocks) {
+            cells[c++] = blocks_cell(enc, rec, SB_F_EXTRAPOLATION_SAMPLED_ENCODER, SB_F_EXTRAPOLATION_FULL_ENCODER);
+            cells[c++] = blocks_cell(dec, rec, SB_F_EXTRAPOLATION_SAMPLED_DECODER, SB_F_EXTRAPOLATION_FULL_DECODER);
+        }
+        if (own && method)
+            cells[c++] = own_text;
         sb_doc_row(doc, cells);
     }
-    if (shown > 0)
-        sb_doc_table_end(doc);
-    else
+    sb_doc_table_end(doc);
+}
+
+static void exceptions_section(sb_doc *doc, const sb_results *r, const kinds *ks)
+{
+    sb_doc_heading(doc, 2, "Extrapolated, noisy, contended, skipped and failed");
+    size_t total = 0;
+    for (int k = 0; k < KINDS; k++)
+        total += ks->count[k];
+    if (total == 0) {
         sb_doc_text(doc, false, "Every record was measured in full.");
+        return;
+    }
+    for (int k = 0; k < KINDS; k++)
+        if (ks->count[k] > 0)
+            exceptions_of_kind(doc, r, ks, k);
 }
 
 /* The points the run planned (<run>/points.tsv) that have no record; nothing when it planned none. */
@@ -219,9 +404,9 @@ static void figures_section(sb_doc *doc, const sb_results *r, const sb_figures *
 
 /* ---- a table per scaling family ------------------------------------------------------------------- */
 
-static void shape_row(sb_doc *doc, const sb_shape_row *row)
+static void shape_row(sb_doc *doc, const kinds *ks, const sb_shape_table *t, const sb_shape_row *row)
 {
-    sb_doc_cell blocks, dm, ff, heads, params, flops, tps, ms, rss;
+    sb_doc_cell blocks, dm, ff, heads, params, flops, tps, ms, rss, verdict;
     sb_doc_cell enc, dec;
     snprintf(blocks, sizeof blocks, "%s/%s", sb_doc_number(enc, row->num_layers, "%.0f"),
              sb_doc_number(dec, row->num_decoder_layers, "%.0f"));
@@ -232,13 +417,14 @@ static void shape_row(sb_doc *doc, const sb_shape_row *row)
     const char *cells[] = {row->shape, blocks, sb_doc_number(dm, row->d_model, "%.0f"),
                            sb_doc_number(ff, row->d_ff, "%.0f"), heads,
                            sb_doc_number(params, row->params / 1e6, "%.1f"),
-                           sb_doc_number(flops, row->flops_per_token / 1e9, "%.3f"),
-                           sb_doc_number(tps, row->tokens_per_s, "%.1f"), sb_doc_number(ms, row->ms_per_token, "%.2f"),
-                           sb_doc_number(rss, row->peak_rss_bytes / 1048576.0, "%.0f"), verdict_of(row)};
+                           sb_doc_sig(flops, row->flops_per_token / 1e9, 3), sb_doc_sig(tps, row->tokens_per_s, 3),
+                           sb_doc_sig(ms, row->ms_per_token, 3),
+                           sb_doc_number(rss, row->peak_rss_bytes / 1048576.0, "%.0f"),
+                           verdict_of(ks, t, row, verdict)};
     sb_doc_row(doc, cells);
 }
 
-static void family_sections(sb_doc *doc, const sb_shape_table *t)
+static void family_sections(sb_doc *doc, const kinds *ks, const sb_shape_table *t)
 {
     static const struct {
         const char *scaling, *title;
@@ -254,6 +440,9 @@ static void family_sections(sb_doc *doc, const sb_shape_table *t)
                                     "executed GFLOP/token", "tokens/s", "generation (ms/token)", "peak RSS (MiB)",
                                     "verdict"};
     sb_doc_heading(doc, 2, "Results by scaling family");
+    sb_doc_text(doc, false, "A — is a figure the run does not have: the verdict says why (a record left out, and "
+                "its reason), or the shape has no generate-mode record for its generation latency. GFLOP/token, "
+                "tokens/s and ms/token to three significant digits.");
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
         size_t shown = 0;
         for (size_t i = 0; i < t->count; i++) {
@@ -265,9 +454,9 @@ static void family_sections(sb_doc *doc, const sb_shape_table *t)
                 continue;
             if (shown++ == 0) {
                 sb_doc_heading(doc, 3, families[f].title);
-                sb_doc_table(doc, 11, headers);
+                sb_doc_table(doc, "lrrrrrrrrrl", headers);
             }
-            shape_row(doc, row);
+            shape_row(doc, ks, t, row);
         }
         if (shown > 0)
             sb_doc_table_end(doc);
@@ -282,7 +471,7 @@ static int by_experts(const void *a, const void *b)
     return (p->num_experts > q->num_experts) - (p->num_experts < q->num_experts);
 }
 
-static int switch_section(sb_doc *doc, const sb_shape_table *t, sb_error *err)
+static int switch_section(sb_doc *doc, const kinds *ks, const sb_shape_table *t, sb_error *err)
 {
     sb_doc_heading(doc, 2, "Dense vs Switch");
     const sb_shape_row *first = NULL;
@@ -317,16 +506,17 @@ static int switch_section(sb_doc *doc, const sb_shape_table *t, sb_error *err)
                 dense != NULL ? dense->shape : "a dense shape of the same width and depth (none measured in this run)");
     static const char *headers[] = {"shape", "experts", "total params (M)", "active params (M)", "tokens/s",
                                     "speed vs dense (x)", "peak RSS (MiB)", "verdict"};
-    sb_doc_table(doc, 8, headers);
+    sb_doc_table(doc, "lrrrrrrl", headers);
     for (size_t i = 0; i < n; i++) {
-        sb_doc_cell e, total, active, tps, speed, rss;
+        sb_doc_cell e, total, active, tps, speed, rss, verdict;
         double speed_vs_dense = dense != NULL ? rows[i]->tokens_per_s / dense->tokens_per_s : NAN;
         const char *cells[] = {rows[i]->shape, sb_doc_number(e, rows[i]->num_experts, "%.0f"),
                                sb_doc_number(total, rows[i]->params / 1e6, "%.1f"),
                                sb_doc_number(active, rows[i]->params_active / 1e6, "%.1f"),
-                               sb_doc_number(tps, rows[i]->tokens_per_s, "%.1f"),
+                               sb_doc_sig(tps, rows[i]->tokens_per_s, 3),
                                sb_doc_number(speed, speed_vs_dense, "%.2f"),
-                               sb_doc_number(rss, rows[i]->peak_rss_bytes / 1048576.0, "%.0f"), verdict_of(rows[i])};
+                               sb_doc_number(rss, rows[i]->peak_rss_bytes / 1048576.0, "%.0f"),
+                               verdict_of(ks, t, rows[i], verdict)};
         sb_doc_row(doc, cells);
     }
     sb_doc_table_end(doc);
@@ -348,7 +538,7 @@ static void quality_section(sb_doc *doc, const sb_shape_table *t, const sb_probe
         if (isnan(row->quality))
             continue;
         if (shown++ == 0)
-            sb_doc_table(doc, 4, headers);
+            sb_doc_table(doc, "llrl", headers);
         sb_doc_cell value;
         snprintf(value, sizeof value, "%.3f %s", row->quality, sb_quality_metric_info(row->quality_metric).unit);
         const char *cells[] = {row->shape, row->quality_metric != NULL ? row->quality_metric : "unknown", value,
@@ -375,7 +565,7 @@ static int doc_open(const sb_results *results, report_file *f, sb_error *err)
     *f = (report_file){0};
     sb_fmt(f->md_path, sizeof f->md_path, "%s/REPORT.md", results->dir);
     sb_fmt(f->html_path, sizeof f->html_path, "%s/REPORT.html", results->dir);
-    f->doc = (sb_doc){open_memstream(&f->md_text, &f->md_len), open_memstream(&f->html_text, &f->html_len), 0, false};
+    f->doc = (sb_doc){open_memstream(&f->md_text, &f->md_len), open_memstream(&f->html_text, &f->html_len), "", false};
     if (f->doc.md == NULL || f->doc.html == NULL) {
         if (f->doc.md != NULL)
             fclose(f->doc.md);
@@ -417,19 +607,21 @@ int sb_report_write(const sb_results *results, const sb_shape_table *table, cons
     if (doc_open(results, &f, err) != 0)
         return -1;
     sb_doc *doc = &f.doc;
-    machine_section(doc, results);
+    kinds ks;
+    kinds_build(results, &ks);
+    machine_section(doc, results, &ks);
     method_section(doc, table);
-    exceptions_section(doc, results);
+    exceptions_section(doc, results, &ks);
     missing_section(doc, results);
     figures_section(doc, results, figures);
-    family_sections(doc, table);
+    family_sections(doc, &ks, table);
     sb_report_probe(doc, probe);
     sb_finding finding;
     int rc = sb_report_deep_wide(doc, results, table, probe, &finding, err);
     if (rc == 0)
         sb_report_against_papers(doc, probe, &finding);
     if (rc == 0)
-        rc = switch_section(doc, table, err);
+        rc = switch_section(doc, &ks, table, err);
     if (rc == 0)
         quality_section(doc, table, probe);
     sb_precision_table precision;
@@ -451,7 +643,7 @@ int sb_report_write_index(const sb_results *results, const sb_results_part *part
                 "machines as much as the shapes, so no frontier or table mixes them: each CPU model has its own "
                 "report, pictures and results.jsonl in its folder.", count);
     static const char *headers[] = {"CPU model", "nodes", "records", "measured", "report"};
-    sb_doc_table(doc, 5, headers);
+    sb_doc_table(doc, "llrrl", headers);
     for (size_t k = 0; k < count; k++) {
         const sb_results *part = &parts[k].results;
         size_t measured = 0;

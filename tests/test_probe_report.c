@@ -240,7 +240,7 @@ Test(probe_report, pairs_with_intervals_and_the_pooled_words)
     HAS(md, "So this run agrees with the paper.");
     /* tiny ends at 5.01: 0.904 below the unigram line (5.914). */
     /* tiny: 641 steps of 15.6 GFLOP at 60 GFLOP/s is 3.85 steps/s. */
-    HAS(md, "| t5-efficient-tiny | 8.37 | 15.60 | 641 | 3.85 | 5.200 ± 0.000 | 5.010 ± 0.010 | 0.904 | 0.308 | "
+    HAS(md, "| t5-efficient-tiny | 8.37 | 15.6 | 641 | 3.85 | 5.200 ± 0.000 | 5.010 ± 0.010 | 0.904 | 0.308 | "
             "-0.190 |");
     HAS(md, "Reference lines, the held-out loss of models that read no input: unigram 5.914, bigram 5.318");
     free(md);
@@ -300,8 +300,13 @@ Test(probe_report, step_count_diagnostic_and_frontiers_with_a_speed_run)
     }
     cr_assert_eq(sb_spearman(steps, loss, view.count, &rho, &p, NULL), 0);
     char line[128];
-    snprintf(line, sizeof line, "| 1 | 1e+13 FLOPs | 7 | %+.2f | %.2g |", rho, p);
+    sb_doc_cell p_text;
+    snprintf(line, sizeof line, "| 1 | 1.00e+13 FLOPs | 7 | %+.2f | %s |", rho, sb_doc_p(p_text, p));
     HAS(md, line);
+    /* The curve's fractions as 1/2^k, its budgets in one notation with three significant digits. */
+    HAS(md, "| fraction of the budget | budget | shapes | rho (steps, loss) | p |\n|--:|--:|--:|--:|--:|\n"
+            "| 1/4 | 2.50e+12 FLOPs | 7 |");
+    HAS(md, "| 1/2 | 5.00e+12 FLOPs | 7 |");
     /* Lowest loss for its params: tiny (8.37 M, 5.01), wide-a (11.52 M, 4.62), deep-a (11.53 M, 4.52); nothing
      * bigger beats 4.52. */
     HAS(md, "- Against params, at the budget: t5-efficient-tiny, wide-a, deep-a.");

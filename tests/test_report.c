@@ -171,8 +171,14 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
               "%s", front);
     free(front);
     cr_assert_eq(sb_report_write(&r.results, &r.table, &r.probe, &r.figures, &err), 0, "%s", err.msg);
+    /* Every caption whole, to its full stop (none cut off by its buffer). */
+    for (size_t i = 0; i < r.figures.count; i++) {
+        const char *caption = r.figures.items[i].caption;
+        cr_expect(caption[0] != '\0' && caption[strlen(caption) - 1] == '.', "cut off: %s", caption);
+    }
     snprintf(path, sizeof path, "%s/REPORT.html", run_dir);
     char *html = test_read_file(path, NULL);
+    cr_assert(strstr(html, "hollow: an op class with no timed rate, at its ceiling.") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/throughput_vs_params.png\"") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/roofline.png\"") != NULL);
     free(html);
@@ -197,15 +203,23 @@ Test(report, family_tables)
     char *md = report_md(&r);
     HAS(md, "### Depth sweep (nl / el / dl)");
     /* 133,932,544 params; executed FLOPs per token 2*(128*enc + 32*dec + 32*V*d)/160 = 0.114 GFLOP; 560 MiB. */
-    HAS(md, "| t5-efficient-small-nl16 | 16/16 | 512 | 2048 | 8 x 64 | 133.9 | 0.114 | 1700.0 | 7.90 | 560 | ok |");
-    HAS(md, "| t5-efficient-base-dm512 | 12/12 | 512 | 3072 | 12 x 64 | 148.6 | 0.127 | 2300.0 | 5.20 | 610 | ok |");
-    HAS(md, "| t5-efficient-base | 12/12 | 768 | 3072 | 12 x 64 | 222.9 | 0.191 | 1200.0 | — | 950 | extrapolated |");
+    HAS(md, "| t5-efficient-small-nl16 | 16/16 | 512 | 2048 | 8 x 64 | 133.9 | 0.114 | 1700 | 7.90 | 560 | ok |");
+    HAS(md, "| t5-efficient-base-dm512 | 12/12 | 512 | 3072 | 12 x 64 | 148.6 | 0.127 | 2300 | 5.20 | 610 | ok |");
+    HAS(md, "| t5-efficient-base | 12/12 | 768 | 3072 | 12 x 64 | 222.9 | 0.191 | 1200 | — | 950 | extrapolated |");
+    /* 0.0972 and 0.0100 GFLOP/token: three significant digits however small. */
+    HAS(md, "| t5-efficient-small-el16 | 16/6 | 512 | 2048 | 8 x 64 | 92.0 | 0.0972 | 2600 |");
+    HAS(md, "| t5-efficient-tiny | 4/4 | 256 | 1024 | 4 x 64 | 15.6 | 0.0100 | 9000 |");
     HAS(md, "### Attention sweep (kv / nh / skv)");
     HAS(md, "| t5-efficient-small-kv128 | 6/6 | 512 | 2048 | 8 x 128 | 79.4 |");
     HAS(md, "| switch-base-256 | 12/12 | 768 | 3072 | 12 x 64 | 14664.2 | — | — | — | — | "
             "skipped: estimated 56.3 GiB exceeds the 32 GiB memory budget |");
-    HAS(md, "| switch-base-256 | forward | skipped | estimated 56.3 GiB exceeds the 32 GiB memory budget |");
-    HAS(md, "| t5-efficient-base | forward | extrapolated | timed at 1 and 2 encoder blocks, 1 and 2 decoder blocks;");
+    HAS(md, "### Skipped (1 record)\n\nNo table or picture shows the figures of these records (their cells are —). "
+            "Why: estimated 56.3 GiB exceeds the 32 GiB memory budget.\n\n| shape | mode |\n|:--|:--|\n"
+            "| switch-base-256 | forward |\n");
+    HAS(md, "### Extrapolated (1 record)\n\nIts figures are in the tables and pictures. Timed on some of the blocks "
+            "(the table's sampled / full blocks) and extended to all of them; the method: in every repetition the "
+            "engine's profile measured each stack's time inside its blocks");
+    HAS(md, "| t5-efficient-base | forward | 2 / 12 | 2 / 12 |");
     HAS(md, "CPU: Fixture CPU 3.0GHz, 8 logical cores, 4 threads used");
     HAS(md, "OpenBLAS core Haswell");
     free(md);
@@ -221,16 +235,18 @@ Test(report, deep_narrow_vs_wide_pairs_and_finding)
     HAS(md, "### At matched parameter count\n\nNo parameter-matched deep/wide pair in this run.");
     /* At matched FLOPs small-el16 vs small-ff6000 (0.0972 GFLOP/token each): 2600 / 3400 = 0.76. */
     HAS(md, "| t5-efficient-small-el16 (16/6 blocks, d_model 512, d_ff 2048) | t5-efficient-small-ff6000 (6/6 blocks, "
-            "d_model 512, d_ff 6144) | 0.097 | 0.097 | 0.76 | — | — | — | — | — |");
-    /* One pair: its ratio is stated, and no general claim. */
-    HAS(md, "a deeper-narrower shape ran at (no pair) at matched parameter count, and at 0.76x the tokens/s of the "
-            "wider one (median of 1 pair, range 0.76x to 0.76x; faster in 0 of 1) at matched FLOPs per token: one "
-            "pair makes no general claim.");
+            "d_model 512, d_ff 6144) | 0.0972 | 0.0972 | 0.76 | — | — | — | — | speed only: the probe did not train "
+            "both shapes |");
+    /* One pair: its ratio is stated, the missing kind of pair said in words, and no general claim. */
+    HAS(md, "no pair is matched in parameter count; at matched FLOPs per token a deeper-narrower shape ran at 0.76x "
+            "the tokens/s of the wider one (median of 1 pair, range 0.76x to 0.76x; faster in 0 of 1): one pair makes "
+            "no general claim.");
+    cr_expect(strstr(md, "(no pair)") == NULL, "a placeholder instead of a sentence:\n%s", md);
     /* Bigger-and-faster frontier: by params tiny, small, ff6000, dm512, base, switch-8/16; by FLOPs per token
      * the switch shapes tie with t5-efficient-base (one expert per token) and lose to it on speed. */
-    HAS(md, "base 3 of 4 (3 of 4), straddling it; depth 0 of 2 (0 of 2), below the frontier; "
-            "width 2 of 2 (2 of 2), on the frontier; attention 0 of 2 (0 of 2), below the frontier; "
-            "switch 2 of 2 (0 of 2), on the frontier.");
+    HAS(md, "| scaling family | measured shapes | on the frontier against params | on the frontier against executed "
+            "FLOPs/token |\n|:--|--:|--:|--:|\n| base | 4 | 3 | 3 |\n| depth | 2 | 0 | 0 |\n| width | 2 | 2 | 2 |\n"
+            "| attention | 2 | 0 | 0 |\n| switch | 2 | 2 | 0 |\n");
     HAS(md, "No parameter-matched pair carries quality figures on both sides");
     free(md);
     unload(&r);
@@ -243,13 +259,208 @@ Test(report, dense_vs_switch_and_quality)
     char *md = report_md(&r);
     /* switch-base-8: 619.3 M total, 223.0 M active (one expert per sparse block), 1100 / 1200 = 0.92 of dense. */
     HAS(md, "speed relative to t5-efficient-base.");
-    HAS(md, "| t5-efficient-base | 0 | 222.9 | 222.9 | 1200.0 | 1.00 | 950 | extrapolated |");
-    HAS(md, "| switch-base-8 | 8 | 619.3 | 223.0 | 1100.0 | 0.92 | 2400 | ok |");
-    HAS(md, "| switch-base-16 | 16 | 1072.4 | 223.1 | 1040.0 | 0.87 | 4200 | ok |");
+    HAS(md, "| t5-efficient-base | 0 | 222.9 | 222.9 | 1200 | 1.00 | 950 | extrapolated |");
+    HAS(md, "| switch-base-8 | 8 | 619.3 | 223.0 | 1100 | 0.92 | 2400 | ok |");
+    HAS(md, "| switch-base-16 | 16 | 1072.4 | 223.1 | 1040 | 0.87 | 4200 | ok |");
     HAS(md, "| switch-base-256 | 256 | 14664.2 | 225.3 | — | — | — | skipped: estimated 56.3 GiB");
     HAS(md, "| t5-v1_1-base | neg_log_perplexity | -1.556 nats/token | Switch Transformers");
     free(md);
     unload(&r);
+}
+
+/* Rewrites the run's records through `edit`, which changes a record in place (or leaves it alone). */
+static void edit_records(void (*edit)(cJSON *record))
+{
+    sb_results all;
+    sb_error err = {{0}};
+    cr_assert_eq(sb_results_load(run_dir, &all, NULL, NULL, &err), 0, "%s", err.msg);
+    char path[128];
+    snprintf(path, sizeof path, "%s/results.jsonl", run_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < all.count; i++) {
+        edit(all.records[i]);
+        char *line = cJSON_PrintUnformatted(all.records[i]);
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    fclose(f);
+    sb_results_free(&all);
+}
+
+static bool is(const cJSON *record, const char *shape, const char *mode)
+{
+    return strcmp(sb_field_string(record, SB_F_SHAPE), shape) == 0 &&
+           strcmp(sb_field_string(record, SB_F_SETTINGS_MODE), mode) == 0;
+}
+
+/* How many times needle occurs in text. */
+static size_t occurrences(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Three more forward records timed on 2 blocks of each stack, as the harness writes them. */
+static void extrapolate_three_more(cJSON *rec)
+{
+    if (!is(rec, "t5-efficient-small", "forward") && !is(rec, "t5-efficient-small-nl16", "forward") &&
+        !is(rec, "t5-efficient-base-dm512", "forward"))
+        return;
+    const double enc = sb_field_number(rec, SB_F_CONFIG_NUM_LAYERS);
+    const double dec = sb_field_number(rec, SB_F_CONFIG_NUM_DECODER_LAYERS);
+    char method[512];
+    snprintf(method, sizeof method, "timed on 2 of %.0f encoder blocks and 2 of %.0f decoder blocks; in every "
+             "repetition the engine's profile measured each stack's time inside its blocks, and each part of the "
+             "repetition was extended by that time times (full - sampled) / sampled blocks", enc, dec);
+    sb_record_put_string(rec, SB_F_VERDICT, "extrapolated");
+    sb_record_put_number(rec, SB_F_EXTRAPOLATION_SAMPLED_ENCODER, 2);
+    sb_record_put_number(rec, SB_F_EXTRAPOLATION_SAMPLED_DECODER, 2);
+    sb_record_put_number(rec, SB_F_EXTRAPOLATION_FULL_ENCODER, enc);
+    sb_record_put_number(rec, SB_F_EXTRAPOLATION_FULL_DECODER, dec);
+    sb_record_put_string(rec, SB_F_EXTRAPOLATION_METHOD, method);
+}
+
+/* Many extrapolated records: the method stated once, then one row per record with its sampled / full blocks. */
+Test(report, extrapolations_state_the_method_once_and_a_row_each)
+{
+    edit_records(extrapolate_three_more);
+    run r;
+    load(&r, run_dir);
+    char *md = report_md(&r);
+    HAS(md, "### Extrapolated (4 records)\n\nTheir figures are in the tables and pictures. Timed on some of the "
+            "blocks (the table's sampled / full blocks) and extended to all of them; the method, the same for all 4: "
+            "in every repetition the engine's profile measured each stack's time inside its blocks, and each part of "
+            "the repetition was extended by that time times (full - sampled) / sampled blocks.\n\n"
+            "| shape | mode | encoder blocks (sampled / full) | decoder blocks (sampled / full) |\n"
+            "|:--|:--|--:|--:|\n");
+    HAS(md, "| t5-efficient-small | forward | 2 / 6 | 2 / 6 |\n");
+    HAS(md, "| t5-efficient-small-nl16 | forward | 2 / 16 | 2 / 16 |\n");
+    HAS(md, "| t5-efficient-base-dm512 | forward | 2 / 12 | 2 / 12 |\n");
+    cr_expect_eq(occurrences(md, "the engine's profile measured"), 1, "the method is not stated once");
+    cr_expect_eq(occurrences(md, "timed on 2 of"), 0, "a row repeats what its block columns say");
+    free(md);
+    unload(&r);
+}
+
+/* Contended, noisy and skipped records: every row whose figure is "—" (or noisy) says why, the reasons' shared
+ * end stated once. */
+static void contend_and_spread(cJSON *rec)
+{
+    static const char *const tail = ": other processes were running; rerun on a quiet machine";
+    char verdict[256];
+    if (is(rec, "t5-efficient-tiny", "forward")) {
+        snprintf(verdict, sizeof verdict, "contended: the timed repetitions got 35 %% of their threads' CPU time (16 "
+                 "preemptions)%s", tail);
+        sb_record_put_string(rec, SB_F_VERDICT, verdict);
+    } else if (is(rec, "t5-efficient-small", "generate")) {
+        snprintf(verdict, sizeof verdict, "contended: the timed repetitions got 22 %% of their threads' CPU time (408 "
+                 "preemptions)%s", tail);
+        sb_record_put_string(rec, SB_F_VERDICT, verdict);
+    } else if (is(rec, "t5-efficient-small-kv128", "forward")) {
+        snprintf(verdict, sizeof verdict, "contended: the timed repetitions got 20 %% of their threads' CPU time (28 "
+                 "preemptions)%s", tail);
+        sb_record_put_string(rec, SB_F_VERDICT, verdict);
+    } else if (is(rec, "t5-efficient-base-dm512", "forward") || is(rec, "t5-efficient-base-dm512", "generate")) {
+        snprintf(verdict, sizeof verdict, "contended: the timed repetitions got 50 %% of their threads' CPU time (9 "
+                 "preemptions)%s", tail);
+        sb_record_put_string(rec, SB_F_VERDICT, verdict);
+    } else if (is(rec, "t5-efficient-small-nl16", "forward")) {
+        sb_record_put_string(rec, SB_F_VERDICT, "noisy");
+        sb_record_put_number(rec, SB_F_TIMING_CV, 0.073);
+    }
+}
+
+Test(report, every_row_without_a_clean_figure_says_why)
+{
+    edit_records(contend_and_spread);
+    run r;
+    load(&r, run_dir);
+    char *md = report_md(&r);
+    HAS(md, "Records: 16 in ");
+    HAS(md, ": 10 measured (1 of them extrapolated, 1 noisy); 5 contended, 1 skipped and 0 failed");
+    HAS(md, "### Contended (5 records)\n\nNo table or picture shows the figures of these records (their cells are —). "
+            "Why, the same for all 5: other processes were running; rerun on a quiet machine.\n\n"
+            "| shape | mode | why |\n|:--|:--|:--|\n"
+            "| t5-efficient-tiny | forward | the timed repetitions got 35 % of their threads' CPU time (16 "
+            "preemptions) |\n");
+    cr_expect_eq(occurrences(md, "other processes were running"), 1, "the shared reason is not stated once");
+    HAS(md, "### Noisy (1 record)\n\nIts figures are in the tables and pictures. Why: the timed repetitions' "
+            "coefficient of variation (stddev / mean) is over the limit of a clean measurement; the tables show their "
+            "median.\n\n| shape | mode | why |\n|:--|:--|:--|\n| t5-efficient-small-nl16 | forward | CV 7.3 % |\n");
+    /* The family tables: each row's own reason beside its figures, the generate record's too. */
+    HAS(md, "| t5-efficient-tiny | 4/4 | 256 | 1024 | 4 x 64 | 15.6 | — | — | — | — | contended: the timed repetitions "
+            "got 35 % of their threads' CPU time (16 preemptions) |\n");
+    HAS(md, "| t5-efficient-small | 6/6 | 512 | 2048 | 8 x 64 | 60.5 | 0.0468 | 4000 | — | 300 | ok; generate "
+            "contended: the timed repetitions got 22 % of their threads' CPU time (408 preemptions) |\n");
+    HAS(md, "| t5-efficient-small-nl16 | 16/16 | 512 | 2048 | 8 x 64 | 133.9 | 0.114 | 1700 | 7.90 | 560 | "
+            "noisy: CV 7.3 % |\n");
+    HAS(md, "| t5-efficient-base-dm512 | 12/12 | 512 | 3072 | 12 x 64 | 148.6 | — | — | — | — | contended: the timed "
+            "repetitions got 50 % of their threads' CPU time (9 preemptions); generate too |\n");
+    /* No row of a family table has a "—" for tokens/s beside a bare "ok". */
+    const char *families = strstr(md, "## Results by scaling family"), *end = strstr(md, "## Deep-narrow vs wide");
+    cr_assert(families != NULL && end != NULL);
+    for (const char *line = families; line < end; line = strchr(line, '\n') + 1) {
+        if (strncmp(line, "| t5", 4) != 0 && strncmp(line, "| switch", 8) != 0)
+            continue;
+        char row[1024];
+        snprintf(row, sizeof row, "%.*s", (int)strcspn(line, "\n"), line);
+        const char *cells[12]; /* shape, blocks, d_model, d_ff, heads, params, GFLOP, tokens/s, ms, RSS, verdict */
+        size_t n = 0;
+        for (char *c = strtok(row, "|"); c != NULL && n < 12; c = strtok(NULL, "|"))
+            cells[n++] = c + 1;
+        cr_assert_eq(n, 11, "%s", line);
+        cr_expect(strncmp(cells[7], "—", strlen("—")) != 0 ||
+                      (strncmp(cells[10], "ok", 2) != 0 && strncmp(cells[10], "extrapolated", 12) != 0 &&
+                       strncmp(cells[10], "noisy", 5) != 0),
+                  "a row without tokens/s and without a reason: %.*s", (int)strcspn(line, "\n"), line);
+    }
+    free(md);
+    unload(&r);
+}
+
+/* Text columns align left, number columns right, in both renderings; no number holds an exponent. */
+Test(report, text_left_numbers_right_no_exponents)
+{
+    run r;
+    load(&r, run_dir);
+    char *md = report_md(&r);
+    HAS(md, "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|\n"); /* a family table: shape, numbers, verdict */
+    HAS(md, "| shape | metric | value | source |\n|:--|:--|--:|:--|\n");
+    cr_expect(strstr(md, "|---") == NULL, "a column without its alignment");
+    for (const char *line = md; *line != '\0'; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0'))
+        if (line[0] == '|')
+            for (const char *c = line; *c != '\n' && *c != '\0'; c++)
+                cr_expect(!(c[0] == 'e' && (c[1] == '+' || c[1] == '-') && c > line && c[-1] >= '0' && c[-1] <= '9'),
+                          "an exponent in a table: %.*s", (int)strcspn(line, "\n"), line);
+    free(md);
+    char path[128];
+    snprintf(path, sizeof path, "%s/REPORT.html", run_dir);
+    char *html = test_read_file(path, NULL);
+    HAS(html, "<tr><td>t5-efficient-small-nl16</td><td class=\"r\">16/16</td>");
+    HAS(html, "<td class=\"r\">133.9</td>");
+    HAS(html, "<td>ok</td></tr>");
+    free(html);
+    unload(&r);
+}
+
+/* Significant digits in fixed notation: close small values apart, large ones whole, never an exponent. */
+Test(report, numbers_keep_their_significant_digits)
+{
+    sb_doc_cell a, b;
+    cr_expect_str_eq(sb_doc_sig(a, 0.0031, 3), "0.00310");
+    cr_expect_str_neq(sb_doc_sig(a, 0.0031, 3), sb_doc_sig(b, 0.0034, 3));
+    cr_expect_str_eq(sb_doc_sig(a, 0.191, 3), "0.191");
+    cr_expect_str_eq(sb_doc_sig(a, 11540.4, 3), "11540");
+    cr_expect_str_eq(sb_doc_sig(a, 1.18981e7, 3), "11898100");
+    cr_expect_str_eq(sb_doc_sig(a, 7.9, 3), "7.90");
+    cr_expect_str_eq(sb_doc_sig(a, NAN, 3), "—");
+    cr_expect_str_eq(sb_doc_p(a, 0.0036), "0.0036");
+    cr_expect_str_eq(sb_doc_p(a, 0.41), "0.41");
+    cr_expect_str_eq(sb_doc_p(a, 1.2e-7), "< 0.0001");
+    cr_expect_str_eq(sb_doc_p(a, NAN), "—");
 }
 
 Test(report, run_without_quality_says_so)
@@ -364,8 +575,8 @@ Test(report, bf16_twins_get_their_section_and_picture)
     sb_precision_table_free(&t);
     char *md = report_md(&r);
     HAS(md, "## bf16 against fp32");
-    HAS(md, "| t5-efficient-tiny | forward |");
-    HAS(md, "| 1.80x |");
+    /* 0.0178 s in fp32, / 1.8 in bf16: seconds to three significant digits. */
+    HAS(md, "| t5-efficient-tiny | forward | 0.0178 | 0.00988 | 1.80x |");
     HAS(md, "Most gained: ");
     free(md);
     cr_assert_str_empty(r.figures.items[7].skipped, "%s", r.figures.items[7].skipped);
