@@ -192,7 +192,7 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
             rc = write_labels(r, t, sizes[a], x, y, rank, &throughput, err);
     }
     /* latency.gp: two panels side by side, linear decoder-depth axis, log2 width axis, log latency,
-     * offsets 0.1 all round */
+     * pads 0.1 all round */
     const sb_label_request panel = {.log_x = false, .log_y = true, .pad = {0.1, 0.1, 0.1, 0.1},
                                     .width_px = 620, .height_px = 820};
     for (int a = 0; rc == 0 && a < 2; a++) {
@@ -205,8 +205,8 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
         }
         rc = write_labels(r, t, a == 0 ? "latency_depth" : "latency_width", x, y, rank, &g, err);
     }
-    /* quality.gp: three panels per metric (params, FLOPs per token, seconds), log x when the costs span
-     * more than a decade, as the script decides */
+    /* quality.gp: up to three panels per metric (params, FLOPs per token, seconds), log x when the costs
+     * span more than a decade, as the script decides */
     const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 400, .height_px = 820};
     for (size_t m = 0; rc == 0 && m < n; m++) {
         const char *metric = t->rows[m].quality_metric;
@@ -243,16 +243,19 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     return rc;
 }
 
-/* roofline.tsv: each measured shape's op classes (allow-listed names only, as the picture's legend reads
- * them), intensity and achieved rate. */
+/* roofline.tsv: every measured record's op classes (allow-listed names only, as the picture's legend reads
+ * them), with its mode, intensity and achieved rate, and the hover text "shape (mode): op class". */
 static int fill_roofline(FILE *f, void *ctx, sb_error *err)
 {
-    const sb_shape_table *t = ctx;
-    fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\n");
-    for (size_t i = 0; i < t->count; i++) {
-        const cJSON *roof = t->rows[i].measured ? sb_record_field(t->rows[i].main, SB_F_ROOFLINE) : NULL;
+    const sb_results *r = ctx;
+    fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\tmode\thover\n");
+    for (size_t i = 0; i < r->count; i++) {
+        const cJSON *record = r->records[i];
+        const char *shape = sb_field_string(record, SB_F_SHAPE), *mode = sb_field_string(record, SB_F_SETTINGS_MODE);
+        if (!sb_record_measured(record) || shape == NULL || mode == NULL || !sb_plots_is_plain_name(mode))
+            continue;
         const cJSON *op;
-        cJSON_ArrayForEach(op, roof) {
+        cJSON_ArrayForEach(op, sb_record_field(record, SB_F_ROOFLINE)) {
             double ai, achieved;
             if (op->string == NULL || !sb_plots_is_plain_name(op->string) ||
                 sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0)
@@ -261,8 +264,10 @@ static int fill_roofline(FILE *f, void *ctx, sb_error *err)
             char rate[32] = "untimed";
             if (sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0)
                 snprintf(rate, sizeof rate, "%.6g", achieved);
-            data_text(f, t->rows[i].shape);
-            fprintf(f, "\t%s\t%.6g\t%s\n", op->string, ai, rate);
+            data_text(f, shape);
+            fprintf(f, "\t%s\t%.6g\t%s\t%s\t", op->string, ai, rate, mode);
+            data_text(f, shape);
+            fprintf(f, " (%s): %s\n", mode, op->string);
         }
     }
     return 0;
@@ -419,6 +424,8 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
         rc = text_var(&vars, "scriptdir", scriptdir, err);
     if (rc == 0)
         rc = text_var(&vars, "machine", machine, err);
+    if (rc == 0)
+        rc = text_var(&vars, "setting", fig->setting, err);
     for (size_t i = 0; rc == 0 && i < fig->nvars; i++)
         rc = gnuplot_var(&vars, fig->vars[i].name, fig->vars[i].is_number, fig->vars[i].number, fig->vars[i].text,
                          err);
@@ -500,7 +507,7 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
     if (rc == 0)
         rc = write_frontier(results, table, "flops", err);
     if (rc == 0)
-        rc = write_data(results, "roofline.tsv", fill_roofline, (void *)table, err);
+        rc = write_data(results, "roofline.tsv", fill_roofline, (void *)results, err);
     if (rc == 0)
         rc = write_all_labels(results, table, err);
     if (rc == 0)

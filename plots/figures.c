@@ -28,7 +28,7 @@ static void set(char *dst, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Callers keep within SB_FIGURE_VARS: the roofline's seven are the most. */
+/* Callers keep within SB_FIGURE_VARS: the roofline's eleven are the most. */
 static void var_text(sb_figure *f, const char *name, const char *value)
 {
     sb_figure_var *v = &f->vars[f->nvars++];
@@ -74,11 +74,89 @@ static void knobs(const sb_shape_table *t, double (*pick)(const sb_shape_row *),
                 add_word(out, size, order[k]);
 }
 
+/* The range of a number over records, for a title: "64", or "32-128" when the records differ. */
+static void value_range(const sb_results *r, const char *mode, bool measured_only, sb_field_id id, char *out,
+                        size_t size)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < r->count; i++) {
+        const char *m = sb_field_string(r->records[i], SB_F_SETTINGS_MODE);
+        const double v = sb_field_number(r->records[i], id);
+        if (m == NULL || strcmp(m, mode) != 0 || (measured_only && !sb_record_measured(r->records[i])) || isnan(v))
+            continue;
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+    }
+    if (lo > hi)
+        set(out, size, "?");
+    else if (lo == hi)
+        set(out, size, "%.0f", lo);
+    else
+        set(out, size, "%.0f-%.0f", lo, hi);
+}
+
+/* The title's measurement line for records of `mode` (the measured ones when there are any): "forward mode,
+ * batch 1, 64 source + 16 target tokens, f32". Mode and precision are plain names or left out. */
+static void set_setting(sb_figure *f, const sb_results *r, const char *mode, const char *dtype)
+{
+    if (mode == NULL || !sb_plots_is_plain_name(mode)) {
+        set(f->setting, sizeof f->setting, "%s", dtype != NULL && sb_plots_is_plain_name(dtype) ? dtype : "");
+        return;
+    }
+    bool any_measured = false;
+    for (size_t i = 0; i < r->count && !any_measured; i++) {
+        const char *m = sb_field_string(r->records[i], SB_F_SETTINGS_MODE);
+        any_measured = m != NULL && strcmp(m, mode) == 0 && sb_record_measured(r->records[i]);
+    }
+    char batch[32], src[32], tgt[32];
+    value_range(r, mode, any_measured, SB_F_SETTINGS_BATCH, batch, sizeof batch);
+    value_range(r, mode, any_measured, SB_F_SETTINGS_SRC_LEN, src, sizeof src);
+    value_range(r, mode, any_measured, SB_F_SETTINGS_TGT_LEN, tgt, sizeof tgt);
+    set(f->setting, sizeof f->setting, "%s mode, batch %s, %s source + %s target tokens%s%s", mode, batch, src, tgt,
+        dtype != NULL && sb_plots_is_plain_name(dtype) ? ", " : "",
+        dtype != NULL && sb_plots_is_plain_name(dtype) ? dtype : "");
+}
+
+/* Why records of `mode` (NULL: any) give a picture nothing to draw, by verdict: "no measured generate-mode
+ * record with a latency in this run (of 3: 3 contended (...)); only measured records are drawn". */
+static void set_left_out(sb_figure *f, const sb_results *r, const char *mode, const char *what)
+{
+    size_t total = 0, contended = 0, skipped = 0, failed = 0, measured = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        const char *m = sb_field_string(r->records[i], SB_F_SETTINGS_MODE);
+        const char *verdict = sb_field_string(r->records[i], SB_F_VERDICT);
+        if (mode != NULL && (m == NULL || strcmp(m, mode) != 0))
+            continue;
+        total++;
+        measured += sb_record_measured(r->records[i]);
+        contended += verdict != NULL && strncmp(verdict, "contended", 9) == 0;
+        skipped += verdict != NULL && strncmp(verdict, "skipped", 7) == 0;
+        failed += verdict != NULL && strncmp(verdict, "failed", 6) == 0;
+    }
+    const size_t other = total - measured - contended - skipped - failed;
+    char parts[320] = "";
+    const struct {
+        size_t n;
+        const char *text;
+    } kinds[] = {{contended, "contended (measured while other processes ran: rerun on a quiet machine)"},
+                 {skipped, "skipped"}, {failed, "failed"}, {other, "with another verdict"}, {measured, "measured"}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (kinds[k].n > 0)
+            set(parts + strlen(parts), sizeof parts - strlen(parts), "%s%zu %s", parts[0] != '\0' ? ", " : "",
+                kinds[k].n, kinds[k].text);
+    if (total == 0)
+        set(f->skipped, sizeof f->skipped, "no %s%srecords in this run", mode != NULL ? mode : "",
+            mode != NULL ? "-mode " : "");
+    else
+        set(f->skipped, sizeof f->skipped, "no measured %s%srecord with %s in this run (of %zu: %s); only measured "
+            "records are drawn", mode != NULL ? mode : "", mode != NULL ? "-mode " : "", what, total, parts);
+}
+
 static double pick_tokens(const sb_shape_row *r) { return r->tokens_per_s; }
 static double pick_latency(const sb_shape_row *r) { return r->ms_per_token; }
 static double pick_quality(const sb_shape_row *r) { return r->quality; }
 
-static void plan_throughput(const sb_shape_table *t, sb_figures *out)
+static void plan_throughput(const sb_shape_table *t, const sb_results *r, sb_figures *out)
 {
     static const struct {
         const char *name, *x, *column, *label, *subject;
@@ -111,8 +189,9 @@ static void plan_throughput(const sb_shape_table *t, sb_figures *out)
         var_number(f, "by_knob", kinds[i].by_knob);
         var_text(f, "knobs", present);
         var_text(f, "subject", kinds[i].subject);
+        set_setting(f, r, t->main_mode, t->main_dtype);
         if (present[0] == '\0')
-            set(f->skipped, sizeof f->skipped, "no measured throughput in this run");
+            set_left_out(f, r, t->main_mode, "a throughput");
     }
 }
 
@@ -144,7 +223,7 @@ static void plan_probe(const sb_probe_view *v, sb_figures *out)
     var_text(f, "panels", panels);
 }
 
-static void plan_quality(const sb_shape_table *t, const sb_probe_view *probe, sb_figures *out)
+static void plan_quality(const sb_shape_table *t, const sb_results *r, const sb_probe_view *probe, sb_figures *out)
 {
     char present[128];
     knobs(t, pick_quality, present, sizeof present);
@@ -173,9 +252,22 @@ static void plan_quality(const sb_shape_table *t, const sb_probe_view *probe, sb
                  info.higher_is_better == 1   ? ", higher is better"
                  : info.higher_is_better == 0 ? ", lower is better"
                                               : "");
+        /* a panel per cost some shape with this metric has */
+        bool flops = false, seconds = false;
+        for (size_t j = 0; j < t->count; j++) {
+            const sb_shape_row *row = &t->rows[j];
+            if (row->quality_metric == NULL || strcmp(row->quality_metric, metric) != 0 || isnan(row->quality))
+                continue;
+            flops = flops || isfinite(row->flops_per_token);
+            seconds = seconds || isfinite(row->seconds);
+        }
+        char panels[64];
+        snprintf(panels, sizeof panels, "params%s%s", flops ? " flops" : "", seconds ? " seconds" : "");
         var_text(f, "metric", metric);
         var_text(f, "ylabel", ylabel);
         var_text(f, "knobs", present);
+        var_text(f, "panels", panels);
+        set_setting(f, r, t->main_mode, t->main_dtype);
     }
     if (out->count == before && probe->count == 0) {
         sb_figure *f = add(out, "quality_vs_cost", "quality.gp", "Quality vs cost.");
@@ -183,7 +275,7 @@ static void plan_quality(const sb_shape_table *t, const sb_probe_view *probe, sb
     }
 }
 
-static void plan_latency(const sb_shape_table *t, sb_figures *out)
+static void plan_latency(const sb_shape_table *t, const sb_results *r, sb_figures *out)
 {
     char present[128];
     knobs(t, pick_latency, present, sizeof present);
@@ -191,16 +283,18 @@ static void plan_latency(const sb_shape_table *t, sb_figures *out)
                        "Generation latency per token (generate mode, log scale) vs the decoder's depth (blocks) and "
                        "width (d_model): each step runs the decoder's blocks in sequence.");
     var_text(f, "knobs", present);
+    set_setting(f, r, "generate", t->main_dtype);
     if (present[0] == '\0')
-        set(f->skipped, sizeof f->skipped, "no measured generate-mode records in this run");
+        set_left_out(f, r, "generate", "a latency");
 }
 
-static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb_figures *out)
+static void plan_roofline(const sb_results *results, sb_figures *out)
 {
     sb_figure *f = add(out, "roofline", "roofline.gp",
-                       "Roofline: arithmetic intensity of each op class against the measured sgemm and "
+                       "Roofline: arithmetic intensity of each op class of every measured record (colour: op class, "
+                       "marker: mode; the SVG names each point's shape on hover) against the measured sgemm and "
                        "stream-copy roofs; filled: achieved rate (op classes: the engine's profile of their regions; "
-                       "total: the whole repetition), hollow: an op class with no timed rate, at its ceiling. The "
+                       "total: the whole repetition), ringed: an op class with no timed rate, at its ceiling. The "
                        "memory roof is the stream-copy bandwidth: work that only reads, or reads from cache, can sit "
                        "above it.");
     double sgemm, fma, bw;
@@ -214,37 +308,50 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
             "no measured machine peaks (system.sgemm_gflops, stream_copy_gbps) in this run");
         return;
     }
-    /* An op class without an achieved rate (records of schema 1 did not time them apart) is drawn at its
-     * ceiling, the roof at its intensity. */
-    char timed[160] = "", untimed[160] = "";
-    double lo = INFINITY, hi = 0;
-    for (size_t i = 0; i < t->count; i++) {
-        const cJSON *roof = t->rows[i].measured ? sb_record_field(t->rows[i].main, SB_F_ROOFLINE) : NULL;
+    /* Every measured record's op classes, in every mode (each mode has its own intensities). An op class
+     * without an achieved rate (records of schema 1 did not time them apart) is drawn at its ceiling, the
+     * roof at its intensity. */
+    char timed[160] = "", untimed[160] = "", modes[160] = "";
+    double xlo = INFINITY, xhi = 0, ylo = INFINITY, yhi = fmax(fma, sgemm);
+    for (size_t i = 0; i < results->count; i++) {
+        const cJSON *record = results->records[i];
+        const char *mode = sb_field_string(record, SB_F_SETTINGS_MODE);
+        if (!sb_record_measured(record) || mode == NULL || !sb_plots_is_plain_name(mode))
+            continue;
         const cJSON *op;
-        cJSON_ArrayForEach(op, roof) {
+        cJSON_ArrayForEach(op, sb_record_field(record, SB_F_ROOFLINE)) {
             double ai, achieved;
             if (op->string == NULL || !sb_plots_is_plain_name(op->string) ||
-                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0 || ai <= 0)
+                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0 || !(ai > 0))
                 continue;
-            lo = fmin(lo, ai);
-            hi = fmax(hi, ai);
             const bool is_timed =
-                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0;
-            add_word(is_timed ? timed : untimed, 160, op->string);
+                sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0 &&
+                achieved > 0;
+            const double y = is_timed ? achieved : fmin(ai * bw, sgemm);
+            xlo = fmin(xlo, ai);
+            xhi = fmax(xhi, ai);
+            ylo = fmin(ylo, y);
+            yhi = fmax(yhi, y);
+            add_word(is_timed ? timed : untimed, sizeof timed, op->string);
+            add_word(modes, sizeof modes, mode);
         }
     }
     if (timed[0] == '\0' && untimed[0] == '\0') {
-        set(f->skipped, sizeof f->skipped, "no roofline figures in the measured records");
+        set_left_out(f, results, NULL, "roofline figures");
         return;
     }
-    double ridge = sgemm / bw;
+    const double ridge = sgemm / bw;
     var_text(f, "timed", timed);
     var_text(f, "untimed", untimed);
+    var_text(f, "modes", modes);
     var_number(f, "sgemm", sgemm);
     var_number(f, "fma", fma);
     var_number(f, "bandwidth", bw);
-    var_number(f, "xmin", fmin(lo, ridge) / 4);
-    var_number(f, "xmax", fmax(hi, ridge) * 4);
+    var_number(f, "xlo", fmin(xlo, ridge));
+    var_number(f, "xhi", fmax(xhi, ridge));
+    var_number(f, "ylo", ylo);
+    var_number(f, "yhi", yhi);
+    set(f->setting, sizeof f->setting, "%s mode%s, every measured record", modes, strchr(modes, ' ') ? "s" : "");
 }
 
 /* bf16's speed-up over fp32 per shape, in the mode most pairs were measured in. */
@@ -298,10 +405,10 @@ void sb_figures_plan(const sb_shape_table *table, const sb_results *results, con
                      sb_figures *out)
 {
     memset(out, 0, sizeof *out);
-    plan_throughput(table, out);
+    plan_throughput(table, results, out);
     plan_probe(probe, out);
-    plan_quality(table, probe, out);
-    plan_latency(table, out);
-    plan_roofline(table, results, out);
+    plan_quality(table, results, probe, out);
+    plan_latency(table, results, out);
+    plan_roofline(results, out);
     plan_precision(results, out);
 }

@@ -203,7 +203,7 @@ typedef struct {
     const char *const *text;
     const int *rank;         /* lower is labelled first (e.g. 0 frontier, 1 base sizes); NULL: all equal */
     bool log_x, log_y;
-    double pad[4];           /* the script's `set offsets` as fractions of the range: left, right, bottom, top */
+    double pad[4];           /* plots/axis.gp's padding, fractions of the data's extent: left, right, bottom, top */
     double width_px, height_px; /* the panel's plot area */
 } sb_label_request;
 
@@ -214,7 +214,7 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
 /* ---- pictures and report ------------------------------------------------------------------------- */
 
 #define SB_FIGURES_MAX 16
-#define SB_FIGURE_VARS 8
+#define SB_FIGURE_VARS 12
 
 /* One gnuplot variable a figure's script reads. The name is an identifier from the code, never text from a
  * record; the value reaches gnuplot as data only — a finite number, or a single-quoted string (draw.c quotes
@@ -233,7 +233,8 @@ typedef struct {
     sb_figure_var vars[SB_FIGURE_VARS]; /* the script's own variables, beyond style.gp's */
     size_t nvars;
     char caption[256];
-    char skipped[256];  /* why it is not drawn for this run; empty when it is */
+    char setting[192];  /* the measurement drawn (mode, batch, lengths, precision): the title's second line */
+    char skipped[512];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;
 
 typedef struct {

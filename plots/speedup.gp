@@ -4,15 +4,22 @@
 # give; products too small to run at either peak gain less.
 # Expects style.gp's variables, plus mode, knobs, ceiling (0: not measured). Reads precision.tsv.
 load scriptdir.'/style.gp'
-set title "bf16 speed-up over fp32 vs parameters (".mode." mode)\n".machine
+set title heading('bf16 speed-up over fp32 vs parameters')
 set xlabel 'parameters (millions)'
 set ylabel 'speed-up: fp32 seconds / bf16 seconds'
-@log_x
-set autoscale fix
-set offsets graph 0.05, graph 0.05, graph 0.1, graph 0.1
 set key outside right top box opaque
 pairs = datadir.'/precision.tsv'
 speedup(k) = strcol(5) eq mode && strcol(2) eq k ? column(4) : NaN
+@free_y
+stats pairs using (strcol(5) eq mode ? column(3) : NaN) nooutput
+x_lo = STATS_min; x_hi = STATS_max
+# The range holds 1 (no gain) and the peak ratio, the two reference lines.
+stats pairs using (strcol(5) eq mode ? column(4) : NaN) nooutput
+axis_name = 'y'; axis_lo = STATS_min < 1 ? STATS_min : 1; axis_hi = STATS_max > ceiling ? STATS_max : ceiling
+axis_log = 0; axis_pad_lo = 0.1; axis_pad_hi = 0.1; axis_tics = 8
+load scriptdir.'/axis.gp'
+axis_name = 'x'; axis_lo = x_lo; axis_hi = x_hi; axis_log = 10; axis_pad_lo = 0.05; axis_pad_hi = 0.05
+load scriptdir.'/axis.gp'
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb '#808080' dt 3
 if (ceiling > 0) {
     set arrow from graph 0, first ceiling to graph 1, first ceiling nohead lc rgb '#404040' dt 2

@@ -1,8 +1,8 @@
 # style.gp — the look every shapebench picture shares: PNG (pngcairo) or SVG by `fmt`, fonts readable at
-# 100 %, the machine and BLAS core in the title, colours per scaling knob. Loaded by the other scripts.
+# 100 %, the measurement and machine in the title, colours per scaling knob. Loaded by the other scripts.
 # SVGs are interactive (`mouse standalone`): every shape's point shows its name on hover, where the PNG
 # names only the points that have room.
-# Expects: fmt ('png' or 'svg'), out (the file to write), machine (one line), datadir.
+# Expects: fmt ('png' or 'svg'), out (the file to write), machine and setting (one line each), datadir.
 if (fmt eq 'png') {
     set terminal pngcairo size 1600,1000 noenhanced font 'DejaVu Sans,17' linewidth 2
 } else {
@@ -28,11 +28,14 @@ knob_colour(k) = k eq 'base' ? '#000000' : k eq 'depth' ? '#1f77b4' : k eq 'widt
 knob_title(k) = k eq 'base' ? 'base sizes' : k eq 'depth' ? 'depth (nl/el/dl)' : k eq 'width' ? 'width (dm/ff)' : \
                 k eq 'attention' ? 'attention (kv/nh/skv)' : k eq 'switch' ? 'Switch experts' : k
 
-# Log axes labelled at 1, 2 and 5 of every decade: a range within one or two decades still gets labels.
-# On x the 5s are unlabelled minor tics, and so are the 2s from 20000 on: five-digit labels side by side
-# ("10000" "20000") run into each other in the narrower pictures.
-log_x = "set logscale x; set format x '%g'; do for [e = -6:13] { set xtics add (10.0**e); if (e <= 3) { set xtics add (2 * 10.0**e) } else { set xtics add ('' 2 * 10.0**e 1) }; set xtics add ('' 5 * 10.0**e 1) }"
-log_y = "set logscale y; set format y '%g'; do for [e = -6:13] { set ytics add (10.0**e, 2 * 10.0**e, 5 * 10.0**e) }"
+# Every title: the subject, then the measurement drawn (mode, batch, lengths, precision: `setting`), then the
+# machine (CPU, GEMM backend and core, threads).
+heading(subject) = subject."\n".setting."\n".machine
+
+# Axes: plots/axis.gp sets each from the extent of its data (range, log or linear, tic labels), which
+# `stats` measures: it reads one column as y, within y's current range and scale, so a picture measures
+# every extent (after `@free_y`) before it sets any axis.
+free_y = 'unset logscale y; set autoscale y'
 
 # Names beside points, from a labels_*.tsv file in `names` (placed by plots/labels.c so none overlap).
 names_r = "names using 1:2:(at('r')) with labels left offset char 0.7,0 font ',11' tc rgb '#303030' notitle"
