@@ -118,8 +118,7 @@ static int write_frontier(const sb_results *r, const sb_shape_table *t, const ch
 }
 
 typedef struct {
-    const sb_shape_table *t;
-    const double *x, *y;
+    const sb_label_request *req;
     const char *placement;
 } labels_file;
 
@@ -127,27 +126,40 @@ static int fill_labels(FILE *f, void *ctx, sb_error *err)
 {
     const labels_file *lf = ctx;
     fprintf(f, "# x\ty\tshape\tplacement (r: right, l: left, a: above)\n");
-    for (size_t i = 0; i < lf->t->count; i++) {
+    for (size_t i = 0; i < lf->req->count; i++) {
         if (lf->placement[i] == '-')
             continue;
-        fprintf(f, "%.6g\t%.6g\t", lf->x[i], lf->y[i]);
-        data_text(f, lf->t->rows[i].shape);
+        fprintf(f, "%.6g\t%.6g\t", lf->req->x[i], lf->req->y[i]);
+        data_text(f, lf->req->text[i]);
         fprintf(f, "\t%c\n", lf->placement[i]);
     }
     return 0;
 }
 
-/* labels_<name>.tsv: x, y, name and placement ('r', 'l', 'a') of the points whose names fit. */
+/* labels_<name>.tsv: x, y, name and placement ('r', 'l', 'a') of the points of `req` whose names fit. */
+static int write_placed_labels(const sb_results *r, const char *name, const sb_label_request *req, sb_error *err)
+{
+    char *placement = malloc(req->count + 1);
+    if (placement == NULL)
+        return sb_fail(err, "out of memory");
+    int rc = sb_plots_place_labels(req, placement, err);
+    if (rc == 0) {
+        char file[96];
+        snprintf(file, sizeof file, "labels_%s.tsv", name);
+        labels_file lf = {req, placement};
+        rc = write_data(r, file, fill_labels, &lf, err);
+    }
+    free(placement);
+    return rc;
+}
+
+/* The same for the rows of the shape table, named by shape. */
 static int write_labels(const sb_results *r, const sb_shape_table *t, const char *name, const double *x,
                         const double *y, const int *rank, const sb_label_request *geometry, sb_error *err)
 {
     const char **text = calloc(t->count + 1, sizeof *text);
-    char *placement = malloc(t->count + 1);
-    if (text == NULL || placement == NULL) {
-        free(text);
-        free(placement);
+    if (text == NULL)
         return sb_fail(err, "out of memory");
-    }
     for (size_t i = 0; i < t->count; i++)
         text[i] = t->rows[i].shape;
     sb_label_request req = *geometry;
@@ -156,15 +168,8 @@ static int write_labels(const sb_results *r, const sb_shape_table *t, const char
     req.y = y;
     req.text = text;
     req.rank = rank;
-    int rc = sb_plots_place_labels(&req, placement, err);
-    if (rc == 0) {
-        char file[96];
-        snprintf(file, sizeof file, "labels_%s.tsv", name);
-        labels_file lf = {t, x, y, placement};
-        rc = write_data(r, file, fill_labels, &lf, err);
-    }
+    const int rc = write_placed_labels(r, name, &req, err);
     free(text);
-    free(placement);
     return rc;
 }
 
@@ -351,6 +356,40 @@ static int write_probe_frontier(const sb_results *r, const sb_probe_view *v, sb_
     return rc;
 }
 
+/* labels_probe_<cost>.tsv: each shape named at its point at the budget, in the geometry of probe_frontier.gp
+ * (`panels` side by side, the key below them, pads 0.15 left and right, 0.1 below and above). */
+static int write_probe_labels(const sb_results *r, const sb_probe_view *v, sb_probe_cost cost, const char *name,
+                              int panels, sb_error *err)
+{
+    double *x = calloc(v->count + 1, sizeof *x), *y = calloc(v->count + 1, sizeof *y), extent[4];
+    const char **text = calloc(v->count + 1, sizeof *text);
+    int rc = x == NULL || y == NULL || text == NULL ? sb_fail(err, "out of memory") : 0;
+    sb_probe_extent(v, cost, extent);
+    for (size_t i = 0; rc == 0 && i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        const int k = s->points - 1;
+        text[i] = s->shape;
+        y[i] = k >= 0 ? s->loss[k] : NAN;
+        x[i] = k < 0                             ? NAN
+               : cost == SB_COST_PARAMS          ? s->params / 1e6
+               : cost == SB_COST_TRAIN_FLOPS     ? s->flops[k]
+               : cost == SB_COST_FORWARD_SECONDS ? s->forward_seconds
+                                                 : s->generate_ms;
+    }
+    const bool log_x = extent[0] > 0 && extent[1] > 10 * extent[0];
+    const sb_label_request req = {.count = v->count, .x = x, .y = y, .text = text, .log_x = log_x,
+                                  .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 1500.0 / panels - 110,
+                                  .height_px = 700, .extent = extent};
+    char file[64];
+    snprintf(file, sizeof file, "probe_%s", name);
+    if (rc == 0 && extent[0] <= extent[1])
+        rc = write_placed_labels(r, file, &req, err);
+    free(x);
+    free(y);
+    free(text);
+    return rc;
+}
+
 static int write_probe(const sb_results *r, const sb_probe_view *v, sb_error *err)
 {
     static const struct {
@@ -363,8 +402,17 @@ static int write_probe(const sb_results *r, const sb_probe_view *v, sb_error *er
     int rc = write_data(r, "probe_curves.tsv", fill_probe_curves, (void *)v, err);
     if (rc == 0)
         rc = write_data(r, "probe_final.tsv", fill_probe_final, (void *)v, err);
-    for (size_t i = 0; rc == 0 && i < sizeof costs / sizeof costs[0]; i++)
+    int panels = 0; /* as many as plan_probe draws: the costs something is drawn against */
+    for (size_t i = 0; i < sizeof costs / sizeof costs[0]; i++) {
+        double extent[4];
+        sb_probe_extent(v, costs[i].cost, extent);
+        panels += extent[0] <= extent[1] && extent[2] <= extent[3];
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof costs / sizeof costs[0]; i++) {
         rc = write_probe_frontier(r, v, costs[i].cost, costs[i].name, err);
+        if (rc == 0)
+            rc = write_probe_labels(r, v, costs[i].cost, costs[i].name, panels > 0 ? panels : 1, err);
+    }
     return rc;
 }
 

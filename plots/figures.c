@@ -195,32 +195,77 @@ static void plan_throughput(const sb_shape_table *t, const sb_results *r, sb_fig
     }
 }
 
+/* The probe's measurement line: "budget 5e+10 training FLOPs per shape (the largest of 2), 2 seeds, batch 8,
+ * 64 source + 16 target tokens, f32". */
+static void set_probe_setting(sb_figure *f, const sb_probe_view *v)
+{
+    const cJSON *r = v->shapes[0].record;
+    const char *dtype = sb_field_string(r, SB_F_SETTINGS_DTYPE);
+    const bool flops = strcmp(v->budget_kind, "flops") == 0;
+    set(f->setting, sizeof f->setting,
+        "budget %.3g %s per shape (the largest of %zu), %d seeds, batch %.0f, %.0f source + %.0f target tokens%s%s",
+        v->budget, flops ? "training FLOPs" : "s of training", v->budgets, v->shapes[0].seeds,
+        sb_field_number(r, SB_F_SETTINGS_BATCH), sb_field_number(r, SB_F_SETTINGS_SRC_LEN),
+        sb_field_number(r, SB_F_SETTINGS_TGT_LEN), dtype != NULL && sb_plots_is_plain_name(dtype) ? ", " : "",
+        dtype != NULL && sb_plots_is_plain_name(dtype) ? dtype : "");
+}
+
+/* A reference line's loss for a script: 0 when the records carry none (the script leaves it out). */
+static double reference(double loss)
+{
+    return loss > 0 ? loss : 0;
+}
+
 /* A probe run: its learning curves, and loss against each cost with the frontier. The reference lines are on
- * both. Speed panels only where the speed run measured some shape. */
+ * both. Speed panels only where the speed run measured some shape. Axes from sb_probe_extent, as the names'
+ * placement (draw.c) has them. */
 static void plan_probe(const sb_probe_view *v, sb_figures *out)
 {
     if (v->count == 0)
         return;
-    bool forward = false, generate = false;
-    for (size_t i = 0; i < v->count; i++) {
-        forward = forward || isfinite(v->shapes[i].forward_seconds);
-        generate = generate || isfinite(v->shapes[i].generate_ms);
+    static const struct {
+        sb_probe_cost cost;
+        const char *name;
+    } costs[] = {{SB_COST_PARAMS, "params"}, {SB_COST_TRAIN_FLOPS, "flops"},
+                 {SB_COST_FORWARD_SECONDS, "forward"}, {SB_COST_GENERATE_MS, "generate"}};
+    char panels[64] = "", extents[256] = "";
+    double flops[4] = {0};
+    for (size_t c = 0; c < sizeof costs / sizeof costs[0]; c++) {
+        double e[4];
+        sb_probe_extent(v, costs[c].cost, e);
+        if (costs[c].cost == SB_COST_TRAIN_FLOPS)
+            memcpy(flops, e, sizeof flops);
+        if (!(e[0] <= e[1] && e[2] <= e[3]))
+            continue; /* nothing to draw against this cost */
+        add_word(panels, sizeof panels, costs[c].name);
+        set(extents + strlen(extents), sizeof extents - strlen(extents), "%s%.9g %.9g", extents[0] ? " " : "", e[0],
+            e[1]);
     }
-    char panels[64];
-    snprintf(panels, sizeof panels, "params flops%s%s", forward ? " forward" : "", generate ? " generate" : "");
+    if (!(flops[0] <= flops[1] && flops[2] <= flops[3]))
+        return; /* no curve point has a loss */
     sb_figure *f = add(out, "probe_curves", "probe_curves.gp",
                        "Learning curves: held-out loss against training FLOPs for every shape (mean over seeds, "
                        "error bars one seed standard deviation), with the unigram and bigram reference lines.");
-    var_number(f, "unigram", v->unigram);
-    var_number(f, "bigram", v->bigram);
+    set_probe_setting(f, v);
+    var_number(f, "unigram", reference(v->unigram));
+    var_number(f, "bigram", reference(v->bigram));
     var_number(f, "shapes_n", (double)v->count);
+    var_number(f, "xlo", flops[0]);
+    var_number(f, "xhi", flops[1]);
+    var_number(f, "ylo", flops[2]);
+    var_number(f, "yhi", flops[3]);
     f = add(out, "probe_frontier", "probe_frontier.gp",
             "Held-out loss against params, training FLOPs (every curve point) and, from a speed run joined with "
             "--speed, forward seconds per sequence and generation ms per token, each with its Pareto frontier "
-            "(lower loss for lower cost) and the reference lines; error bars one seed standard deviation.");
-    var_number(f, "unigram", v->unigram);
-    var_number(f, "bigram", v->bigram);
+            "(lower loss for lower cost, ringed) and the reference lines; error bars one seed standard deviation; "
+            "each shape named at the budget where its name fits.");
+    set_probe_setting(f, v);
+    var_number(f, "unigram", reference(v->unigram));
+    var_number(f, "bigram", reference(v->bigram));
     var_text(f, "panels", panels);
+    var_text(f, "extents", extents);
+    var_number(f, "ylo", flops[2]);
+    var_number(f, "yhi", flops[3]);
 }
 
 static void plan_quality(const sb_shape_table *t, const sb_results *r, const sb_probe_view *probe, sb_figures *out)

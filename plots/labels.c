@@ -96,6 +96,10 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
     axis ay = {.log = req->log_y, .pad_lo = req->pad[2], .pad_hi = req->pad[3], .pixels = area_h};
     fit_axis(&ax, req, req->x);
     fit_axis(&ay, req, req->y);
+    if (req->extent != NULL) {
+        ax.lo = req->extent[0], ax.hi = req->extent[1];
+        ay.lo = req->extent[2], ay.hi = req->extent[3];
+    }
     size_t nplaced = 0, ncand = 0;
     for (size_t i = 0; i < n; i++) {
         placement[i] = '-';

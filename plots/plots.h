@@ -190,6 +190,12 @@ typedef struct {
 int sb_probe_cost_frontier(const sb_probe_view *v, sb_probe_cost cost, sb_probe_cost_point *points, size_t *n,
                            size_t *frontier, size_t *kept, sb_error *err);
 
+/* What the probe's pictures draw against `cost`, for their axes and names: x from, x to (the costs of every
+ * curve point for training FLOPs, else of the shapes at the budget; params in millions, as the pictures
+ * draw them), y from, y to (held-out loss +- one seed sd of every curve point, and the reference lines).
+ * Infinite (from > to) where there is nothing. */
+void sb_probe_extent(const sb_probe_view *v, sb_probe_cost cost, double extent[4]);
+
 /* The held-out loss difference a - b at curve point `from_end` before the last: Welch's interval over their
  * seeds (below 2 seeds on a side: the difference of the means alone, the rest NaN). */
 sb_interval sb_probe_difference(const sb_probe_shape *a, const sb_probe_shape *b, int from_end);
@@ -205,6 +211,8 @@ typedef struct {
     bool log_x, log_y;
     double pad[4];           /* plots/axis.gp's padding, fractions of the data's extent: left, right, bottom, top */
     double width_px, height_px; /* the panel's plot area */
+    const double *extent;    /* x from, x to, y from, y to: the data's extent as plots/axis.gp gets it (the
+                              * pictures' stats over more than these points); NULL: these points' */
 } sb_label_request;
 
 /* placement[count]: 'r' right of the point, 'l' left of it, 'a' above it, '-' unlabelled (it would overlap

@@ -19,7 +19,7 @@ set key outside right top box opaque font ',13'
 roof(x) = x * bandwidth < sgemm ? x * bandwidth : sgemm
 rows = datadir.'/roofline.tsv'
 OP = 2; INTENSITY = 3; ACHIEVED = 4; MODE = 5; HOVER = 6
-op_colour(w) = word('#1f77b4 #d62728 #2ca02c #9467bd #8c564b #e377c2 #17becf #bcbd22', (w - 1) % 8 + 1)
+op_colour(w) = word('#1f77b4 #d62728 #2ca02c #9467bd #8c564b #e377c2 #17becf #bcbd22', (w > 0 ? w - 1 : 0) % 8 + 1)
 mode_point(m) = m eq 'forward' ? 7 : m eq 'encode' ? 5 : m eq 'train' ? 9 : m eq 'generate' ? 13 : 11
 classes = timed.' '.untimed
 class_index(c) = sum [i = 1:words(classes)] (word(classes, i) eq c ? i : 0)
