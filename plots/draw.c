@@ -41,15 +41,36 @@ static void data_text(FILE *f, const char *text)
         fputc(p == text && *p == '#' ? '?' : plain_byte(*p), f);
 }
 
+/* The spread of a record's figure `value` (a rate per repetition when `rate`, else a time), from the 95 %
+ * interval of its median repetition: a rate scales by median / hi .. median / lo, a time by lo / median ..
+ * hi / median. NaN when the record has no interval. */
+static void spread(const cJSON *record, double value, bool rate, double *lo, double *hi)
+{
+    const cJSON *ci = record != NULL ? sb_record_field(record, SB_F_TIMING_CI95_MEDIAN) : NULL;
+    const double median = record != NULL ? sb_field_number(record, SB_F_TIMING_MEDIAN) : NAN;
+    *lo = *hi = NAN;
+    if (!cJSON_IsArray(ci) || cJSON_GetArraySize(ci) != 2 || !(median > 0))
+        return;
+    const double a = cJSON_GetArrayItem(ci, 0)->valuedouble, b = cJSON_GetArrayItem(ci, 1)->valuedouble;
+    if (!(a > 0 && b >= a))
+        return;
+    *lo = rate ? value * median / b : value * a / median;
+    *hi = rate ? value * median / a : value * b / median;
+}
+
 /* shapes.tsv: one row per shape (style.gp names its columns). NaN prints as "nan", which gnuplot reads as
  * undefined: the point is left out. */
 static int fill_shapes(FILE *f, void *ctx, sb_error *err)
 {
     const sb_shape_table *t = ctx;
     fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tdecoder_layers\td_model\tms_per_token\t"
-               "seconds\tquality\tquality_metric\n");
+               "seconds\tquality\tquality_metric\ttokens_per_s_lo\ttokens_per_s_hi\tms_per_token_lo\t"
+               "ms_per_token_hi\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_shape_row *row = &t->rows[i];
+        double tokens[2], ms[2];
+        spread(row->measured ? row->main : NULL, row->tokens_per_s, true, &tokens[0], &tokens[1]);
+        spread(isnan(row->ms_per_token) ? NULL : row->generate, row->ms_per_token, false, &ms[0], &ms[1]);
         data_text(f, row->shape);
         fputc('\t', f);
         data_text(f, row->scaling);
@@ -57,7 +78,7 @@ static int fill_shapes(FILE *f, void *ctx, sb_error *err)
                 row->tokens_per_s, row->num_decoder_layers, row->d_model, row->ms_per_token, row->seconds,
                 row->quality);
         data_text(f, row->quality_metric != NULL ? row->quality_metric : "-");
-        fputc('\n', f);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\n", tokens[0], tokens[1], ms[0], ms[1]);
     }
     return 0;
 }

@@ -175,8 +175,8 @@ static void plan_throughput(const sb_shape_table *t, const sb_results *r, sb_fig
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         char caption[256];
         snprintf(caption, sizeof caption,
-                 "%s (%s mode): every measured shape (named where the name fits), the Pareto frontier as a step "
-                 "line.",
+                 "%s (%s mode): every measured shape (named where the name fits; error bars: the 95 %% interval "
+                 "of its median repetition), the Pareto frontier as a step line through ringed shapes.",
                  kinds[i].subject, t->main_mode != NULL ? t->main_mode : "no");
         sb_figure *f = add(out, kinds[i].name, "throughput.gp", caption);
         char frontier[64], labels[64];
@@ -326,7 +326,8 @@ static void plan_latency(const sb_shape_table *t, const sb_results *r, sb_figure
     knobs(t, pick_latency, present, sizeof present);
     sb_figure *f = add(out, "latency_vs_depth_width", "latency.gp",
                        "Generation latency per token (generate mode, log scale) vs the decoder's depth (blocks) and "
-                       "width (d_model): each step runs the decoder's blocks in sequence.");
+                       "width (d_model): each step runs the decoder's blocks in sequence. Error bars: the 95 % interval "
+                       "of the median repetition.");
     var_text(f, "knobs", present);
     set_setting(f, r, "generate", t->main_dtype);
     if (present[0] == '\0')

@@ -1,6 +1,7 @@
 # latency.gp — generation latency per token (generate records) against the decoder's depth and against
 # width. A step runs the decoder's blocks one after another, so per-token latency grows with the decoder's
-# depth (the encoder runs once per sequence, outside the steps). Log latency: it spans three decades.
+# depth (the encoder runs once per sequence, outside the steps). Log latency: it spans three decades. Error
+# bars: the 95 % interval of the median repetition.
 # Expects style.gp's variables, plus knobs. Names from labels_latency_{depth,width}.tsv (plots/labels.c,
 # which places them in the geometry set here: pads 0.1 all round).
 load scriptdir.'/style.gp'
@@ -26,7 +27,9 @@ load scriptdir.'/axis.gp'
 set xlabel 'depth: decoder blocks (count)'
 unset key
 names = datadir.'/labels_latency_depth.tsv'
-plot for [k in knobs] shapes using DECODER_LAYERS:(lat(k)):SHAPE with labels hypertext point pt 7 \
+plot for [k in knobs] shapes using DECODER_LAYERS:(lat(k)):MS_LO:MS_HI with yerrorbars pt 7 ps 0 \
+         lc rgb knob_colour(k) notitle, \
+     for [k in knobs] shapes using DECODER_LAYERS:(lat(k)):SHAPE with labels hypertext point pt 7 \
          lc rgb knob_colour(k) notitle, \
      @names_r, @names_l, @names_a
 axis_name = 'x'; axis_lo = width_lo; axis_hi = width_hi; axis_log = 2
@@ -35,7 +38,9 @@ set xlabel 'width: d_model (features)'
 unset ylabel
 set key inside top left box opaque font ',13'
 names = datadir.'/labels_latency_width.tsv'
-plot for [k in knobs] shapes using D_MODEL:(lat(k)):SHAPE with labels hypertext point pt 7 lc rgb knob_colour(k) \
+plot for [k in knobs] shapes using D_MODEL:(lat(k)):MS_LO:MS_HI with yerrorbars pt 7 ps 0 \
+         lc rgb knob_colour(k) notitle, \
+     for [k in knobs] shapes using D_MODEL:(lat(k)):SHAPE with labels hypertext point pt 7 lc rgb knob_colour(k) \
          title knob_title(k), \
      @names_r, @names_l, @names_a
 unset multiplot

@@ -240,7 +240,7 @@ typedef struct {
     char script[32];    /* plots/<script> */
     sb_figure_var vars[SB_FIGURE_VARS]; /* the script's own variables, beyond style.gp's */
     size_t nvars;
-    char caption[256];
+    char caption[512];
     char setting[192];  /* the measurement drawn (mode, batch, lengths, precision): the title's second line */
     char skipped[512];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;

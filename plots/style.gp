@@ -20,6 +20,8 @@ set pointsize 2
 # shapes.tsv columns, as plots/draw.c writes them.
 SHAPE = 1; SCALING = 2; PARAMS_M = 3; GFLOP_PER_TOKEN = 4; TOKENS_PER_S = 5; DECODER_LAYERS = 6; D_MODEL = 7
 MS_PER_TOKEN = 8; SECONDS = 9; QUALITY = 10; METRIC = 11
+# The 95 % interval of the median repetition, as tokens/s and ms/token (the error bars).
+TOKENS_LO = 12; TOKENS_HI = 13; MS_LO = 14; MS_HI = 15
 shapes = datadir.'/shapes.tsv'
 
 # One colour and legend title per value of the record's `scaling` field.

@@ -1,6 +1,7 @@
 # throughput.gp — tokens/s against size (parameters or executed FLOPs per token), log axes, every shape a
 # point, named where the name fits (labels_<size>.tsv from labels.c), the Pareto frontier (no other shape
-# both bigger and faster) as a step line through ringed points, drawn even when it is a single shape.
+# both bigger and faster) as a step line through ringed points, drawn even when it is a single shape. Error
+# bars: the 95 % interval of the median repetition.
 # Expects style.gp's variables, plus: xcol (the name of a shapes.tsv column, e.g. 'PARAMS_M'), xlabel,
 # frontier (a file under datadir: size and tokens/s of the frontier points in increasing size), labelfile
 # (a file under datadir: x, y, name, placement r/l/a), by_knob
@@ -30,6 +31,8 @@ if (by_knob) {
     plot keyentry with linespoints lw 3 pt 6 ps 3 lc rgb '#ff8c00' title 'Pareto frontier', \
          front using 1:2 with fsteps lw 3 lc rgb '#ff8c00' notitle, \
          front using 1:2 with points pt 6 ps 3 lw 2 lc rgb '#ff8c00' notitle, \
+         for [k in knobs] shapes using (sized(k)):TOKENS_PER_S:TOKENS_LO:TOKENS_HI with yerrorbars pt 7 ps 0 \
+             lc rgb knob_colour(k) notitle, \
          for [k in knobs] shapes using (sized(k)):TOKENS_PER_S:SHAPE with labels hypertext point pt 7 \
              lc rgb knob_colour(k) title knob_title(k), \
          @names_r, @names_l, @names_a
@@ -37,6 +40,8 @@ if (by_knob) {
     plot keyentry with linespoints lw 3 pt 6 ps 3 lc rgb '#ff8c00' title 'Pareto frontier', \
          front using 1:2 with fsteps lw 3 lc rgb '#ff8c00' notitle, \
          front using 1:2 with points pt 6 ps 3 lw 2 lc rgb '#ff8c00' notitle, \
+         shapes using (sized('any')):TOKENS_PER_S:TOKENS_LO:TOKENS_HI with yerrorbars pt 7 ps 0 \
+             lc rgb '#1f77b4' notitle, \
          shapes using (sized('any')):TOKENS_PER_S:SHAPE with labels hypertext point pt 7 lc rgb '#1f77b4' \
              title 'shape', \
          @names_r, @names_l, @names_a
