@@ -65,7 +65,7 @@ static int fill_shapes(FILE *f, void *ctx, sb_error *err)
     const sb_shape_table *t = ctx;
     fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tdecoder_layers\td_model\tms_per_token\t"
                "seconds\tquality\tquality_metric\ttokens_per_s_lo\ttokens_per_s_hi\tms_per_token_lo\t"
-               "ms_per_token_hi\n");
+               "ms_per_token_hi\tquality_sd\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_shape_row *row = &t->rows[i];
         double tokens[2], ms[2];
@@ -78,7 +78,7 @@ static int fill_shapes(FILE *f, void *ctx, sb_error *err)
                 row->tokens_per_s, row->num_decoder_layers, row->d_model, row->ms_per_token, row->seconds,
                 row->quality);
         data_text(f, row->quality_metric != NULL ? row->quality_metric : "-");
-        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\n", tokens[0], tokens[1], ms[0], ms[1]);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", tokens[0], tokens[1], ms[0], ms[1], row->quality_sd);
     }
     return 0;
 }

@@ -289,8 +289,20 @@ static void plan_quality(const sb_shape_table *t, const sb_results *r, const sb_
         if (seen)
             continue;
         sb_quality_metric info = sb_quality_metric_info(metric);
-        char caption[256];
-        snprintf(caption, sizeof caption, "Quality (%s) vs parameters, FLOPs per token and measured seconds.", metric);
+        /* where the figures come from: each source once */
+        char sources[320] = "";
+        for (size_t j = 0; j < t->count; j++) {
+            const sb_shape_row *row = &t->rows[j];
+            if (row->quality_metric != NULL && strcmp(row->quality_metric, metric) == 0 && !isnan(row->quality) &&
+                row->quality_source != NULL && strstr(sources, row->quality_source) == NULL)
+                set(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", sources[0] ? "; " : "",
+                    row->quality_source);
+        }
+        char caption[512];
+        snprintf(caption, sizeof caption,
+                 "Quality (%s) vs parameters, FLOPs per token and measured seconds; error bars, where a record has "
+                 "one, the standard deviation over seeds. Quality figures: %s.",
+                 metric, sources[0] != '\0' ? sources : "no source recorded");
         sb_figure *f = add(out, name, "quality.gp", caption);
         char ylabel[160];
         snprintf(ylabel, sizeof ylabel, "%s (%s%s)", metric, info.unit[0] != '\0' ? info.unit : "as recorded",

@@ -111,6 +111,7 @@ typedef struct {
     double params, params_active, flops_per_token, tokens_per_s, seconds, peak_rss_bytes;
     double ms_per_token;     /* from the generate record; NaN when none */
     double quality;          /* NaN when none */
+    double quality_sd;       /* its standard deviation over seeds; NaN when none */
     const char *quality_metric, *quality_source;
     /* From the record's config; NaN where it lacks the field (records are read, not trusted). layers:
      * encoder + decoder blocks. */

@@ -1,7 +1,7 @@
 # quality.gp — quality against up to three costs: parameters, executed FLOPs per token, measured seconds per
 # repetition (the panels the run has figures for). Expects style.gp's variables, plus: metric (rows of
 # shapes.tsv with this metric are drawn), ylabel (the metric with its unit and direction), knobs, panels (of
-# 'params flops seconds'). Names from labels_quality_<metric>_<panel>.tsv (plots/labels.c: only where they
+# 'params flops seconds'). Error bars: the standard deviation over seeds, where a record has one. Names from labels_quality_<metric>_<panel>.tsv (plots/labels.c: only where they
 # fit, in the geometry set here: a log cost axis when the costs span more than a decade, pads 0.15 left and
 # right, 0.1 below and above).
 load scriptdir.'/style.gp'
@@ -31,7 +31,9 @@ do for [p in panels] {
     axis_log = x_lo > 0 && x_hi > 10 * x_lo ? 10 : 0
     load scriptdir.'/axis.gp'
     names = datadir.'/labels_quality_'.metric.'_'.panel.'.tsv'
-    plot for [k in knobs] shapes using (cost(col)):(q(k)):SHAPE with labels hypertext point pt 7 \
+    plot for [k in knobs] shapes using (cost(col)):(q(k)):QUALITY_SD with yerrorbars pt 7 ps 0 \
+             lc rgb knob_colour(k) notitle, \
+         for [k in knobs] shapes using (cost(col)):(q(k)):SHAPE with labels hypertext point pt 7 \
              lc rgb knob_colour(k) title (panel == 1 ? knob_title(k) : ''), \
          @names_r, @names_l, @names_a
     unset ylabel

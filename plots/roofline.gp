@@ -30,7 +30,7 @@ ceiling_at(c, m) = strcol(OP) eq c && strcol(MODE) eq m && strcol(ACHIEVED) eq '
 plot roof(x) with lines lw 3 lc rgb '#000000' \
          title sprintf('roof: sgemm %.0f GFLOP/s, copy %.1f GB/s', sgemm, bandwidth), \
      fma with lines dt 2 lw 2 lc rgb '#7f7f7f' title sprintf('FMA-loop peak %.0f GFLOP/s', fma), \
-     for [c in timed] keyentry with points pt 7 lc rgb op_colour(class_index(c)) title c, \
+     for [c in timed] keyentry with lines lw 8 lc rgb op_colour(class_index(c)) title c, \
      for [c in untimed] keyentry with points pt 6 lw 2 lc rgb op_colour(class_index(c)) title c.' (untimed: ceiling)', \
      for [m in modes] keyentry with points pt mode_point(m) lc rgb '#000000' title m.' mode', \
      for [c in timed] for [m in modes] rows using INTENSITY:(timed_at(c, m)):HOVER with labels hypertext \

@@ -22,6 +22,8 @@ SHAPE = 1; SCALING = 2; PARAMS_M = 3; GFLOP_PER_TOKEN = 4; TOKENS_PER_S = 5; DEC
 MS_PER_TOKEN = 8; SECONDS = 9; QUALITY = 10; METRIC = 11
 # The 95 % interval of the median repetition, as tokens/s and ms/token (the error bars).
 TOKENS_LO = 12; TOKENS_HI = 13; MS_LO = 14; MS_HI = 15
+# The quality's standard deviation over seeds, where the record has one.
+QUALITY_SD = 16
 shapes = datadir.'/shapes.tsv'
 
 # One colour and legend title per value of the record's `scaling` field.
