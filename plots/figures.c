@@ -118,7 +118,8 @@ static void set_setting(sb_figure *f, const sb_results *r, const char *mode, con
 }
 
 /* Why records of `mode` (NULL: any) give a picture nothing to draw, by verdict: "no measured generate-mode
- * record with a latency in this run (of 3: 3 contended (...)); only measured records are drawn". */
+ * record with a latency: of the run's 3 generate records, 3 contended (...); only measured records are
+ * drawn". */
 static void set_left_out(sb_figure *f, const sb_results *r, const char *mode, const char *what)
 {
     size_t total = 0, contended = 0, skipped = 0, failed = 0, measured = 0;
@@ -148,8 +149,9 @@ static void set_left_out(sb_figure *f, const sb_results *r, const char *mode, co
         set(f->skipped, sizeof f->skipped, "no %s%srecords in this run", mode != NULL ? mode : "",
             mode != NULL ? "-mode " : "");
     else
-        set(f->skipped, sizeof f->skipped, "no measured %s%srecord with %s in this run (of %zu: %s); only measured "
-            "records are drawn", mode != NULL ? mode : "", mode != NULL ? "-mode " : "", what, total, parts);
+        set(f->skipped, sizeof f->skipped, "no measured %s%srecord with %s: of the run's %zu%s%s records, %s; only "
+            "measured records are drawn", mode != NULL ? mode : "", mode != NULL ? "-mode " : "", what, total,
+            mode != NULL ? " " : "", mode != NULL ? mode : "", parts);
 }
 
 static double pick_tokens(const sb_shape_row *r) { return r->tokens_per_s; }
