@@ -8,8 +8,9 @@
 # The range is [lo - pad_lo * extent, hi + pad_hi * extent], in log10 on a log axis, where a single value's
 # extent is a decade (log) or the value itself (linear): plots/labels.c maps names onto the same range.
 # A log axis spanning at least a decade (log 2: a factor 4) is labelled at 1-2-5 (or powers of two), thinned
-# to axis_tics; a narrower range, or a linear axis, at multiples of a step of 1, 2 or 5 times a power of ten
-# chosen so that at least two and at most axis_tics + 1 labels fall in the range. Only numbers reach the
+# to axis_tics; a narrower range, or a linear axis, at multiples of the smallest step of 1, 2 or 5 times a
+# power of ten that puts at most axis_tics labels in the range (so at least two: the next smaller step put
+# more than axis_tics there, and steps grow at most 2.5-fold). Only numbers reach the
 # `eval`s below: the range and tics of this axis, printed with sprintf.
 axis_t(v) = axis_log ? log10(v) : v
 axis_v(t) = axis_log ? 10.0**t : t
@@ -38,10 +39,14 @@ if (axis_log == 10 && axis_decades >= 1) {
             axis_list = axis_list.sprintf(e % axis_every == 0 ? '%.12g,' : '"" %.12g 1,', 2.0**e)
         }
     } else {
-        axis_raw = (axis_to - axis_from) / axis_tics
-        axis_power = 10.0**floor(log10(axis_raw))
-        axis_mantissa = axis_raw / axis_power
-        axis_step = (axis_mantissa <= 1 ? 1 : axis_mantissa <= 2 ? 2 : axis_mantissa <= 5 ? 5 : 10) * axis_power
+        axis_count(step) = floor(axis_to / step) - ceil(axis_from / step) + 1
+        axis_power = 10.0**floor(log10((axis_to - axis_from) / axis_tics))
+        axis_k = 0
+        axis_step = axis_power
+        while (axis_count(axis_step) > axis_tics) {
+            axis_k = axis_k + 1
+            axis_step = axis_power * real(word('1 2 5', axis_k % 3 + 1)) * 10.0**(axis_k / 3)
+        }
         do for [k = ceil(axis_from / axis_step):floor(axis_to / axis_step)] {
             axis_list = axis_list.sprintf('%.12g,', k * axis_step)
         }

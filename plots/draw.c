@@ -220,7 +220,7 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     /* latency.gp: two panels side by side, linear decoder-depth axis, log2 width axis, log latency,
      * pads 0.1 all round */
     const sb_label_request panel = {.log_x = false, .log_y = true, .pad = {0.1, 0.1, 0.1, 0.1},
-                                    .width_px = 620, .height_px = 820};
+                                    .width_px = 680, .height_px = 730};
     for (int a = 0; rc == 0 && a < 2; a++) {
         sb_label_request g = panel;
         g.log_x = a == 1;
@@ -233,7 +233,7 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     }
     /* quality.gp: up to three panels per metric (params, FLOPs per token, seconds), log x when the costs
      * span more than a decade, as the script decides */
-    const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 400, .height_px = 820};
+    const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 420, .height_px = 730};
     for (size_t m = 0; rc == 0 && m < n; m++) {
         const char *metric = t->rows[m].quality_metric;
         bool first = metric != NULL && sb_plots_is_plain_name(metric) && !isnan(t->rows[m].quality);
@@ -378,7 +378,7 @@ static int write_probe_frontier(const sb_results *r, const sb_probe_view *v, sb_
 }
 
 /* labels_probe_<cost>.tsv: each shape named at its point at the budget, in the geometry of probe_frontier.gp
- * (`panels` side by side, the key below them, pads 0.15 left and right, 0.1 below and above). */
+ * (`panels` side by side as style.gp places them, pads 0.15 left and right, 0.1 below and above). */
 static int write_probe_labels(const sb_results *r, const sb_probe_view *v, sb_probe_cost cost, const char *name,
                               int panels, sb_error *err)
 {
@@ -399,8 +399,8 @@ static int write_probe_labels(const sb_results *r, const sb_probe_view *v, sb_pr
     }
     const bool log_x = extent[0] > 0 && extent[1] > 10 * extent[0];
     const sb_label_request req = {.count = v->count, .x = x, .y = y, .text = text, .log_x = log_x,
-                                  .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 1500.0 / panels - 110,
-                                  .height_px = 700, .extent = extent};
+                                  .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 1600.0 / panels - 120,
+                                  .height_px = 730, .extent = extent};
     char file[64];
     snprintf(file, sizeof file, "probe_%s", name);
     if (rc == 0 && extent[0] <= extent[1])

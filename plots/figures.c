@@ -340,8 +340,8 @@ static void plan_latency(const sb_shape_table *t, const sb_results *r, sb_figure
     knobs(t, pick_latency, present, sizeof present);
     sb_figure *f = add(out, "latency_vs_depth_width", "latency.gp",
                        "Generation latency per token (generate mode, log scale) vs the decoder's depth (blocks) and "
-                       "width (d_model): each step runs the decoder's blocks in sequence. Error bars: the 95 % interval "
-                       "of the median repetition.");
+                       "width (d_model): each step runs the decoder's blocks in sequence. Error bars: the 95 % "
+                       "interval of the median repetition.");
     var_text(f, "knobs", present);
     set_setting(f, r, "generate", t->main_dtype);
     if (present[0] == '\0')

@@ -41,6 +41,13 @@ heading(subject) = subject."\n".setting."\n".machine
 # every extent (after `@free_y`) before it sets any axis.
 free_y = 'unset logscale y; set autoscale y'
 
+# Panels side by side (latency.gp, quality.gp, probe_frontier.gp, under `set multiplot title`): `@panel` puts
+# panel panel_i of panel_n across the picture, between the title and a row at the foot for the one key, drawn
+# last: `@key_row`, then a plot of `keyentry`s (and a function below the range: a plot needs one).
+panel = "set origin (panel_i - 1.0) / panel_n, 0.07; set size 1.0 / panel_n, 0.83; unset key"
+key_row = "set origin 0, 0; set size 1, 0.07; unset border; unset tics; unset xlabel; unset ylabel; unset grid; ".\
+          "unset logscale; set xrange [0:1]; set yrange [0:1]; set key center center horizontal box opaque font ',13'"
+
 # Names beside points, from a labels_*.tsv file in `names` (placed by plots/labels.c so none overlap).
 names_r = "names using 1:2:(at('r')) with labels left offset char 0.7,0 font ',11' tc rgb '#303030' notitle"
 names_l = "names using 1:2:(at('l')) with labels right offset char -0.7,0 font ',11' tc rgb '#303030' notitle"

@@ -64,14 +64,20 @@ typedef struct {
     sb_figures figures;
 } run;
 
-static void load(run *r)
+/* The run in run_dir, a probe run joined with the speed run `speed` (NULL: none). */
+static void load_joined(run *r, const sb_results *speed)
 {
     sb_error err = {{0}};
     cr_assert_eq(sb_results_load(run_dir, &r->results, NULL, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_results_attach_published_quality(&r->results, &err), 0, "%s", err.msg);
     cr_assert_eq(sb_shape_table_build(&r->results, &r->table, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_probe_view_build(&r->results, NULL, &r->probe, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_probe_view_build(&r->results, speed, &r->probe, &err), 0, "%s", err.msg);
     sb_figures_plan(&r->table, &r->results, &r->probe, &r->figures);
+}
+
+static void load(run *r)
+{
+    load_joined(r, NULL);
 }
 
 static void unload(run *r)
@@ -368,4 +374,20 @@ Test(pictures, probe_curves_and_frontiers)
     cr_assert(strstr(curves->setting, "budget 5e+10 training FLOPs per shape") != NULL, "%s", curves->setting);
     cr_assert_geq(draw_and_check(&r), 3, "probe curves, frontiers and the throughput of its timing");
     unload(&r);
+}
+
+/* Joined with results-small's speed: t5-efficient-tiny alone has a forward time, a panel of one point. */
+Test(pictures, probe_joined_with_a_speed_run)
+{
+    write_run(PROBE, NULL, NULL);
+    sb_results speed;
+    sb_error err = {{0}};
+    cr_assert_eq(sb_results_load(SMALL, &speed, NULL, NULL, &err), 0, "%s", err.msg);
+    run r;
+    load_joined(&r, &speed);
+    const sb_figure *frontier = figure_named(&r, "probe_frontier");
+    cr_assert_eq(panels_of(frontier), 3, "params, training FLOPs and forward seconds");
+    draw_and_check(&r);
+    unload(&r);
+    sb_results_free(&speed);
 }
