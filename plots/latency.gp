@@ -8,13 +8,14 @@ load scriptdir.'/style.gp'
 set multiplot title heading('Generation latency per token vs decoder depth and width')
 panel_n = 2
 set ylabel 'generation latency (ms/token)'
-lat(k) = strcol(SCALING) eq k ? column(MS_PER_TOKEN) : NaN
+lat(k) = strcol(SCALING) eq k && column(MS_PER_TOKEN) > 0 ? column(MS_PER_TOKEN) : NaN
 at(p) = strcol(4) eq p ? strcol(3) : ''
 axis_pad_lo = 0.1; axis_pad_hi = 0.1; axis_tics = 6
-# Only rows with a latency count, on either axis.
-depth = 'valid(MS_PER_TOKEN) ? column(DECODER_LAYERS) : NaN'
-width = 'valid(MS_PER_TOKEN) ? column(D_MODEL) : NaN'
-latency = 'valid(DECODER_LAYERS) && valid(D_MODEL) ? column(MS_PER_TOKEN) : NaN'
+# Only rows with a latency count, on either axis (a positive one: the axis is log, and so is width's).
+has_latency = 'valid(MS_PER_TOKEN) && column(MS_PER_TOKEN) > 0'
+depth = '@has_latency ? column(DECODER_LAYERS) : NaN'
+width = '@has_latency && column(D_MODEL) > 0 ? column(D_MODEL) : NaN'
+latency = '@has_latency && valid(DECODER_LAYERS) && column(D_MODEL) > 0 ? column(MS_PER_TOKEN) : NaN'
 @free_y
 stats shapes using (@depth) nooutput
 depth_lo = STATS_min; depth_hi = STATS_max

@@ -8,7 +8,7 @@ set title heading('Learning curves: held-out loss vs training FLOPs')
 set xlabel 'training FLOPs (count: executed forward + backward GEMMs)'
 set ylabel 'held-out loss (nats/token, lower is better)'
 axis_tics = 8
-axis_name = 'x'; axis_lo = xlo; axis_hi = xhi; axis_log = 10; axis_pad_lo = 0.05; axis_pad_hi = 0.05
+axis_name = 'x'; axis_lo = xlo; axis_hi = xhi; axis_log = xlo > 0 ? 10 : 0; axis_pad_lo = 0.05; axis_pad_hi = 0.05
 load scriptdir.'/axis.gp'
 axis_name = 'y'; axis_lo = ylo; axis_hi = yhi; axis_log = 0; axis_pad_lo = 0.05; axis_pad_hi = 0.05
 load scriptdir.'/axis.gp'

@@ -11,9 +11,12 @@ set title heading(subject)
 set xlabel xlabel
 set ylabel 'throughput (tokens/s)'
 xc = value(xcol)
-# Shapes without a measured throughput (skipped) would stretch the axis without showing a point.
-sized(k) = valid(TOKENS_PER_S) && (k eq 'any' || strcol(SCALING) eq k) ? column(xc) : NaN
-speed(k) = valid(xc) && (k eq 'any' || strcol(SCALING) eq k) ? column(TOKENS_PER_S) : NaN
+# Shapes without a measured throughput (skipped) would stretch the axis without showing a point; on log axes
+# only positive values are drawn (as plots/labels.c places names).
+drawn(k) = valid(xc) && valid(TOKENS_PER_S) && column(xc) > 0 && column(TOKENS_PER_S) > 0 && \
+           (k eq 'any' || strcol(SCALING) eq k)
+sized(k) = drawn(k) ? column(xc) : NaN
+speed(k) = drawn(k) ? column(TOKENS_PER_S) : NaN
 # The axes' geometry is plots/labels.c's for the throughput pictures.
 @free_y
 stats shapes using (sized('any')) nooutput
