@@ -550,12 +550,44 @@ static int fill_precision(FILE *f, void *ctx, sb_error *err)
     return 0;
 }
 
+/* labels_precision.tsv: the shapes of the picture's mode named where they fit, in speedup.gp's geometry (log
+ * params, linear speed-up whose range holds 1 and the peak ratio, pads 0.05 left and right, 0.1 below and
+ * above). */
+static int write_precision_labels(const sb_results *r, const sb_precision_table *t, sb_error *err)
+{
+    double *x = calloc(t->count + 1, sizeof *x), *y = calloc(t->count + 1, sizeof *y);
+    const char **text = calloc(t->count + 1, sizeof *text);
+    int rc = x == NULL || y == NULL || text == NULL ? sb_fail(err, "out of memory") : 0;
+    double extent[4] = {INFINITY, -INFINITY, 1, t->ceiling > 1 ? t->ceiling : 1};
+    for (size_t i = 0; rc == 0 && i < t->count; i++) {
+        const bool drawn = strcmp(t->rows[i].mode, t->mode) == 0 && t->rows[i].params > 0;
+        x[i] = drawn ? t->rows[i].params / 1e6 : NAN;
+        y[i] = drawn ? t->rows[i].speedup : NAN;
+        text[i] = t->rows[i].shape;
+        if (drawn && isfinite(y[i])) {
+            extent[0] = fmin(extent[0], x[i]), extent[1] = fmax(extent[1], x[i]);
+            extent[2] = fmin(extent[2], y[i]), extent[3] = fmax(extent[3], y[i]);
+        }
+    }
+    const sb_label_request req = {.count = t->count, .x = x, .y = y, .text = text, .log_x = true,
+                                  .pad = {0.05, 0.05, 0.1, 0.1}, .width_px = 1150, .height_px = 820,
+                                  .extent = extent};
+    if (rc == 0 && extent[0] <= extent[1])
+        rc = write_placed_labels(r, "precision", &req, err);
+    free(x);
+    free(y);
+    free(text);
+    return rc;
+}
+
 static int write_precision(const sb_results *r, sb_error *err)
 {
     sb_precision_table t;
     if (sb_precision_table_build(r, &t, err) != 0)
         return -1;
-    const int rc = write_data(r, "precision.tsv", fill_precision, &t, err);
+    int rc = write_data(r, "precision.tsv", fill_precision, &t, err);
+    if (rc == 0 && t.mode != NULL)
+        rc = write_precision_labels(r, &t, err);
     sb_precision_table_free(&t);
     return rc;
 }

@@ -95,12 +95,19 @@ static void value_range(const sb_results *r, const char *mode, bool measured_onl
         set(out, size, "%.0f-%.0f", lo, hi);
 }
 
+/* A name from a record for a title: itself when plain, else nothing. */
+static const char *plain_or_empty(const char *name)
+{
+    return name != NULL && sb_plots_is_plain_name(name) ? name : "";
+}
+
 /* The title's measurement line for records of `mode` (the measured ones when there are any): "forward mode,
- * batch 1, 64 source + 16 target tokens, f32". Mode and precision are plain names or left out. */
-static void set_setting(sb_figure *f, const sb_results *r, const char *mode, const char *dtype)
+ * batch 1, 64 source + 16 target tokens, f32". The mode is a plain name or left out; `precision` is text of
+ * the code's or a plain name. */
+static void set_setting(sb_figure *f, const sb_results *r, const char *mode, const char *precision)
 {
     if (mode == NULL || !sb_plots_is_plain_name(mode)) {
-        set(f->setting, sizeof f->setting, "%s", dtype != NULL && sb_plots_is_plain_name(dtype) ? dtype : "");
+        set(f->setting, sizeof f->setting, "%s", precision);
         return;
     }
     bool any_measured = false;
@@ -113,8 +120,7 @@ static void set_setting(sb_figure *f, const sb_results *r, const char *mode, con
     value_range(r, mode, any_measured, SB_F_SETTINGS_SRC_LEN, src, sizeof src);
     value_range(r, mode, any_measured, SB_F_SETTINGS_TGT_LEN, tgt, sizeof tgt);
     set(f->setting, sizeof f->setting, "%s mode, batch %s, %s source + %s target tokens%s%s", mode, batch, src, tgt,
-        dtype != NULL && sb_plots_is_plain_name(dtype) ? ", " : "",
-        dtype != NULL && sb_plots_is_plain_name(dtype) ? dtype : "");
+        precision[0] != '\0' ? ", " : "", precision);
 }
 
 /* Why records of `mode` (NULL: any) give a picture nothing to draw, by verdict: "no measured generate-mode
@@ -191,7 +197,7 @@ static void plan_throughput(const sb_shape_table *t, const sb_results *r, sb_fig
         var_number(f, "by_knob", kinds[i].by_knob);
         var_text(f, "knobs", present);
         var_text(f, "subject", kinds[i].subject);
-        set_setting(f, r, t->main_mode, t->main_dtype);
+        set_setting(f, r, t->main_mode, plain_or_empty(t->main_dtype));
         if (present[0] == '\0')
             set_left_out(f, r, t->main_mode, "a throughput");
     }
@@ -208,8 +214,8 @@ static void set_probe_setting(sb_figure *f, const sb_probe_view *v)
         "budget %.3g %s per shape (the largest of %zu), %d seeds, batch %.0f, %.0f source + %.0f target tokens%s%s",
         v->budget, flops ? "training FLOPs" : "s of training", v->budgets, v->shapes[0].seeds,
         sb_field_number(r, SB_F_SETTINGS_BATCH), sb_field_number(r, SB_F_SETTINGS_SRC_LEN),
-        sb_field_number(r, SB_F_SETTINGS_TGT_LEN), dtype != NULL && sb_plots_is_plain_name(dtype) ? ", " : "",
-        dtype != NULL && sb_plots_is_plain_name(dtype) ? dtype : "");
+        sb_field_number(r, SB_F_SETTINGS_TGT_LEN), plain_or_empty(dtype)[0] != '\0' ? ", " : "",
+        plain_or_empty(dtype));
 }
 
 /* A reference line's loss for a script: 0 when the records carry none (the script leaves it out). */
@@ -326,7 +332,7 @@ static void plan_quality(const sb_shape_table *t, const sb_results *r, const sb_
         var_text(f, "ylabel", ylabel);
         var_text(f, "knobs", present);
         var_text(f, "panels", panels);
-        set_setting(f, r, t->main_mode, t->main_dtype);
+        set_setting(f, r, t->main_mode, plain_or_empty(t->main_dtype));
     }
     if (out->count == before && probe->count == 0) {
         sb_figure *f = add(out, "quality_vs_cost", "quality.gp", "Quality vs cost.");
@@ -343,7 +349,7 @@ static void plan_latency(const sb_shape_table *t, const sb_results *r, sb_figure
                        "width (d_model): each step runs the decoder's blocks in sequence. Error bars: the 95 % "
                        "interval of the median repetition.");
     var_text(f, "knobs", present);
-    set_setting(f, r, "generate", t->main_dtype);
+    set_setting(f, r, "generate", plain_or_empty(t->main_dtype));
     if (present[0] == '\0')
         set_left_out(f, r, "generate", "a latency");
 }
@@ -420,43 +426,29 @@ static void plan_precision(const sb_results *results, sb_figures *out)
     sb_figure *f = add(out, "bf16_speedup_vs_params", "speedup.gp",
                        "bf16 products against fp32: speed-up per repetition (fp32 seconds / bf16 seconds) of every shape "
                        "measured in both, against its parameters; the dashed line is the ratio of the machine's bf16 "
-                       "dot-product and fp32 FMA peaks, the most bf16's arithmetic can give.");
+                       "dot-product and fp32 FMA peaks, the most bf16's arithmetic can give. Shapes named where the "
+                       "name fits.");
     sb_precision_table t;
     sb_error err;
     if (sb_precision_table_build(results, &t, &err) != 0) {
         set(f->skipped, sizeof f->skipped, "%s", err.msg);
         return;
     }
-    /* the mode with most pairs (a plain name: it reaches the script), and the knobs among its pairs, in the
-     * fixed order of the scaling words */
+    /* the knobs among the pairs of the picture's mode, in the fixed order of the scaling words */
     static const char *const order[] = {"base", "depth", "width", "attention", "switch", "other"};
-    const char *mode = NULL;
-    size_t most = 0;
+    const char *mode = t.mode;
     char present[128] = "";
-    for (size_t i = 0; i < t.count; i++) {
-        size_t n = 0;
-        for (size_t j = 0; j < t.count; j++)
-            n += strcmp(t.rows[j].mode, t.rows[i].mode) == 0;
-        if (n > most && sb_plots_is_plain_name(t.rows[i].mode))
-            most = n, mode = t.rows[i].mode;
-    }
     for (size_t k = 0; mode != NULL && k < sizeof order / sizeof order[0]; k++)
         for (size_t i = 0; i < t.count; i++)
             if (strcmp(t.rows[i].mode, mode) == 0 && strcmp(t.rows[i].scaling, order[k]) == 0)
                 add_word(present, sizeof present, order[k]);
-    double ceiling = NAN;
-    for (size_t i = 0; i < results->count && isnan(ceiling); i++) {
-        const double dot = sb_field_number(results->records[i], SB_F_SYSTEM_BF16_DOT_GFLOPS),
-                     fma = sb_field_number(results->records[i], SB_F_SYSTEM_FMA_GFLOPS);
-        if (dot > 0 && fma > 0)
-            ceiling = dot / fma;
-    }
     if (t.count == 0 || mode == NULL) {
         set(f->skipped, sizeof f->skipped, "no shape measured in both bf16 and f32 with otherwise equal settings");
     } else {
         var_text(f, "mode", mode);
         var_text(f, "knobs", present);
-        var_number(f, "ceiling", isnan(ceiling) ? 0 : ceiling);
+        var_number(f, "ceiling", isnan(t.ceiling) ? 0 : t.ceiling);
+        set_setting(f, results, mode, "bf16 against f32");
     }
     sb_precision_table_free(&t);
 }
