@@ -436,7 +436,7 @@ static void plan_precision(const sb_results *results, sb_figures *out)
     }
     /* the knobs among the pairs of the picture's mode, in the fixed order of the scaling words */
     static const char *const order[] = {"base", "depth", "width", "attention", "switch", "other"};
-    const char *mode = t.mode;
+    const char *mode = t.mode != NULL && sb_plots_is_plain_name(t.mode) ? t.mode : NULL; /* it reaches the script */
     char present[128] = "";
     for (size_t k = 0; mode != NULL && k < sizeof order / sizeof order[0]; k++)
         for (size_t i = 0; i < t.count; i++)

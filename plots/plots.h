@@ -337,7 +337,7 @@ typedef struct {
     size_t count;
     const char *classes[SB_PRECISION_CLASSES_MAX]; /* op classes with a timed rate in the bf16 records */
     size_t num_classes;
-    const char *mode; /* the mode most pairs were measured in (a plain name), the picture's; NULL: none */
+    const char *mode; /* the mode most pairs were measured in, the picture's; NULL: none */
     double ceiling;   /* the machine's bf16 dot-product peak over its fp32 FMA peak; NaN: not measured */
 } sb_precision_table;
 

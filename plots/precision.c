@@ -102,7 +102,7 @@ int sb_precision_table_build(const sb_results *results, sb_precision_table *out,
         size_t n = 0;
         for (size_t j = 0; j < out->count; j++)
             n += strcmp(out->rows[j].mode, out->rows[i].mode) == 0;
-        if (n > most && sb_plots_is_plain_name(out->rows[i].mode))
+        if (n > most)
             most = n, out->mode = out->rows[i].mode;
     }
     out->ceiling = NAN;
