@@ -5,6 +5,7 @@
 #   axis_log   0: linear; 10: log, labelled at 1, 2, 5 of each decade; 2: log, labelled at powers of two
 #   axis_pad_lo, axis_pad_hi  fractions of the extent added below and above (room for names and the key)
 #   axis_tics  the most tic labels the panel has room for side by side (at least 5)
+#   axis_whole (optional, 1: a count, labelled at whole numbers where two fit; read once, then cleared)
 # The range is [lo - pad_lo * extent, hi + pad_hi * extent], in log10 on a log axis, where a single value's
 # extent is a decade (log) or the value itself (linear): plots/labels.c maps names onto the same range.
 # A log axis spanning at least a decade (log 2: a factor 4) is labelled at 1-2-5 (or powers of two), thinned
@@ -41,6 +42,7 @@ if (axis_log == 10 && axis_decades >= 1) {
     } else {
         axis_count(step) = floor(axis_to / step) - ceil(axis_from / step) + 1
         axis_power = 10.0**floor(log10((axis_to - axis_from) / axis_tics))
+        if (exists('axis_whole') && axis_whole && axis_power < 1 && axis_count(1) >= 2) { axis_power = 1 }
         axis_k = 0
         axis_step = axis_power
         while (axis_count(axis_step) > axis_tics) {
@@ -53,3 +55,4 @@ if (axis_log == 10 && axis_decades >= 1) {
     }
 }
 eval sprintf('set %stics (%s)', axis_name, axis_list[1:strlen(axis_list) - 1])
+undefine axis_whole

@@ -24,7 +24,7 @@ width_lo = STATS_min; width_hi = STATS_max
 stats shapes using (@latency) nooutput
 axis_name = 'y'; axis_lo = STATS_min; axis_hi = STATS_max; axis_log = 10
 load scriptdir.'/axis.gp'
-axis_name = 'x'; axis_lo = depth_lo; axis_hi = depth_hi; axis_log = 0
+axis_name = 'x'; axis_lo = depth_lo; axis_hi = depth_hi; axis_log = 0; axis_whole = 1
 load scriptdir.'/axis.gp'
 panel_i = 1
 @panel
