@@ -141,12 +141,13 @@ static void set_left_out(sb_figure *f, const sb_results *r, const char *mode, co
         failed += verdict != NULL && strncmp(verdict, "failed", 6) == 0;
     }
     const size_t other = total - measured - contended - skipped - failed;
-    char parts[320] = "";
+    char parts[320] = "", without[96];
+    set(without, sizeof without, "measured, without %s", what);
     const struct {
         size_t n;
         const char *text;
     } kinds[] = {{contended, "contended (measured while other processes ran: rerun on a quiet machine)"},
-                 {skipped, "skipped"}, {failed, "failed"}, {other, "with another verdict"}, {measured, "measured"}};
+                 {skipped, "skipped"}, {failed, "failed"}, {other, "with another verdict"}, {measured, without}};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (kinds[k].n > 0)
             set(parts + strlen(parts), sizeof parts - strlen(parts), "%s%zu %s", parts[0] != '\0' ? ", " : "",
@@ -181,7 +182,7 @@ static void plan_throughput(const sb_shape_table *t, const sb_results *r, sb_fig
     char present[128];
     knobs(t, pick_tokens, present, sizeof present);
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        char caption[256];
+        char caption[512];
         snprintf(caption, sizeof caption,
                  "%s (%s mode): every measured shape (named where the name fits; error bars: the 95 %% interval "
                  "of its median repetition), the Pareto frontier as a step line through ringed shapes.",
