@@ -116,10 +116,11 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
     for (size_t c = 0; c < ncand; c++) {
         const size_t i = order[c].index;
         const double w = CHAR_W * (double)strlen(req->text[i]), x = xs[i], y = ys[i];
-        /* right of the point, left of it, centred above it: the three placements the scripts draw */
+        /* right of the point, left of it (both clear of a frontier's ring), centred above it: the scripts'
+         * three placements */
         const box options[3] = {
-            {x + 1.2 * POINT_R, y - CHAR_H / 2, x + 1.2 * POINT_R + w, y + CHAR_H / 2},
-            {x - 1.2 * POINT_R - w, y - CHAR_H / 2, x - 1.2 * POINT_R, y + CHAR_H / 2},
+            {x + 1.6 * POINT_R, y - CHAR_H / 2, x + 1.6 * POINT_R + w, y + CHAR_H / 2},
+            {x - 1.6 * POINT_R - w, y - CHAR_H / 2, x - 1.6 * POINT_R, y + CHAR_H / 2},
             {x - w / 2, y + POINT_R, x + w / 2, y + POINT_R + CHAR_H},
         };
         static const char codes[3] = {'r', 'l', 'a'};

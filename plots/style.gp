@@ -49,6 +49,6 @@ key_row = "set origin 0, 0; set size 1, 0.07; unset border; unset tics; unset xl
           "unset logscale; set xrange [0:1]; set yrange [0:1]; set key center center horizontal box opaque font ',13'"
 
 # Names beside points, from a labels_*.tsv file in `names` (placed by plots/labels.c so none overlap).
-names_r = "names using 1:2:(at('r')) with labels left offset char 0.7,0 font ',11' tc rgb '#303030' notitle"
-names_l = "names using 1:2:(at('l')) with labels right offset char -0.7,0 font ',11' tc rgb '#303030' notitle"
+names_r = "names using 1:2:(at('r')) with labels left offset char 1.3,0 font ',11' tc rgb '#303030' notitle"
+names_l = "names using 1:2:(at('l')) with labels right offset char -1.3,0 font ',11' tc rgb '#303030' notitle"
 names_a = "names using 1:2:(at('a')) with labels center offset char 0,1 font ',11' tc rgb '#303030' notitle"
