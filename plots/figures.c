@@ -237,7 +237,7 @@ static void plan_probe(const sb_probe_view *v, sb_figures *out)
         const char *name;
     } costs[] = {{SB_COST_PARAMS, "params"}, {SB_COST_TRAIN_FLOPS, "flops"},
                  {SB_COST_FORWARD_SECONDS, "forward"}, {SB_COST_GENERATE_MS, "generate"}};
-    char panels[64] = "", extents[256] = "";
+    char panels[64] = "", extents[512] = "";
     double flops[4] = {0};
     for (size_t c = 0; c < sizeof costs / sizeof costs[0]; c++) {
         double e[4];
@@ -247,8 +247,8 @@ static void plan_probe(const sb_probe_view *v, sb_figures *out)
         if (!(e[0] <= e[1] && e[2] <= e[3]))
             continue; /* nothing to draw against this cost */
         add_word(panels, sizeof panels, costs[c].name);
-        set(extents + strlen(extents), sizeof extents - strlen(extents), "%s%.9g %.9g", extents[0] ? " " : "", e[0],
-            e[1]);
+        set(extents + strlen(extents), sizeof extents - strlen(extents), "%s%.9g %.9g %.9g %.9g",
+            extents[0] ? " " : "", e[0], e[1], e[2], e[3]);
     }
     if (!(flops[0] <= flops[1] && flops[2] <= flops[3]))
         return; /* no curve point has a loss */
@@ -273,8 +273,6 @@ static void plan_probe(const sb_probe_view *v, sb_figures *out)
     var_number(f, "bigram", reference(v->bigram));
     var_text(f, "panels", panels);
     var_text(f, "extents", extents);
-    var_number(f, "ylo", flops[2]);
-    var_number(f, "yhi", flops[3]);
 }
 
 static void plan_quality(const sb_shape_table *t, const sb_results *r, const sb_probe_view *probe, sb_figures *out)

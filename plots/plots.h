@@ -191,10 +191,10 @@ typedef struct {
 int sb_probe_cost_frontier(const sb_probe_view *v, sb_probe_cost cost, sb_probe_cost_point *points, size_t *n,
                            size_t *frontier, size_t *kept, sb_error *err);
 
-/* What the probe's pictures draw against `cost`, for their axes and names: x from, x to (the costs of every
- * curve point for training FLOPs, else of the shapes at the budget; params in millions, as the pictures
- * draw them), y from, y to (held-out loss +- one seed sd of every curve point, and the reference lines).
- * Infinite (from > to) where there is nothing. */
+/* What the probe's pictures draw against `cost`, for their axes and names: the points (every curve point for
+ * training FLOPs, else the shapes at the budget) that have both; x from, x to (their costs; params in
+ * millions, as the pictures draw them), y from, y to (their held-out loss +- one seed sd, and the reference
+ * lines). Infinite (from > to) where there is nothing. */
 void sb_probe_extent(const sb_probe_view *v, sb_probe_cost cost, double extent[4]);
 
 /* The held-out loss difference a - b at curve point `from_end` before the last: Welch's interval over their

@@ -4,8 +4,8 @@
 # deviation. Every shape named at the budget where its name fits (labels_probe_<cost>.tsv, placed by
 # plots/labels.c in the geometry set here, style.gp's panels); the unigram and bigram reference lines on every panel.
 # Expects style.gp's variables, plus: unigram, bigram (nats/token; 0: none recorded), panels (the costs
-# drawn, of 'params flops forward generate'), extents (the x extent of each panel: 'from to' per panel),
-# ylo, yhi (nats/token: every curve point's loss +- sd and the reference lines).
+# drawn, of 'params flops forward generate'), extents (per panel 'x from, x to, y from, y to': the extent of
+# the points it draws, their loss +- sd, and the reference lines; plots/probe_view.c).
 load scriptdir.'/style.gp'
 set multiplot title heading('Held-out loss vs cost, with Pareto frontiers')
 panel_n = words(panels)
@@ -23,10 +23,10 @@ do for [panel_i = 1:panel_n] {
     @panel
     c = word(panels, panel_i)
     set xlabel label(c)
-    axis_name = 'y'; axis_lo = ylo; axis_hi = yhi; axis_log = 0; axis_pad_lo = 0.1; axis_pad_hi = 0.1
+    extent(j) = real(word(extents, 4 * (panel_i - 1) + j))
+    axis_name = 'y'; axis_lo = extent(3); axis_hi = extent(4); axis_log = 0; axis_pad_lo = 0.1; axis_pad_hi = 0.1
     load scriptdir.'/axis.gp'
-    axis_name = 'x'; axis_lo = real(word(extents, 2 * panel_i - 1))
-    axis_hi = real(word(extents, 2 * panel_i))
+    axis_name = 'x'; axis_lo = extent(1); axis_hi = extent(2)
     axis_log = axis_lo > 0 && axis_hi > 10 * axis_lo ? 10 : 0; axis_pad_lo = 0.15; axis_pad_hi = 0.15
     load scriptdir.'/axis.gp'
     front = datadir.'/probe_frontier_'.c.'.tsv'

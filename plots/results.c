@@ -124,9 +124,9 @@ void sb_results_machine(const sb_results *results, char *out, size_t size)
     double threads = 0;
     if (sys == NULL || sb_record_number(sys, sb_field_key(SB_F_SYSTEM_THREADS), &threads, NULL) != 0)
         threads = 0;
-    snprintf(out, size, "%s, %s%s%s, %.0f threads", cpu != NULL ? cpu : "unknown CPU",
+    snprintf(out, size, "%s, %s%s%s, %.0f thread%s", cpu != NULL ? cpu : "unknown CPU",
              gemm != NULL ? gemm : "unknown GEMM", core != NULL && *core != '\0' ? " " : "",
-             core != NULL ? core : "", threads);
+             core != NULL ? core : "", threads, threads == 1 ? "" : "s");
 }
 
 /* ---- a run split by CPU model ----------------------------------------------------------------------------- */
