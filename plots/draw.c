@@ -269,16 +269,24 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     return rc;
 }
 
-/* roofline.tsv: every measured record's op classes (allow-listed names only, as the picture's legend reads
- * them), with its mode, intensity and achieved rate, and the hover text "shape (mode): op class". */
+/* roofline.tsv: the op classes of every record measured in the rows' precision (allow-listed names only, as
+ * the picture's legend reads them), with its mode, intensity and achieved rate, and the hover text "shape
+ * (mode): op class". */
+typedef struct {
+    const sb_results *results;
+    const sb_shape_table *table;
+} roofline_file;
+
 static int fill_roofline(FILE *f, void *ctx, sb_error *err)
 {
-    const sb_results *r = ctx;
+    const roofline_file *rf = ctx;
+    const sb_results *r = rf->results;
     fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\tmode\thover\n");
     for (size_t i = 0; i < r->count; i++) {
         const cJSON *record = r->records[i];
         const char *shape = sb_field_string(record, SB_F_SHAPE), *mode = sb_field_string(record, SB_F_SETTINGS_MODE);
-        if (!sb_record_measured(record) || shape == NULL || mode == NULL || !sb_plots_is_plain_name(mode))
+        if (!sb_shape_table_in_precision(rf->table, record) || shape == NULL || mode == NULL ||
+            !sb_plots_is_plain_name(mode))
             continue;
         const cJSON *op;
         cJSON_ArrayForEach(op, sb_record_field(record, SB_F_ROOFLINE)) {
@@ -608,7 +616,7 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
     if (rc == 0)
         rc = write_frontier(results, table, "flops", err);
     if (rc == 0)
-        rc = write_data(results, "roofline.tsv", fill_roofline, (void *)results, err);
+        rc = write_data(results, "roofline.tsv", fill_roofline, &(roofline_file){results, table}, err);
     if (rc == 0)
         rc = write_all_labels(results, table, err);
     if (rc == 0)

@@ -353,11 +353,12 @@ static void plan_latency(const sb_shape_table *t, const sb_results *r, sb_figure
         set_left_out(f, r, "generate", "a latency");
 }
 
-static void plan_roofline(const sb_results *results, sb_figures *out)
+static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb_figures *out)
 {
     sb_figure *f = add(out, "roofline", "roofline.gp",
-                       "Roofline: arithmetic intensity of each op class of every measured record (colour: op class, "
-                       "marker: mode; the SVG names each point's shape on hover) against the measured sgemm and "
+                       "Roofline: arithmetic intensity of each op class of every record measured in the rows' "
+                       "precision (colour: op class, marker: mode; the SVG names each point's shape on hover) against "
+                       "the measured sgemm and "
                        "stream-copy roofs; filled: achieved rate (op classes: the engine's profile of their regions; "
                        "total: the whole repetition), ringed: an op class with no timed rate, at its ceiling. The "
                        "memory roof is the stream-copy bandwidth: work that only reads, or reads from cache, can sit "
@@ -373,7 +374,8 @@ static void plan_roofline(const sb_results *results, sb_figures *out)
             "no measured machine peaks (system.sgemm_gflops, stream_copy_gbps) in this run");
         return;
     }
-    /* Every measured record's op classes, in every mode (each mode has its own intensities). An op class
+    /* Every measured record's op classes in the rows' precision, in every mode (each mode has its own
+     * intensities). An op class
      * without an achieved rate (records of schema 1 did not time them apart) is drawn at its ceiling, the
      * roof at its intensity. */
     char timed[160] = "", untimed[160] = "", modes[160] = "";
@@ -381,7 +383,7 @@ static void plan_roofline(const sb_results *results, sb_figures *out)
     for (size_t i = 0; i < results->count; i++) {
         const cJSON *record = results->records[i];
         const char *mode = sb_field_string(record, SB_F_SETTINGS_MODE);
-        if (!sb_record_measured(record) || mode == NULL || !sb_plots_is_plain_name(mode))
+        if (!sb_shape_table_in_precision(t, record) || mode == NULL || !sb_plots_is_plain_name(mode))
             continue;
         const cJSON *op;
         cJSON_ArrayForEach(op, sb_record_field(record, SB_F_ROOFLINE)) {
@@ -416,7 +418,10 @@ static void plan_roofline(const sb_results *results, sb_figures *out)
     var_number(f, "xhi", fmax(xhi, ridge));
     var_number(f, "ylo", ylo);
     var_number(f, "yhi", yhi);
-    set(f->setting, sizeof f->setting, "%s mode%s, every measured record", modes, strchr(modes, ' ') ? "s" : "");
+    if (strchr(modes, ' ') == NULL)
+        set_setting(f, results, modes, plain_or_empty(t->main_dtype));
+    else
+        set(f->setting, sizeof f->setting, "%s modes, %s", modes, plain_or_empty(t->main_dtype));
 }
 
 /* bf16's speed-up over fp32 per shape, in the mode most pairs were measured in. */
@@ -460,6 +465,6 @@ void sb_figures_plan(const sb_shape_table *table, const sb_results *results, con
     plan_probe(probe, out);
     plan_quality(table, results, probe, out);
     plan_latency(table, results, out);
-    plan_roofline(results, out);
+    plan_roofline(table, results, out);
     plan_precision(results, out);
 }

@@ -130,6 +130,9 @@ typedef struct {
  * the executed FLOPs of the mode per token it processes: gflops_per_s * 1e9 / tokens_per_s. */
 int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_error *err);
 void sb_shape_table_free(sb_shape_table *table);
+/* Whether `record` is measured in the rows' precision (main_dtype): the roofline draws those alone, against
+ * the fp32 roofs. */
+bool sb_shape_table_in_precision(const sb_shape_table *t, const cJSON *record);
 
 /* Marks (on_frontier[i] for row i) the measured rows on the frontier of tokens/s against params
  * (x = "params") or executed FLOPs per token (x = "flops"), every axis maximised: smaller shapes are always

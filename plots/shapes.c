@@ -189,3 +189,8 @@ int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_front
     free(frontier);
     return rc;
 }
+
+bool sb_shape_table_in_precision(const sb_shape_table *t, const cJSON *record)
+{
+    return sb_record_measured(record) && t->main_dtype != NULL && strcmp(dtype_of(record), t->main_dtype) == 0;
+}

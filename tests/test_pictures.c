@@ -3,8 +3,10 @@
  * gnuplot printed nothing (no "difficulty making room for xtic labels", no empty range, no undefined
  * variable). The sets: tests/fixtures/results-small (13 shapes of every knob) whole, narrowed to shapes
  * within a factor 2.2 of parameters (every axis narrower than a decade), cut to a single shape (a frontier
- * of one point, a single value on every axis), with bf16 twins (the speed-up picture), and
- * tests/fixtures/probe-smoke (a `shapebench probe --preset probe-smoke` run: learning curves). */
+ * of one point, a single value on every axis), with bf16 twins (the speed-up picture);
+ * tests/fixtures/sweep-smoke (a `shapebench sweep --preset smoke` run on a busy machine: every record
+ * contended, four modes, op classes timed) as it is and as if measured; and tests/fixtures/probe-smoke (a
+ * `shapebench probe --preset probe-smoke` run: learning curves). */
 #include "plots/plots.h"
 #include "tests/helpers.h"
 
@@ -16,6 +18,7 @@
 
 #define SMALL "tests/fixtures/results-small/results.jsonl"
 #define PROBE "tests/fixtures/probe-smoke/results.jsonl"
+#define SMOKE "tests/fixtures/sweep-smoke/results.jsonl"
 
 static char run_dir[64];
 
@@ -390,4 +393,42 @@ Test(pictures, probe_joined_with_a_speed_run)
     draw_and_check(&r);
     unload(&r);
     sb_results_free(&speed);
+}
+
+/* The smoke sweep measured on a busy machine: nothing is drawn, and each picture says which verdicts left
+ * its records out. */
+Test(pictures, contended_sweep_names_what_it_left_out)
+{
+    write_run(SMOKE, NULL, NULL);
+    run r;
+    load(&r);
+    const char *throughput = figure_named(&r, "throughput_vs_params")->skipped,
+               *roofline = figure_named(&r, "roofline")->skipped;
+    cr_assert(strstr(throughput, "of the run's 12 records, 12 contended (measured while other processes ran") != NULL,
+              "%s", throughput);
+    cr_assert(strstr(roofline, "12 contended") != NULL, "%s", roofline);
+    cr_assert_eq(draw_and_check(&r), 0);
+    unload(&r);
+}
+
+static void measured(cJSON *rec)
+{
+    sb_record_put_string(rec, SB_F_VERDICT, "ok");
+}
+
+/* The same records as if measured: the roofline draws every op class of every mode. */
+Test(pictures, sweep_in_four_modes)
+{
+    write_run(SMOKE, NULL, measured);
+    run r;
+    load(&r);
+    const sb_figure *roofline = figure_named(&r, "roofline");
+    cr_assert_str_eq(roofline->setting, "encode forward generate train modes, f32");
+    cr_assert_eq(draw_and_check(&r), 6, "throughput x4, latency, roofline");
+    char path[128];
+    snprintf(path, sizeof path, "%s/plots/data/roofline.tsv", run_dir);
+    char *rows = test_read_file(path, NULL);
+    cr_assert(strstr(rows, "\tattention_scores\t") != NULL && strstr(rows, "\ttrain\t") != NULL, "%s", rows);
+    free(rows);
+    unload(&r);
 }
