@@ -43,7 +43,7 @@ static void data_text(FILE *f, const char *text)
 
 /* The spread of a record's figure `value` (a rate per repetition when `rate`, else a time), from the 95 %
  * interval of its median repetition: a rate scales by median / hi .. median / lo, a time by lo / median ..
- * hi / median. NaN when the record has no interval. */
+ * hi / median. NaN when the record has no interval around its median. */
 static void spread(const cJSON *record, double value, bool rate, double *lo, double *hi)
 {
     const cJSON *ci = record != NULL ? sb_record_field(record, SB_F_TIMING_CI95_MEDIAN) : NULL;
@@ -52,8 +52,8 @@ static void spread(const cJSON *record, double value, bool rate, double *lo, dou
     if (!cJSON_IsArray(ci) || cJSON_GetArraySize(ci) != 2 || !(median > 0))
         return;
     const double a = cJSON_GetArrayItem(ci, 0)->valuedouble, b = cJSON_GetArrayItem(ci, 1)->valuedouble;
-    if (!(a > 0 && b >= a))
-        return;
+    if (!(a > 0 && a <= median && median <= b))
+        return; /* an interval that does not hold its median spreads nothing */
     *lo = rate ? value * median / b : value * a / median;
     *hi = rate ? value * median / a : value * b / median;
 }
@@ -541,19 +541,25 @@ static int own_folder(const char *path, sb_error *err)
     return S_ISDIR(st.st_mode) ? 0 : sb_fail(err, "%s exists and is not a folder", path);
 }
 
-/* precision.tsv: bf16's speed-up per shape (plots/precision.c's pairs). */
+/* precision.tsv: bf16's speed-up per shape (plots/precision.c's pairs), with the range its two medians' 95 %
+ * intervals allow. */
 static int fill_precision(FILE *f, void *ctx, sb_error *err)
 {
     const sb_precision_table *t = ctx;
-    fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\n");
+    fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\tspeedup_lo\tspeedup_hi\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_precision_row *row = &t->rows[i];
+        /* the speed-ups the two medians' 95 % intervals allow: fp32's slowest over bf16's fastest, and back */
+        double f32[2], bf16[2];
+        spread(row->f32, row->seconds_f32, false, &f32[0], &f32[1]);
+        spread(row->bf16, row->seconds_bf16, false, &bf16[0], &bf16[1]);
         data_text(f, row->shape);
         fputc('\t', f);
         data_text(f, row->scaling);
         fprintf(f, "\t%.6g\t%.6g\t", row->params / 1e6, row->speedup);
         data_text(f, row->mode);
-        fprintf(f, "\t%.6g\t%.6g\n", row->seconds_f32, row->seconds_bf16);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\n", row->seconds_f32, row->seconds_bf16, f32[0] / bf16[1],
+                f32[1] / bf16[0]);
     }
     return 0;
 }

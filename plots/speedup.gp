@@ -1,7 +1,8 @@
 # speedup.gp — bf16 products against fp32: each shape's speed-up per repetition (fp32 seconds / bf16
 # seconds) against its parameters, coloured by scaling knob, for the mode most pairs were measured in. The
 # dashed line is the machine's bf16 dot-product peak over its fp32 FMA peak: the most bf16's arithmetic can
-# give; products too small to run at either peak gain less.
+# give; products too small to run at either peak gain less. Error bars: the speed-ups the two medians' 95 %
+# intervals allow (fp32's slowest over bf16's fastest, and back).
 # Expects style.gp's variables, plus mode, knobs, ceiling (0: not measured). Reads precision.tsv, and the
 # names that fit from labels_precision.tsv (plots/labels.c, in the geometry set here).
 load scriptdir.'/style.gp'
@@ -30,6 +31,7 @@ if (ceiling > 0) {
 }
 names = datadir.'/labels_precision.tsv'
 at(p) = strcol(4) eq p ? strcol(3) : ''
-plot for [k in knobs] pairs using 3:(speedup(k)):1 with labels hypertext point pt 7 lc rgb knob_colour(k) \
+plot for [k in knobs] pairs using 3:(speedup(k)):8:9 with yerrorbars pt 7 ps 0 lc rgb knob_colour(k) notitle, \
+     for [k in knobs] pairs using 3:(speedup(k)):1 with labels hypertext point pt 7 lc rgb knob_colour(k) \
          title knob_title(k), \
      @names_r, @names_l, @names_a

@@ -321,6 +321,9 @@ static void to_bf16(cJSON *rec)
 {
     sb_record_put_string(rec, SB_F_SETTINGS_DTYPE, "bf16");
     sb_record_put_number(rec, SB_F_TIMING_MEDIAN, sb_field_number(rec, SB_F_TIMING_MEDIAN) / 1.8);
+    cJSON *end;
+    cJSON_ArrayForEach(end, (cJSON *)sb_record_field(rec, SB_F_TIMING_CI95_MEDIAN))
+        cJSON_SetNumberValue(end, end->valuedouble / 1.8);
 }
 
 Test(pictures, bf16_speedup)
@@ -344,6 +347,12 @@ Test(pictures, bf16_speedup)
     load(&r);
     cr_assert_str_empty(figure_named(&r, "bf16_speedup_vs_params")->skipped);
     cr_assert_eq(draw_and_check(&r), 8);
+    /* the speed-ups the medians' intervals allow: both intervals are the median +- 1 %, so 1.8 x 0.99 / 1.01
+     * to 1.8 x 1.01 / 0.99 */
+    snprintf(path, sizeof path, "%s/plots/data/precision.tsv", run_dir);
+    char *pairs = test_read_file(path, NULL);
+    cr_assert(strstr(pairs, "\tforward\t0.04\t0.0222222\t1.76436\t1.83636\n") != NULL, "%s", pairs);
+    free(pairs);
     unload(&r);
 }
 
