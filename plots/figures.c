@@ -428,10 +428,10 @@ static void plan_roofline(const sb_shape_table *t, const sb_results *results, sb
 static void plan_precision(const sb_results *results, sb_figures *out)
 {
     sb_figure *f = add(out, "bf16_speedup_vs_params", "speedup.gp",
-                       "bf16 products against fp32: speed-up per repetition (fp32 seconds / bf16 seconds) of every shape "
-                       "measured in both, against its parameters; the dashed line is the ratio of the machine's bf16 "
-                       "dot-product and fp32 FMA peaks, the most bf16's arithmetic can give. Error bars: the speed-ups "
-                       "the two medians' 95 % intervals allow. Shapes named where the name fits.");
+                       "bf16 products against fp32: speed-up per repetition (fp32 seconds / bf16 seconds) of every "
+                       "shape measured in both, against its parameters; the dashed line is the ratio of the machine's "
+                       "bf16 dot-product and fp32 FMA peaks, the most bf16's arithmetic can give. Error bars: the "
+                       "speed-ups the two medians' 95 % intervals allow. Shapes named where the name fits.");
     sb_precision_table t;
     sb_error err;
     if (sb_precision_table_build(results, &t, &err) != 0) {
