@@ -41,15 +41,36 @@ static void data_text(FILE *f, const char *text)
         fputc(p == text && *p == '#' ? '?' : plain_byte(*p), f);
 }
 
+/* The spread of a record's figure `value` (a rate per repetition when `rate`, else a time), from the 95 %
+ * interval of its median repetition: a rate scales by median / hi .. median / lo, a time by lo / median ..
+ * hi / median. NaN when the record has no interval around its median. */
+static void spread(const cJSON *record, double value, bool rate, double *lo, double *hi)
+{
+    const cJSON *ci = record != NULL ? sb_record_field(record, SB_F_TIMING_CI95_MEDIAN) : NULL;
+    const double median = record != NULL ? sb_field_number(record, SB_F_TIMING_MEDIAN) : NAN;
+    *lo = *hi = NAN;
+    if (!cJSON_IsArray(ci) || cJSON_GetArraySize(ci) != 2 || !(median > 0))
+        return;
+    const double a = cJSON_GetArrayItem(ci, 0)->valuedouble, b = cJSON_GetArrayItem(ci, 1)->valuedouble;
+    if (!(a > 0 && a <= median && median <= b))
+        return; /* an interval that does not hold its median spreads nothing */
+    *lo = rate ? value * median / b : value * a / median;
+    *hi = rate ? value * median / a : value * b / median;
+}
+
 /* shapes.tsv: one row per shape (style.gp names its columns). NaN prints as "nan", which gnuplot reads as
  * undefined: the point is left out. */
 static int fill_shapes(FILE *f, void *ctx, sb_error *err)
 {
     const sb_shape_table *t = ctx;
     fprintf(f, "# shape\tscaling\tparams_M\tgflop_per_token\ttokens_per_s\tdecoder_layers\td_model\tms_per_token\t"
-               "seconds\tquality\tquality_metric\n");
+               "seconds\tquality\tquality_metric\ttokens_per_s_lo\ttokens_per_s_hi\tms_per_token_lo\t"
+               "ms_per_token_hi\tquality_sd\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_shape_row *row = &t->rows[i];
+        double tokens[2], ms[2];
+        spread(row->measured ? row->main : NULL, row->tokens_per_s, true, &tokens[0], &tokens[1]);
+        spread(isnan(row->ms_per_token) ? NULL : row->generate, row->ms_per_token, false, &ms[0], &ms[1]);
         data_text(f, row->shape);
         fputc('\t', f);
         data_text(f, row->scaling);
@@ -57,7 +78,7 @@ static int fill_shapes(FILE *f, void *ctx, sb_error *err)
                 row->tokens_per_s, row->num_decoder_layers, row->d_model, row->ms_per_token, row->seconds,
                 row->quality);
         data_text(f, row->quality_metric != NULL ? row->quality_metric : "-");
-        fputc('\n', f);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", tokens[0], tokens[1], ms[0], ms[1], row->quality_sd);
     }
     return 0;
 }
@@ -118,8 +139,7 @@ static int write_frontier(const sb_results *r, const sb_shape_table *t, const ch
 }
 
 typedef struct {
-    const sb_shape_table *t;
-    const double *x, *y;
+    const sb_label_request *req;
     const char *placement;
 } labels_file;
 
@@ -127,27 +147,40 @@ static int fill_labels(FILE *f, void *ctx, sb_error *err)
 {
     const labels_file *lf = ctx;
     fprintf(f, "# x\ty\tshape\tplacement (r: right, l: left, a: above)\n");
-    for (size_t i = 0; i < lf->t->count; i++) {
+    for (size_t i = 0; i < lf->req->count; i++) {
         if (lf->placement[i] == '-')
             continue;
-        fprintf(f, "%.6g\t%.6g\t", lf->x[i], lf->y[i]);
-        data_text(f, lf->t->rows[i].shape);
+        fprintf(f, "%.6g\t%.6g\t", lf->req->x[i], lf->req->y[i]);
+        data_text(f, lf->req->text[i]);
         fprintf(f, "\t%c\n", lf->placement[i]);
     }
     return 0;
 }
 
-/* labels_<name>.tsv: x, y, name and placement ('r', 'l', 'a') of the points whose names fit. */
+/* labels_<name>.tsv: x, y, name and placement ('r', 'l', 'a') of the points of `req` whose names fit. */
+static int write_placed_labels(const sb_results *r, const char *name, const sb_label_request *req, sb_error *err)
+{
+    char *placement = malloc(req->count + 1);
+    if (placement == NULL)
+        return sb_fail(err, "out of memory");
+    int rc = sb_plots_place_labels(req, placement, err);
+    if (rc == 0) {
+        char file[96];
+        snprintf(file, sizeof file, "labels_%s.tsv", name);
+        labels_file lf = {req, placement};
+        rc = write_data(r, file, fill_labels, &lf, err);
+    }
+    free(placement);
+    return rc;
+}
+
+/* The same for the rows of the shape table, named by shape. */
 static int write_labels(const sb_results *r, const sb_shape_table *t, const char *name, const double *x,
                         const double *y, const int *rank, const sb_label_request *geometry, sb_error *err)
 {
     const char **text = calloc(t->count + 1, sizeof *text);
-    char *placement = malloc(t->count + 1);
-    if (text == NULL || placement == NULL) {
-        free(text);
-        free(placement);
+    if (text == NULL)
         return sb_fail(err, "out of memory");
-    }
     for (size_t i = 0; i < t->count; i++)
         text[i] = t->rows[i].shape;
     sb_label_request req = *geometry;
@@ -156,15 +189,8 @@ static int write_labels(const sb_results *r, const sb_shape_table *t, const char
     req.y = y;
     req.text = text;
     req.rank = rank;
-    int rc = sb_plots_place_labels(&req, placement, err);
-    if (rc == 0) {
-        char file[96];
-        snprintf(file, sizeof file, "labels_%s.tsv", name);
-        labels_file lf = {t, x, y, placement};
-        rc = write_data(r, file, fill_labels, &lf, err);
-    }
+    const int rc = write_placed_labels(r, name, &req, err);
     free(text);
-    free(placement);
     return rc;
 }
 
@@ -192,9 +218,9 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
             rc = write_labels(r, t, sizes[a], x, y, rank, &throughput, err);
     }
     /* latency.gp: two panels side by side, linear decoder-depth axis, log2 width axis, log latency,
-     * offsets 0.1 all round */
+     * pads 0.1 all round */
     const sb_label_request panel = {.log_x = false, .log_y = true, .pad = {0.1, 0.1, 0.1, 0.1},
-                                    .width_px = 620, .height_px = 820};
+                                    .width_px = 680, .height_px = 730};
     for (int a = 0; rc == 0 && a < 2; a++) {
         sb_label_request g = panel;
         g.log_x = a == 1;
@@ -205,9 +231,9 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
         }
         rc = write_labels(r, t, a == 0 ? "latency_depth" : "latency_width", x, y, rank, &g, err);
     }
-    /* quality.gp: three panels per metric (params, FLOPs per token, seconds), log x when the costs span
-     * more than a decade, as the script decides */
-    const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 400, .height_px = 820};
+    /* quality.gp: up to three panels per metric (params, FLOPs per token, seconds), log x when the costs
+     * span more than a decade, as the script decides */
+    const sb_label_request third = {.log_y = false, .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 420, .height_px = 730};
     for (size_t m = 0; rc == 0 && m < n; m++) {
         const char *metric = t->rows[m].quality_metric;
         bool first = metric != NULL && sb_plots_is_plain_name(metric) && !isnan(t->rows[m].quality);
@@ -243,16 +269,27 @@ static int write_all_labels(const sb_results *r, const sb_shape_table *t, sb_err
     return rc;
 }
 
-/* roofline.tsv: each measured shape's op classes (allow-listed names only, as the picture's legend reads
- * them), intensity and achieved rate. */
+/* roofline.tsv: the op classes of every record measured in the rows' precision (allow-listed names only, as
+ * the picture's legend reads them), with its mode, intensity and achieved rate, and the hover text "shape
+ * (mode): op class". */
+typedef struct {
+    const sb_results *results;
+    const sb_shape_table *table;
+} roofline_file;
+
 static int fill_roofline(FILE *f, void *ctx, sb_error *err)
 {
-    const sb_shape_table *t = ctx;
-    fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\n");
-    for (size_t i = 0; i < t->count; i++) {
-        const cJSON *roof = t->rows[i].measured ? sb_record_field(t->rows[i].main, SB_F_ROOFLINE) : NULL;
+    const roofline_file *rf = ctx;
+    const sb_results *r = rf->results;
+    fprintf(f, "# shape\top_class\tarithmetic_intensity_flop_per_byte\tachieved_gflops\tmode\thover\n");
+    for (size_t i = 0; i < r->count; i++) {
+        const cJSON *record = r->records[i];
+        const char *shape = sb_field_string(record, SB_F_SHAPE), *mode = sb_field_string(record, SB_F_SETTINGS_MODE);
+        if (!sb_shape_table_in_precision(rf->table, record) || shape == NULL || mode == NULL ||
+            !sb_plots_is_plain_name(mode))
+            continue;
         const cJSON *op;
-        cJSON_ArrayForEach(op, roof) {
+        cJSON_ArrayForEach(op, sb_record_field(record, SB_F_ROOFLINE)) {
             double ai, achieved;
             if (op->string == NULL || !sb_plots_is_plain_name(op->string) ||
                 sb_record_number(op, sb_field_key(SB_F_ROOFLINE_INTENSITY), &ai, NULL) != 0)
@@ -261,8 +298,10 @@ static int fill_roofline(FILE *f, void *ctx, sb_error *err)
             char rate[32] = "untimed";
             if (sb_record_number(op, sb_field_key(SB_F_ROOFLINE_ACHIEVED_GFLOPS), &achieved, NULL) == 0)
                 snprintf(rate, sizeof rate, "%.6g", achieved);
-            data_text(f, t->rows[i].shape);
-            fprintf(f, "\t%s\t%.6g\t%s\n", op->string, ai, rate);
+            data_text(f, shape);
+            fprintf(f, "\t%s\t%.6g\t%s\t%s\t", op->string, ai, rate, mode);
+            data_text(f, shape);
+            fprintf(f, " (%s): %s\n", mode, op->string);
         }
     }
     return 0;
@@ -346,6 +385,40 @@ static int write_probe_frontier(const sb_results *r, const sb_probe_view *v, sb_
     return rc;
 }
 
+/* labels_probe_<cost>.tsv: each shape named at its point at the budget, in the geometry of probe_frontier.gp
+ * (`panels` side by side as style.gp places them, pads 0.15 left and right, 0.1 below and above). */
+static int write_probe_labels(const sb_results *r, const sb_probe_view *v, sb_probe_cost cost, const char *name,
+                              int panels, sb_error *err)
+{
+    double *x = calloc(v->count + 1, sizeof *x), *y = calloc(v->count + 1, sizeof *y), extent[4];
+    const char **text = calloc(v->count + 1, sizeof *text);
+    int rc = x == NULL || y == NULL || text == NULL ? sb_fail(err, "out of memory") : 0;
+    sb_probe_extent(v, cost, extent);
+    for (size_t i = 0; rc == 0 && i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        const int k = s->points - 1;
+        text[i] = s->shape;
+        y[i] = k >= 0 ? s->loss[k] : NAN;
+        x[i] = k < 0                             ? NAN
+               : cost == SB_COST_PARAMS          ? s->params / 1e6
+               : cost == SB_COST_TRAIN_FLOPS     ? s->flops[k]
+               : cost == SB_COST_FORWARD_SECONDS ? s->forward_seconds
+                                                 : s->generate_ms;
+    }
+    const bool log_x = extent[0] > 0 && extent[1] > 10 * extent[0];
+    const sb_label_request req = {.count = v->count, .x = x, .y = y, .text = text, .log_x = log_x,
+                                  .pad = {0.15, 0.15, 0.1, 0.1}, .width_px = 1600.0 / panels - 120,
+                                  .height_px = 730, .extent = extent};
+    char file[64];
+    snprintf(file, sizeof file, "probe_%s", name);
+    if (rc == 0 && extent[0] <= extent[1])
+        rc = write_placed_labels(r, file, &req, err);
+    free(x);
+    free(y);
+    free(text);
+    return rc;
+}
+
 static int write_probe(const sb_results *r, const sb_probe_view *v, sb_error *err)
 {
     static const struct {
@@ -358,8 +431,17 @@ static int write_probe(const sb_results *r, const sb_probe_view *v, sb_error *er
     int rc = write_data(r, "probe_curves.tsv", fill_probe_curves, (void *)v, err);
     if (rc == 0)
         rc = write_data(r, "probe_final.tsv", fill_probe_final, (void *)v, err);
-    for (size_t i = 0; rc == 0 && i < sizeof costs / sizeof costs[0]; i++)
+    int panels = 0; /* as many as plan_probe draws: the costs something is drawn against */
+    for (size_t i = 0; i < sizeof costs / sizeof costs[0]; i++) {
+        double extent[4];
+        sb_probe_extent(v, costs[i].cost, extent);
+        panels += extent[0] <= extent[1] && extent[2] <= extent[3];
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof costs / sizeof costs[0]; i++) {
         rc = write_probe_frontier(r, v, costs[i].cost, costs[i].name, err);
+        if (rc == 0)
+            rc = write_probe_labels(r, v, costs[i].cost, costs[i].name, panels > 0 ? panels : 1, err);
+    }
     return rc;
 }
 
@@ -419,6 +501,8 @@ static int run_gnuplot(const sb_results *r, const sb_figure *fig, const char *fm
         rc = text_var(&vars, "scriptdir", scriptdir, err);
     if (rc == 0)
         rc = text_var(&vars, "machine", machine, err);
+    if (rc == 0)
+        rc = text_var(&vars, "setting", fig->setting, err);
     for (size_t i = 0; rc == 0 && i < fig->nvars; i++)
         rc = gnuplot_var(&vars, fig->vars[i].name, fig->vars[i].is_number, fig->vars[i].number, fig->vars[i].text,
                          err);
@@ -457,21 +541,57 @@ static int own_folder(const char *path, sb_error *err)
     return S_ISDIR(st.st_mode) ? 0 : sb_fail(err, "%s exists and is not a folder", path);
 }
 
-/* precision.tsv: bf16's speed-up per shape (plots/precision.c's pairs). */
+/* precision.tsv: bf16's speed-up per shape (plots/precision.c's pairs), with the range its two medians' 95 %
+ * intervals allow. */
 static int fill_precision(FILE *f, void *ctx, sb_error *err)
 {
     const sb_precision_table *t = ctx;
-    fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\n");
+    fprintf(f, "# shape\tscaling\tparams_M\tspeedup\tmode\tseconds_f32\tseconds_bf16\tspeedup_lo\tspeedup_hi\n");
     for (size_t i = 0; i < t->count; i++) {
         const sb_precision_row *row = &t->rows[i];
+        /* the speed-ups the two medians' 95 % intervals allow: fp32's slowest over bf16's fastest, and back */
+        double f32[2], bf16[2];
+        spread(row->f32, row->seconds_f32, false, &f32[0], &f32[1]);
+        spread(row->bf16, row->seconds_bf16, false, &bf16[0], &bf16[1]);
         data_text(f, row->shape);
         fputc('\t', f);
         data_text(f, row->scaling);
         fprintf(f, "\t%.6g\t%.6g\t", row->params / 1e6, row->speedup);
         data_text(f, row->mode);
-        fprintf(f, "\t%.6g\t%.6g\n", row->seconds_f32, row->seconds_bf16);
+        fprintf(f, "\t%.6g\t%.6g\t%.6g\t%.6g\n", row->seconds_f32, row->seconds_bf16, f32[0] / bf16[1],
+                f32[1] / bf16[0]);
     }
     return 0;
+}
+
+/* labels_precision.tsv: the shapes of the picture's mode named where they fit, in speedup.gp's geometry (log
+ * params, linear speed-up whose range holds 1 and the peak ratio, pads 0.05 left and right, 0.1 below and
+ * above). */
+static int write_precision_labels(const sb_results *r, const sb_precision_table *t, sb_error *err)
+{
+    double *x = calloc(t->count + 1, sizeof *x), *y = calloc(t->count + 1, sizeof *y);
+    const char **text = calloc(t->count + 1, sizeof *text);
+    int rc = x == NULL || y == NULL || text == NULL ? sb_fail(err, "out of memory") : 0;
+    double extent[4] = {INFINITY, -INFINITY, 1, t->ceiling > 1 ? t->ceiling : 1};
+    for (size_t i = 0; rc == 0 && i < t->count; i++) {
+        const bool drawn = strcmp(t->rows[i].mode, t->mode) == 0 && t->rows[i].params > 0;
+        x[i] = drawn ? t->rows[i].params / 1e6 : NAN;
+        y[i] = drawn ? t->rows[i].speedup : NAN;
+        text[i] = t->rows[i].shape;
+        if (drawn && isfinite(y[i])) {
+            extent[0] = fmin(extent[0], x[i]), extent[1] = fmax(extent[1], x[i]);
+            extent[2] = fmin(extent[2], y[i]), extent[3] = fmax(extent[3], y[i]);
+        }
+    }
+    const sb_label_request req = {.count = t->count, .x = x, .y = y, .text = text, .log_x = true,
+                                  .pad = {0.05, 0.05, 0.1, 0.1}, .width_px = 1150, .height_px = 820,
+                                  .extent = extent};
+    if (rc == 0 && extent[0] <= extent[1])
+        rc = write_placed_labels(r, "precision", &req, err);
+    free(x);
+    free(y);
+    free(text);
+    return rc;
 }
 
 static int write_precision(const sb_results *r, sb_error *err)
@@ -479,7 +599,9 @@ static int write_precision(const sb_results *r, sb_error *err)
     sb_precision_table t;
     if (sb_precision_table_build(r, &t, err) != 0)
         return -1;
-    const int rc = write_data(r, "precision.tsv", fill_precision, &t, err);
+    int rc = write_data(r, "precision.tsv", fill_precision, &t, err);
+    if (rc == 0 && t.mode != NULL)
+        rc = write_precision_labels(r, &t, err);
     sb_precision_table_free(&t);
     return rc;
 }
@@ -500,7 +622,7 @@ int sb_plots_draw(const sb_results *results, const sb_shape_table *table, const 
     if (rc == 0)
         rc = write_frontier(results, table, "flops", err);
     if (rc == 0)
-        rc = write_data(results, "roofline.tsv", fill_roofline, (void *)table, err);
+        rc = write_data(results, "roofline.tsv", fill_roofline, &(roofline_file){results, table}, err);
     if (rc == 0)
         rc = write_all_labels(results, table, err);
     if (rc == 0)

@@ -26,8 +26,9 @@ static bool overlaps(const box *a, const box *b)
     return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
 }
 
-/* Data value to pixels inside the plot area (log axes in log10), given the data range and the scripts'
- * `set offsets` (fractions of the range added left, right, bottom, top). */
+/* Data value to pixels inside the plot area (log axes in log10): the range plots/axis.gp gives the axis,
+ * the data's extent plus the padding fractions below and above it, where a single value's extent is a
+ * decade on a log axis and the value itself on a linear one. */
 typedef struct {
     double lo, hi;
     bool log;
@@ -38,16 +39,24 @@ typedef struct {
 static double to_pixels(const axis *a, double v)
 {
     double t = a->log ? log10(v) : v, lo = a->log ? log10(a->lo) : a->lo, hi = a->log ? log10(a->hi) : a->hi;
-    double span = hi > lo ? hi - lo : 1.0;
-    return (t - (lo - a->pad_lo * span)) / (span * (1.0 + a->pad_lo + a->pad_hi)) * a->pixels;
+    double extent = hi > lo ? hi - lo : a->log ? 1.0 : lo != 0 ? fabs(lo) : 1.0;
+    return (t - (lo - a->pad_lo * extent)) / (extent * (1.0 + a->pad_lo + a->pad_hi)) * a->pixels;
 }
 
-static void fit_axis(axis *a, const double *v, size_t n)
+/* Whether point i is drawn: both coordinates finite, and positive on a log axis. */
+static bool drawn(const sb_label_request *req, size_t i)
+{
+    return isfinite(req->x[i]) && isfinite(req->y[i]) && (!req->log_x || req->x[i] > 0) &&
+           (!req->log_y || req->y[i] > 0);
+}
+
+/* The extent of the drawn points' coordinates in v (the pictures' `stats` over the same points). */
+static void fit_axis(axis *a, const sb_label_request *req, const double *v)
 {
     a->lo = INFINITY;
     a->hi = -INFINITY;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(v[i]) && (!a->log || v[i] > 0)) {
+    for (size_t i = 0; i < req->count; i++)
+        if (drawn(req, i)) {
             a->lo = v[i] < a->lo ? v[i] : a->lo;
             a->hi = v[i] > a->hi ? v[i] : a->hi;
         }
@@ -85,19 +94,19 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
     const double area_w = req->width_px, area_h = req->height_px;
     axis ax = {.log = req->log_x, .pad_lo = req->pad[0], .pad_hi = req->pad[1], .pixels = area_w};
     axis ay = {.log = req->log_y, .pad_lo = req->pad[2], .pad_hi = req->pad[3], .pixels = area_h};
-    for (size_t i = 0; i < n; i++) {
-        xs[i] = req->x[i];
-        ys[i] = req->y[i];
+    fit_axis(&ax, req, req->x);
+    fit_axis(&ay, req, req->y);
+    if (req->extent != NULL) {
+        ax.lo = req->extent[0], ax.hi = req->extent[1];
+        ay.lo = req->extent[2], ay.hi = req->extent[3];
     }
-    fit_axis(&ax, xs, n);
-    fit_axis(&ay, ys, n);
     size_t nplaced = 0, ncand = 0;
     for (size_t i = 0; i < n; i++) {
         placement[i] = '-';
-        if (!isfinite(xs[i]) || !isfinite(ys[i]) || (ax.log && xs[i] <= 0) || (ay.log && ys[i] <= 0))
+        if (!drawn(req, i))
             continue;
-        xs[i] = to_pixels(&ax, xs[i]);
-        ys[i] = to_pixels(&ay, ys[i]);
+        xs[i] = to_pixels(&ax, req->x[i]);
+        ys[i] = to_pixels(&ay, req->y[i]);
         /* Every point is an obstacle for every label. */
         placed[nplaced++] = (box){xs[i] - POINT_R, ys[i] - POINT_R, xs[i] + POINT_R, ys[i] + POINT_R};
         double ex = fabs(xs[i] / area_w - 0.5), ey = fabs(ys[i] / area_h - 0.5);
@@ -107,10 +116,11 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
     for (size_t c = 0; c < ncand; c++) {
         const size_t i = order[c].index;
         const double w = CHAR_W * (double)strlen(req->text[i]), x = xs[i], y = ys[i];
-        /* right of the point, left of it, centred above it: the three placements the scripts draw */
+        /* right of the point, left of it (both clear of a frontier's ring), centred above it: the scripts'
+         * three placements */
         const box options[3] = {
-            {x + 1.2 * POINT_R, y - CHAR_H / 2, x + 1.2 * POINT_R + w, y + CHAR_H / 2},
-            {x - 1.2 * POINT_R - w, y - CHAR_H / 2, x - 1.2 * POINT_R, y + CHAR_H / 2},
+            {x + 1.6 * POINT_R, y - CHAR_H / 2, x + 1.6 * POINT_R + w, y + CHAR_H / 2},
+            {x - 1.6 * POINT_R - w, y - CHAR_H / 2, x - 1.6 * POINT_R, y + CHAR_H / 2},
             {x - w / 2, y + POINT_R, x + w / 2, y + POINT_R + CHAR_H},
         };
         static const char codes[3] = {'r', 'l', 'a'};

@@ -111,6 +111,7 @@ typedef struct {
     double params, params_active, flops_per_token, tokens_per_s, seconds, peak_rss_bytes;
     double ms_per_token;     /* from the generate record; NaN when none */
     double quality;          /* NaN when none */
+    double quality_sd;       /* its standard deviation over seeds; NaN when none */
     const char *quality_metric, *quality_source;
     /* From the record's config; NaN where it lacks the field (records are read, not trusted). layers:
      * encoder + decoder blocks. */
@@ -130,6 +131,9 @@ typedef struct {
  * the executed FLOPs of the mode per token it processes: gflops_per_s * 1e9 / tokens_per_s. */
 int sb_shape_table_build(const sb_results *results, sb_shape_table *out, sb_error *err);
 void sb_shape_table_free(sb_shape_table *table);
+/* Whether `record` is measured in the rows' precision (main_dtype): the roofline draws those alone, against
+ * the fp32 roofs. */
+bool sb_shape_table_in_precision(const sb_shape_table *t, const cJSON *record);
 
 /* Marks (on_frontier[i] for row i) the measured rows on the frontier of tokens/s against params
  * (x = "params") or executed FLOPs per token (x = "flops"), every axis maximised: smaller shapes are always
@@ -191,6 +195,12 @@ typedef struct {
 int sb_probe_cost_frontier(const sb_probe_view *v, sb_probe_cost cost, sb_probe_cost_point *points, size_t *n,
                            size_t *frontier, size_t *kept, sb_error *err);
 
+/* What the probe's pictures draw against `cost`, for their axes and names: the points (every curve point for
+ * training FLOPs, else the shapes at the budget) that have both; x from, x to (their costs; params in
+ * millions, as the pictures draw them), y from, y to (their held-out loss +- one seed sd, and the reference
+ * lines). Infinite (from > to) where there is nothing. */
+void sb_probe_extent(const sb_probe_view *v, sb_probe_cost cost, double extent[4]);
+
 /* The held-out loss difference a - b at curve point `from_end` before the last: Welch's interval over their
  * seeds (below 2 seeds on a side: the difference of the means alone, the rest NaN). */
 sb_interval sb_probe_difference(const sb_probe_shape *a, const sb_probe_shape *b, int from_end);
@@ -204,8 +214,10 @@ typedef struct {
     const char *const *text;
     const int *rank;         /* lower is labelled first (e.g. 0 frontier, 1 base sizes); NULL: all equal */
     bool log_x, log_y;
-    double pad[4];           /* the script's `set offsets` as fractions of the range: left, right, bottom, top */
+    double pad[4];           /* plots/axis.gp's padding, fractions of the data's extent: left, right, bottom, top */
     double width_px, height_px; /* the panel's plot area */
+    const double *extent;    /* x from, x to, y from, y to: the data's extent as plots/axis.gp gets it (the
+                              * pictures' stats over more than these points); NULL: these points' */
 } sb_label_request;
 
 /* placement[count]: 'r' right of the point, 'l' left of it, 'a' above it, '-' unlabelled (it would overlap
@@ -215,7 +227,7 @@ int sb_plots_place_labels(const sb_label_request *req, char *placement, sb_error
 /* ---- pictures and report ------------------------------------------------------------------------- */
 
 #define SB_FIGURES_MAX 16
-#define SB_FIGURE_VARS 8
+#define SB_FIGURE_VARS 12
 
 /* One gnuplot variable a figure's script reads. The name is an identifier from the code, never text from a
  * record; the value reaches gnuplot as data only — a finite number, or a single-quoted string (draw.c quotes
@@ -234,6 +246,7 @@ typedef struct {
     sb_figure_var vars[SB_FIGURE_VARS]; /* the script's own variables, beyond style.gp's */
     size_t nvars;
     char caption[1024]; /* room for the longest caption whole: a cut one reads as a typo in the report */
+    char setting[192];  /* the measurement drawn (mode, batch, lengths, precision): the title's second line */
     char skipped[512];  /* why it is not drawn for this run; empty when it is */
 } sb_figure;
 
@@ -338,6 +351,8 @@ typedef struct {
     size_t count;
     const char *classes[SB_PRECISION_CLASSES_MAX]; /* op classes with a timed rate in the bf16 records */
     size_t num_classes;
+    const char *mode; /* the mode most pairs were measured in, the picture's; NULL: none */
+    double ceiling;   /* the machine's bf16 dot-product peak over its fp32 FMA peak; NaN: not measured */
 } sb_precision_table;
 
 /* Pairs every measured bf16 record of a run with its fp32 twin (pointers into `results`). */

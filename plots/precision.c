@@ -97,6 +97,21 @@ int sb_precision_table_build(const sb_results *results, sb_precision_table *out,
             add_class(out, c->string);
     }
     qsort(out->rows, out->count, sizeof *out->rows, by_mode_then_speedup);
+    size_t most = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        size_t n = 0;
+        for (size_t j = 0; j < out->count; j++)
+            n += strcmp(out->rows[j].mode, out->rows[i].mode) == 0;
+        if (n > most)
+            most = n, out->mode = out->rows[i].mode;
+    }
+    out->ceiling = NAN;
+    for (size_t i = 0; i < results->count && isnan(out->ceiling); i++) {
+        const double dot = sb_field_number(results->records[i], SB_F_SYSTEM_BF16_DOT_GFLOPS),
+                     fma = sb_field_number(results->records[i], SB_F_SYSTEM_FMA_GFLOPS);
+        if (dot > 0 && fma > 0)
+            out->ceiling = dot / fma;
+    }
     return 0;
 }
 

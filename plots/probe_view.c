@@ -206,3 +206,28 @@ int sb_probe_cost_frontier(const sb_probe_view *v, sb_probe_cost cost, sb_probe_
     free(xy);
     return rc;
 }
+
+void sb_probe_extent(const sb_probe_view *v, sb_probe_cost cost, double extent[4])
+{
+    extent[0] = extent[2] = INFINITY;
+    extent[1] = extent[3] = -INFINITY;
+    for (size_t i = 0; i < v->count; i++) {
+        const sb_probe_shape *s = &v->shapes[i];
+        for (int k = cost == SB_COST_TRAIN_FLOPS ? 0 : s->points - 1; k >= 0 && k < s->points; k++) {
+            const double x = cost_of(s, cost, k) / (cost == SB_COST_PARAMS ? 1e6 : 1);
+            if (!isfinite(s->loss[k]) || !isfinite(x))
+                continue;
+            const double sd = isfinite(s->sd[k]) ? s->sd[k] : 0;
+            extent[0] = fmin(extent[0], x);
+            extent[1] = fmax(extent[1], x);
+            extent[2] = fmin(extent[2], s->loss[k] - sd);
+            extent[3] = fmax(extent[3], s->loss[k] + sd);
+        }
+    }
+    const double references[2] = {v->unigram, v->bigram};
+    for (int r = 0; r < 2 && extent[2] <= extent[3]; r++)
+        if (references[r] > 0) {
+            extent[2] = fmin(extent[2], references[r]);
+            extent[3] = fmax(extent[3], references[r]);
+        }
+}

@@ -119,7 +119,7 @@ static void fill(sb_shape_row *row, const sb_results *results)
     row->num_experts = sb_field_number(r, SB_F_CONFIG_NUM_EXPERTS);
     if (isnan(row->num_experts))
         row->num_experts = 0; /* dense configs may omit the Switch keys */
-    row->quality = NAN;
+    row->quality = row->quality_sd = NAN;
     for (size_t i = 0; i < results->count && isnan(row->quality); i++) {
         const cJSON *q = results->records[i];
         const char *shape = sb_field_string(q, SB_F_SHAPE);
@@ -127,6 +127,7 @@ static void fill(sb_shape_row *row, const sb_results *results)
             row->quality = sb_field_number(q, SB_F_QUALITY_VALUE);
             row->quality_metric = sb_field_string(q, SB_F_QUALITY_METRIC);
             row->quality_source = sb_field_string(q, SB_F_QUALITY_SOURCE);
+            row->quality_sd = sb_field_number(q, SB_F_QUALITY_STDDEV);
         }
     }
 }
@@ -191,4 +192,9 @@ int sb_shape_frontier(const sb_shape_table *table, const char *x, bool *on_front
     free(index);
     free(frontier);
     return rc;
+}
+
+bool sb_shape_table_in_precision(const sb_shape_table *t, const cJSON *record)
+{
+    return sb_record_measured(record) && t->main_dtype != NULL && strcmp(dtype_of(record), t->main_dtype) == 0;
 }

@@ -63,3 +63,21 @@ Test(labels, points_off_the_axis_are_not_named)
     cr_expect_eq(placement[2], '-');
     cr_expect_neq(placement[3], '-');
 }
+
+/* The axes' extent given (a picture's stats over more than the named points): a point at its right end has
+ * no room on its right. Without it the lone point sits mid-axis and is named to the right. */
+Test(labels, a_given_extent_places_the_points)
+{
+    const double x[] = {100}, y[] = {10};
+    const char *const text[] = {"t5-efficient-base"};
+    char placement[1];
+    sb_error err;
+    sb_label_request req = request(1, x, y, text, NULL);
+    req.pad[1] = 0;
+    cr_assert_eq(sb_plots_place_labels(&req, placement, &err), 0, "%s", err.msg);
+    cr_expect_eq(placement[0], 'r');
+    const double extent[4] = {1, 100, 1, 100};
+    req.extent = extent;
+    cr_assert_eq(sb_plots_place_labels(&req, placement, &err), 0, "%s", err.msg);
+    cr_expect_eq(placement[0], 'l', "at the right edge of the axis");
+}

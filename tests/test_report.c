@@ -178,7 +178,7 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
     }
     snprintf(path, sizeof path, "%s/REPORT.html", run_dir);
     char *html = test_read_file(path, NULL);
-    cr_assert(strstr(html, "hollow: an op class with no timed rate, at its ceiling.") != NULL);
+    cr_assert(strstr(html, "ringed: an op class with no timed rate, at its ceiling.") != NULL, "the caption whole");
     cr_assert(strstr(html, "<img src=\"plots/throughput_vs_params.png\"") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/roofline.png\"") != NULL);
     free(html);
