@@ -20,7 +20,7 @@ int sb_mode_parse(const char *name, sb_mode *out, sb_error *err)
             *out = (sb_mode)i;
             return 0;
         }
-    return sb_fail(err, "unknown mode '%s' (encode, forward or generate)", name);
+    return sb_fail(err, "unknown mode '%s' (encode, forward, generate or train)", name);
 }
 
 void sb_run_settings_default(sb_run_settings *s)
