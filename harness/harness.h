@@ -419,6 +419,25 @@ typedef struct {
     size_t bf16_on_openblas; /* points the cross product left out: bf16 products run on oneDNN only */
 } sb_job_list;
 
+/* The settings of a sweep by name (sweep_settings.c), `run`'s option names and a sweep file's keys: mode, batch,
+ * src, tgt, dtype, gemm, threads (comma lists, ranges for the numbers: "128-512*2"), warmup, min-reps,
+ * min-time, max-time, seed, extrapolate (auto | always). One parser and one range each, shared by both. */
+#define SB_SWEEP_SETTINGS 13
+#define SB_THREADS_MAX 4096
+#define SB_BATCH_MAX (1 << 20)
+#define SB_TOKENS_MAX (1 << 20)
+#define SB_REPS_MAX 1000000
+extern const char *const sb_sweep_setting_names[SB_SWEEP_SETTINGS];
+/* Sets the named setting from text; a message without the name (the caller says where the text came from). */
+int sb_sweep_spec_set(sb_sweep_spec *spec, const char *name, const char *text, sb_error *err);
+/* What `run` measures unless told otherwise: forward, batch 1, 512/114 tokens, f32, every thread, with
+ * sb_run_settings_default's repetitions; no backend named. */
+int sb_sweep_spec_defaults(sb_sweep_spec *spec, sb_error *err);
+/* Comma-separated modes, precisions, GEMM backends: at least one, at most one of each. */
+int sb_parse_modes(const char *text, sb_mode out[SB_MODE_COUNT], size_t *n, sb_error *err);
+int sb_parse_precisions(const char *text, sb_precision out[SB_PRECISIONS], size_t *n, sb_error *err);
+int sb_parse_gemms(const char *text, sb_gemm_backend out[2], size_t *n, sb_error *err);
+
 void sb_sweep_spec_init(sb_sweep_spec *spec); /* empty lists, base = sb_run_settings_default */
 void sb_sweep_spec_free(sb_sweep_spec *spec);
 int sb_sweep_add_model(sb_sweep_spec *spec, const char *model, sb_error *err);

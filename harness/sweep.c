@@ -42,6 +42,8 @@ static int parse_number(const char *text, size_t len, int64_t min, int64_t max, 
 static int parse_item(const char *item, size_t len, int64_t min, int64_t max, sb_i64_list *out, sb_error *err)
 {
     const char *dash = memchr(item, '-', len);
+    if (dash == item && len > 1) /* -4: a range from nothing, or a negative number */
+        return sb_fail(err, "'%.*s' is out of range (%lld..%lld)", (int)len, item, (long long)min, (long long)max);
     if (dash == NULL) {
         int64_t v;
         return parse_number(item, len, min, max, &v, err) != 0 ? -1 : list_push(out, v, err);
