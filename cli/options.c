@@ -76,7 +76,8 @@ int sb_opt_precision(const char *cmd, const char *text, sb_precision *out)
 int sb_opt_gemm_list(const char *cmd, const char *text, sb_gemm_backend out[2], size_t *n)
 {
     sb_error err;
-    return sb_parse_gemms(text, out, n, &err) == 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_USAGE, "--gemm: %s", err.msg);
+    return sb_parse_gemms(text, out, n, &err) == 0 ? SB_EXIT_OK
+                                                   : sb_cli_error(cmd, SB_EXIT_USAGE, "--gemm: %s", err.msg);
 }
 
 int sb_opt_precision_list(const char *cmd, const char *text, sb_precision out[SB_PRECISIONS], size_t *n)

@@ -86,9 +86,12 @@ static int list(const char *text, int64_t min, int64_t max, sb_i64_list *out, sb
     return 0;
 }
 
-const char *const sb_sweep_setting_names[SB_SWEEP_SETTINGS] = {
-    "mode", "batch", "src", "tgt", "dtype", "gemm", "threads",
-    "warmup", "min-reps", "min-time", "max-time", "seed", "extrapolate",
+const sb_sweep_setting sb_sweep_settings[SB_SWEEP_SETTINGS] = {
+    {"mode", SB_SETTING_WORDS},     {"batch", SB_SETTING_NUMBERS},   {"src", SB_SETTING_NUMBERS},
+    {"tgt", SB_SETTING_NUMBERS},    {"dtype", SB_SETTING_WORDS},     {"gemm", SB_SETTING_WORDS},
+    {"threads", SB_SETTING_NUMBERS}, {"warmup", SB_SETTING_NUMBER},  {"min-reps", SB_SETTING_NUMBER},
+    {"min-time", SB_SETTING_NUMBER}, {"max-time", SB_SETTING_NUMBER}, {"seed", SB_SETTING_NUMBER},
+    {"extrapolate", SB_SETTING_WORD},
 };
 
 int sb_sweep_spec_set(sb_sweep_spec *spec, const char *name, const char *text, sb_error *err)
