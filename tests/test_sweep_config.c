@@ -311,6 +311,15 @@ Test(sweep_config, a_sweep_naming_no_backend_keeps_its_folders_choice)
     char *keys = folder_keys("kept");
     cr_expect_str_eq(keys, "t5-efficient-tiny|encode|b1|s16|t4|f32|openblas|t1\n");
     free(keys);
+    /* merge carries the choice along */
+    snprintf(args, sizeof args, "merge %s --out %s/merged 2>&1", folder, dir);
+    cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(choice, sizeof choice, "%s/merged", dir);
+    sb_gemm_choice merged;
+    bool carried;
+    cr_assert_eq(sb_gemm_choice_load(choice, &merged, &carried, &err), 0, "%s", err.msg);
+    cr_expect(carried && merged.gemm == SB_GEMM_OPENBLAS, "merge carries backend.json");
 
     /* A fresh folder: the choice is made, written, and is what the records ran on. */
     snprintf(args, sizeof args, "sweep --config %s --out %s/fresh 2>&1", path, dir);
