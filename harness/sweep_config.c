@@ -24,16 +24,15 @@ static const sb_sweep_setting *setting_named(const char *name)
 static int unknown_key(const char *path, const char *key, sb_error *err)
 {
     const char *known[SB_SWEEP_SETTINGS + OTHER_KEYS];
-    for (size_t i = 0; i < OTHER_KEYS; i++)
-        known[i] = other_keys[i];
-    for (size_t i = 0; i < SB_SWEEP_SETTINGS; i++)
-        known[OTHER_KEYS + i] = sb_sweep_settings[i].name;
+    char list[512] = "";
+    for (size_t i = 0; i < SB_SWEEP_SETTINGS + OTHER_KEYS; i++) {
+        known[i] = i < OTHER_KEYS ? other_keys[i] : sb_sweep_settings[i - OTHER_KEYS].name;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i > 0 ? ", " : "", known[i]);
+    }
     const char *near = sb_nearest(key, known, SB_SWEEP_SETTINGS + OTHER_KEYS);
     if (near != NULL)
-        return sb_fail(err, "%s: unknown key \"%s\"; did you mean \"%s\"? (README: \"A sweep in a file\")", path, key,
-                       near);
-    return sb_fail(err, "%s: unknown key \"%s\" (keys: preset, models, description, mode, batch, src, tgt, dtype, "
-                        "gemm, threads, warmup, min-reps, min-time, max-time, seed, extrapolate)", path, key);
+        return sb_fail(err, "%s: unknown key \"%s\"; did you mean \"%s\"?", path, key, near);
+    return sb_fail(err, "%s: unknown key \"%s\" (keys: %s)", path, key, list);
 }
 
 /* A JSON number as the command line would spell it: whole numbers without a fraction or exponent. */
