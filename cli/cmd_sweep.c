@@ -15,8 +15,8 @@ static const char sweep_usage[] =
     "\n"
     "  smoke    three tiny shapes, every mode, 64/16 tokens: seconds\n"
     "  default  every published T5-Efficient shape and the Switch base/large family, forward and generate at\n"
-    "           512/114 tokens, batch 1 (342 points); slow shapes timed on sampled layers: under half an hour\n"
-    "           on 2 cores (shard it, or rerun to resume)\n"
+    "           512/114 tokens, batch 1 (342 points); slow shapes timed on sampled layers, sized for half an\n"
+    "           hour on 2 cores (shard it, or rerun to resume)\n"
     "  paper    every published shape, every mode, batch 1 and 8, 10+ repetitions: hours\n"
     "  --config FILE  a sweep described in a JSON file: {\"preset\": optional start, \"models\": [...], and\n"
     "           run's options as keys: \"mode\", \"batch\", \"src\", \"tgt\", \"dtype\", \"gemm\", \"threads\",\n"
@@ -33,9 +33,9 @@ static const char sweep_usage[] =
     "  --threads N      " SB_HELP_THREADS " (default: the preset's, 0)\n"
     "  --format F       " SB_HELP_FORMAT " (default md)\n"
     "  --dtype LIST     precisions to cross the sweep with, instead of its own: " SB_HELP_PRECISION "\n"
-    "  --gemm LIST      backends, instead of the faster one: " SB_HELP_GEMM ". bf16 runs on oneDNN only\n"
-    "                   (OpenBLAS's bf16 points are left out, saying so): fp32 against bf16 on one backend is\n"
-    "                   `--gemm onednn --dtype f32,bf16`\n"
+    "  --gemm LIST      backends (openblas, onednn, or both), instead of the faster one. bf16 runs on oneDNN\n"
+    "                   only (OpenBLAS's bf16 points are left out, saying so): fp32 against bf16 on one backend\n"
+    "                   is `--gemm onednn --dtype f32,bf16`\n"
     "\n" SB_SLURM_OPTIONS_HELP;
 
 /* The sweep as a job array: shards balanced by cost, each shard's points, the command each task runs. */
