@@ -141,7 +141,8 @@ int sb_gemm_choice_load(const char *dir, sb_gemm_choice *out, bool *present, sb_
     int rc = 0;
     *out = (sb_gemm_choice){.sgemm_gflops = {NAN, NAN}};
     if (!cJSON_IsString(gemm) || sb_gemm_parse_backend(gemm->valuestring, &out->gemm, &why) != 0 ||
-        !cJSON_IsString(note) || !cJSON_IsNumber(threads))
+        !cJSON_IsString(note) || !cJSON_IsNumber(threads) || !(threads->valuedouble >= 1) ||
+        threads->valuedouble > SB_THREADS_MAX)
         rc = sb_fail(err, "%s is not a backend choice this version wrote (gemm, note, threads): delete it to choose "
                           "the backend again", path);
     if (rc == 0) {

@@ -284,9 +284,14 @@ Test(sweep_config, the_faster_backend_by_measured_sgemm_peak)
     cr_expect(present && back.gemm == c.gemm && back.threads == 2 && back.sgemm_gflops[0] == 205.5);
     cr_expect_str_eq(back.note, c.note);
     char path[128];
-    write_config("backend.json", "{\"gemm\": \"mkl\"}", path, sizeof path);
-    cr_expect_eq(sb_gemm_choice_load(dir, &back, &present, &err), -1);
-    cr_expect(strstr(err.msg, "delete it to choose the backend again") != NULL, "%s", err.msg);
+    static const char *const hostile[] = {"{\"gemm\": \"mkl\"}", "not json",
+                                          "{\"gemm\": \"onednn\", \"note\": \"x\", \"threads\": 1e300}",
+                                          "{\"gemm\": \"onednn\", \"note\": 1, \"threads\": 2}"};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        write_config("backend.json", hostile[i], path, sizeof path);
+        cr_expect_eq(sb_gemm_choice_load(dir, &back, &present, &err), -1, "accepted %s", hostile[i]);
+        cr_expect(strstr(err.msg, "delete it to choose the backend again") != NULL, "%s", err.msg);
+    }
 }
 
 /* A sweep that names no backend runs on the one backend.json names (written at its start), and a rerun keeps
