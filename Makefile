@@ -54,7 +54,8 @@ help:
 	@echo "make test-slurm sweeps as Slurm job arrays on a two-node cluster started here (root; stopped after)"
 	@echo "make test-asan  the same suite under AddressSanitizer + UBSan"
 	@echo "make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (default $(FUZZ_SECONDS))"
-	@echo "make sweep      run the sweep (PRESET=smoke|default|paper, default: $(PRESET))"
+	@echo "make sweep      run the sweep on the faster GEMM backend (PRESET=smoke|default|paper, default: $(PRESET);"
+	@echo "                CONFIG=file.json for a sweep described in a file, e.g. sweeps/example.json)"
 	@echo "make plots      pictures + REPORT.md/.html of a run (RUN=results/<run>; default: the newest run)"
 	@echo "make bench      engine speed benchmark and the extrapolation check (results/bench/)"
 	@echo "make clean      remove build outputs"
@@ -153,9 +154,12 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/fuzz.o $(
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/fuzz.o $(LIBS) $(LDLIBS)
 
+# A preset sweep, or CONFIG=file.json (a sweep described in a file, its run named after the file). A sweep
+# that names no GEMM backend runs on the one with the higher measured sgemm peak here (<run>/backend.json).
+SWEEP_RUN = $(if $(CONFIG),$(basename $(notdir $(CONFIG))),$(PRESET))
 sweep: all
-	$(BIN) sweep --preset $(PRESET)
-	$(BIN) plots --run results/$(PRESET)
+	$(BIN) sweep $(if $(CONFIG),--config $(CONFIG),--preset $(PRESET))
+	$(BIN) plots --run results/$(SWEEP_RUN)
 
 # Pictures + REPORT.md/.html of a run (default: the newest results/<run>).
 plots: all

@@ -79,7 +79,6 @@ enum {
 #define SB_OPTION_SHARD {"shard", required_argument, NULL, SB_OPT_SHARD}
 
 /* What each shared option means, for every subcommand's --help. */
-#define SB_THREADS_MAX 4096
 #define SB_HELP_THREADS "threads of GEMM and the engine's loops (0: all)"
 #define SB_HELP_GEMM "GEMM backend: openblas or onednn"
 #define SB_HELP_STORAGE "weight storage: f32 or bf16"

@@ -130,9 +130,15 @@ static int plots_or_report(int argc, char **argv, bool draw)
     int rc = sb_cli_load_run(cmd, where, &results);
     if (rc != SB_EXIT_OK)
         return rc;
+    sb_error err;
+    sb_gemm_choice choice;
+    bool chosen;
+    if (sb_gemm_choice_load(results.dir, &choice, &chosen, &err) != 0)
+        sb_cli_warn((void *)cmd, err.msg); /* the report goes on without the sentence */
+    else if (chosen)
+        snprintf(results.backend_note, sizeof results.backend_note, "%s", choice.note);
     sb_results_part *parts;
     size_t count;
-    sb_error err;
     if (sb_results_split_by_cpu(&results, &parts, &count, &err) != 0)
         rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
     else if (count > 1)

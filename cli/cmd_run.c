@@ -14,7 +14,8 @@ static const char run_usage[] =
     "points already recorded. Lists: 1,8  ranges: 128-1024*2 (128,256,512,1024) or 128-512+128.\n"
     "\n"
     "  --mode LIST        encode | forward (encoder + teacher-forced decoder) | generate (greedy, per-token\n"
-    "                     latency; batch 1 only, other batches are left out)   [forward]\n"
+    "                     latency; batch 1 only, other batches are left out) | train (one training step:\n"
+    "                     forward, backward, Adafactor update)                 [forward]\n"
     "  --batch LIST       sequences per batch                                  [1]\n"
     "  --src LIST         encoder tokens per sequence                          [512]\n"
     "  --tgt LIST         decoder tokens per sequence                          [114]\n"
@@ -32,98 +33,45 @@ static const char run_usage[] =
     "  --out DIR          results folder                                       [results/<run>]\n"
     "  --format F         " SB_HELP_FORMAT "                    [md]\n";
 
-/* --mode: comma-separated mode names. */
-static int parse_modes(const char *cmd, const char *text, sb_sweep_spec *spec)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    spec->nmodes = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        sb_error err;
-        if (spec->nmodes == SB_MODE_COUNT)
-            return sb_cli_error(cmd, SB_EXIT_USAGE, "--mode '%s' lists more than %d modes", text, SB_MODE_COUNT);
-        if (sb_mode_parse(tok, &spec->modes[spec->nmodes], &err) != 0)
-            return sb_cli_error(cmd, SB_EXIT_USAGE, "--mode: %s", err.msg);
-        spec->nmodes++;
-    }
-    return spec->nmodes > 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_USAGE, "--mode needs at least one value");
-}
-
-static int parse_list_opt(const char *cmd, const char *opt, const char *text, int64_t min, int64_t max,
-                          sb_i64_list *out)
-{
-    sb_error err;
-    free(out->v);
-    if (sb_parse_list(text, min, max, out, &err) != 0)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "%s: %s", opt, err.msg);
-    return SB_EXIT_OK;
-}
-
 int sb_cmd_run(int argc, char **argv)
 {
     const char *cmd = "run";
-    enum { O_MODE = SB_OPT_OWN, O_BATCH, O_SRC, O_TGT, O_WARMUP, O_MIN_REPS, O_MIN_TIME, O_MAX_TIME,
-           O_EXTRAPOLATE };
+    /* Every option but --out, --run and --format is a setting of the sweep, parsed by its name. */
+    enum { O_SETTING = SB_OPT_OWN };
     static const struct option options[] = {
-        {"mode", required_argument, NULL, O_MODE},         {"batch", required_argument, NULL, O_BATCH},
-        {"src", required_argument, NULL, O_SRC},           {"tgt", required_argument, NULL, O_TGT},
-        SB_OPTION_DTYPE,                                   SB_OPTION_THREADS,
-        SB_OPTION_GEMM,                                    {"warmup", required_argument, NULL, O_WARMUP},
-        {"min-reps", required_argument, NULL, O_MIN_REPS}, {"min-time", required_argument, NULL, O_MIN_TIME},
-        {"max-time", required_argument, NULL, O_MAX_TIME}, SB_OPTION_SEED,
-        SB_OPTION_OUT,                                     SB_OPTION_RUN,
-        SB_OPTION_FORMAT,                                  {"extrapolate", required_argument, NULL, O_EXTRAPOLATE},
-        SB_OPTION_HELP,                                    {NULL, 0, NULL, 0},
+        {"mode", required_argument, NULL, O_SETTING},     {"batch", required_argument, NULL, O_SETTING},
+        {"src", required_argument, NULL, O_SETTING},      {"tgt", required_argument, NULL, O_SETTING},
+        {"dtype", required_argument, NULL, O_SETTING},    {"threads", required_argument, NULL, O_SETTING},
+        {"gemm", required_argument, NULL, O_SETTING},     {"warmup", required_argument, NULL, O_SETTING},
+        {"min-reps", required_argument, NULL, O_SETTING}, {"min-time", required_argument, NULL, O_SETTING},
+        {"max-time", required_argument, NULL, O_SETTING}, {"seed", required_argument, NULL, O_SETTING},
+        {"extrapolate", required_argument, NULL, O_SETTING}, SB_OPTION_OUT,
+        SB_OPTION_RUN,                                    SB_OPTION_FORMAT,
+        SB_OPTION_HELP,                                   {NULL, 0, NULL, 0},
     };
     sb_sweep_spec spec;
     sb_sweep_spec_init(&spec);
-    static const int64_t batch[] = {1}, src[] = {512}, tgt[] = {114}, threads[] = {0};
-    const struct {
-        sb_i64_list *l;
-        const int64_t *v;
-    } defaults[] = {{&spec.batch, batch}, {&spec.src, src}, {&spec.tgt, tgt}, {&spec.threads, threads}};
+    sb_error err;
     int rc = SB_EXIT_USAGE;
-    for (size_t i = 0; i < 4; i++) {
-        if ((defaults[i].l->v = malloc(sizeof(int64_t))) == NULL) {
-            rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "out of memory");
-            goto done;
-        }
-        defaults[i].l->v[0] = defaults[i].v[0];
-        defaults[i].l->n = 1;
+    if (sb_sweep_spec_defaults(&spec, &err) != 0 || sb_sweep_spec_set(&spec, "gemm", "openblas", &err) != 0) {
+        rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
+        goto done;
     }
-    spec.modes[spec.nmodes++] = SB_MODE_FORWARD;
-    spec.precisions[spec.nprecisions++] = SB_PRECISION_F32;
-    spec.gemms[spec.ngemms++] = SB_GEMM_OPENBLAS;
     sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
     const char *out = NULL, *run = NULL;
-    sb_run_settings *b = &spec.base;
-    sb_error err;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    int c, index;
+    while ((c = getopt_long(argc, argv, ":", options, &index)) != -1) {
         int r = SB_EXIT_OK;
         switch (c) {
-        case O_MODE: r = parse_modes(cmd, optarg, &spec); break;
-        case SB_OPT_DTYPE: r = sb_opt_precision_list(cmd, optarg, spec.precisions, &spec.nprecisions); break;
-        case SB_OPT_GEMM: r = sb_opt_gemm_list(cmd, optarg, spec.gemms, &spec.ngemms); break;
-        case O_BATCH: r = parse_list_opt(cmd, "--batch", optarg, 1, 1 << 20, &spec.batch); break;
-        case O_SRC: r = parse_list_opt(cmd, "--src", optarg, 1, 1 << 20, &spec.src); break;
-        case O_TGT: r = parse_list_opt(cmd, "--tgt", optarg, 1, 1 << 20, &spec.tgt); break;
-        case SB_OPT_THREADS: r = sb_opt_threads_list(cmd, optarg, &spec.threads); break;
-        case O_WARMUP: r = sb_opt_integer(cmd, "warmup", optarg, 0, 1000000, &b->warmup); break;
-        case O_MIN_REPS: r = sb_opt_integer(cmd, "min-reps", optarg, 1, 1000000, &b->min_reps); break;
-        case SB_OPT_SEED: r = sb_opt_seed(cmd, optarg, &b->seed); break;
-        case O_MIN_TIME: r = sb_opt_seconds(cmd, "min-time", optarg, &b->min_time_s); break;
-        case O_MAX_TIME: r = sb_opt_seconds(cmd, "max-time", optarg, &b->max_time_s); break;
+        case O_SETTING:
+            if (sb_sweep_spec_set(&spec, options[index].name, optarg, &err) != 0)
+                r = sb_cli_error(cmd, SB_EXIT_USAGE, "--%s: %s", options[index].name, err.msg);
+            break;
         case SB_OPT_OUT: out = optarg; break;
         case SB_OPT_RUN: run = optarg; break;
         case SB_OPT_FORMAT: r = sb_opt_format(cmd, optarg, &rn.format); break;
-        case O_EXTRAPOLATE:
-            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "always") != 0)
-                r = sb_cli_error(cmd, SB_EXIT_USAGE, "--extrapolate '%s' must be auto or always", optarg);
-            b->always_sample = strcmp(optarg, "always") == 0;
-            break;
         case SB_OPT_HELP:
             fputs(run_usage, stdout);
             rc = SB_EXIT_OK;

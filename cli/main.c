@@ -11,7 +11,7 @@ static const sb_command commands[] = {
     {"list", sb_cmd_list, "every known model name with its shape"},
     {"config", sb_cmd_config, "the Hugging Face config.json of a model name"},
     {"count", sb_cmd_count, "exact params, FLOPs and memory of a shape (JSON)"},
-    {"run", sb_cmd_run, "measure shapes: encode, forward or generate, lists and ranges crossed"},
+    {"run", sb_cmd_run, "measure shapes: encode, forward, generate or train, lists and ranges crossed"},
     {"sweep", sb_cmd_sweep, "measure a preset sweep (smoke, default, paper), resumable, shardable"},
     {"merge", sb_cmd_merge, "join results folders (shards), deduplicated by key"},
     {"status", sb_cmd_status, "a run's progress per shard: points done and missing, verdicts, Slurm jobs, ETA"},

@@ -73,44 +73,18 @@ int sb_opt_precision(const char *cmd, const char *text, sb_precision *out)
                                                     : sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype: %s", err.msg);
 }
 
-/* Comma-separated values of one of the parsers above, at most cap of them. */
-typedef int (*value_parser)(const char *cmd, const char *text, void *out);
-
-static int parse_list(const char *cmd, const char *option, const char *text, value_parser parse, void *out,
-                      size_t size, size_t cap, size_t *n)
-{
-    char buf[256];
-    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
-        return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%.40s...' is too long", option, text);
-    *n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == cap)
-            return sb_cli_error(cmd, SB_EXIT_USAGE, "--%s '%s' lists more than %zu values", option, text, cap);
-        if (parse(cmd, tok, (char *)out + *n * size) != SB_EXIT_OK)
-            return SB_EXIT_USAGE;
-        (*n)++;
-    }
-    return *n > 0 ? SB_EXIT_OK : sb_cli_error(cmd, SB_EXIT_USAGE, "--%s needs at least one value", option);
-}
-
-static int parse_gemm_value(const char *cmd, const char *text, void *out)
-{
-    return sb_opt_gemm(cmd, text, out);
-}
-
-static int parse_precision_value(const char *cmd, const char *text, void *out)
-{
-    return sb_opt_precision(cmd, text, out);
-}
-
 int sb_opt_gemm_list(const char *cmd, const char *text, sb_gemm_backend out[2], size_t *n)
 {
-    return parse_list(cmd, "gemm", text, parse_gemm_value, out, sizeof *out, 2, n);
+    sb_error err;
+    return sb_parse_gemms(text, out, n, &err) == 0 ? SB_EXIT_OK
+                                                   : sb_cli_error(cmd, SB_EXIT_USAGE, "--gemm: %s", err.msg);
 }
 
 int sb_opt_precision_list(const char *cmd, const char *text, sb_precision out[SB_PRECISIONS], size_t *n)
 {
-    return parse_list(cmd, "dtype", text, parse_precision_value, out, sizeof *out, SB_PRECISIONS, n);
+    sb_error err;
+    return sb_parse_precisions(text, out, n, &err) == 0 ? SB_EXIT_OK
+                                                        : sb_cli_error(cmd, SB_EXIT_USAGE, "--dtype: %s", err.msg);
 }
 
 int sb_opt_seed(const char *cmd, const char *text, uint64_t *out)

@@ -402,7 +402,7 @@ typedef struct {
     sb_precision precisions[SB_PRECISIONS];
     size_t nprecisions;
     sb_gemm_backend gemms[2];
-    size_t ngemms;
+    size_t ngemms;          /* 0: none named; the caller picks one (sb_gemm_choose) before expanding */
     sb_run_settings base; /* seed, warmup, repetitions, time limits */
     int64_t generate_min_reps; /* generate points' min_reps when > 0 (each repetition holds tgt_len steps) */
 } sb_sweep_spec;
@@ -419,6 +419,31 @@ typedef struct {
     size_t bf16_on_openblas; /* points the cross product left out: bf16 products run on oneDNN only */
 } sb_job_list;
 
+/* The settings of a sweep by name (sweep_settings.c), `run`'s option names and a sweep file's keys: mode, batch,
+ * src, tgt, dtype, gemm, threads (comma lists, ranges for the numbers: "128-512*2"), warmup, min-reps,
+ * min-time, max-time, seed, extrapolate (auto | always). One parser and one range each, shared by both. */
+#define SB_SWEEP_SETTINGS 13
+#define SB_THREADS_MAX 4096
+#define SB_BATCH_MAX (1 << 20)
+#define SB_TOKENS_MAX (1 << 20)
+#define SB_REPS_MAX 1000000
+/* What a setting's value is: a list of numbers or ranges, a list of words, one number, one word. */
+typedef enum { SB_SETTING_NUMBERS, SB_SETTING_WORDS, SB_SETTING_NUMBER, SB_SETTING_WORD } sb_setting_kind;
+typedef struct {
+    const char *name;
+    sb_setting_kind kind;
+} sb_sweep_setting;
+extern const sb_sweep_setting sb_sweep_settings[SB_SWEEP_SETTINGS];
+/* Sets the named setting from text; a message without the name (the caller says where the text came from). */
+int sb_sweep_spec_set(sb_sweep_spec *spec, const char *name, const char *text, sb_error *err);
+/* What `run` measures unless told otherwise: forward, batch 1, 512/114 tokens, f32, every thread, with
+ * sb_run_settings_default's repetitions; no backend named. */
+int sb_sweep_spec_defaults(sb_sweep_spec *spec, sb_error *err);
+/* Comma-separated modes, precisions, GEMM backends: at least one, at most one of each. */
+int sb_parse_modes(const char *text, sb_mode out[SB_MODE_COUNT], size_t *n, sb_error *err);
+int sb_parse_precisions(const char *text, sb_precision out[SB_PRECISIONS], size_t *n, sb_error *err);
+int sb_parse_gemms(const char *text, sb_gemm_backend out[2], size_t *n, sb_error *err);
+
 void sb_sweep_spec_init(sb_sweep_spec *spec); /* empty lists, base = sb_run_settings_default */
 void sb_sweep_spec_free(sb_sweep_spec *spec);
 int sb_sweep_add_model(sb_sweep_spec *spec, const char *model, sb_error *err);
@@ -427,6 +452,31 @@ int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err);
 /* The cross product in a fixed order: model outermost, then mode, batch, src, tgt, precision, threads, gemm;
  * bf16 on OpenBLAS left out (counted in bf16_on_openblas). */
 int sb_sweep_expand(const sb_sweep_spec *spec, sb_job_list *out, sb_error *err);
+/* A sweep described in a JSON file (sweep_config.c): {"preset": P (optional, the start), "models": [names],
+ * "description": text, and any setting above under its name}. Strict: an unknown key, a value of the wrong
+ * type or out of range, a model that does not resolve, a key given twice are errors naming the file and
+ * the key, with the nearest valid key or name. Without a preset the settings start at sb_sweep_spec_defaults
+ * and "models" is required. spec is initialised here (freed on failure). */
+int sb_sweep_config_load(const char *path, sb_sweep_spec *spec, sb_error *err);
+/* The backend of a sweep that names none (gemm_choice.c): the one whose measured sgemm peak is higher here. */
+typedef struct {
+    sb_gemm_backend gemm;
+    int threads;            /* the threads the peaks were measured on */
+    double sgemm_gflops[2]; /* by sb_gemm_backend; NaN when not measured (a bf16 sweep measures none) */
+    char note[512];         /* one sentence: which backend and why, for the run's report */
+} sb_gemm_choice;
+/* The choice from the two sgemm peaks (NaN: could not be measured; openblas_core names OpenBLAS's kernel in
+ * the note): the higher, or oneDNN for a sweep that computes in bf16. Pure. */
+void sb_gemm_choose(const double sgemm_gflops[2], const char *openblas_core, bool bf16, int threads,
+                    sb_gemm_choice *out);
+/* The choice from each backend's peaks at `threads` (0 or more than this machine runs: all of them), read
+ * from the peaks cache or measured (sb_peaks_cached); fails only when neither can be measured. */
+int sb_gemm_choose_measured(int threads, bool bf16, sb_warn_fn warn, void *warn_ctx, sb_gemm_choice *out,
+                            sb_error *err);
+/* <dir>/backend.json: the choice a run was started with. load: *present false (and 0) when there is none;
+ * a file that is not a choice is an error naming it. */
+int sb_gemm_choice_save(const char *dir, const sb_gemm_choice *c, sb_error *err);
+int sb_gemm_choice_load(const char *dir, sb_gemm_choice *out, bool *present, sb_error *err);
 /* Splits n items into count shards of balanced cost: the costliest item first, each to the shard with the
  * least cost so far (then the fewest items, then the lowest index). shard_of[i] gets item i's shard, 1-based.
  * Costs in whole milliseconds, so every machine computes the same split. */

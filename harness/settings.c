@@ -20,7 +20,10 @@ int sb_mode_parse(const char *name, sb_mode *out, sb_error *err)
             *out = (sb_mode)i;
             return 0;
         }
-    return sb_fail(err, "unknown mode '%s' (encode, forward or generate)", name);
+    const char *near = sb_nearest(name, mode_names, SB_MODE_COUNT);
+    if (near != NULL)
+        return sb_fail(err, "unknown mode '%s'; did you mean '%s'? (encode, forward, generate or train)", name, near);
+    return sb_fail(err, "unknown mode '%s' (encode, forward, generate or train)", name);
 }
 
 void sb_run_settings_default(sb_run_settings *s)

@@ -42,6 +42,8 @@ static int parse_number(const char *text, size_t len, int64_t min, int64_t max, 
 static int parse_item(const char *item, size_t len, int64_t min, int64_t max, sb_i64_list *out, sb_error *err)
 {
     const char *dash = memchr(item, '-', len);
+    if (dash == item && len > 1) /* -4: a range from nothing, or a negative number */
+        return sb_fail(err, "'%.*s' is out of range (%lld..%lld)", (int)len, item, (long long)min, (long long)max);
     if (dash == NULL) {
         int64_t v;
         return parse_number(item, len, min, max, &v, err) != 0 ? -1 : list_push(out, v, err);
@@ -147,7 +149,8 @@ static int set_list(sb_i64_list *l, const int64_t *values, size_t n, sb_error *e
     return 0;
 }
 
-/* The presets. Every one uses batch 1, f32, all threads and OpenBLAS unless the CLI says otherwise.
+/* The presets. Every one uses batch 1, f32 and all threads unless the CLI says otherwise, and names no GEMM
+ * backend: the sweep runs on the one whose measured sgemm peak is higher here (sb_gemm_choose).
  *
  * smoke: three tiny shapes (the base, a depth and a width variant) in every mode at 64/16 tokens, three
  *   repetitions and no minimum time: seconds in all; the test suite runs it.
@@ -157,7 +160,7 @@ static int set_list(sb_i64_list *l, const int64_t *values, size_t n, sb_error *e
  *   so: one warmup (generate: 8 tokens) and three timed repetitions (generate: two, each of 114 steps),
  *   and max_time_s 4 s: a shape whose repetitions are expected to take longer is timed on sampled layers
  *   (one and four blocks per stack, Switch: sparse periods) and extrapolated, which `make bench` checks
- *   against full runs (results/README.md). Measured: 26 min on this 2-core machine (README).
+ *   against full runs (results/README.md). Its time on 2 cores is in README.
  * paper: every registry row that resolves (T5, T5 v1.1, all Switch sizes too; those that cannot fit are
  *   recorded as skipped), encode, forward and generate, batch 1 and 8, at least ten repetitions and 2 s,
  *   up to 120 s per shape: hours. */
@@ -168,7 +171,6 @@ int sb_sweep_preset(const char *name, sb_sweep_spec *spec, sb_error *err)
     if (set_list(&spec->batch, one, 1, err) != 0 || set_list(&spec->threads, zero, 1, err) != 0)
         goto fail;
     spec->precisions[spec->nprecisions++] = SB_PRECISION_F32;
-    spec->gemms[spec->ngemms++] = SB_GEMM_OPENBLAS;
     sb_run_settings *b = &spec->base;
     if (strcmp(name, "smoke") == 0) {
         static const char *const models[] = {"t5-efficient-tiny", "t5-efficient-tiny-nl2", "t5-efficient-tiny-dm128"};

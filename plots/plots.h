@@ -31,6 +31,8 @@ typedef struct {
     cJSON **records;        /* set.items */
     size_t *lines;          /* set.lines: 1-based line number of each record, for messages */
     size_t count;
+    char backend_note[512]; /* why a sweep ran on its backend (its backend.json, which the command line
+                             * reads); empty when the run named its backend */
 } sb_results;
 
 /* `where` is a run folder, a results.jsonl file, or a run name under results/. NULL picks the newest run

@@ -218,6 +218,8 @@ static void machine_section(sb_doc *doc, const sb_results *r, const kinds *ks)
                 sys_number(b, sys, SB_F_SYSTEM_THREADS, "%.0f"), flags[0] != '\0' ? flags : "not recorded");
     sb_doc_text(doc, true, "GEMM: %s (%s), OpenBLAS core %s", sys_text(sys, SB_F_SYSTEM_GEMM_BACKEND),
                 sys_text(sys, SB_F_SYSTEM_GEMM_VERSION), sys_text(sys, SB_F_SYSTEM_OPENBLAS_CORE));
+    if (r->backend_note[0] != '\0')
+        sb_doc_text(doc, true, "%s", r->backend_note);
     sb_doc_text(doc, true, "Measured peaks: sgemm %s GFLOP/s, FMA loop %s GFLOP/s, stream copy %s GB/s",
                 sys_number(a, sys, SB_F_SYSTEM_SGEMM_GFLOPS, "%.1f"),
                 sys_number(b, sys, SB_F_SYSTEM_FMA_GFLOPS, "%.1f"),

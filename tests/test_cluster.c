@@ -51,6 +51,7 @@ Test(cluster, default_sweep_shards_are_balanced_by_cost)
     sb_job_list jobs;
     sb_error err;
     cr_assert_eq(sb_sweep_preset("default", &spec, &err), 0, "%s", err.msg);
+    spec.gemms[spec.ngemms++] = SB_GEMM_OPENBLAS; /* what the command does before expanding: a backend */
     cr_assert_eq(sb_sweep_expand(&spec, &jobs, &err), 0, "%s", err.msg);
     int *shard_of = calloc(jobs.count, sizeof *shard_of), *again = calloc(jobs.count, sizeof *again);
     double *cost = calloc(jobs.count, sizeof *cost);
@@ -236,7 +237,8 @@ Test(cluster, dry_run_prints_the_scripts_and_writes_nothing)
     static const char *const want[] = {
         "#SBATCH --cpus-per-task=3\n", "#SBATCH --exclusive\n", "#SBATCH --requeue\n", "#SBATCH --partition=p1\n",
         "#SBATCH --qos=short\n",
-        "'sweep' '--preset' 'smoke' --threads \"$SLURM_CPUS_PER_TASK\" --run 'd' --shard \"$shard/3\"",
+        "'sweep' '--preset' 'smoke' '--gemm' '", /* the backend the submission chose */
+        "' --threads \"$SLURM_CPUS_PER_TASK\" --run 'd' --shard \"$shard/3\"",
         "\"$bin\" merge \"$dir\"/shard-*of3 --out \"$dir\"", "\"$bin\" status \"$dir\" --check",
         "sbatch --parsable --array=0-2 ", /* 5 tasks asked, 3 shapes */
         "sbatch --parsable --dependency=afterany:<array job> "};

@@ -648,3 +648,22 @@ Test(report, a_run_of_two_cpu_models_is_reported_per_model)
     snprintf(path, sizeof path, "%s/cpu-intel-xeon-gold-6148/results.jsonl", run_dir);
     assert_nonempty(path);
 }
+
+/* A sweep that named no backend left why it chose one in backend.json: the report says it. */
+Test(report, says_why_the_sweep_ran_on_its_backend)
+{
+    char path[256], args[256], *out;
+    snprintf(path, sizeof path, "%s/backend.json", run_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"gemm\": \"onednn\", \"note\": \"Backend oneDNN, the faster of the two on this machine.\", "
+          "\"threads\": 2, \"sgemm_gflops\": {\"openblas\": 176, \"onednn\": 372}}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "report --run %s", run_dir);
+    cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/REPORT.md", run_dir);
+    char *md = test_read_file(path, NULL);
+    HAS(md, "- Backend oneDNN, the faster of the two on this machine.");
+    free(md);
+}

@@ -1,7 +1,8 @@
 /* fuzz_ranges.c — numbers and ranges as the command line gives them: the strict number parsers, list and
  * range syntax (128-1024*2), the shared options' values (--threads, --gemm, --dtype, --seed, --format,
- * seconds), shards and pareto axes. The first byte picks the parser, the rest is the text. Accepted values
- * are in their range; an accepted whole number prints back as the same text's value. */
+ * seconds), a sweep's settings by name (run's options, a sweep file's keys), shards and pareto axes. The
+ * first byte picks the parser, the rest is the text. Accepted values are in their range; an accepted whole
+ * number prints back as the same text's value. */
 #include "tests/fuzz/fuzz.h"
 
 #include "cli/cli.h"
@@ -73,6 +74,39 @@ static void options(const char *text)
     sb_opt_format("fuzz", text, &format);
 }
 
+/* A sweep's settings by name, as run's options and a sweep file's keys give them: accepted values are in
+ * their range; a refusal says why. */
+static void settings(const char *text)
+{
+    for (size_t k = 0; k < SB_SWEEP_SETTINGS; k++) {
+        sb_sweep_spec spec;
+        sb_error err = {""};
+        sb_sweep_spec_init(&spec);
+        if (sb_sweep_spec_set(&spec, sb_sweep_settings[k].name, text, &err) != 0)
+            fuzz_require(err.msg[0] != '\0', "a refused setting names why", text);
+        const struct {
+            const sb_i64_list *l;
+            int64_t min, max;
+        } lists[] = {{&spec.batch, 1, SB_BATCH_MAX},
+                     {&spec.src, 1, SB_TOKENS_MAX},
+                     {&spec.tgt, 1, SB_TOKENS_MAX},
+                     {&spec.threads, 0, SB_THREADS_MAX}};
+        for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+            for (size_t j = 0; j < lists[i].l->n; j++)
+                fuzz_require(lists[i].l->v[j] >= lists[i].min && lists[i].l->v[j] <= lists[i].max,
+                             "a list setting in range", text);
+        fuzz_require(spec.nmodes <= SB_MODE_COUNT && spec.nprecisions <= SB_PRECISIONS && spec.ngemms <= 2,
+                     "at most one of each word", text);
+        fuzz_require(spec.base.warmup >= 0 && spec.base.warmup <= SB_REPS_MAX && spec.base.min_reps >= 1 &&
+                         spec.base.min_reps <= SB_REPS_MAX,
+                     "repetitions in range", text);
+        fuzz_require(spec.base.min_time_s >= 0 && spec.base.min_time_s <= 1e6 && spec.base.max_time_s >= 0 &&
+                         spec.base.max_time_s <= 1e6,
+                     "seconds in range", text);
+        sb_sweep_spec_free(&spec);
+    }
+}
+
 static void others(const char *text)
 {
     int index = 0, count = 0;
@@ -99,7 +133,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 4) {
     case 0: numbers(text); break;
     case 1: list(text); break;
-    case 2: options(text); break;
+    case 2:
+        options(text);
+        settings(text);
+        break;
     default: others(text); break;
     }
     free(text);
