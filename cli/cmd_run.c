@@ -30,7 +30,7 @@ static const char run_usage[] =
     "  --seed N           " SB_HELP_SEED "         [0]\n"
     "  --run NAME         run name                                             [a UTC timestamp]\n"
     "  --out DIR          results folder                                       [results/<run>]\n"
-    "  --format F         " SB_HELP_FORMAT "                    [md]\n";
+    "  --format F         " SB_HELP_FORMAT "                    [md]\n" SB_RUNNER_OPTIONS_HELP;
 
 /* --mode: comma-separated mode names. */
 static int parse_modes(const char *cmd, const char *text, sb_sweep_spec *spec)
@@ -73,7 +73,8 @@ int sb_cmd_run(int argc, char **argv)
         {"max-time", required_argument, NULL, O_MAX_TIME}, SB_OPTION_SEED,
         SB_OPTION_OUT,                                     SB_OPTION_RUN,
         SB_OPTION_FORMAT,                                  {"extrapolate", required_argument, NULL, O_EXTRAPOLATE},
-        SB_OPTION_HELP,                                    {NULL, 0, NULL, 0},
+        SB_RUNNER_OPTIONS,                                 SB_OPTION_HELP,
+        {NULL, 0, NULL, 0},
     };
     sb_sweep_spec spec;
     sb_sweep_spec_init(&spec);
@@ -94,7 +95,7 @@ int sb_cmd_run(int argc, char **argv)
     spec.modes[spec.nmodes++] = SB_MODE_FORWARD;
     spec.precisions[spec.nprecisions++] = SB_PRECISION_F32;
     spec.gemms[spec.ngemms++] = SB_GEMM_OPENBLAS;
-    sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
+    sb_cli_runner rn = SB_CLI_RUNNER_INIT(cmd);
     const char *out = NULL, *run = NULL;
     sb_run_settings *b = &spec.base;
     sb_error err;
@@ -128,7 +129,10 @@ int sb_cmd_run(int argc, char **argv)
             fputs(run_usage, stdout);
             rc = SB_EXIT_OK;
             goto done;
-        default: r = sb_opt_bad(cmd, c, argv, options); break;
+        default:
+            if ((r = sb_cli_runner_option(cmd, c, optarg, &rn)) < 0)
+                r = sb_opt_bad(cmd, c, argv, options);
+            break;
         }
         if (r != SB_EXIT_OK)
             goto done;
