@@ -184,12 +184,20 @@ bool sb_cli_remeasured(const sb_remeasure *r, const char *verdict);
 typedef void (*sb_measure_fn)(void *ctx, sb_measurement *m);
 /* The first wait for free cores before a retry; each later one may last twice as long. */
 #define SB_RETRY_WAIT_S 10.0
-/* Measures into m, and while m comes out contended measures again, at most `retries` times: before retry k
- * it waits up to SB_RETRY_WAIT_S x 2^(k-1) for the cores to be free for `threads` (sb_wait_for_free_cores);
- * when they stay busy the contended record is kept (measuring again would measure the load again), and a
- * load that cannot be read retries at once. Says on stderr what it does (`what`: the point). Returns the
- * retries made. */
-int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, const sb_load_source *load, int threads,
+/* How a run waits for free cores before retries, carried from point to point: where the load is read, and
+ * how long the next point's first wait may last (SB_RETRY_WAIT_S; one sample, SB_LOAD_SAMPLE_S, after a
+ * wait that the load outlasted, until a wait finds the cores free again). */
+typedef struct {
+    sb_load_source load;
+    double first_wait_s;
+} sb_retry_waits;
+sb_retry_waits sb_retry_waits_init(sb_load_source load);
+/* Measures into m, and while m comes out contended measures again, at most `retries` times: before retry k it
+ * waits for the cores to be free for `threads` (sb_wait_for_free_cores), up to waits->first_wait_s for the
+ * first and SB_RETRY_WAIT_S x 2^(k-1) for the later ones. When they stay busy the contended record is kept
+ * (measuring again would measure the load again); a load that cannot be read retries at once. Says on stderr
+ * what it does (`what`: the point). Returns the retries made. */
+int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, sb_retry_waits *waits, int threads,
                             sb_measure_fn measure, void *ctx, sb_measurement *m);
 /* The run name from --run, else --out's last component, else `fallback`; the folder from --out, else
  * results/<run> (into the buffers, which rn then points to). SB_EXIT_USAGE, the message printed, when --run

@@ -4,6 +4,7 @@
  * plans (their keys and expected costs). */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,15 +83,22 @@ bool sb_cli_remeasured(const sb_remeasure *r, const char *verdict)
                                (r->noisy && strcmp(verdict, "noisy") == 0));
 }
 
-int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, const sb_load_source *load, int threads,
+sb_retry_waits sb_retry_waits_init(sb_load_source load)
+{
+    return (sb_retry_waits){.load = load, .first_wait_s = SB_RETRY_WAIT_S};
+}
+
+int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, sb_retry_waits *waits, int threads,
                             sb_measure_fn measure, void *ctx, sb_measurement *m)
 {
     measure(ctx, m);
     int retry = 0;
-    double max_wait = SB_RETRY_WAIT_S;
+    double max_wait = waits->first_wait_s;
     while (retry < retries && strncmp(m->verdict, "contended", 9) == 0) {
         double waited, free_cores;
-        const sb_wait_result w = sb_wait_for_free_cores(load, threads, max_wait, &waited, &free_cores);
+        const sb_wait_result w = sb_wait_for_free_cores(&waits->load, threads, max_wait, &waited, &free_cores);
+        /* A load that outlasted a whole wait is likely to outlast the next point's: that one looks once. */
+        waits->first_wait_s = w == SB_WAIT_BUSY ? SB_LOAD_SAMPLE_S : SB_RETRY_WAIT_S;
         if (w == SB_WAIT_BUSY) {
             fprintf(stderr, "shapebench %s: %s: contended (%.0f %% of its threads' CPU time), and the cores stayed "
                             "busy for %.0f s (%.1f free for %d threads): recorded contended; a rerun measures it "
@@ -103,7 +111,7 @@ int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, cons
                 w == SB_WAIT_FREE ? "once the cores were free, after" : "(the load cannot be read) after", waited);
         sb_measurement_free(m);
         measure(ctx, m);
-        max_wait *= 2;
+        max_wait = ldexp(SB_RETRY_WAIT_S, retry);
     }
     return retry;
 }
@@ -194,7 +202,7 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
     if (again > 0)
         fprintf(stderr, "shapebench %s: %zu recorded point%s measured again (--remeasure): the new record "
                         "replaces the old\n", rn->cmd, again, again == 1 ? "" : "s");
-    const sb_load_source load = sb_load_source_system();
+    sb_retry_waits waits = sb_retry_waits_init(sb_load_source_system());
     sb_run_progress progress;
     sb_run_progress_start(&progress, stderr, todo, todo_cost);
     for (size_t i = 0; i < jobs->count; i++) {
@@ -216,7 +224,7 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
         measure_call call = {job, &cfgs[i], peaks, &cache};
         sb_measurement m;
         /* Other work on the cores makes a figure describe the load: wait for it to pass, a few times. */
-        sb_cli_measure_retrying(rn->cmd, label, rn->retries, &load, sb_run_settings_threads(&job->settings),
+        sb_cli_measure_retrying(rn->cmd, label, rn->retries, &waits, sb_run_settings_threads(&job->settings),
                                 measure_job, &call, &m);
         cJSON *record = sb_record_build(rn->run, &cfgs[i], &job->settings, &m, have_sys ? &sys : NULL,
                                         peaks);

@@ -58,6 +58,11 @@ static sb_load_source source(fake_load *f)
     return (sb_load_source){.now_s = fake_now, .sample = fake_sample, .ctx = f};
 }
 
+static sb_retry_waits waits_on(fake_load *f)
+{
+    return sb_retry_waits_init(source(f));
+}
+
 Test(rerun, wait_ends_when_the_cores_are_free)
 {
     fake_load f = {.free = (const double[]){0.3, 1.0, 1.9}, .n = 3};
@@ -104,10 +109,10 @@ static const char *const always_contended[] = {"contended: half"};
 Test(rerun, retries_zero_measures_once)
 {
     fake_load f = {.free = (const double[]){2.0}, .n = 1};
-    const sb_load_source src = source(&f);
+    sb_retry_waits w = waits_on(&f);
     fake_measure fm = {always_contended, 1, 0};
     sb_measurement m;
-    cr_expect_eq(sb_cli_measure_retrying("run", "p", 0, &src, 2, measure_fake, &fm, &m), 0);
+    cr_expect_eq(sb_cli_measure_retrying("run", "p", 0, &w, 2, measure_fake, &fm, &m), 0);
     cr_expect_eq(fm.calls, 1);
     cr_expect_eq(f.samples, 0, "no wait without a retry");
     cr_expect(strncmp(m.verdict, "contended", 9) == 0);
@@ -116,18 +121,19 @@ Test(rerun, retries_zero_measures_once)
 Test(rerun, retries_once_the_cores_are_free_and_stop_when_not_contended)
 {
     fake_load f = {.free = (const double[]){2.0}, .n = 1};
-    const sb_load_source src = source(&f);
+    sb_retry_waits w = waits_on(&f);
     fake_measure fm = {always_contended, 1, 0};
     sb_measurement m;
-    cr_expect_eq(sb_cli_measure_retrying("run", "p", 2, &src, 2, measure_fake, &fm, &m), 2);
+    cr_expect_eq(sb_cli_measure_retrying("run", "p", 2, &w, 2, measure_fake, &fm, &m), 2);
     cr_expect_eq(fm.calls, 3, "--retries 2: three measurements in all");
     fake_measure ok_second = {(const char *const[]){"contended: half", "ok"}, 2, 0};
-    cr_expect_eq(sb_cli_measure_retrying("run", "p", 5, &src, 2, measure_fake, &ok_second, &m), 1);
+    cr_expect_eq(sb_cli_measure_retrying("run", "p", 5, &w, 2, measure_fake, &ok_second, &m), 1);
     cr_expect_str_eq(m.verdict, "ok");
 }
 
-/* The first wait lasts up to SB_RETRY_WAIT_S, each later one twice the one before; a load that never drops
- * ends the retries with the contended record. */
+/* The first wait lasts up to SB_RETRY_WAIT_S, each later one twice the one before; a load that outlasts a
+ * wait ends the retries with the contended record, and the next point then looks once before giving up,
+ * until a wait finds the cores free again. */
 Test(rerun, waits_back_off_and_give_up_while_busy)
 {
     /* 3 busy samples, free (retry 1); 15 busy samples (more than the first wait, less than the second), free. */
@@ -135,19 +141,29 @@ Test(rerun, waits_back_off_and_give_up_while_busy)
     for (size_t i = 0; i < 20; i++)
         seq[i] = i == 3 || i == 19 ? 2.0 : 0.2;
     fake_load f = {.free = seq, .n = 20};
-    const sb_load_source src = source(&f);
+    sb_retry_waits w = waits_on(&f);
     fake_measure fm = {always_contended, 1, 0};
     sb_measurement m;
-    cr_expect_eq(sb_cli_measure_retrying("run", "p", 2, &src, 2, measure_fake, &fm, &m), 2);
+    cr_expect_eq(sb_cli_measure_retrying("run", "p", 2, &w, 2, measure_fake, &fm, &m), 2);
     cr_expect_eq(f.samples, 20);
     cr_expect_float_eq(f.now, 20 * SB_LOAD_SAMPLE_S, 1e-9);
 
     fake_load busy = {.free = (const double[]){0.2}, .n = 1};
-    const sb_load_source busy_src = source(&busy);
+    w = waits_on(&busy);
     fm.calls = 0;
-    cr_expect_eq(sb_cli_measure_retrying("run", "p", 3, &busy_src, 2, measure_fake, &fm, &m), 0);
+    cr_expect_eq(sb_cli_measure_retrying("run", "p", 3, &w, 2, measure_fake, &fm, &m), 0);
     cr_expect_eq(fm.calls, 1, "a machine that stays busy is not measured again");
     cr_expect_float_eq(busy.now, SB_RETRY_WAIT_S, 1e-9, "waited %g s", busy.now);
+    /* The next point: one look. */
+    fm.calls = 0;
+    cr_expect_eq(sb_cli_measure_retrying("run", "q", 3, &w, 2, measure_fake, &fm, &m), 0);
+    cr_expect_eq(fm.calls, 1);
+    cr_expect_float_eq(busy.now, SB_RETRY_WAIT_S + SB_LOAD_SAMPLE_S, 1e-9, "waited %g s", busy.now);
+    /* The load drops: a retry, and the full wait again after it. */
+    busy.free = (const double[]){2.0};
+    fm.calls = 0;
+    cr_expect_eq(sb_cli_measure_retrying("run", "r", 1, &w, 2, measure_fake, &fm, &m), 1);
+    cr_expect_float_eq(w.first_wait_s, SB_RETRY_WAIT_S, 1e-12);
 }
 
 /* ---- the ETA from the points' costs ----------------------------------------------------------------------- */
