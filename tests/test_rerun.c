@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- the contended rule --------------------------------------------------------------------------------- */
 
@@ -86,6 +87,16 @@ Test(rerun, wait_gives_up_while_busy)
     const sb_load_source none = source(&unreadable);
     cr_expect_eq(sb_wait_for_free_cores(&none, 2, 10, &waited, &free_cores), SB_WAIT_UNKNOWN);
     cr_expect(isnan(free_cores));
+}
+
+/* The real source: what the other processes leave of this machine's cores, whatever they are doing. */
+Test(rerun, proc_stat_gives_the_free_cores)
+{
+    const sb_load_source src = sb_load_source_system();
+    double free_cores;
+    cr_assert_eq(src.sample(src.ctx, 0.2, &free_cores), 0);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cr_expect(free_cores >= 0 && free_cores <= (double)cores, "%g free of %ld", free_cores, cores);
 }
 
 /* ---- retries --------------------------------------------------------------------------------------------- */
