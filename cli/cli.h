@@ -241,18 +241,23 @@ double sb_folder_progress_eta_s(const sb_folder_progress *p);
 
 /* A run's progress as it measures, on stderr: a redrawn bar on a terminal, one line per point otherwise. Its
  * ETA comes from the points' expected costs (sb_job_cost_s at the measured peaks: their FLOPs, sampled
- * blocks and repetitions), refined as points finish (sb_eta_from_costs). */
+ * blocks and repetitions) plus SB_POINT_SETUP_S each, refined as points finish (sb_eta_from_costs). */
 typedef struct {
     FILE *out;
     bool tty;
     size_t total, done;               /* points */
-    double cost_total_s, cost_done_s; /* their expected seconds: all, and of the finished ones */
+    double cost_total_s, cost_done_s; /* their expected seconds, setup included: all, and of the finished ones */
     double start_s, done_elapsed_s;   /* when it started; seconds from then to the last point's end */
 } sb_run_progress;
+/* What every point costs besides its timed work (its execution context, system description, weights and the
+ * decision to sample), in seconds: a guess that keeps a run of tiny points from looking like its costliest
+ * one; the finished points' real time corrects it with the rest. */
+#define SB_POINT_SETUP_S 1.0
+/* cost_s: the points' summed sb_job_cost_s. */
 void sb_run_progress_start(sb_run_progress *p, FILE *out, size_t total, double cost_s);
 /* Prints the line for the point that runs next (label). */
 void sb_run_progress_next(sb_run_progress *p, const char *label);
-/* A point of expected cost cost_s finished. */
+/* A point of expected cost cost_s (its sb_job_cost_s) finished. */
 void sb_run_progress_done(sb_run_progress *p, double cost_s);
 void sb_run_progress_finish(sb_run_progress *p);
 /* Seconds the points left should take: their expected cost, times the real seconds the finished points took

@@ -84,8 +84,8 @@ double sb_eta_from_costs(double cost_done_s, double cost_left_s, double elapsed_
 
 void sb_run_progress_start(sb_run_progress *p, FILE *out, size_t total, double cost_s)
 {
-    *p = (sb_run_progress){.out = out, .tty = isatty(fileno(out)), .total = total, .cost_total_s = cost_s,
-                           .start_s = sb_now_seconds()};
+    *p = (sb_run_progress){.out = out, .tty = isatty(fileno(out)), .total = total,
+                           .cost_total_s = cost_s + (double)total * SB_POINT_SETUP_S, .start_s = sb_now_seconds()};
 }
 
 void sb_run_progress_next(sb_run_progress *p, const char *label)
@@ -112,7 +112,7 @@ void sb_run_progress_next(sb_run_progress *p, const char *label)
 void sb_run_progress_done(sb_run_progress *p, double cost_s)
 {
     p->done++;
-    p->cost_done_s += cost_s;
+    p->cost_done_s += cost_s + SB_POINT_SETUP_S;
     p->done_elapsed_s = sb_now_seconds() - p->start_s;
 }
 

@@ -203,18 +203,18 @@ Test(rerun, eta_follows_the_points_costs)
     cr_expect_float_eq(eta, 1.5 * left, 1e-9 * total);
     cr_expect_lt(eta, 0.5 * 1.5 * cost[0] * 10, "not ten more xxl points: %g s", eta);
 
-    /* The progress line shows it. */
+    /* The progress line shows it, each point's setup counted with its cost. */
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     sb_run_progress p;
     sb_run_progress_start(&p, out, jobs.count, total);
     sb_run_progress_done(&p, cost[0]);
-    p.done_elapsed_s = 1.5 * cost[0];
+    p.done_elapsed_s = 1.5 * (cost[0] + SB_POINT_SETUP_S);
     sb_run_progress_next(&p, "t5-efficient-tiny forward");
     fclose(out);
     char want[64], line[96];
-    sb_format_duration(1.5 * left, want, sizeof want);
+    sb_format_duration(1.5 * (left + 10 * SB_POINT_SETUP_S), want, sizeof want);
     snprintf(line, sizeof line, "ETA %s: t5-efficient-tiny forward", want);
     cr_expect(strncmp(text, "[1/11] elapsed ", 15) == 0 && strstr(text, line) != NULL, "want '%s' in %s", line, text);
     free(text);
