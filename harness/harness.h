@@ -6,6 +6,7 @@
  *   - system description and measured machine peaks (sgemm, FMA loop, stream copy), cached per machine;
  *   - the timing loop, measurement of a shape in a mode (encode, forward, generate, train), extrapolation
  *     for shapes too big or slow, and the verdict on each measurement;
+ *   - whether the cores are free for a measurement (other processes' CPU use), and waiting for them;
  *   - the record of a measurement (written into record/'s schema), sweep specs, presets and shards.
  *
  * Depends on record/, engine/, variants/ and common/.
