@@ -196,12 +196,13 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
             measure_cost[i] = 0;
         todo_cost += measure_cost[i];
     }
-    if (todo < jobs->count)
-        fprintf(stderr, "shapebench %s: resuming %s: %zu of %zu already measured\n", rn->cmd, res.path,
-                jobs->count - todo, jobs->count);
+    const size_t recorded = jobs->count - todo + again;
+    if (recorded > 0)
+        fprintf(stderr, "shapebench %s: resuming %s: %zu of %zu already measured\n", rn->cmd, res.path, recorded,
+                jobs->count);
     if (again > 0)
-        fprintf(stderr, "shapebench %s: %zu recorded point%s measured again (--remeasure): the new record "
-                        "replaces the old\n", rn->cmd, again, again == 1 ? "" : "s");
+        fprintf(stderr, "shapebench %s: %zu of them measured again (--remeasure): the new record replaces the "
+                        "old\n", rn->cmd, again);
     sb_retry_waits waits = sb_retry_waits_init(sb_load_source_system());
     sb_run_progress progress;
     sb_run_progress_start(&progress, stderr, todo, todo_cost);

@@ -289,8 +289,8 @@ Test(rerun_cli, a_rerun_measures_contended_points_again_and_keeps_the_rest)
     char *l0 = line_of(before, 0), *l1 = line_of(before, 1), *l2 = line_of(before, 2);
 
     cr_assert_eq(rerun(out_dir, "", &log), 0, "%s", log);
-    cr_expect(strstr(log, "resuming") != NULL && strstr(log, "2 of 3 already measured") != NULL, "%s", log);
-    cr_expect(strstr(log, "1 recorded point measured again") != NULL, "%s", log);
+    cr_expect(strstr(log, "resuming") != NULL && strstr(log, "3 of 3 already measured") != NULL, "%s", log);
+    cr_expect(strstr(log, "1 of them measured again") != NULL, "%s", log);
     free(log);
     char *after = test_read_file(path, NULL), *m0 = line_of(after, 0), *m1 = line_of(after, 1),
          *m2 = line_of(after, 2);
