@@ -341,6 +341,28 @@ Test(rerun_cli, a_rerun_measures_contended_points_again_and_keeps_the_rest)
     free(m2);
 }
 
+/* status says how many points a rerun would measure again. */
+Test(rerun_cli, status_counts_the_contended_points)
+{
+    char run[96], path[128], args[160], *out;
+    snprintf(run, sizeof run, "%s/s", dir);
+    sb_points p = {0};
+    sb_error err;
+    cr_assert_eq(sb_points_add(&p, "a|forward", 2, &err), 0);
+    cr_assert_eq(sb_points_add(&p, "b|forward", 3, &err), 0);
+    cr_assert_eq(sb_points_write(run, &p, &err), 0);
+    sb_points_free(&p);
+    snprintf(path, sizeof path, "%s/results.jsonl", run);
+    const char rec[] = "{\"schema_version\":3,\"key\":\"a|forward\",\"verdict\":\"contended: 40 %\"}\n"
+                       "{\"schema_version\":3,\"key\":\"b|forward\",\"verdict\":\"ok\"}\n";
+    test_write_file(path, rec, sizeof rec - 1);
+    snprintf(args, sizeof args, "status %s", run);
+    cr_assert_eq(test_run_cli(args, &out), 0);
+    cr_expect(strstr(out, "2 of 2 planned points recorded (0 failed); ETA -\n1 recorded contended") != NULL, "%s",
+              out);
+    free(out);
+}
+
 Test(rerun_cli, retries_and_remeasure_are_checked)
 {
     char *log;
