@@ -65,6 +65,8 @@ enum {
     SB_OPT_DRY_RUN,
     SB_OPT_WAIT,
     SB_OPT_RESUME,
+    SB_OPT_RETRIES,
+    SB_OPT_REMEASURE,
     SB_OPT_OWN = 0x200,
 };
 #define SB_OPTION_HELP {"help", no_argument, NULL, SB_OPT_HELP}
@@ -102,6 +104,7 @@ int sb_opt_precision_list(const char *cmd, const char *text, sb_precision out[SB
 int sb_opt_seed(const char *cmd, const char *text, uint64_t *out);
 int sb_opt_format(const char *cmd, const char *text, sb_format *out);
 int sb_opt_shard(const char *cmd, const char *text, int *index, int *count);
+
 /* A subcommand's own whole-number, seconds or number option: "--<option> '<text>' must be ...". */
 int sb_opt_integer(const char *cmd, const char *option, const char *text, int64_t min, int64_t max, int64_t *out);
 int sb_opt_seconds(const char *cmd, const char *option, const char *text, double *out);
@@ -139,16 +142,62 @@ int sb_cli_model_open(const char *cmd, const sb_cli_model *m, bool lay_out, sb_e
 
 /* ---- measuring jobs into a results folder (jobs.c): run and sweep -------------------------------------- */
 
+/* Which recorded verdicts a rerun measures again (--remeasure). */
+typedef struct {
+    bool contended, noisy;
+} sb_remeasure;
+
 typedef struct {
     const char *cmd;
     const char *run;   /* run name */
     const char *out;   /* results folder */
     sb_format format;  /* of the table on stdout */
+    int retries;       /* --retries */
+    sb_remeasure remeasure; /* --remeasure */
 } sb_cli_runner;
+#define SB_RETRIES_DEFAULT 2
+#define SB_RETRIES_MAX 100
+#define SB_CLI_RUNNER_INIT(name)                                                                              \
+    {.cmd = (name), .format = SB_FORMAT_MD, .retries = SB_RETRIES_DEFAULT, .remeasure = {.contended = true}}
+/* The options of run and sweep that say what a rerun measures again and how contended points are retried:
+ * --retries N (0..SB_RETRIES_MAX) and --remeasure LIST. */
+#define SB_RUNNER_OPTIONS                                                                                       \
+    {"retries", required_argument, NULL, SB_OPT_RETRIES}, {"remeasure", required_argument, NULL, SB_OPT_REMEASURE}
+#define SB_RUNNER_OPTIONS_HELP                                                                                  \
+    "  --retries N        times a contended point is measured again, each once the cores are free (waiting\n" \
+    "                     10 s, then 20 s, ... at most; 0: never)                [2]\n"                          \
+    "  --remeasure LIST   recorded verdicts a rerun measures again, the new record replacing the old:\n"      \
+    "                     contended, noisy (comma-separated), or none            [contended]\n"
+/* Handles opt when it is one of SB_RUNNER_OPTIONS: SB_EXIT_OK, or SB_EXIT_USAGE after the message; -1 when
+ * opt is another option. */
+int sb_cli_runner_option(const char *cmd, int opt, const char *arg, sb_cli_runner *rn);
 
-/* Measures every job whose key is not in the results yet, appending each record as it finishes; then
- * rewrites the CSV and prints this invocation's records. Returns an exit code. */
+/* Measures every job whose key is not in the results yet, or whose record's verdict rn->remeasure names
+ * (the new record then replaces the old one: sb_results_replace), appending each record as it finishes;
+ * then rewrites the CSV and prints this invocation's records. Returns an exit code. */
 int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs);
+/* Whether a recorded verdict is one a rerun measures again. */
+bool sb_cli_remeasured(const sb_remeasure *r, const char *verdict);
+
+/* One measurement of a point, taken by sb_cli_measure_retrying (ctx: what it measures). */
+typedef void (*sb_measure_fn)(void *ctx, sb_measurement *m);
+/* The first wait for free cores before a retry; each later one may last twice as long. */
+#define SB_RETRY_WAIT_S 10.0
+/* How a run waits for free cores before retries, carried from point to point: where the load is read, and
+ * how long the next point's first wait may last (SB_RETRY_WAIT_S; one sample, SB_LOAD_SAMPLE_S, after a
+ * wait that the load outlasted, until a wait finds the cores free again). */
+typedef struct {
+    sb_load_source load;
+    double first_wait_s;
+} sb_retry_waits;
+sb_retry_waits sb_retry_waits_init(sb_load_source load);
+/* Measures into m, and while m comes out contended measures again, at most `retries` times: before retry k it
+ * waits for the cores to be free for `threads` (sb_wait_for_free_cores), up to waits->first_wait_s for the
+ * first and SB_RETRY_WAIT_S x 2^(k-1) for the later ones. When they stay busy the contended record is kept
+ * (measuring again would measure the load again); a load that cannot be read retries at once. Says on stderr
+ * what it does (`what`: the point). Returns the retries made. */
+int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, sb_retry_waits *waits, int threads,
+                            sb_measure_fn measure, void *ctx, sb_measurement *m);
 /* The run name from --run, else --out's last component, else `fallback`; the folder from --out, else
  * results/<run> (into the buffers, which rn then points to). SB_EXIT_USAGE, the message printed, when --run
  * is not the name of one folder (a '/', '.' or '..' would put the run outside results/). */
@@ -188,6 +237,31 @@ bool sb_folder_progress_has(const sb_folder_progress *p, size_t i);
 /* Seconds the missing points should take on the machine that measured the folder: left_s scaled by the
  * reference sgemm peak over the folder's own (left_s itself when the folder has no record yet). */
 double sb_folder_progress_eta_s(const sb_folder_progress *p);
+
+/* A run's progress as it measures, on stderr: a redrawn bar on a terminal, one line per point otherwise. Its
+ * ETA comes from the points' expected costs (sb_job_cost_s at the measured peaks: their FLOPs, sampled
+ * blocks and repetitions) plus SB_POINT_SETUP_S each, refined as points finish (sb_eta_from_costs). */
+typedef struct {
+    FILE *out;
+    bool tty;
+    size_t total, done;               /* points */
+    double cost_total_s, cost_done_s; /* their expected seconds, setup included: all, and of the finished ones */
+    double start_s, done_elapsed_s;   /* when it started; seconds from then to the last point's end */
+} sb_run_progress;
+/* What every point costs besides its timed work (its execution context, system description, weights and the
+ * decision to sample), in seconds: a guess that keeps a run of tiny points from looking like its costliest
+ * one; the finished points' real time corrects it with the rest. */
+#define SB_POINT_SETUP_S 1.0
+/* cost_s: the points' summed sb_job_cost_s. */
+void sb_run_progress_start(sb_run_progress *p, FILE *out, size_t total, double cost_s);
+/* Prints the line for the point that runs next (label). */
+void sb_run_progress_next(sb_run_progress *p, const char *label);
+/* A point of expected cost cost_s (its sb_job_cost_s) finished. */
+void sb_run_progress_done(sb_run_progress *p, double cost_s);
+void sb_run_progress_finish(sb_run_progress *p);
+/* Seconds the points left should take: their expected cost, times the real seconds the finished points took
+ * over their expected ones once some have finished (elapsed_s: from the start to the last one's end). */
+double sb_eta_from_costs(double cost_done_s, double cost_left_s, double elapsed_s);
 
 /* ---- Slurm: sweeps and probes as job arrays (slurm.c: Slurm's tools and the run's plan; submit.c: the
  * batch scripts, submission, resume, waiting) -------------------------------------------------------------- */

@@ -11,7 +11,8 @@ static const char run_usage[] =
     "\n"
     "Measures every combination of the listed values (a cross product) and appends one record per point to\n"
     "<out>/results.jsonl, rewrites <out>/results.csv, and prints a table. Rerunning the same command skips\n"
-    "points already recorded. Lists: 1,8  ranges: 128-1024*2 (128,256,512,1024) or 128-512+128.\n"
+    "points already recorded, but measures contended ones again (--remeasure). Lists: 1,8  ranges: 128-1024*2\n"
+    "(128,256,512,1024) or 128-512+128.\n"
     "\n"
     "  --mode LIST        encode | forward (encoder + teacher-forced decoder) | generate (greedy, per-token\n"
     "                     latency; batch 1 only, other batches are left out) | train (one training step:\n"
@@ -31,7 +32,7 @@ static const char run_usage[] =
     "  --seed N           " SB_HELP_SEED "         [0]\n"
     "  --run NAME         run name                                             [a UTC timestamp]\n"
     "  --out DIR          results folder                                       [results/<run>]\n"
-    "  --format F         " SB_HELP_FORMAT "                    [md]\n";
+    "  --format F         " SB_HELP_FORMAT "                    [md]\n" SB_RUNNER_OPTIONS_HELP;
 
 int sb_cmd_run(int argc, char **argv)
 {
@@ -47,7 +48,8 @@ int sb_cmd_run(int argc, char **argv)
         {"max-time", required_argument, NULL, O_SETTING}, {"seed", required_argument, NULL, O_SETTING},
         {"extrapolate", required_argument, NULL, O_SETTING}, SB_OPTION_OUT,
         SB_OPTION_RUN,                                    SB_OPTION_FORMAT,
-        SB_OPTION_HELP,                                   {NULL, 0, NULL, 0},
+        SB_RUNNER_OPTIONS,                                SB_OPTION_HELP,
+        {NULL, 0, NULL, 0},
     };
     sb_sweep_spec spec;
     sb_sweep_spec_init(&spec);
@@ -57,7 +59,7 @@ int sb_cmd_run(int argc, char **argv)
         rc = sb_cli_error(cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
-    sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
+    sb_cli_runner rn = SB_CLI_RUNNER_INIT(cmd);
     const char *out = NULL, *run = NULL;
     optind = 1;
     opterr = 0;
@@ -76,7 +78,10 @@ int sb_cmd_run(int argc, char **argv)
             fputs(run_usage, stdout);
             rc = SB_EXIT_OK;
             goto done;
-        default: r = sb_opt_bad(cmd, c, argv, options); break;
+        default:
+            if ((r = sb_cli_runner_option(cmd, c, optarg, &rn)) < 0)
+                r = sb_opt_bad(cmd, c, argv, options);
+            break;
         }
         if (r != SB_EXIT_OK)
             goto done;

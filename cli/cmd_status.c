@@ -195,6 +195,9 @@ int sb_cmd_status(int argc, char **argv)
         sb_format_duration(tot.eta_s, eta, sizeof eta);
     printf("\n%zu of %zu planned points recorded (%zu failed); ETA %s\n", tot.done, tot.planned,
            tot.verdicts[SB_TALLY_FAILED], eta);
+    if (tot.verdicts[SB_TALLY_CONTENDED] > 0)
+        printf("%zu recorded contended (other work shared the cores): rerunning the command that measured them "
+               "measures them again\n", tot.verdicts[SB_TALLY_CONTENDED]);
     fputs(sb_strbuf_text(&names), stdout);
     if (tot.missing_named > NAMED_MAX)
         printf("... and %zu more missing\n", tot.missing_named - NAMED_MAX);

@@ -35,7 +35,7 @@ static const char sweep_usage[] =
     "  --dtype LIST     precisions to cross the sweep with, instead of its own: " SB_HELP_PRECISION "\n"
     "  --gemm LIST      backends (openblas, onednn, or both), instead of the faster one. bf16 runs on oneDNN\n"
     "                   only (OpenBLAS's bf16 points are left out, saying so): fp32 against bf16 on one backend\n"
-    "                   is `--gemm onednn --dtype f32,bf16`\n"
+    "                   is `--gemm onednn --dtype f32,bf16`\n" SB_RUNNER_OPTIONS_HELP
     "\n" SB_SLURM_OPTIONS_HELP;
 
 /* The sweep as a job array: shards balanced by cost, each shard's points, the command each task runs. */
@@ -159,6 +159,7 @@ int sb_cmd_sweep(int argc, char **argv)
         SB_OPTION_DTYPE,
         SB_OPTION_GEMM,
         SB_SLURM_OPTIONS,
+        SB_RUNNER_OPTIONS,
         SB_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
@@ -169,7 +170,7 @@ int sb_cmd_sweep(int argc, char **argv)
     int shard = 1, shards = 1;
     sb_i64_list threads = {0};
     sb_slurm_options so = SB_SLURM_OPTIONS_INIT;
-    sb_cli_runner rn = {.cmd = cmd, .format = SB_FORMAT_MD};
+    sb_cli_runner rn = SB_CLI_RUNNER_INIT(cmd);
     sb_error err;
     optind = 1;
     opterr = 0;
@@ -193,7 +194,8 @@ int sb_cmd_sweep(int argc, char **argv)
             break;
         case SB_OPT_HELP: fputs(sweep_usage, stdout); free(threads.v); return SB_EXIT_OK;
         default:
-            if ((rc = sb_cli_slurm_option(cmd, c, optarg, &so)) < 0)
+            if ((rc = sb_cli_slurm_option(cmd, c, optarg, &so)) < 0 &&
+                (rc = sb_cli_runner_option(cmd, c, optarg, &rn)) < 0)
                 rc = sb_opt_bad(cmd, c, argv, options);
         }
     }

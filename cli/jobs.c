@@ -1,15 +1,12 @@
 /* jobs.c — what `run` and `sweep` share: measuring a list of jobs into a results folder (skipping the keys
- * already there, retrying contended points, one record appended per point), where a run's folder is, and the
- * points a list of jobs plans (their keys and expected costs). */
+ * already there unless their verdict is to be measured again, retrying contended points once the cores are
+ * free, one record appended or replaced per point), where a run's folder is, and the points a list of jobs
+ * plans (their keys and expected costs). */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-/* Times a contended measurement is retried, after 5 s, 10 s, ... of waiting for the other work to end. */
-#define SB_CONTENDED_RETRIES 2
 
 /* Resolves every job's model and key. Two jobs of one key would be one measurement recorded once and
  * counted twice: refused, naming both. */
@@ -53,8 +50,7 @@ typedef struct {
 /* The peaks of a job's backend and threads (NULL when they cannot be measured, with a warning): measured
  * or read from the user's cache (sb_peaks_cache_dir) once per combination in this invocation, so an
  * unwritable cache costs one measurement and one warning, not one per job. */
-static const sb_peaks *job_peaks(const sb_cli_runner *rn, peaks_memo *memo, sb_exec *x, const sb_sysinfo *sys,
-                                 const sb_run_settings *s)
+static const sb_peaks *job_peaks(const sb_cli_runner *rn, peaks_memo *memo, const sb_run_settings *s)
 {
     const int threads = sb_run_settings_threads(s);
     size_t i = 0;
@@ -66,23 +62,103 @@ static const sb_peaks *job_peaks(const sb_cli_runner *rn, peaks_memo *memo, sb_e
         else
             memo->count++;
         sb_peak_sizes sizes = sb_peak_sizes_default();
+        sb_sysinfo sys;
+        sb_exec *x = NULL;
         sb_error err;
         memo->items[i].gemm = s->gemm;
         memo->items[i].threads = threads;
-        memo->items[i].measured = sb_peaks_cached(x, sys, &sizes, NULL, false, sb_cli_warn, (void *)rn->cmd,
+        memo->items[i].measured = sb_run_settings_exec(s, &x, &err) == 0 && sb_sysinfo_collect(&sys, x, &err) == 0 &&
+                                  sb_peaks_cached(x, &sys, &sizes, NULL, false, sb_cli_warn, (void *)rn->cmd,
                                                   &memo->items[i].peaks, &err) == 0;
+        sb_exec_free(x);
         if (!memo->items[i].measured)
             sb_cli_warn((void *)rn->cmd, err.msg);
     }
     return memo->items[i].measured ? &memo->items[i].peaks : NULL;
 }
 
-/* Measures every job whose key is not in the results yet, appending each record as it finishes; then
- * rewrites the CSV and prints this invocation's records. */
+bool sb_cli_remeasured(const sb_remeasure *r, const char *verdict)
+{
+    return verdict != NULL && ((r->contended && strncmp(verdict, "contended", 9) == 0) ||
+                               (r->noisy && strcmp(verdict, "noisy") == 0));
+}
+
+sb_retry_waits sb_retry_waits_init(sb_load_source load)
+{
+    return (sb_retry_waits){.load = load, .first_wait_s = SB_RETRY_WAIT_S};
+}
+
+int sb_cli_measure_retrying(const char *cmd, const char *what, int retries, sb_retry_waits *waits, int threads,
+                            sb_measure_fn measure, void *ctx, sb_measurement *m)
+{
+    measure(ctx, m);
+    int retry = 0;
+    double max_wait = waits->first_wait_s;
+    while (retry < retries && strncmp(m->verdict, "contended", 9) == 0) {
+        double waited, free_cores;
+        const sb_wait_result w = sb_wait_for_free_cores(&waits->load, threads, max_wait, &waited, &free_cores);
+        /* A load that outlasted a whole wait is likely to outlast the next point's: that one looks once. */
+        waits->first_wait_s = w == SB_WAIT_BUSY ? SB_LOAD_SAMPLE_S : SB_RETRY_WAIT_S;
+        if (w == SB_WAIT_BUSY) {
+            fprintf(stderr, "shapebench %s: %s: contended (%.0f %% of its threads' CPU time), and the cores stayed "
+                            "busy for %.0f s (%.1f free for %d threads): recorded contended; a rerun measures it "
+                            "again\n", cmd, what, 100 * m->cpu_share, waited, free_cores, threads);
+            break;
+        }
+        retry++;
+        fprintf(stderr, "shapebench %s: %s: contended (%.0f %% of its threads' CPU time); retry %d of %d %s %.0f s\n",
+                cmd, what, 100 * m->cpu_share, retry, retries,
+                w == SB_WAIT_FREE ? "once the cores were free, after" : "(the load cannot be read) after", waited);
+        sb_measurement_free(m);
+        measure(ctx, m);
+        max_wait = ldexp(SB_RETRY_WAIT_S, retry);
+    }
+    return retry;
+}
+
+/* What one sb_measure takes, for sb_cli_measure_retrying. */
+typedef struct {
+    const sb_job *job;
+    const sb_config *cfg;
+    const sb_peaks *peaks;
+    sb_weights_cache *cache;
+} measure_call;
+
+static void measure_job(void *ctx, sb_measurement *m)
+{
+    const measure_call *c = ctx;
+    sb_measure(c->job->model, c->cfg, &c->job->settings, c->peaks, c->cache, m);
+}
+
+/* Whether job i is to be measured: no record of its key yet, or one whose verdict is to be measured again. */
+static bool to_measure(const sb_cli_runner *rn, const sb_results_file *res, const char *key)
+{
+    const cJSON *r = sb_record_set_find(&res->existing, key);
+    return r == NULL || sb_cli_remeasured(&rn->remeasure, sb_field_string(r, SB_F_VERDICT));
+}
+
+/* Records the new measurement of key: appended, or in place of the old record — unless the new one is
+ * contended and the old one was not (a noisy record is a better figure than a contended one). */
+static int put_record(const sb_cli_runner *rn, sb_results_file *res, const char *key, cJSON *record, sb_error *err)
+{
+    const cJSON *old = sb_record_set_find(&res->existing, key);
+    if (old == NULL)
+        return sb_results_append(res, record, err);
+    const char *was = sb_field_string(old, SB_F_VERDICT), *now = sb_field_string(record, SB_F_VERDICT);
+    if (now != NULL && strncmp(now, "contended", 9) == 0 && (was == NULL || strncmp(was, "contended", 9) != 0)) {
+        fprintf(stderr, "shapebench %s: %s: kept the %s record (the new one is contended)\n", rn->cmd, key,
+                was != NULL ? was : "earlier");
+        cJSON_Delete(record);
+        return 0;
+    }
+    return sb_results_replace(res, record, err);
+}
+
 int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
 {
     sb_config *cfgs = calloc(jobs->count ? jobs->count : 1, sizeof *cfgs);
     char(*keys)[SB_KEY_MAX] = calloc(jobs->count ? jobs->count : 1, sizeof *keys);
+    double *measure_cost = calloc(jobs->count ? jobs->count : 1, sizeof *measure_cost); /* -1: kept */
     sb_results_file res = {.fd = -1, .lock_fd = -1};
     sb_record_set shown = {0};
     sb_weights_cache cache;
@@ -90,7 +166,7 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
     peaks_memo memo = {.count = 0};
     int rc = SB_EXIT_FAILURE;
     sb_error err;
-    if (cfgs == NULL || keys == NULL) {
+    if (cfgs == NULL || keys == NULL || measure_cost == NULL) {
         sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "out of memory for %zu jobs", jobs->count);
         goto done;
     }
@@ -101,24 +177,42 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
         sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "%s", err.msg);
         goto done;
     }
-    size_t todo = 0;
-    for (size_t i = 0; i < jobs->count; i++)
-        todo += !sb_results_has(&res, keys[i]);
-    if (todo < jobs->count)
-        fprintf(stderr, "shapebench %s: resuming %s: %zu of %zu already measured\n", rn->cmd, res.path,
-                jobs->count - todo, jobs->count);
-    if (todo > 0)
-        sb_cli_check_machine(rn->cmd);
-    sb_progress progress;
-    sb_progress_start(&progress, stderr, todo);
-    size_t done_count = 0;
+    /* Expected costs at the measured peaks (measured now for every backend and thread count the jobs use,
+     * which their first point would do anyway): the ETA. */
+    const sb_peaks reference = sb_peaks_reference();
+    size_t todo = 0, again = 0;
+    double todo_cost = 0;
     for (size_t i = 0; i < jobs->count; i++) {
-        if (sb_results_has(&res, keys[i]))
+        measure_cost[i] = -1;
+        if (!to_measure(rn, &res, keys[i]))
+            continue;
+        todo++;
+        again += sb_results_has(&res, keys[i]);
+        if (todo == 1)
+            sb_cli_check_machine(rn->cmd);
+        const sb_peaks *peaks = job_peaks(rn, &memo, &jobs->items[i].settings);
+        if (sb_job_cost_s(&cfgs[i], &jobs->items[i].settings, peaks != NULL ? peaks : &reference, &measure_cost[i],
+                          &err) != 0)
+            measure_cost[i] = 0;
+        todo_cost += measure_cost[i];
+    }
+    const size_t recorded = jobs->count - todo + again;
+    if (recorded > 0)
+        fprintf(stderr, "shapebench %s: resuming %s: %zu of %zu already measured\n", rn->cmd, res.path, recorded,
+                jobs->count);
+    if (again > 0)
+        fprintf(stderr, "shapebench %s: %zu of them measured again (--remeasure): the new record replaces the "
+                        "old\n", rn->cmd, again);
+    sb_retry_waits waits = sb_retry_waits_init(sb_load_source_system());
+    sb_run_progress progress;
+    sb_run_progress_start(&progress, stderr, todo, todo_cost);
+    for (size_t i = 0; i < jobs->count; i++) {
+        if (measure_cost[i] < 0)
             continue;
         const sb_job *job = &jobs->items[i];
         char label[SB_KEY_MAX + 16];
         snprintf(label, sizeof label, "%s %s", cfgs[i].name, sb_mode_name(job->settings.mode));
-        sb_progress_update(&progress, done_count, label);
+        sb_run_progress_next(&progress, label);
 
         /* System and peaks first: the peaks tell sb_measure when a forward cannot fit its time budget. */
         sb_sysinfo sys;
@@ -126,18 +220,13 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
         bool have_sys = sb_run_settings_exec(&job->settings, &x, &err) == 0 && sb_sysinfo_collect(&sys, x, &err) == 0;
         if (!have_sys)
             sb_cli_warn((void *)rn->cmd, err.msg);
-        const sb_peaks *peaks = have_sys ? job_peaks(rn, &memo, x, &sys, &job->settings) : NULL;
         sb_exec_free(x);
+        const sb_peaks *peaks = have_sys ? job_peaks(rn, &memo, &job->settings) : NULL;
+        measure_call call = {job, &cfgs[i], peaks, &cache};
         sb_measurement m;
-        sb_measure(job->model, &cfgs[i], &job->settings, peaks, &cache, &m);
         /* Other work on the cores makes a figure describe the load: wait for it to pass, a few times. */
-        for (int retry = 1; retry <= SB_CONTENDED_RETRIES && strncmp(m.verdict, "contended", 9) == 0; retry++) {
-            fprintf(stderr, "shapebench %s: %s %s: %s; retry %d of %d in %d s\n", rn->cmd, cfgs[i].name,
-                    sb_mode_name(job->settings.mode), m.verdict, retry, SB_CONTENDED_RETRIES, 5 * retry);
-            sleep((unsigned)(5 * retry));
-            sb_measurement_free(&m);
-            sb_measure(job->model, &cfgs[i], &job->settings, peaks, &cache, &m);
-        }
+        sb_cli_measure_retrying(rn->cmd, label, rn->retries, &waits, sb_run_settings_threads(&job->settings),
+                                measure_job, &call, &m);
         cJSON *record = sb_record_build(rn->run, &cfgs[i], &job->settings, &m, have_sys ? &sys : NULL,
                                         peaks);
         sb_measurement_free(&m);
@@ -145,13 +234,13 @@ int sb_cli_run_jobs(const sb_cli_runner *rn, const sb_job_list *jobs)
             sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "out of memory building the record of %s", keys[i]);
             goto done;
         }
-        if (sb_results_append(&res, record, &err) != 0) {
+        if (put_record(rn, &res, keys[i], record, &err) != 0) {
             sb_cli_error(rn->cmd, SB_EXIT_FAILURE, "%s (the records before this one are intact)", err.msg);
             goto done;
         }
-        done_count++;
+        sb_run_progress_done(&progress, measure_cost[i]);
     }
-    sb_progress_finish(&progress);
+    sb_run_progress_finish(&progress);
     char csv[sizeof res.path + 8];
     snprintf(csv, sizeof csv, "%s/results.csv", rn->out);
     if (sb_records_write_csv(&res.existing, csv, &err) != 0) {
@@ -173,6 +262,7 @@ done:
     sb_results_close(&res);
     free(cfgs);
     free(keys);
+    free(measure_cost);
     return rc;
 }
 

@@ -131,6 +131,46 @@ int sb_opt_shard(const char *cmd, const char *text, int *index, int *count)
                                                           : sb_cli_error(cmd, SB_EXIT_USAGE, "%s", err.msg);
 }
 
+/* --remeasure: contended and/or noisy, or none. */
+static int parse_remeasure(const char *cmd, const char *text, sb_remeasure *out)
+{
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--remeasure '%.40s...' is too long", text);
+    sb_remeasure r = {false, false};
+    bool none = false;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "contended") == 0)
+            r.contended = true;
+        else if (strcmp(tok, "noisy") == 0)
+            r.noisy = true;
+        else if (strcmp(tok, "none") == 0)
+            none = true;
+        else
+            return sb_cli_error(cmd, SB_EXIT_USAGE, "--remeasure '%s': '%s' is not contended, noisy or none", text,
+                                tok);
+    }
+    if (none == (r.contended || r.noisy))
+        return sb_cli_error(cmd, SB_EXIT_USAGE, "--remeasure '%s' must list contended and/or noisy, or be none",
+                            text);
+    *out = r;
+    return SB_EXIT_OK;
+}
+
+int sb_cli_runner_option(const char *cmd, int opt, const char *arg, sb_cli_runner *rn)
+{
+    int64_t v;
+    switch (opt) {
+    case SB_OPT_RETRIES:
+        if (sb_opt_integer(cmd, "retries", arg, 0, SB_RETRIES_MAX, &v) != SB_EXIT_OK)
+            return SB_EXIT_USAGE;
+        rn->retries = (int)v;
+        return SB_EXIT_OK;
+    case SB_OPT_REMEASURE: return parse_remeasure(cmd, arg, &rn->remeasure);
+    default: return -1;
+    }
+}
+
 /* A value that goes into a batch script's #SBATCH line, which ends at a line break. */
 static int sbatch_value(const char *cmd, const char *option, const char *text, const char **out)
 {

@@ -1,10 +1,11 @@
-/* progress.c — how far a results folder is: its planned points (points.tsv) against its records, the
- * verdicts so far, and what the missing points should still take. For status, and for a Slurm run's
- * --wait and --resume. */
+/* progress.c — how far a run is. A results folder: its planned points (points.tsv) against its records, the
+ * verdicts so far, and what the missing points should still take (for status, and for a Slurm run's --wait
+ * and --resume). A run as it measures: the progress line, its ETA from the points' expected costs. */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,4 +71,55 @@ double sb_folder_progress_eta_s(const sb_folder_progress *p)
 {
     const double reference = sb_peaks_reference().sgemm_gflops;
     return p->sgemm_gflops > 0 ? p->left_s * reference / p->sgemm_gflops : p->left_s;
+}
+
+/* ---- a run as it measures ------------------------------------------------------------------------------ */
+
+double sb_eta_from_costs(double cost_done_s, double cost_left_s, double elapsed_s)
+{
+    if (cost_done_s > 0 && elapsed_s > 0)
+        return cost_left_s * elapsed_s / cost_done_s;
+    return cost_left_s;
+}
+
+void sb_run_progress_start(sb_run_progress *p, FILE *out, size_t total, double cost_s)
+{
+    *p = (sb_run_progress){.out = out, .tty = isatty(fileno(out)), .total = total,
+                           .cost_total_s = cost_s + (double)total * SB_POINT_SETUP_S, .start_s = sb_now_seconds()};
+}
+
+void sb_run_progress_next(sb_run_progress *p, const char *label)
+{
+    const double elapsed = sb_now_seconds() - p->start_s;
+    char e[32], r[32];
+    sb_format_duration(elapsed, e, sizeof e);
+    sb_format_duration(sb_eta_from_costs(p->cost_done_s, p->cost_total_s - p->cost_done_s, p->done_elapsed_s), r,
+                       sizeof r);
+    if (p->tty) {
+        enum { WIDTH = 24 };
+        char bar[WIDTH + 1];
+        const size_t filled = p->total ? p->done * WIDTH / p->total : WIDTH;
+        for (size_t i = 0; i < WIDTH; i++)
+            bar[i] = i < filled ? '#' : '.';
+        bar[WIDTH] = '\0';
+        fprintf(p->out, "\r\033[K[%s] %zu/%zu  elapsed %s  ETA %s  %s", bar, p->done, p->total, e, r, label);
+    } else {
+        fprintf(p->out, "[%zu/%zu] elapsed %s, ETA %s: %s\n", p->done, p->total, e, r, label);
+    }
+    fflush(p->out);
+}
+
+void sb_run_progress_done(sb_run_progress *p, double cost_s)
+{
+    p->done++;
+    p->cost_done_s += cost_s + SB_POINT_SETUP_S;
+    p->done_elapsed_s = sb_now_seconds() - p->start_s;
+}
+
+void sb_run_progress_finish(sb_run_progress *p)
+{
+    char e[32];
+    sb_format_duration(sb_now_seconds() - p->start_s, e, sizeof e);
+    fprintf(p->out, "%s%zu/%zu done in %s\n", p->tty ? "\r\033[K" : "", p->done, p->total, e);
+    fflush(p->out);
 }

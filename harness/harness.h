@@ -6,6 +6,7 @@
  *   - system description and measured machine peaks (sgemm, FMA loop, stream copy), cached per machine;
  *   - the timing loop, measurement of a shape in a mode (encode, forward, generate, train), extrapolation
  *     for shapes too big or slow, and the verdict on each measurement;
+ *   - whether the cores are free for a measurement (other processes' CPU use), and waiting for them;
  *   - the record of a measurement (written into record/'s schema), sweep specs, presets and shards.
  *
  * Depends on record/, engine/, variants/ and common/.
@@ -358,11 +359,40 @@ void sb_measure(const char *model, const sb_config *cfg, const sb_run_settings *
                 sb_weights_cache *cache, sb_measurement *m);
 void sb_measurement_free(sb_measurement *m);
 /* The verdict of a finished timing (pure: tested on synthetic values): `contended: <why>` when the timed
- * repetitions got less than SB_CONTENDED_SHARE of their threads' CPU time (other work ran on the cores, so
- * the figure describes the load, not the shape), else `extrapolated`, `noisy` or `ok`. */
+ * repetitions got less than SB_CONTENDED_SHARE of their threads' CPU time (cpu_share < 0.9: other work ran
+ * on the cores, so the figure describes the load, not the shape; a share of exactly 0.9, or NaN when
+ * nothing was timed, is not contended), else `extrapolated`, `noisy` or `ok`. */
 #define SB_CONTENDED_SHARE 0.9
 void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, int64_t preemptions, char *out,
                     size_t cap);
+
+/* -- whether the cores are free (load.c) -- */
+
+/* The same rule before a measurement: `threads` threads would get their share when the cores other
+ * processes leave free are at least SB_CONTENDED_SHARE x threads. */
+bool sb_cores_free_enough(double free_cores, int threads);
+
+/* Where the load comes from: the clock, and a sample of the cores other processes left free over an
+ * interval (sleeping through it). Injectable, so the wait is tested without timing anything. */
+typedef struct {
+    double (*now_s)(void *ctx);
+    int (*sample)(void *ctx, double interval_s, double *free_cores); /* 0, or -1 when the load cannot be read */
+    void *ctx;
+} sb_load_source;
+/* /proc/stat's busy time of every CPU over the interval, less this process's own CPU time. */
+sb_load_source sb_load_source_system(void);
+
+#define SB_LOAD_SAMPLE_S 1.0 /* each sample's interval */
+typedef enum {
+    SB_WAIT_FREE,    /* the cores turned free enough */
+    SB_WAIT_BUSY,    /* still busy after max_wait_s */
+    SB_WAIT_UNKNOWN, /* the load cannot be read */
+} sb_wait_result;
+/* Samples the load every SB_LOAD_SAMPLE_S until the cores are free enough for `threads`
+ * (sb_cores_free_enough), or max_wait_s have passed; *waited_s gets the time it took, *free_cores the last
+ * sample (NaN when none could be read). */
+sb_wait_result sb_wait_for_free_cores(const sb_load_source *src, int threads, double max_wait_s, double *waited_s,
+                                      double *free_cores);
 
 /* What one repetition of s on cfg is expected to take at these peaks, in seconds (the model sb_measure
  * decides sampling by; 0 when the peaks lack the figure the mode needs). */

@@ -671,7 +671,7 @@ void sb_verdict_for(const sb_stats *stats, bool extrapolated, double cpu_share, 
     if (cpu_share < SB_CONTENDED_SHARE)
         snprintf(out, cap,
                  "contended: the timed repetitions got %.0f %% of their threads' CPU time (%lld preemptions): "
-                 "other processes were running; rerun on a quiet machine",
+                 "other processes were running; rerunning the command measures it again",
                  100 * cpu_share, (long long)preemptions);
     else
         snprintf(out, cap, "%s", extrapolated ? "extrapolated" : sb_stats_noisy(stats) ? "noisy" : "ok");

@@ -134,7 +134,8 @@ static const sb_field fields[SB_FIELD_COUNT] = {
      "tokens one repetition processes"},
     {SB_F_VERDICT, "verdict", S, false, "", "verdict", 13,
      "`ok`, `noisy` (CV > 5 %), `extrapolated`, `contended: <why>` (the repetitions got less than 90 % of their "
-     "threads' CPU time: other work ran), `skipped: <why>`, `failed: <why>`"},
+     "threads' CPU time: other work ran), `skipped: <why>`, `failed: <why>`; the rules, and what a rerun does "
+     "with each, under \"Verdicts\""},
     {SB_F_EXTRAPOLATION, "extrapolation", O, true, "", NULL, 0,
      "null, or how a shape timed on sampled layers was extended to full depth"},
     {SB_F_EXTRAPOLATION_SAMPLED_ENCODER, "extrapolation.sampled_layers.encoder", I, false, "blocks", NULL, 0,

@@ -291,6 +291,11 @@ bool sb_results_has(const sb_results_file *r, const char *key);
 /* One write() of the whole line on an O_APPEND descriptor, then fsync; a short write is cut back off so no
  * torn line stays behind. Takes ownership of record (kept in r->existing). */
 int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err);
+/* Puts record in the place of the record of its key (which r must hold): the whole file rewritten with that
+ * line replaced and every other line byte for byte, through sb_write_file_atomic (a temporary file, fsync,
+ * rename), so a reader or a crash sees the old file or the new one, never a half; then reopened for
+ * appending. Takes ownership of record (kept in r->existing, in the old one's place). */
+int sb_results_replace(sb_results_file *r, cJSON *record, sb_error *err);
 void sb_results_close(sb_results_file *r);
 
 /* Joins result folders into out_dir: refuses mixed schema versions, keeps the first record of each key, and

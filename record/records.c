@@ -3,7 +3,7 @@
  *
  * The one invariant: results.jsonl is a sequence of complete lines, each a whole record. Each record goes
  * out in one write() on an O_APPEND descriptor followed by fsync, so a crash or kill -9 can at worst leave a
- * torn last line; a reader leaves it out with a warning, and opening the file for appending cuts it off
+ * torn last line (a record replaced in place goes out as a whole new file renamed over the old one); a reader leaves it out with a warning, and opening the file for appending cuts it off
  * (with the same warning) before anything is added — but only once the lock is held (no live writer can be
  * mid-line) and the whole file has been read as a results file (nothing else is ever cut).
  */
@@ -328,6 +328,85 @@ int sb_results_append(sb_results_file *r, cJSON *record, sb_error *err)
         record = NULL;
 done:
     free(text);
+    cJSON_Delete(record);
+    return rc;
+}
+
+/* The bytes of results.jsonl with line `index` (0-based) replaced by `line`, for sb_write_file_atomic. */
+typedef struct {
+    const char *buf, *line;
+    size_t before, after, len; /* the old line is buf[before..after), its newline excluded */
+} replacement;
+
+static int write_replacement(FILE *f, void *ctx, sb_error *err)
+{
+    const replacement *rp = ctx;
+    if (fwrite(rp->buf, 1, rp->before, f) != rp->before || fputs(rp->line, f) == EOF ||
+        fwrite(rp->buf + rp->after, 1, rp->len - rp->after, f) != rp->len - rp->after)
+        return sb_fail(err, "cannot write the records: %s", strerror(errno));
+    return 0;
+}
+
+/* Where line `index` of buf is, checked to hold the record of `key`: after sb_results_open every line of the
+ * file is one record of r->existing, in order, and the lock keeps every other writer out. */
+static int find_line(const sb_results_file *r, const char *buf, size_t len, size_t index, const char *key,
+                     replacement *rp, sb_error *err)
+{
+    const char *p = buf;
+    for (size_t i = 0; i < index && p != NULL; i++) {
+        p = memchr(p, '\n', (size_t)(buf + len - p));
+        p = p != NULL ? p + 1 : NULL;
+    }
+    const char *nl = p != NULL ? memchr(p, '\n', (size_t)(buf + len - p)) : NULL;
+    cJSON *old = nl != NULL ? parse_record(p, (size_t)(nl - p)) : NULL;
+    const char *old_key = old != NULL ? sb_record_key_of(old) : NULL;
+    const bool same = old_key != NULL && strcmp(old_key, key) == 0;
+    cJSON_Delete(old);
+    if (!same)
+        return sb_fail(err, "%s changed while this run held its lock (line %zu is not the record of %s): nothing "
+                            "replaced", r->path, index + 1, key);
+    rp->before = (size_t)(p - buf);
+    rp->after = (size_t)(nl - buf);
+    return 0;
+}
+
+int sb_results_replace(sb_results_file *r, cJSON *record, sb_error *err)
+{
+    const char *key = sb_record_key_of(record);
+    size_t index = 0;
+    while (key != NULL && index < r->existing.count && strcmp(sb_record_key_of(r->existing.items[index]), key) != 0)
+        index++;
+    char *text = NULL, *buf = NULL;
+    size_t len;
+    int rc = -1;
+    if (key == NULL || index == r->existing.count) {
+        sb_fail(err, "%s holds no record of %s to replace", r->path, key != NULL ? key : "(no key)");
+        goto done;
+    }
+    if ((text = cJSON_PrintUnformatted(record)) == NULL) {
+        sb_fail(err, "out of memory formatting a record");
+        goto done;
+    }
+    replacement rp = {.line = text};
+    if (sb_read_fd(r->fd, r->path, &buf, &len, err) != 0 || find_line(r, buf, len, index, key, &rp, err) != 0)
+        goto done;
+    rp.buf = buf;
+    rp.len = len;
+    /* A new whole file renamed over the old: a reader, or a crash, sees one or the other. The descriptor
+     * still names the old file, so it is opened again for the appends that follow. */
+    if (sb_write_file_atomic(r->path, write_replacement, &rp, err) != 0)
+        goto done;
+    close(r->fd);
+    r->fd = -1;
+    if (open_jsonl(r, err) != 0)
+        goto done;
+    cJSON_Delete(r->existing.items[index]);
+    r->existing.items[index] = record;
+    record = NULL;
+    rc = 0;
+done:
+    free(text);
+    free(buf);
     cJSON_Delete(record);
     return rc;
 }

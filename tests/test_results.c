@@ -89,6 +89,50 @@ Test(results, append_then_reopen_resumes)
     sb_results_close(&r);
 }
 
+/* A record measured again takes its old one's place: the file is renamed over whole, every other line stays
+ * byte for byte, later appends go to the new file, and a key the file lacks is refused. */
+Test(results, replace_keeps_every_other_line)
+{
+    sb_results_file r;
+    sb_error err;
+    cr_assert_eq(sb_results_open(&r, dir, NULL, NULL, &err), 0, "%s", err.msg);
+    append(&r, "a");
+    append(&r, "b");
+    append(&r, "c");
+    char path[128];
+    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    size_t before_len;
+    char *before = test_read_file(path, &before_len);
+    struct stat old_st, new_st;
+    cr_assert_eq(stat(path, &old_st), 0);
+    cr_assert_eq(sb_results_replace(&r, record("b", SB_SCHEMA_VERSION, 30), &err), 0, "%s", err.msg);
+    cr_assert_eq(stat(path, &new_st), 0);
+    cr_expect_neq(old_st.st_ino, new_st.st_ino, "a new file renamed over the old, not the old one rewritten");
+    append(&r, "d");
+    cr_expect_neq(sb_results_replace(&r, record("e", SB_SCHEMA_VERSION, 10), &err), 0);
+    cr_expect(strstr(err.msg, "no record of e") != NULL, "%s", err.msg);
+    sb_results_close(&r);
+
+    size_t after_len;
+    char *after = test_read_file(path, &after_len);
+    const char *b_line = strchr(before, '\n') + 1, *c_line = strchr(b_line, '\n') + 1;
+    const size_t a_len = (size_t)(b_line - before), c_len = before_len - (size_t)(c_line - before);
+    cr_expect_eq(memcmp(after, before, a_len), 0, "line a unchanged");
+    const char *new_b = after + a_len, *new_c = strchr(new_b, '\n') + 1;
+    cr_expect(strstr(new_b, "\"key\":\"b\"") != NULL && (size_t)(new_c - new_b) > (size_t)(c_line - b_line),
+              "line b replaced by the longer record: %s", after);
+    cr_expect_eq(memcmp(new_c, c_line, c_len), 0, "line c unchanged: %s", after);
+    cr_expect(strncmp(new_c + c_len, "{\"schema_version\":3,\"key\":\"d\"", 29) == 0,
+              "the append after the replacement is in the new file: %s", after);
+    free(before);
+    free(after);
+
+    sb_record_set set;
+    cr_assert_eq(sb_records_load(dir, &set, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(set.count, 4);
+    sb_record_set_free(&set);
+}
+
 Test(results, torn_last_line_is_cut_with_a_warning)
 {
     sb_results_file r;
