@@ -170,7 +170,7 @@ typedef struct {
     double unigram, bigram;  /* nats/token; NaN when the records carry none */
     const cJSON *schedule;   /* quality.schedule of the first shape */
     bool smoke;              /* a smoke run (its name ends in "smoke"): never a general claim */
-    const char *speed_file;  /* the speed run joined, or NULL */
+    char speed_file[SB_PATH_MAX]; /* the speed run joined (a copy: the view outlives it); "" when none */
     sb_probe_shape *shapes;  /* in increasing params */
     size_t count;            /* 0: not a probe run */
 } sb_probe_view;

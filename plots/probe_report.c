@@ -211,7 +211,7 @@ static void frontier_section(sb_doc *doc, const sb_probe_view *v)
     sb_doc_text(doc, false, "Shapes no other shape beats on both held-out loss and cost (means over seeds; the "
                             "pictures draw each point's seed standard deviation as an error bar). Speed is the speed "
                             "run's measurement of the full-size shape (%s).",
-                v->speed_file != NULL ? v->speed_file : "no speed run joined");
+                v->speed_file[0] != '\0' ? v->speed_file : "no speed run joined");
     frontier_line(doc, v, "Against params, at the budget", SB_COST_PARAMS);
     frontier_line(doc, v, "Against training FLOPs, over every point of the curves", SB_COST_TRAIN_FLOPS);
     frontier_line(doc, v, "Against forward seconds per sequence", SB_COST_FORWARD_SECONDS);

@@ -125,7 +125,7 @@ int sb_probe_view_build(const sb_results *run, const sb_results *speed, sb_probe
         return sb_fail(err, "out of memory for %zu probe records", run->count);
     if (speed != NULL && sb_shape_table_build(speed, &speed_rows, err) != 0)
         return -1;
-    v->speed_file = speed != NULL ? speed->file : NULL;
+    snprintf(v->speed_file, sizeof v->speed_file, "%s", speed != NULL ? speed->file : "");
     for (size_t i = 0; i < run->count; i++) {
         const cJSON *r = run->records[i];
         if (!is_probe_record(r) || strcmp(sb_field_string(r, SB_F_QUALITY_BUDGET_KIND), v->budget_kind) != 0 ||
