@@ -151,3 +151,20 @@ sb_exec *test_exec(sb_gemm_backend backend, int threads)
     cr_assert_eq(sb_exec_create(&x, &xs, &err), 0, "%s", err.msg);
     return x;
 }
+
+void test_plots_load(test_plots_run *r, const char *dir, const sb_results *speed)
+{
+    sb_error err = {{0}};
+    cr_assert_eq(sb_results_load(dir, &r->results, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_results_attach_published_quality(&r->results, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_shape_table_build(&r->results, &r->table, &err), 0, "%s", err.msg);
+    cr_assert_eq(sb_probe_view_build(&r->results, speed, &r->probe, &err), 0, "%s", err.msg);
+    sb_figures_plan(&r->table, &r->results, &r->probe, &r->figures);
+}
+
+void test_plots_free(test_plots_run *r)
+{
+    sb_probe_view_free(&r->probe);
+    sb_shape_table_free(&r->table);
+    sb_results_free(&r->results);
+}

@@ -1,9 +1,10 @@
-/* helpers.h — what several test files need: whole files, temporary folders, random-weight models and the
- * built binary (tests/helpers.c). Every helper fails the calling test through Criterion's asserts. */
+/* helpers.h — what several test files need: whole files, temporary folders, random-weight models, the built
+ * binary and a results folder read back for plots (tests/helpers.c). Every helper fails the calling test through Criterion's asserts. */
 #ifndef SHAPEBENCH_TEST_HELPERS_H
 #define SHAPEBENCH_TEST_HELPERS_H
 
 #include "engine/engine.h"
+#include "plots/plots.h"
 
 #include <stddef.h>
 
@@ -36,5 +37,16 @@ void test_convert_weights(sb_weights *out, const sb_weights *w, sb_dtype dtype);
  * read it with stdout). out: its stdout (malloc'd), or NULL to discard it. Returns the exit status, -1 when
  * it did not exit. */
 int test_run_cli(const char *args, char **out);
+
+/* A results folder read back as `plots` reads it: records (with the published quality figures attached), shape
+ * table, probe view (joined with `speed` when not NULL) and the figures planned. */
+typedef struct {
+    sb_results results;
+    sb_shape_table table;
+    sb_probe_view probe;
+    sb_figures figures;
+} test_plots_run;
+void test_plots_load(test_plots_run *r, const char *dir, const sb_results *speed);
+void test_plots_free(test_plots_run *r);
 
 #endif

@@ -231,7 +231,7 @@ Test(cluster, isa_names_what_the_cpu_lacks)
 Test(cluster, dry_run_prints_the_scripts_and_writes_nothing)
 {
     char args[256], *out;
-    snprintf(args, sizeof args, "sweep --preset smoke --slurm --tasks 5 --cpus-per-task 3 --partition p1 "
+    snprintf(args, sizeof args, "sweep --preset smoke --slurm --tasks 5 --cpus-per-task=3 --partition p1 "
                                 "--sbatch-arg=--qos=short --dry-run --out %s/d", dir);
     cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
     static const char *const want[] = {
@@ -248,11 +248,11 @@ Test(cluster, dry_run_prints_the_scripts_and_writes_nothing)
     char path[96];
     snprintf(path, sizeof path, "%s/d", dir);
     cr_expect_neq(access(path, F_OK), 0, "--dry-run writes nothing");
-    cr_expect_eq(test_run_cli("sweep --preset smoke --slurm --dry-run --cpus-per-task 1", NULL), SB_EXIT_USAGE,
+    cr_expect_eq(test_run_cli("sweep --preset smoke --slurm --dry-run --cpus-per-task=1", NULL), SB_EXIT_USAGE,
                  "--tasks or --points-per-task is required");
-    cr_expect_eq(test_run_cli("sweep --preset smoke --slurm --tasks 2 --shard 1/2 --cpus-per-task 1", NULL),
+    cr_expect_eq(test_run_cli("sweep --preset smoke --slurm --tasks 2 --shard 1/2 --cpus-per-task=1", NULL),
                  SB_EXIT_USAGE, "a task's shard is Slurm's to give");
-    snprintf(args, sizeof args, "probe --preset probe-smoke --slurm --points-per-task 2 --cpus-per-task 2 --dry-run "
+    snprintf(args, sizeof args, "probe --preset probe-smoke --slurm --points-per-task=2 --cpus-per-task=2 --dry-run "
                                 "--out %s/e", dir);
     cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
     cr_expect(strstr(out, "'probe' 't5-efficient-tiny' 't5-efficient-small-dm128' 't5-efficient-tiny-nh8' "

@@ -60,35 +60,7 @@ static void write_run(const char *fixture, bool (*keep)(const cJSON *), void (*e
     free(all);
 }
 
-typedef struct {
-    sb_results results;
-    sb_shape_table table;
-    sb_probe_view probe;
-    sb_figures figures;
-} run;
-
-/* The run in run_dir, a probe run joined with the speed run `speed` (NULL: none). */
-static void load_joined(run *r, const sb_results *speed)
-{
-    sb_error err = {{0}};
-    cr_assert_eq(sb_results_load(run_dir, &r->results, NULL, NULL, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_results_attach_published_quality(&r->results, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_shape_table_build(&r->results, &r->table, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_probe_view_build(&r->results, speed, &r->probe, &err), 0, "%s", err.msg);
-    sb_figures_plan(&r->table, &r->results, &r->probe, &r->figures);
-}
-
-static void load(run *r)
-{
-    load_joined(r, NULL);
-}
-
-static void unload(run *r)
-{
-    sb_probe_view_free(&r->probe);
-    sb_shape_table_free(&r->table);
-    sb_results_free(&r->results);
-}
+typedef test_plots_run run;
 
 /* ---- reading an SVG's tic labels ------------------------------------------------------------------------ */
 
@@ -262,14 +234,14 @@ Test(pictures, every_shape)
 {
     write_run(SMALL, NULL, NULL);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_eq(draw_and_check(&r), 7, "throughput x4, quality, latency, roofline");
     /* the measurement and machine in every title */
     cr_assert_str_eq(figure_named(&r, "throughput_vs_params")->setting,
                      "forward mode, batch 1, 128 source + 32 target tokens, f32");
     cr_assert_str_eq(figure_named(&r, "latency_vs_depth_width")->setting,
                      "generate mode, batch 1, 128 source + 32 target tokens, f32");
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* Parameters from 60 to 134 million, every axis within a decade: evenly spaced labels. */
@@ -283,9 +255,9 @@ Test(pictures, narrow_ranges)
 {
     write_run(SMALL, small_shapes, NULL);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_eq(draw_and_check(&r), 7);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 static bool one_shape(const cJSON *rec)
@@ -298,14 +270,14 @@ Test(pictures, single_shape)
 {
     write_run(SMALL, one_shape, NULL);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_eq(draw_and_check(&r), 6, "throughput x4, latency, roofline");
     char path[128];
     snprintf(path, sizeof path, "%s/plots/data/frontier_params.tsv", run_dir);
     char *frontier = test_read_file(path, NULL);
     cr_assert(strstr(frontier, "\n60.5066\t4000\tt5-efficient-small\n") != NULL, "%s", frontier);
     free(frontier);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* The forward records of three shapes repeated in bf16, 1.8x faster. */
@@ -344,7 +316,7 @@ Test(pictures, bf16_speedup)
     free(extra);
     remove(twins);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_str_empty(figure_named(&r, "bf16_speedup_vs_params")->skipped);
     cr_assert_eq(draw_and_check(&r), 8);
     /* the speed-ups the medians' intervals allow: both intervals are the median +- 1 %, so 1.8 x 0.99 / 1.01
@@ -353,7 +325,7 @@ Test(pictures, bf16_speedup)
     char *pairs = test_read_file(path, NULL);
     cr_assert(strstr(pairs, "\tforward\t0.04\t0.0222222\t1.76436\t1.83636\n") != NULL, "%s", pairs);
     free(pairs);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* The generate records measured while other processes ran: the latency picture says so instead. */
@@ -367,25 +339,25 @@ Test(pictures, skipped_latency_names_the_verdicts)
 {
     write_run(SMALL, NULL, contended_generate);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     const char *why = figure_named(&r, "latency_vs_depth_width")->skipped;
     cr_assert(strstr(why, "no measured generate-mode record") != NULL, "%s", why);
     cr_assert(strstr(why, "of the run's 3 generate records, 3 contended (measured while other processes ran") != NULL,
               "%s", why);
     cr_assert_eq(draw_and_check(&r), 6);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 Test(pictures, probe_curves_and_frontiers)
 {
     write_run(PROBE, NULL, NULL);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_gt(r.probe.count, 0);
     const sb_figure *curves = figure_named(&r, "probe_curves");
     cr_assert(strstr(curves->setting, "budget 5e+10 training FLOPs per shape") != NULL, "%s", curves->setting);
     cr_assert_geq(draw_and_check(&r), 3, "probe curves, frontiers and the throughput of its timing");
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* Joined with results-small's speed: t5-efficient-tiny alone has a forward time, a panel of one point. */
@@ -396,11 +368,11 @@ Test(pictures, probe_joined_with_a_speed_run)
     sb_error err = {{0}};
     cr_assert_eq(sb_results_load(SMALL, &speed, NULL, NULL, &err), 0, "%s", err.msg);
     run r;
-    load_joined(&r, &speed);
+    test_plots_load(&r, run_dir, &speed);
     const sb_figure *frontier = figure_named(&r, "probe_frontier");
     cr_assert_eq(panels_of(frontier), 3, "params, training FLOPs and forward seconds");
     draw_and_check(&r);
-    unload(&r);
+    test_plots_free(&r);
     sb_results_free(&speed);
 }
 
@@ -410,7 +382,7 @@ Test(pictures, contended_sweep_names_what_it_left_out)
 {
     write_run(SMOKE, NULL, NULL);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     const char *throughput = figure_named(&r, "throughput_vs_params")->skipped,
                *roofline = figure_named(&r, "roofline")->skipped;
     cr_assert(strstr(throughput, "of the run's 3 forward records, 3 contended (measured while other processes ran") !=
@@ -418,7 +390,7 @@ Test(pictures, contended_sweep_names_what_it_left_out)
               "%s", throughput);
     cr_assert(strstr(roofline, "12 contended") != NULL, "%s", roofline);
     cr_assert_eq(draw_and_check(&r), 0);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 static void measured(cJSON *rec)
@@ -431,7 +403,7 @@ Test(pictures, sweep_in_four_modes)
 {
     write_run(SMOKE, NULL, measured);
     run r;
-    load(&r);
+    test_plots_load(&r, run_dir, NULL);
     const sb_figure *roofline = figure_named(&r, "roofline");
     cr_assert_str_eq(roofline->setting, "encode forward generate train modes, f32");
     cr_assert_eq(draw_and_check(&r), 6, "throughput x4, latency, roofline");
@@ -440,5 +412,5 @@ Test(pictures, sweep_in_four_modes)
     char *rows = test_read_file(path, NULL);
     cr_assert(strstr(rows, "\tattention_scores\t") != NULL && strstr(rows, "\ttrain\t") != NULL, "%s", rows);
     free(rows);
-    unload(&r);
+    test_plots_free(&r);
 }

@@ -33,29 +33,7 @@ static void remove_run(void)
     test_remove_tree(run_dir);
 }
 
-typedef struct {
-    sb_results results;
-    sb_shape_table table;
-    sb_probe_view probe;
-    sb_figures figures;
-} run;
-
-static void load(run *r, const char *where)
-{
-    sb_error err = {{0}};
-    cr_assert_eq(sb_results_load(where, &r->results, NULL, NULL, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_results_attach_published_quality(&r->results, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_shape_table_build(&r->results, &r->table, &err), 0, "%s", err.msg);
-    cr_assert_eq(sb_probe_view_build(&r->results, NULL, &r->probe, &err), 0, "%s", err.msg);
-    sb_figures_plan(&r->table, &r->results, &r->probe, &r->figures);
-}
-
-static void unload(run *r)
-{
-    sb_probe_view_free(&r->probe);
-    sb_shape_table_free(&r->table);
-    sb_results_free(&r->results);
-}
+typedef test_plots_run run;
 
 static const sb_shape_row *row_named(const sb_shape_table *t, const char *shape)
 {
@@ -71,7 +49,7 @@ TestSuite(report, .init = copy_fixture, .fini = remove_run);
 Test(report, one_row_per_shape_with_generation_and_quality_joined)
 {
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_str_eq(r.table.main_mode, "forward");
     cr_assert_eq(r.table.count, 13, "16 records, 13 shapes; got %zu", r.table.count);
     const sb_shape_row *nl16 = row_named(&r.table, "t5-efficient-small-nl16");
@@ -88,13 +66,13 @@ Test(report, one_row_per_shape_with_generation_and_quality_joined)
     /* rows in increasing params */
     for (size_t i = 1; i < r.table.count; i++)
         cr_assert(r.table.rows[i - 1].params <= r.table.rows[i].params);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 Test(report, throughput_frontier_against_params)
 {
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     bool on[16];
     sb_error err = {{0}};
     cr_assert_eq(sb_shape_frontier(&r.table, "params", on, &err), 0, "%s", err.msg);
@@ -111,7 +89,7 @@ Test(report, throughput_frontier_against_params)
         found += on[i];
     }
     cr_assert_eq(found, 7);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 static bool have_gnuplot(void)
@@ -130,7 +108,7 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
     if (!have_gnuplot())
         cr_skip_test("gnuplot is not installed: `make deps` installs it (gnuplot-nox)");
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     sb_error err = {{0}};
     cr_assert_eq(sb_plots_draw(&r.results, &r.table, &r.probe, &r.figures, &err), 0, "%s", err.msg);
     const char *names[] = {"throughput_vs_params", "throughput_vs_flops", "throughput_vs_params_by_knob",
@@ -182,7 +160,7 @@ Test(report, gnuplot_scripts_draw_every_picture_as_png_and_svg)
     cr_assert(strstr(html, "<img src=\"plots/throughput_vs_params.png\"") != NULL);
     cr_assert(strstr(html, "<img src=\"plots/roofline.png\"") != NULL);
     free(html);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 static char *report_md(run *r)
@@ -199,7 +177,7 @@ static char *report_md(run *r)
 Test(report, family_tables)
 {
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     char *md = report_md(&r);
     HAS(md, "### Depth sweep (nl / el / dl)");
     /* 133,932,544 params; executed FLOPs per token 2*(128*enc + 32*dec + 32*V*d)/160 = 0.114 GFLOP; 560 MiB. */
@@ -223,13 +201,13 @@ Test(report, family_tables)
     HAS(md, "CPU: Fixture CPU 3.0GHz, 8 logical cores, 4 threads used");
     HAS(md, "OpenBLAS core Haswell");
     free(md);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 Test(report, deep_narrow_vs_wide_pairs_and_finding)
 {
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     char *md = report_md(&r);
     /* small-nl16 vs base-dm512: 133.9 M vs 148.6 M params, 11 % apart: outside the rule's 10 %. */
     HAS(md, "### At matched parameter count\n\nNo parameter-matched deep/wide pair in this run.");
@@ -249,13 +227,13 @@ Test(report, deep_narrow_vs_wide_pairs_and_finding)
             "| attention | 2 | 0 | 0 |\n| switch | 2 | 2 | 0 |\n");
     HAS(md, "No parameter-matched pair carries quality figures on both sides");
     free(md);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 Test(report, dense_vs_switch_and_quality)
 {
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     char *md = report_md(&r);
     /* switch-base-8: 619.3 M total, 223.0 M active (one expert per sparse block), 1100 / 1200 = 0.92 of dense. */
     HAS(md, "speed relative to t5-efficient-base.");
@@ -265,7 +243,7 @@ Test(report, dense_vs_switch_and_quality)
     HAS(md, "| switch-base-256 | 256 | 14664.2 | 225.3 | — | — | — | skipped: estimated 56.3 GiB");
     HAS(md, "| t5-v1_1-base | neg_log_perplexity | -1.556 nats/token | Switch Transformers");
     free(md);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* Rewrites the run's records through `edit`, which changes a record in place (or leaves it alone). */
@@ -328,7 +306,7 @@ Test(report, extrapolations_state_the_method_once_and_a_row_each)
 {
     edit_records(extrapolate_three_more);
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     char *md = report_md(&r);
     HAS(md, "### Extrapolated (4 records)\n\nTheir figures are in the tables and pictures. Timed on some of the "
             "blocks (the table's sampled / full blocks) and extended to all of them; the method, the same for all 4: "
@@ -342,7 +320,7 @@ Test(report, extrapolations_state_the_method_once_and_a_row_each)
     cr_expect_eq(occurrences(md, "the engine's profile measured"), 1, "the method is not stated once");
     cr_expect_eq(occurrences(md, "timed on 2 of"), 0, "a row repeats what its block columns say");
     free(md);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* Contended, noisy and skipped records: every row whose figure is "—" (or noisy) says why, the reasons' shared
@@ -377,7 +355,7 @@ Test(report, every_row_without_a_clean_figure_says_why)
 {
     edit_records(contend_and_spread);
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     char *md = report_md(&r);
     HAS(md, "Records: 16 in ");
     HAS(md, ": 10 measured (1 of them extrapolated, 1 noisy); 5 contended, 1 skipped and 0 failed");
@@ -418,14 +396,14 @@ Test(report, every_row_without_a_clean_figure_says_why)
                   "a row without tokens/s and without a reason: %.*s", (int)strcspn(line, "\n"), line);
     }
     free(md);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* Text columns align left, number columns right, in both renderings; no number holds an exponent. */
 Test(report, text_left_numbers_right_no_exponents)
 {
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     char *md = report_md(&r);
     HAS(md, "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|\n"); /* a family table: shape, numbers, verdict */
     HAS(md, "| shape | metric | value | source |\n|:--|:--|--:|:--|\n");
@@ -443,7 +421,7 @@ Test(report, text_left_numbers_right_no_exponents)
     HAS(html, "<td class=\"r\">133.9</td>");
     HAS(html, "<td>ok</td></tr>");
     free(html);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* Significant digits in fixed notation: close small values apart, large ones whole, never an exponent. */
@@ -473,7 +451,7 @@ Test(report, run_without_quality_says_so)
     fclose(f);
     free(all);
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     bool skipped = false;
     for (size_t i = 0; i < r.figures.count; i++)
         if (strcmp(r.figures.items[i].name, "quality_vs_cost") == 0)
@@ -485,7 +463,7 @@ Test(report, run_without_quality_says_so)
     HAS(md, "No Switch shapes in this run.");
     HAS(md, "no deep/wide pair is matched");
     free(md);
-    unload(&r);
+    test_plots_free(&r);
 }
 
 Test(report, empty_run_says_what_to_run_first)
@@ -563,7 +541,7 @@ Test(report, bf16_twins_get_their_section_and_picture)
     fclose(f);
     free(all);
     run r;
-    load(&r, run_dir);
+    test_plots_load(&r, run_dir, NULL);
     cr_assert_str_eq(r.table.main_dtype, "f32");
     cr_assert_eq(r.table.count, 13, "the rows are the fp32 records' alone");
     sb_precision_table t;
@@ -585,7 +563,7 @@ Test(report, bf16_twins_get_their_section_and_picture)
         snprintf(path, sizeof path, "%s/plots/bf16_speedup_vs_params.png", run_dir);
         assert_nonempty(path);
     }
-    unload(&r);
+    test_plots_free(&r);
 }
 
 /* A run measured on two CPU models: a folder, records and report per model, and an index naming them; the

@@ -350,7 +350,7 @@ Test(sweep_config, a_slurm_sweep_passes_the_file_and_the_backend_to_its_tasks)
     char path[128], args[512], *out;
     write_config("slurm.json", "{\"models\": [\"t5-efficient-tiny\", \"t5-efficient-tiny-nl2\"], \"threads\": 1}", path,
                  sizeof path);
-    snprintf(args, sizeof args, "sweep --config %s --slurm --tasks 2 --cpus-per-task 1 --dry-run --out %s/s 2>&1",
+    snprintf(args, sizeof args, "sweep --config %s --slurm --tasks 2 --cpus-per-task=1 --dry-run --out %s/s 2>&1",
              path, dir);
     cr_assert_eq(test_run_cli(args, &out), 0, "%s", out);
     char want[256];
